@@ -1,0 +1,82 @@
+namespace AsiTrace.Ingest.Canonical;
+
+/// <summary>
+/// Kinds of canonical events, named after the tracepoint that produced them (design.md, schema table).
+/// The numeric values are stable: they are what the in-memory stream carries; files store the names.
+/// </summary>
+public enum EventKind : byte
+{
+    None = 0,
+    MmPageAlloc = 1,
+    MmPageAllocZoneLocked = 2,
+    MmPageFree = 3,
+    MmPageFreeBatched = 4,
+    MmPagePcpuDrain = 5,
+    MmPageAllocExtfrag = 6,
+    TlbFlush = 7,
+    SchedSwitch = 8,
+    MmFilemapAddToPageCache = 9,
+    MmFilemapDeleteFromPageCache = 10,
+    LostEvents = 11,
+}
+
+public static class EventKinds
+{
+    /// <summary>Number of kinds including <see cref="EventKind.None"/>; arrays indexed by kind use this size.</summary>
+    public const int Count = 12;
+
+    static readonly string[] Names =
+    [
+        "none",
+        "mm_page_alloc",
+        "mm_page_alloc_zone_locked",
+        "mm_page_free",
+        "mm_page_free_batched",
+        "mm_page_pcpu_drain",
+        "mm_page_alloc_extfrag",
+        "tlb_flush",
+        "sched_switch",
+        "mm_filemap_add_to_page_cache",
+        "mm_filemap_delete_from_page_cache",
+        "lost_events",
+    ];
+
+    public static string Name(EventKind kind) => Names[(int)kind];
+
+    public static bool TryParse(ReadOnlySpan<char> name, out EventKind kind)
+    {
+        for (int i = 1; i < Names.Length; i++)
+        {
+            if (name.SequenceEqual(Names[i])) { kind = (EventKind)i; return true; }
+        }
+        kind = EventKind.None;
+        return false;
+    }
+
+    /// <summary>
+    /// Maps a tracepoint name as printed by any kernel since 2.6.3x to its canonical kind.
+    /// Old names: <c>mm_page_free_direct</c> (≤ v3.2) is today's <c>mm_page_free</c>;
+    /// <c>mm_pagevec_free</c> (≤ v3.2) is today's <c>mm_page_free_batched</c>
+    /// (kernel commit b413d48aa704, "mm: page allocator: rename trace events", v3.3).
+    /// </summary>
+    public static EventKind FromTracepoint(ReadOnlySpan<byte> name)
+    {
+        // Dispatch on length first: it keeps this a handful of compares per event.
+        switch (name.Length)
+        {
+            case 9: if (name.SequenceEqual("tlb_flush"u8)) return EventKind.TlbFlush; break;
+            case 12: if (name.SequenceEqual("mm_page_free"u8)) return EventKind.MmPageFree; break;
+            case 13: if (name.SequenceEqual("mm_page_alloc"u8)) return EventKind.MmPageAlloc; break;
+            case 15: if (name.SequenceEqual("mm_pagevec_free"u8)) return EventKind.MmPageFreeBatched; break;
+            case 18: if (name.SequenceEqual("mm_page_pcpu_drain"u8)) return EventKind.MmPagePcpuDrain; break;
+            case 19: if (name.SequenceEqual("mm_page_free_direct"u8)) return EventKind.MmPageFree; break;
+            case 20: if (name.SequenceEqual("mm_page_free_batched"u8)) return EventKind.MmPageFreeBatched; break;
+            case 21: if (name.SequenceEqual("mm_page_alloc_extfrag"u8)) return EventKind.MmPageAllocExtfrag; break;
+            case 25: if (name.SequenceEqual("mm_page_alloc_zone_locked"u8)) return EventKind.MmPageAllocZoneLocked; break;
+            case 28: if (name.SequenceEqual("mm_filemap_add_to_page_cache"u8)) return EventKind.MmFilemapAddToPageCache; break;
+            case 33: if (name.SequenceEqual("mm_filemap_delete_from_page_cache"u8)) return EventKind.MmFilemapDeleteFromPageCache; break;
+        }
+        if (name.SequenceEqual("sched_switch"u8)) return EventKind.SchedSwitch;
+        return EventKind.None;
+    }
+}

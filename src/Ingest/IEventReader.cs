@@ -1,0 +1,19 @@
+using AsiTrace.Ingest.Canonical;
+
+namespace AsiTrace.Ingest;
+
+/// <summary>
+/// One reader per input format (style.md, rule 1). Fills caller-owned chunks of canonical events; allocates
+/// nothing per event. Events come in the order the source gives them; <see cref="Sorting.TimestampMerger"/>
+/// restores timestamp order across CPUs.
+/// </summary>
+public interface IEventReader : IDisposable
+{
+    TraceMetadata Metadata { get; }
+    TraceStats Stats { get; }
+    CommTable Comms { get; }
+    /// <summary>Fills <paramref name="dest"/> from the start; returns the number of events, 0 at the end.</summary>
+    int Read(Span<TraceEvent> dest);
+    /// <summary>Input bytes consumed so far (compressed bytes for compressed files), for progress and MB/s.</summary>
+    long BytesConsumed { get; }
+}

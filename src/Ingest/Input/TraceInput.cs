@@ -1,0 +1,74 @@
+using System.IO.Compression;
+
+namespace AsiTrace.Ingest.Input;
+
+/// <summary>
+/// An opened input: the decompressed byte stream with its first bytes available for detection.
+/// Compression is recognised by magic number (gzip 1f 8b, zstd 28 b5 2f fd), never by file name.
+/// </summary>
+public sealed class TraceInput : IDisposable
+{
+    public const int PeekSize = 64 * 1024;
+    public string Name { get; }
+    public string? Compression { get; }
+    /// <summary>Compressed size on disk when known (for progress); null for stdin.</summary>
+    public long? FileLength { get; }
+    public Stream RawFile { get; }
+    public PeekableStream Stream { get; }
+    public ReadOnlyMemory<byte> Head { get; }
+
+    TraceInput(string name, string? compression, long? length, Stream raw, PeekableStream stream, ReadOnlyMemory<byte> head)
+    { Name = name; Compression = compression; FileLength = length; RawFile = raw; Stream = stream; Head = head; }
+
+    public static TraceInput Open(string path)
+    {
+        Stream raw;
+        long? length = null;
+        if (path == "-") raw = Console.OpenStandardInput();
+        else
+        {
+            try
+            {
+                var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+                length = fs.Length;
+                raw = fs;
+            }
+            catch (FileNotFoundException) { throw new IOException($"{path}: no such file"); }
+            catch (DirectoryNotFoundException) { throw new IOException($"{path}: no such file or directory"); }
+        }
+        return FromStream(path == "-" ? "<stdin>" : path, raw, length);
+    }
+
+    public static TraceInput FromStream(string name, Stream raw, long? length = null)
+    {
+        var magic = new byte[4];
+        int m = ReadFully(raw, magic);
+        Stream content = new PeekableStream(magic, m, raw);
+        string? compression = null;
+        if (m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) { compression = "gzip"; content = new GZipStream(content, CompressionMode.Decompress); }
+        else if (m >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) { compression = "zstd"; content = new ZstdSharp.DecompressionStream(content); }
+        var head = new byte[PeekSize];
+        int n;
+        try { n = ReadFully(content, head); }
+        catch (InvalidDataException e) { raw.Dispose(); throw new InvalidTraceException(name, "byte 0", $"corrupt {compression} data: {e.Message}"); }
+        catch (ZstdSharp.ZstdException e) { raw.Dispose(); throw new InvalidTraceException(name, "byte 0", $"corrupt zstd data: {e.Message}"); }
+        return new TraceInput(name, compression, length, raw, new PeekableStream(head, n, content), head.AsMemory(0, n));
+    }
+
+    static int ReadFully(Stream s, byte[] buf)
+    {
+        int total = 0;
+        while (total < buf.Length)
+        {
+            int n = s.Read(buf, total, buf.Length - total);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+
+    /// <summary>Bytes of the file read so far (compressed bytes for compressed input).</summary>
+    public long RawPosition => RawFile.CanSeek ? RawFile.Position : Stream.Position;
+
+    public void Dispose() => Stream.Dispose();
+}

@@ -1,0 +1,1 @@
+namespace AsiTrace.Replay;
