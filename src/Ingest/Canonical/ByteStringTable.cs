@@ -8,11 +8,14 @@ public sealed class ByteStringTable
 {
     int[] _slots = new int[256]; // id + 1, 0 = empty
     readonly List<byte[]> _bytes = new();
-    readonly List<string> _strings = new();
+    // Published array of strings: grows by copy-then-publish, so another thread may read ids it was handed
+    // (e.g. a Parquet writer thread resolving comm ids) while this one interns new names.
+    string[] _stringArray = new string[16];
+    int _count;
     readonly List<ulong> _hashes = new();
 
-    public int Count => _strings.Count;
-    public string this[int id] => _strings[id];
+    public int Count => _count;
+    public string this[int id] => Volatile.Read(ref _stringArray)[id];
 
     public int Intern(ReadOnlySpan<byte> s)
     {
@@ -27,12 +30,19 @@ public sealed class ByteStringTable
             if (_hashes[id] == h && s.SequenceEqual(_bytes[id])) return id;
             i = (i + 1) & mask;
         }
-        int newId = _strings.Count;
+        int newId = _count;
         _bytes.Add(s.ToArray());
-        _strings.Add(System.Text.Encoding.UTF8.GetString(s));
+        if (newId == _stringArray.Length)
+        {
+            var bigger = new string[_stringArray.Length * 2];
+            Array.Copy(_stringArray, bigger, newId);
+            Volatile.Write(ref _stringArray, bigger);
+        }
+        _stringArray[newId] = System.Text.Encoding.UTF8.GetString(s);
+        _count = newId + 1;
         _hashes.Add(h);
         _slots[i] = newId + 1;
-        if (_strings.Count * 2 > _slots.Length) Grow();
+        if (_count * 2 > _slots.Length) Grow();
         return newId;
     }
 
@@ -42,7 +52,7 @@ public sealed class ByteStringTable
     {
         var slots = new int[_slots.Length * 2];
         int mask = slots.Length - 1;
-        for (int id = 0; id < _strings.Count; id++)
+        for (int id = 0; id < _count; id++)
         {
             int i = (int)_hashes[id] & mask;
             while (slots[i] != 0) i = (i + 1) & mask;

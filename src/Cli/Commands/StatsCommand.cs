@@ -1,0 +1,46 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using AsiTrace.Cli.Output;
+using AsiTrace.Ingest.Pipeline;
+
+namespace AsiTrace.Cli.Commands;
+
+/// <summary><c>asitrace stats INPUT [--json]</c>: decode only, count events by kind.</summary>
+static class StatsCommand
+{
+    public static Command Build()
+    {
+        var input = new Argument<string>("input") { Description = "trace file, '-' for stdin, an events Parquet file, or a record directory" };
+        var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
+        var opts = CommonOptions.Create();
+        var cmd = new Command("stats", "Decode a trace and count its events by kind, CPUs, time span, lost events and skipped lines") { input, json };
+        opts.AddTo(cmd);
+        cmd.SetAction(pr => CliRunner.Guard(() =>
+        {
+            var paths = new[] { pr.GetValue(input)! };
+            var sw = Stopwatch.StartNew();
+            using var reader = InputSet.Open(paths, opts.Get(pr));
+            var summary = new EventSummary();
+            var progress = new Progress("stats", InputSet.TotalBytes(paths));
+            EventPipeline.RunSummary(reader, summary, progress.Report);
+            progress.Done();
+            sw.Stop();
+            if (pr.GetValue(json))
+            {
+                using var stdout = Console.OpenStandardOutput();
+                using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                {
+                    w.WriteStartObject();
+                    SummaryJson.Write(w, summary, reader);
+                    w.WriteEndObject();
+                }
+                stdout.Write("\n"u8);
+            }
+            else SummaryJson.WriteHuman(Console.Error, summary, reader);
+            Console.Error.WriteLine(SummaryJson.Throughput(summary.Events, reader.BytesConsumed, sw.Elapsed));
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+}

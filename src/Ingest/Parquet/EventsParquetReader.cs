@@ -1,0 +1,159 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Ingest.Input;
+using global::Parquet;
+
+namespace AsiTrace.Ingest.Parquet;
+
+/// <summary>
+/// Reads an events Parquet file back into canonical events, one row group at a time (memory bounded by the largest
+/// row group). Columns absent from the file (written by an older asitrace) read as null.
+/// </summary>
+public sealed class EventsParquetReader : IEventReader
+{
+    readonly Stream _stream;
+    readonly ParquetReader _reader;
+    readonly string _name;
+    int _rowGroup = -1, _rows, _pos;
+    public TraceMetadata Metadata { get; } = new();
+    public TraceStats Stats { get; } = new();
+    public CommTable Comms { get; } = new();
+    public long BytesConsumed { get; private set; }
+    public long TotalRows { get; }
+
+    long[] _ts = []; ushort[] _cpu = []; int?[] _pid = []; string?[] _comm = []; string?[] _kind = [];
+    ulong?[] _pfn = []; byte?[] _order = []; ulong?[] _gfp = []; sbyte?[] _mt = []; bool?[] _refill = [];
+    sbyte?[] _fbOrder = []; sbyte?[] _allocMt = []; sbyte?[] _fbMt = []; bool?[] _chown = [];
+    byte?[] _tlbReason = []; long?[] _tlbPages = []; int?[] _prevPid = []; int?[] _nextPid = []; long?[] _prevState = [];
+    ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = [];
+    readonly Dictionary<string, int> _commIds = new(StringComparer.Ordinal);
+
+    public EventsParquetReader(Stream stream, string name)
+    {
+        _stream = stream;
+        _name = name;
+        try
+        {
+            _reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            stream.Dispose();
+            throw new InvalidTraceException(name, "footer", $"not a readable Parquet file: {e.Message}");
+        }
+        var fields = _reader.Schema.GetDataFields();
+        if (!fields.Any(f => f.Name == "ts_ns") || !fields.Any(f => f.Name == "kind"))
+        {
+            _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            stream.Dispose();
+            throw new InvalidTraceException(name, "schema", "Parquet file is not an asitrace events file (no ts_ns/kind columns)");
+        }
+        MetadataCodec.Decode(_reader.CustomMetadata, Metadata, Stats);
+        Metadata.Inputs.Clear();
+        Metadata.Inputs.Add(name);
+        foreach (var rg in _reader.RowGroups) TotalRows += rg.RowCount;
+    }
+
+    public static EventsParquetReader Open(string path)
+    {
+        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return new EventsParquetReader(fs, path);
+    }
+
+    public int Read(Span<TraceEvent> dest)
+    {
+        int n = 0;
+        while (n < dest.Length)
+        {
+            if (_pos == _rows)
+            {
+                if (_rowGroup + 1 >= _reader.RowGroupCount) break;
+                LoadRowGroup(++_rowGroup);
+                continue;
+            }
+            ref var e = ref dest[n++];
+            e = default;
+            int i = _pos++;
+            e.TsNs = _ts[i];
+            e.Cpu = _cpu[i];
+            if (!EventKinds.TryParse(_kind[i], out e.Kind))
+                throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"unknown kind '{_kind[i]}'");
+            EventFields f = 0;
+            if (_pid[i] is int pid) { e.Pid = pid; f |= EventFields.Pid; }
+            if (_comm[i] is string comm)
+            {
+                if (!_commIds.TryGetValue(comm, out int id)) _commIds[comm] = id = Comms.Intern(comm);
+                e.CommId = id; f |= EventFields.Comm;
+            }
+            if (_pfn[i] is ulong pfn) { e.Pfn = pfn; f |= EventFields.Pfn; }
+            if (_order[i] is byte o) { e.Order = o; f |= EventFields.Order; }
+            if (_gfp[i] is ulong g) { e.Gfp = g; f |= EventFields.Gfp; }
+            if (_mt[i] is sbyte mt) { e.Migratetype = mt; f |= EventFields.Migratetype; }
+            if (_refill[i] is bool r) { e.PercpuRefill = r ? (byte)1 : (byte)0; f |= EventFields.PercpuRefill; }
+            if (_fbOrder[i] is sbyte fo) { e.FallbackOrder = fo; f |= EventFields.FallbackOrder; }
+            if (_allocMt[i] is sbyte am) { e.AllocMigratetype = am; f |= EventFields.AllocMigratetype; }
+            if (_fbMt[i] is sbyte fm) { e.FallbackMigratetype = fm; f |= EventFields.FallbackMigratetype; }
+            if (_chown[i] is bool co) { e.ChangeOwnership = co ? (byte)1 : (byte)0; f |= EventFields.ChangeOwnership; }
+            if (_tlbReason[i] is byte tr) { e.TlbReason = tr; f |= EventFields.TlbReason; }
+            if (_tlbPages[i] is long tp) { e.TlbPages = tp; f |= EventFields.TlbPages; }
+            if (_prevPid[i] is int pp) { e.PrevPid = pp; f |= EventFields.PrevPid; }
+            if (_nextPid[i] is int np) { e.NextPid = np; f |= EventFields.NextPid; }
+            if (_prevState[i] is long ps) { e.PrevState = ps; f |= EventFields.PrevState; }
+            if (_ino[i] is ulong ino) { e.Ino = ino; f |= EventFields.Ino; }
+            if (_index[i] is ulong idx) { e.Index = idx; f |= EventFields.Index; }
+            if (_dev[i] is uint dev) { e.Dev = dev; f |= EventFields.Dev; }
+            if (_lost[i] is long lost) { e.Lost = lost; f |= EventFields.Lost; }
+            e.Fields = f;
+        }
+        return n;
+    }
+
+    void LoadRowGroup(int index)
+    {
+        using var rg = _reader.OpenRowGroupReader(index);
+        long rows = rg.RowCount;
+        if (rows < 0 || rows > 64 << 20) throw new InvalidTraceException(_name, $"row group {index}", $"implausible row count {rows}");
+        int n = (int)rows;
+        Ensure(ref _ts, n); Ensure(ref _cpu, n); Ensure(ref _pid, n); Ensure(ref _comm, n); Ensure(ref _kind, n);
+        Ensure(ref _pfn, n); Ensure(ref _order, n); Ensure(ref _gfp, n); Ensure(ref _mt, n); Ensure(ref _refill, n);
+        Ensure(ref _fbOrder, n); Ensure(ref _allocMt, n); Ensure(ref _fbMt, n); Ensure(ref _chown, n);
+        Ensure(ref _tlbReason, n); Ensure(ref _tlbPages, n); Ensure(ref _prevPid, n); Ensure(ref _nextPid, n); Ensure(ref _prevState, n);
+        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n);
+        try
+        {
+            rg.ReadAsync(EventsSchema.TsNs, _ts.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
+            rg.ReadAsync(EventsSchema.Cpu, _cpu.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
+            rg.ReadAsync(EventsSchema.Kind, _kind.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
+            Col(rg, EventsSchema.Pid, _pid, n);
+            if (rg.ColumnExists(EventsSchema.Comm)) rg.ReadAsync(EventsSchema.Comm, _comm.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
+            else Array.Clear(_comm, 0, n);
+            Col(rg, EventsSchema.Pfn, _pfn, n); Col(rg, EventsSchema.Order, _order, n); Col(rg, EventsSchema.Gfp, _gfp, n);
+            Col(rg, EventsSchema.Migratetype, _mt, n); Col(rg, EventsSchema.PercpuRefill, _refill, n);
+            Col(rg, EventsSchema.FallbackOrder, _fbOrder, n); Col(rg, EventsSchema.AllocMigratetype, _allocMt, n);
+            Col(rg, EventsSchema.FallbackMigratetype, _fbMt, n); Col(rg, EventsSchema.ChangeOwnership, _chown, n);
+            Col(rg, EventsSchema.TlbReason, _tlbReason, n); Col(rg, EventsSchema.TlbPages, _tlbPages, n);
+            Col(rg, EventsSchema.PrevPid, _prevPid, n); Col(rg, EventsSchema.NextPid, _nextPid, n); Col(rg, EventsSchema.PrevState, _prevState, n);
+            Col(rg, EventsSchema.Ino, _ino, n); Col(rg, EventsSchema.Index, _index, n); Col(rg, EventsSchema.Dev, _dev, n);
+            Col(rg, EventsSchema.Lost, _lost, n);
+        }
+        catch (Exception e) when (e is not InvalidTraceException and not OutOfMemoryException)
+        {
+            throw new InvalidTraceException(_name, $"row group {index}", $"cannot read columns: {e.Message}");
+        }
+        _rows = n; _pos = 0;
+        BytesConsumed = _stream.CanSeek ? _stream.Position : BytesConsumed;
+    }
+
+    static void Col<T>(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<T?> field, T?[] buf, int n) where T : struct
+    {
+        if (rg.ColumnExists(field)) rg.ReadAsync(field, buf.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
+        else Array.Clear(buf, 0, n);
+    }
+
+    static void Ensure<T>(ref T[] a, int n) { if (a.Length < n) a = new T[n]; }
+
+    public void Dispose()
+    {
+        _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _stream.Dispose();
+    }
+}

@@ -1,0 +1,41 @@
+using Parquet.Schema;
+
+namespace AsiTrace.Ingest.Parquet;
+
+/// <summary>The columns of the canonical events file (design.md schema table). Names are the contract.</summary>
+public static class EventsSchema
+{
+    public static readonly DataField<long> TsNs = new("ts_ns");
+    public static readonly DataField<ushort> Cpu = new("cpu");
+    public static readonly DataField<int?> Pid = new("pid");
+    public static readonly DataField<string> Comm = new("comm", true);
+    public static readonly DataField<string> Kind = new("kind", false);
+    public static readonly DataField<ulong?> Pfn = new("pfn");
+    public static readonly DataField<byte?> Order = new("order");
+    public static readonly DataField<ulong?> Gfp = new("gfp");
+    public static readonly DataField<sbyte?> Migratetype = new("migratetype");
+    public static readonly DataField<bool?> PercpuRefill = new("percpu_refill");
+    public static readonly DataField<sbyte?> FallbackOrder = new("fallback_order");
+    public static readonly DataField<sbyte?> AllocMigratetype = new("alloc_migratetype");
+    public static readonly DataField<sbyte?> FallbackMigratetype = new("fallback_migratetype");
+    public static readonly DataField<bool?> ChangeOwnership = new("change_ownership");
+    public static readonly DataField<byte?> TlbReason = new("tlb_reason");
+    public static readonly DataField<long?> TlbPages = new("tlb_pages");
+    public static readonly DataField<int?> PrevPid = new("prev_pid");
+    public static readonly DataField<int?> NextPid = new("next_pid");
+    public static readonly DataField<long?> PrevState = new("prev_state");
+    public static readonly DataField<ulong?> Ino = new("ino");
+    public static readonly DataField<ulong?> Index = new("index");
+    public static readonly DataField<uint?> Dev = new("dev");
+    public static readonly DataField<long?> Lost = new("lost");
+
+    public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
+        FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
+        Ino, Index, Dev, Lost);
+
+    /// <summary>Key-value metadata keys.</summary>
+    public const string KeySourceFormat = "asitrace.source_format", KeyKernelRelease = "asitrace.kernel_release",
+        KeyClock = "asitrace.clock", KeyCpus = "asitrace.cpus", KeyCounters = "asitrace.counters", KeyOtherEvents = "asitrace.other_events",
+        KeyGfpTable = "asitrace.gfp_table", KeyInputs = "asitrace.inputs", KeyVersion = "asitrace.version",
+        KeyTimestampsNs = "asitrace.timestamps_ns", KeyNotes = "asitrace.notes", KeyEvents = "asitrace.events";
+}

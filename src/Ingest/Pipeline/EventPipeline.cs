@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using AsiTrace.Ingest.Canonical;
+
+namespace AsiTrace.Ingest.Pipeline;
+
+/// <summary>
+/// Moves events from a reader to a sink. <see cref="RunParallel"/> decodes on one thread and hands pooled chunks to the
+/// sink on another (the Parquet encoder is the slower half: dotnet-stack.md §8), with a bounded queue so memory stays flat.
+/// </summary>
+public static class EventPipeline
+{
+    public const int ChunkSize = 1 << 16;
+
+    /// <summary>Decode-only: counts into <paramref name="summary"/> on the calling thread.</summary>
+    public static void RunSummary(IEventReader reader, EventSummary summary, Action<long>? progress = null)
+    {
+        var chunk = new TraceEvent[ChunkSize];
+        int n;
+        while ((n = reader.Read(chunk)) > 0)
+        {
+            summary.Add(chunk.AsSpan(0, n));
+            progress?.Invoke(reader.BytesConsumed);
+        }
+    }
+
+    /// <summary>Decodes on a producer thread and calls <paramref name="sink"/> on this one, in order.</summary>
+    public static void RunParallel(IEventReader reader, EventSummary summary, Action<ReadOnlyMemory<TraceEvent>> sink, Action<long>? progress = null)
+    {
+        const int depth = 4;
+        using var full = new BlockingCollection<(TraceEvent[] Buf, int N)>(depth);
+        var free = new ConcurrentBag<TraceEvent[]>();
+        for (int i = 0; i < depth + 2; i++) free.Add(new TraceEvent[ChunkSize]);
+        Exception? producerError = null;
+        using var cancel = new CancellationTokenSource();
+        var producer = new Thread(() =>
+        {
+            try
+            {
+                while (true)
+                {
+                    if (!free.TryTake(out var buf)) buf = new TraceEvent[ChunkSize];
+                    int n = reader.Read(buf);
+                    if (n == 0) break;
+                    full.Add((buf, n), cancel.Token);
+                }
+            }
+            catch (OperationCanceledException) { }
+            catch (Exception e) { producerError = e; }
+            finally { full.CompleteAdding(); }
+        }) { IsBackground = true, Name = "asitrace-decode" };
+        producer.Start();
+        try
+        {
+            foreach (var (buf, n) in full.GetConsumingEnumerable())
+            {
+                summary.Add(buf.AsSpan(0, n));
+                sink(buf.AsMemory(0, n));
+                free.Add(buf);
+                progress?.Invoke(reader.BytesConsumed);
+            }
+        }
+        finally
+        {
+            // If the sink threw, stop the producer before leaving.
+            cancel.Cancel();
+            producer.Join();
+        }
+        if (producerError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(producerError).Throw();
+    }
+}
