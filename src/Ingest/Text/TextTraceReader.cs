@@ -124,6 +124,7 @@ public sealed class TextTraceReader : IEventReader
             }
             _lastTs = e.TsNs;
             Stats.Add(_hEvents);
+            if (_lines.LastLineHadNoNewline) Stats.Add("last_line_without_newline", Severity.Info);
             n++;
         }
         return n;
