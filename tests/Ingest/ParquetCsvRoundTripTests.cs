@@ -1,0 +1,129 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Ingest.Csv;
+using AsiTrace.Ingest.Parquet;
+using AsiTrace.Ingest.Pipeline;
+using DuckDB.NET.Data;
+
+namespace AsiTrace.Tests.Ingest;
+
+public class ParquetCsvRoundTripTests
+{
+    static string WriteParquet(List<TraceEvent> events, CommTable comms, TraceMetadata meta, TraceStats stats, int rowGroup)
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "events.parquet");
+        using (var fs = File.Create(path))
+        {
+            var w = EventsParquetWriter.CreateAsync(fs, rowGroup).GetAwaiter().GetResult();
+            w.WriteAsync(events.ToArray(), comms).AsTask().GetAwaiter().GetResult();
+            w.CompleteAsync(meta, stats).AsTask().GetAwaiter().GetResult();
+            w.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        return path;
+    }
+
+    static void AssertSame(List<TraceEvent> a, CommTable ca, List<TraceEvent> b, CommTable cb)
+    {
+        Assert.Equal(a.Count, b.Count);
+        for (int i = 0; i < a.Count; i++)
+        {
+            var x = a[i]; var y = b[i];
+            string? commX = x.Has(EventFields.Comm) ? ca[x.CommId] : null, commY = y.Has(EventFields.Comm) ? cb[y.CommId] : null;
+            Assert.Equal(commX, commY);
+            x.CommId = 0; y.CommId = 0;
+            Assert.True(x.Equals(y), $"row {i} differs: {x.Kind} {x.TsNs}");
+        }
+    }
+
+    [Theory]
+    [InlineData("anon-shootdown/trace.txt.gz")]
+    [InlineData("trace-cmd/v7-zstd.report.txt")]
+    [InlineData("perf/kmem.perf.script.txt")]
+    public void ParquetRoundTripIsExact(string sample)
+    {
+        var (events, reader) = ReadAll.Path(TestPaths.Sample(sample));
+        events.Add(new TraceEvent { Kind = EventKind.LostEvents, TsNs = events[^1].TsNs, Cpu = 1, Lost = 42, Fields = EventFields.Lost });
+        string path = WriteParquet(events, reader.Comms, reader.Metadata, reader.Stats, rowGroup: 4096); // several row groups
+        using var back = EventsParquetReader.Open(path);
+        var read = ReadAll.Drain(back);
+        AssertSame(events, reader.Comms, read, back.Comms);
+        Assert.Equal(reader.Metadata.SourceFormat, back.Metadata.SourceFormat);
+        Assert.Equal(reader.Stats.Get("events_decoded"), back.Stats.Get("events_decoded"));
+        reader.Dispose();
+    }
+
+    [Fact]
+    public void DuckDbReadsTheFileUnchanged()
+    {
+        var (events, reader) = ReadAll.Path(TestPaths.Sample("dd-cat"));
+        string path = WriteParquet(events, reader.Comms, reader.Metadata, reader.Stats, rowGroup: 1000);
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var cmd = con.CreateCommand();
+        cmd.CommandText = $"SELECT count(*), sum(pfn), count(pfn), sum(gfp), count(DISTINCT comm), sum(CASE WHEN kind='tlb_flush' THEN tlb_pages END), min(ts_ns), max(\"order\") FROM read_parquet('{path}')";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        Assert.Equal(events.Count, Convert.ToInt64(r.GetValue(0)));
+        Assert.Equal(events.Where(e => e.Has(EventFields.Pfn)).Aggregate(System.Numerics.BigInteger.Zero, (s, e) => s + e.Pfn), System.Numerics.BigInteger.Parse(r.GetValue(1).ToString()!));
+        Assert.Equal(events.Count(e => e.Has(EventFields.Pfn)), Convert.ToInt64(r.GetValue(2)));
+        Assert.Equal(events.Where(e => e.Has(EventFields.Gfp)).Aggregate(System.Numerics.BigInteger.Zero, (s, e) => s + e.Gfp), System.Numerics.BigInteger.Parse(r.GetValue(3).ToString()!));
+        Assert.Equal(events.Where(e => e.Has(EventFields.Comm)).Select(e => reader.Comms[e.CommId]).Distinct().Count(), Convert.ToInt64(r.GetValue(4)));
+        Assert.Equal(events.Where(e => e.Kind == EventKind.TlbFlush).Sum(e => e.TlbPages), long.Parse(r.GetValue(5).ToString()!));
+        Assert.Equal(events.Min(e => e.TsNs), Convert.ToInt64(r.GetValue(6)));
+        Assert.Equal(events.Where(e => e.Has(EventFields.Order)).Max(e => e.Order), Convert.ToInt32(r.GetValue(7)));
+        using var meta = con.CreateCommand();
+        meta.CommandText = $"SELECT value FROM parquet_kv_metadata('{path}') WHERE key = 'asitrace.source_format'";
+        var v = meta.ExecuteScalar();
+        string? text = v switch
+        {
+            byte[] b => System.Text.Encoding.UTF8.GetString(b),
+            Stream st => new StreamReader(st).ReadToEnd(),
+            _ => v?.ToString(),
+        };
+        Assert.Equal("ftrace", text);
+        reader.Dispose();
+    }
+
+    [Fact]
+    public void CsvRoundTripIsExact()
+    {
+        var (events, reader) = ReadAll.Path(TestPaths.Sample("dd-cat"));
+        string path = Path.Combine(TestPaths.TempDir(), "events.csv");
+        using (var fs = File.Create(path))
+        using (var w = new CsvEventWriter(fs)) w.Write(events.ToArray(), reader.Comms);
+        var (back, r2) = ReadAll.Path(path, new IngestOptions());
+        Assert.Equal("csv", r2.Metadata.SourceFormat);
+        AssertSame(events, reader.Comms, back, r2.Comms);
+        reader.Dispose(); r2.Dispose();
+    }
+
+    [Fact]
+    public void CsvFromAnotherToolWithNamesAndMissingColumns()
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "bpf.csv");
+        File.WriteAllText(path, "kind,ts_ns,cpu,pfn,order,gfp,comm\n" +
+            "mm_page_alloc,1000,0,0x1234,0,GFP_KERNEL|__GFP_ZERO,firecracker\n" +
+            "mm_page_free,2000,1,4660,0,,\n" +
+            "mm_page_free,notanumber,1,4660,0,,\n" +
+            "kmalloc,3000,1,,,,\n");
+        var (events, r) = ReadAll.Path(path);
+        Assert.Equal(2, events.Count);
+        Assert.Equal((0x1234UL, 0xdc0UL, "firecracker"), (events[0].Pfn, events[0].Gfp, r.Comms[events[0].CommId]));
+        Assert.False(events[1].Has(EventFields.Gfp));
+        Assert.Equal(1, r.Stats.Get("malformed_csv_row"));
+        Assert.Contains(r.Stats.Diagnostics, d => d.Contains("line 4"));
+        r.Dispose();
+    }
+
+    [Fact]
+    public void PrintFmtTableOfTheTraceMatchesTheBuiltInTable()
+    {
+        var meta = new TraceMetadata();
+        var own = TraceOpener.GfpTableFor(meta, TestPaths.Sample("dd-cat/snapshot-start"));
+        Assert.StartsWith("format:", own.Source);
+        var builtin = GfpEras.Table("6.18+");
+        Assert.Equal(builtin.Entries.Count, own.Entries.Count);
+        foreach (var (name, mask) in own.Entries)
+            Assert.Equal(builtin.Entries.Single(x => x.Name == name).Mask, mask);
+        Assert.Equal(0x1c24caUL, own.Entries.Single(x => x.Name == "GFP_TRANSHUGE").Mask);
+    }
+}
