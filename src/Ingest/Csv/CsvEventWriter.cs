@@ -11,7 +11,7 @@ public sealed class CsvEventWriter : IDisposable
 
     public CsvEventWriter(Stream output)
     {
-        _w = CsvWriter.Create(output, new CsvWriterOptions(), false);
+        _w = CsvWriter.Create(output, new CsvWriterOptions(), true);
         _w.WriteHeader(CsvColumns.All);
     }
 
