@@ -99,7 +99,7 @@ public sealed class TextTraceReader : IEventReader
             e.Cpu = (ushort)t.Cpu;
             e.Pid = t.Pid;
             e.Fields = EventFields.Pid;
-            if (!t.Comm.IsEmpty) { e.CommId = Comms.Intern(t.Comm); e.Fields |= EventFields.Comm; }
+            if (!t.Comm.IsEmpty) { e.CommId = InternComm(t.Comm); e.Fields |= EventFields.Comm; }
             if (!_decoder.Decode(kind, t.Text, ref e))
             {
                 if (_lines.LastLineHadNoNewline) Stats.Report(_hTruncated, Where(), line);
@@ -128,6 +128,19 @@ public sealed class TextTraceReader : IEventReader
             n++;
         }
         return n;
+    }
+
+    // Consecutive events usually come from the same task: compare with the last comm before hashing.
+    readonly byte[] _lastComm = new byte[64];
+    int _lastCommLen = -1, _lastCommId;
+
+    int InternComm(ReadOnlySpan<byte> comm)
+    {
+        if (comm.Length == _lastCommLen && comm.SequenceEqual(_lastComm.AsSpan(0, _lastCommLen))) return _lastCommId;
+        _lastCommId = Comms.Intern(comm);
+        if (comm.Length <= _lastComm.Length) { comm.CopyTo(_lastComm); _lastCommLen = comm.Length; }
+        else _lastCommLen = -1;
+        return _lastCommId;
     }
 
     string Where() => $"line {_lines.LineNumber} (byte {_lines.LineOffset})";
