@@ -50,17 +50,12 @@ static class IngestCommand
             sw.Stop();
             if (pr.GetValue(json))
             {
-                using var stdout = Console.OpenStandardOutput();
-                using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                SummaryJson.PrintToStdout(summary, reader, w =>
                 {
-                    w.WriteStartObject();
-                    SummaryJson.Write(w, summary, reader);
                     w.WriteString("output", Path.GetFullPath(outPath));
                     w.WriteNumber("rows_written", summary.Events + summary.ByKind[(int)Ingest.Canonical.EventKind.LostEvents]);
                     w.WriteNumber("seconds", Math.Round(sw.Elapsed.TotalSeconds, 3));
-                    w.WriteEndObject();
-                }
-                stdout.Write("\n"u8);
+                });
             }
             else
             {

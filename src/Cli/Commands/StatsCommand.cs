@@ -26,17 +26,7 @@ static class StatsCommand
             EventPipeline.RunSummary(reader, summary, progress.Report);
             progress.Done();
             sw.Stop();
-            if (pr.GetValue(json))
-            {
-                using var stdout = Console.OpenStandardOutput();
-                using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
-                {
-                    w.WriteStartObject();
-                    SummaryJson.Write(w, summary, reader);
-                    w.WriteEndObject();
-                }
-                stdout.Write("\n"u8);
-            }
+            if (pr.GetValue(json)) SummaryJson.PrintToStdout(summary, reader);
             else SummaryJson.WriteHuman(Console.Error, summary, reader);
             Console.Error.WriteLine(SummaryJson.Throughput(summary.Events, reader.BytesConsumed, sw.Elapsed));
             return ExitCodes.Ok;

@@ -54,6 +54,20 @@ static class SummaryJson
         foreach (var n in m.Notes) o.WriteLine($"note: {n}");
     }
 
+    /// <summary>Prints the summary object (plus <paramref name="extra"/> members) as one JSON object on stdout.</summary>
+    public static void PrintToStdout(EventSummary s, IEventReader reader, Action<Utf8JsonWriter>? extra = null)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            Write(w, s, reader);
+            extra?.Invoke(w);
+            w.WriteEndObject();
+        }
+        stdout.Write("\n"u8);
+    }
+
     public static string Throughput(long events, long bytes, TimeSpan elapsed)
     {
         double s = Math.Max(elapsed.TotalSeconds, 1e-6);
