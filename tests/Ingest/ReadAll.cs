@@ -30,4 +30,12 @@ static class ReadAll
         var reader = new TextTraceReader(input, dialect, GfpEras.Table(era));
         return (Drain(reader), reader);
     }
+
+    /// <summary>Raw lines of a sample file (gzip by magic), without the newline.</summary>
+    public static IEnumerable<byte[]> Lines(string path)
+    {
+        using var input = TraceInput.Open(path);
+        var lines = new LineReader(input.Stream);
+        while (lines.TryReadLine(out var line)) yield return line.ToArray();
+    }
 }

@@ -16,6 +16,8 @@ public sealed class TraceInput : IDisposable
     public Stream RawFile { get; }
     public PeekableStream Stream { get; }
     public ReadOnlyMemory<byte> Head { get; }
+    /// <summary>The whole file mapped, for uncompressed regular files; null for compressed input and pipes.</summary>
+    public MappedFile? Mapped { get; private set; }
 
     TraceInput(string name, string? compression, long? length, Stream raw, PeekableStream stream, ReadOnlyMemory<byte> head)
     { Name = name; Compression = compression; FileLength = length; RawFile = raw; Stream = stream; Head = head; }
@@ -36,7 +38,9 @@ public sealed class TraceInput : IDisposable
             catch (FileNotFoundException) { throw new IOException($"{path}: no such file"); }
             catch (DirectoryNotFoundException) { throw new IOException($"{path}: no such file or directory"); }
         }
-        return FromStream(path == "-" ? "<stdin>" : path, raw, length);
+        var input = FromStream(path == "-" ? "<stdin>" : path, raw, length);
+        if (input.Compression is null && raw is FileStream file) input.Mapped = MappedFile.TryMap(input.Name, file);
+        return input;
     }
 
     public static TraceInput FromStream(string name, Stream raw, long? length = null)
@@ -70,5 +74,9 @@ public sealed class TraceInput : IDisposable
     /// <summary>Bytes of the file read so far (compressed bytes for compressed input).</summary>
     public long RawPosition => RawFile.CanSeek ? RawFile.Position : Stream.Position;
 
-    public void Dispose() => Stream.Dispose();
+    public void Dispose()
+    {
+        Mapped?.Dispose();
+        Stream.Dispose();
+    }
 }

@@ -50,60 +50,88 @@ public sealed class TimestampMerger : IEventReader
         {
             if (_count > 0 && (_count == _ring.Length || _innerDone || NewestTs() - _ring[_head].TsNs > _windowNs))
             {
-                ref var e = ref _ring[_head];
-                _lastReleased = e.TsNs;
-                dest[n++] = e;
-                _head = (_head + 1) & _mask;
-                _count--;
+                // Release a run at once: everything older than the window (or all of it at the end / when full).
+                int run = 0;
+                int limit = Math.Min(dest.Length - n, Math.Min(_count, _ring.Length - _head));
+                bool all = _count == _ring.Length || _innerDone;
+                long cutoff = NewestTs() - _windowNs;
+                while (run < limit && (all || _ring[_head + run].TsNs < cutoff)) run++;
+                if (all && _count == _ring.Length && !_innerDone) run = Math.Min(run, Math.Max(1, _ring.Length / 8));
+                _ring.AsSpan(_head, run).CopyTo(dest.Slice(n, run));
+                _lastReleased = _ring[_head + run - 1].TsNs;
+                n += run;
+                _head = (_head + run) & _mask;
+                _count -= run;
                 continue;
             }
             if (_innerDone) break;
-            if (_stagingPos == _stagingLen)
-            {
-                _stagingLen = _inner.Read(_staging);
-                _stagingPos = 0;
-                if (_stagingLen == 0) { _innerDone = true; continue; }
-            }
-            Insert(in _staging[_stagingPos++]);
+            FillRing();
         }
         return n;
     }
 
     long NewestTs() => _ring[(_head + _count - 1) & _mask].TsNs;
 
-    void Insert(in TraceEvent e)
+    /// <summary>
+    /// Lets the inner reader decode straight into the ring's free run (no staging copy), then puts each new event in
+    /// order: in-order events stay where they landed; a late one is moved back to its place.
+    /// </summary>
+    void FillRing()
     {
-        if (_count == 0 || e.TsNs >= NewestTs())
+        int tail = (_head + _count) & _mask;
+        int contiguous = tail >= _head && !(_count > 0 && tail == _head) ? _ring.Length - tail : _head - tail;
+        contiguous = Math.Min(contiguous, _ring.Length - _count);
+        if (contiguous < 64)
         {
-            if (e.TsNs < _lastReleased) Stats.Add(_hRegressions);
-            _ring[(_head + _count) & _mask] = e;
-            _count++;
+            // Near the wrap point: go through the staging buffer for this one batch.
+            if (_stagingPos == _stagingLen)
+            {
+                _stagingLen = _inner.Read(_staging.AsSpan(0, Math.Max(2, Math.Min(_staging.Length, _ring.Length - _count))));
+                _stagingPos = 0;
+                if (_stagingLen == 0) { _innerDone = true; return; }
+            }
+            while (_stagingPos < _stagingLen && _count < _ring.Length)
+            {
+                _ring[(_head + _count) & _mask] = _staging[_stagingPos++];
+                Place();
+            }
             return;
         }
-        if (e.TsNs < _lastReleased)
+        if (_stagingPos < _stagingLen)
         {
-            // Too late to place: emit it next, out of order, and count it.
-            Stats.Add(_hRegressions);
-            _head = (_head - 1) & _mask;
-            _ring[_head] = e;
+            while (_stagingPos < _stagingLen && _count < _ring.Length)
+            {
+                _ring[(_head + _count) & _mask] = _staging[_stagingPos++];
+                Place();
+            }
+            return;
+        }
+        int got = _inner.Read(_ring.AsSpan(tail, Math.Min(contiguous, 8192)));
+        if (got == 0) { _innerDone = true; return; }
+        for (int k = 0; k < got; k++) Place();
+    }
+
+    /// <summary>Accepts the event just written at logical position <c>_count</c>, moving it back if it is late.</summary>
+    void Place()
+    {
+        int pos = (_head + _count) & _mask;
+        long ts = _ring[pos].TsNs;
+        if (_count == 0 || ts >= _ring[(pos - 1) & _mask].TsNs)
+        {
+            if (ts < _lastReleased) Stats.Add(_hRegressions);
             _count++;
             return;
         }
         // Find the insertion point walking back from the tail: late events on real traces are a few positions behind
-        // (trace_pipe's cross-CPU steps). One further back than MaxDisplacement is treated as a regression, which keeps
-        // the cost per event bounded on adversarial input.
+        // (trace_pipe's cross-CPU steps). Further back than MaxDisplacement, or older than what was already released,
+        // it cannot be placed in order: it goes as far back as allowed and is counted as a timestamp regression.
+        // Both bounds keep the cost per event bounded on adversarial input.
         int i = _count;
         int floor = Math.Max(0, _count - MaxDisplacement);
-        while (i > floor && _ring[(_head + i - 1) & _mask].TsNs > e.TsNs) i--;
-        if (i == floor && floor > 0)
-        {
-            Stats.Add(_hRegressions);
-            _head = (_head - 1) & _mask;
-            _ring[_head] = e;
-            _count++;
-            return;
-        }
-        Stats.Add(_hReordered);
+        while (i > floor && _ring[(_head + i - 1) & _mask].TsNs > ts) i--;
+        if ((i == floor && floor > 0) || ts < _lastReleased) Stats.Add(_hRegressions);
+        else Stats.Add(_hReordered);
+        var e = _ring[pos];
         for (int j = _count; j > i; j--) _ring[(_head + j) & _mask] = _ring[(_head + j - 1) & _mask];
         _ring[(_head + i) & _mask] = e;
         _count++;

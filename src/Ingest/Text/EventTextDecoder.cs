@@ -20,6 +20,8 @@ namespace AsiTrace.Ingest.Text;
 public sealed class EventTextDecoder(GfpTextDecoder gfp)
 {
     public GfpTextDecoder Gfp => gfp;
+    /// <summary>Off only in tests, which check the positional fast path against the key/value decoder.</summary>
+    internal bool FastPaths { get; init; } = true;
 
     /// <summary>Fills the kind-specific fields of <paramref name="e"/>; false when a required field is missing or malformed.</summary>
     public bool Decode(EventKind kind, ReadOnlySpan<byte> text, ref TraceEvent e)
@@ -31,6 +33,7 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
             case EventKind.MmPageFree:
             case EventKind.MmPagePcpuDrain:
             case EventKind.MmPageFreeBatched:
+                return (FastPaths && KmemFastPath.TryDecode(kind, text, gfp, ref e)) || DecodeKmem(kind, text, ref e);
             case EventKind.MmPageAllocExtfrag:
                 return DecodeKmem(kind, text, ref e);
             case EventKind.TlbFlush: return DecodeTlbFlush(text, ref e);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using AsiTrace.Ingest.Input;
 
 namespace AsiTrace.Ingest.Text;
 
@@ -20,14 +21,29 @@ public sealed class LineReader : IDisposable
     public long OverlongLines { get; private set; }
     public const int MaxLine = 1 << 20;
 
+    readonly MappedFile? _map;
+    long _mapPos;
+
     public LineReader(Stream stream, int bufferSize = 1 << 20)
     {
         _stream = stream;
         _buf = ArrayPool<byte>.Shared.Rent(Math.Max(bufferSize, 4096));
     }
 
+    /// <summary>Lines straight from a mapped file: no buffer, no copy.</summary>
+    public LineReader(MappedFile map)
+    {
+        _stream = Stream.Null;
+        _buf = [];
+        _map = map;
+    }
+
+    /// <summary>Bytes of the input consumed so far.</summary>
+    public long Position => _map is not null ? _mapPos : _bufferBase + _start;
+
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
+        if (_map is not null) return TryReadMappedLine(out line);
         while (true)
         {
             int nl = _buf.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
@@ -58,6 +74,46 @@ public sealed class LineReader : IDisposable
                 return false;
             }
             Fill();
+        }
+    }
+
+    bool TryReadMappedLine(out ReadOnlySpan<byte> line)
+    {
+        while (true)
+        {
+            long pos = _mapPos;
+            if (pos >= _map!.Length) { line = default; return false; }
+            var window = _map.SpanUpTo(pos, MaxLine + 1);
+            int nl = window.IndexOf((byte)'\n');
+            LineNumber++;
+            LineOffset = pos;
+            if (nl >= 0)
+            {
+                _mapPos = pos + nl + 1;
+                int len = nl;
+                if (len > 0 && window[len - 1] == '\r') len--;
+                line = window[..len];
+                return true;
+            }
+            if (window.Length <= MaxLine)
+            {
+                // Last line, no newline.
+                _mapPos = _map.Length;
+                LastLineHadNoNewline = true;
+                line = window;
+                return true;
+            }
+            // Longer than MaxLine: skip to its end and count it, like the buffered path.
+            OverlongLines++;
+            long p = pos + window.Length;
+            while (true)
+            {
+                var more = _map.SpanUpTo(p, 1 << 20);
+                if (more.IsEmpty) { _mapPos = _map.Length; break; }
+                int k = more.IndexOf((byte)'\n');
+                if (k >= 0) { _mapPos = p + k + 1; break; }
+                p += more.Length;
+            }
         }
     }
 

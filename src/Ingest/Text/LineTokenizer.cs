@@ -54,21 +54,40 @@ public static class LineTokenizer
             left = left[..open].TrimEnd((byte)' ');
         }
         if (!SplitCommDashPid(left, out t.Comm, out t.Pid)) return false;
-        var rest = line[(close + 1)..].TrimStart((byte)' ');
-        // Optional flags column, then "<timestamp>:". The timestamp token is digits/dots followed by ':'.
-        int sp = rest.IndexOf((byte)' ');
-        if (sp < 0) return false;
-        var tok = rest[..sp];
-        if (tok[^1] != ':')
+        // Optional flags column ("d..1." — any width, or none; never starting with a digit), then "<timestamp>:".
+        // One scalar pass parses the timestamp while finding it.
+        int i = close + 1;
+        for (int token = 0; token < 2; token++)
         {
-            rest = rest[(sp + 1)..].TrimStart((byte)' ');
-            sp = rest.IndexOf((byte)' ');
-            if (sp < 0) return false;
-            tok = rest[..sp];
-            if (tok[^1] != ':') return false;
+            while (i < line.Length && line[i] == ' ') i++;
+            int start = i;
+            ulong sec = 0;
+            while (i < line.Length && (uint)(line[i] - '0') <= 9 && i - start < 19) { sec = sec * 10 + (uint)(line[i] - '0'); i++; }
+            if (i > start && i + 1 < line.Length)
+            {
+                if (line[i] == ':' && line[i + 1] == ' ')
+                {
+                    if (sec > long.MaxValue) return false;
+                    t.TsNs = (long)sec; t.TsIsNs = false;
+                    return SplitEvent(line[(i + 1)..], ref t);
+                }
+                if (line[i] == '.')
+                {
+                    int fs = ++i;
+                    ulong f = 0;
+                    while (i < line.Length && (uint)(line[i] - '0') <= 9 && i - fs < 9) { f = f * 10 + (uint)(line[i] - '0'); i++; }
+                    int fl = i - fs;
+                    if (fl > 0 && i + 1 < line.Length && line[i] == ':' && line[i + 1] == ' ' && sec <= 9_000_000_000UL)
+                    {
+                        for (int k = fl; k < 9; k++) f *= 10;
+                        t.TsNs = (long)(sec * 1_000_000_000UL + f); t.TsIsNs = true;
+                        return SplitEvent(line[(i + 1)..], ref t);
+                    }
+                }
+            }
+            while (i < line.Length && line[i] != ' ') i++;
         }
-        if (!SpanNumber.TryParseTimestamp(tok[..^1], out t.TsNs, out t.TsIsNs)) return false;
-        return SplitEvent(rest[(sp + 1)..], ref t);
+        return false;
     }
 
     /// <summary><c>comm-pid</c>: the pid is the digits after the last '-'; <c>&lt;...&gt;</c> and <c>&lt;idle&gt;</c> are kept as printed.</summary>
@@ -76,11 +95,21 @@ public static class LineTokenizer
     static bool SplitCommDashPid(ReadOnlySpan<byte> left, out ReadOnlySpan<byte> comm, out int pid)
     {
         comm = default; pid = 0;
-        int dash = left.LastIndexOf((byte)'-');
-        if (dash < 0 || dash == left.Length - 1) return false;
-        if (!SpanNumber.TryParseDec(left[(dash + 1)..], out ulong p) || p > int.MaxValue) return false;
+        // Backwards over the pid digits to the dash (scalar: the pid is at most 7 digits).
+        int i = left.Length;
+        uint p = 0, scale = 1;
+        while (i > 0 && (uint)(left[i - 1] - '0') <= 9)
+        {
+            if (left.Length - i >= 10) return false;
+            p += (uint)(left[i - 1] - '0') * scale;
+            scale *= 10;
+            i--;
+        }
+        if (i == left.Length || i == 0 || left[i - 1] != '-' || p > int.MaxValue) return false;
         pid = (int)p;
-        comm = left[..dash].TrimStart((byte)' ');
+        comm = left[..(i - 1)];
+        int c = comm.IndexOfAnyExcept((byte)' ');
+        comm = c < 0 ? default : comm[c..];
         return true;
     }
 

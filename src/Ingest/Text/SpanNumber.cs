@@ -64,19 +64,32 @@ public static class SpanNumber
     public static bool TryParseTimestamp(ReadOnlySpan<byte> s, out long ns, out bool isNs)
     {
         ns = 0; isNs = true;
-        int dot = s.IndexOf((byte)'.');
-        if (dot < 0)
+        // One scalar pass: seconds, '.', fraction (a timestamp token is ~12 bytes).
+        ulong sec = 0;
+        int i = 0;
+        while (i < s.Length && (uint)(s[i] - '0') <= 9)
+        {
+            if (i >= 20) return false;
+            ulong nv = sec * 10 + (uint)(s[i] - '0');
+            if (nv < sec) return false;
+            sec = nv;
+            i++;
+        }
+        if (i == 0) return false;
+        if (i == s.Length)
         {
             isNs = false;
-            if (!TryParseDec(s, out ulong raw) || raw > long.MaxValue) return false;
-            ns = (long)raw;
+            if (sec > long.MaxValue) return false;
+            ns = (long)sec;
             return true;
         }
-        var frac = s[(dot + 1)..];
-        if (frac.IsEmpty || frac.Length > 9) return false;
-        if (!TryParseDec(s[..dot], out ulong sec) || sec > 9_000_000_000UL) return false;
-        if (!TryParseDec(frac, out ulong f)) return false;
-        for (int i = frac.Length; i < 9; i++) f *= 10;
+        if (s[i] != '.' || sec > 9_000_000_000UL) return false;
+        int fracStart = ++i;
+        ulong f = 0;
+        while (i < s.Length && (uint)(s[i] - '0') <= 9) { f = f * 10 + (uint)(s[i] - '0'); i++; if (i - fracStart > 9) return false; }
+        int fracLen = i - fracStart;
+        if (i != s.Length || fracLen == 0) return false;
+        for (int k = fracLen; k < 9; k++) f *= 10;
         ns = (long)(sec * 1_000_000_000UL + f);
         return true;
     }

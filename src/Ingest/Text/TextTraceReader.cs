@@ -32,7 +32,7 @@ public sealed class TextTraceReader : IEventReader
     {
         _input = input;
         _dialect = dialect;
-        _lines = new LineReader(input.Stream);
+        _lines = input.Mapped is not null ? new LineReader(input.Mapped) : new LineReader(input.Stream);
         _decoder = new EventTextDecoder(new GfpTextDecoder(gfpTable));
         Metadata = metadata ?? new TraceMetadata();
         Metadata.SourceFormat = dialect switch
@@ -59,7 +59,7 @@ public sealed class TextTraceReader : IEventReader
             _hMalformedKind[k] = Stats.Register("malformed_" + EventKinds.Name((EventKind)k), Severity.Error);
     }
 
-    public long BytesConsumed => _input.RawPosition;
+    public long BytesConsumed => _input.Mapped is not null ? _lines.Position : _input.RawPosition;
 
     public int Read(Span<TraceEvent> dest)
     {
