@@ -58,7 +58,7 @@ public class IngestBenchmarks
         var summary = new EventSummary();
         using var fs = File.Create(_out);
         var writer = EventsParquetWriter.CreateAsync(fs).GetAwaiter().GetResult();
-        EventPipeline.RunParallel(reader, summary, chunk => writer.WriteAsync(chunk, reader.Comms).AsTask().GetAwaiter().GetResult());
+        EventsPipelines.ToParquet(reader, summary, writer);
         writer.CompleteAsync(reader.Metadata, reader.Stats).AsTask().GetAwaiter().GetResult();
         writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return summary.Events;

@@ -52,6 +52,28 @@ public class ParquetCsvRoundTripTests
     }
 
     [Fact]
+    public async Task BatchedIngestPipelineWritesEveryEventInOrder()
+    {
+        // The CLI's path: decode + fill row groups on one thread, encode on another, several row groups.
+        string sample = TestPaths.Sample("anon-shootdown/trace.txt.gz");
+        var (expected, direct) = ReadAll.Path(sample);
+        string path = Path.Combine(TestPaths.TempDir(), "batched.parquet");
+        var summary = new EventSummary();
+        using (var reader = TraceOpener.Open(sample, new IngestOptions()))
+        using (var fs = File.Create(path))
+        {
+            var w = await EventsParquetWriter.CreateAsync(fs, rowGroupSize: 1000);
+            EventsPipelines.ToParquet(reader, summary, w);
+            await w.CompleteAsync(reader.Metadata, reader.Stats);
+            await w.DisposeAsync();
+        }
+        using var back = EventsParquetReader.Open(path);
+        AssertSame(expected, direct.Comms, ReadAll.Drain(back), back.Comms);
+        Assert.Equal(expected.Count, summary.Events + summary.ByKind[(int)EventKind.LostEvents]);
+        direct.Dispose();
+    }
+
+    [Fact]
     public void DuckDbReadsTheFileUnchanged()
     {
         var (events, reader) = ReadAll.Path(TestPaths.Sample("dd-cat"));

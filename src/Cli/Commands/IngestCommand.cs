@@ -39,7 +39,7 @@ static class IngestCommand
                     var writer = EventsParquetWriter.CreateAsync(file.Stream).GetAwaiter().GetResult();
                     try
                     {
-                        EventPipeline.RunParallel(reader, summary, chunk => writer.WriteAsync(chunk, reader.Comms).AsTask().GetAwaiter().GetResult(), progress.Report);
+                        EventsPipelines.ToParquet(reader, summary, writer, progress.Report);
                         writer.CompleteAsync(reader.Metadata, reader.Stats).AsTask().GetAwaiter().GetResult();
                     }
                     finally { writer.DisposeAsync().AsTask().GetAwaiter().GetResult(); }

@@ -67,4 +67,62 @@ public static class EventPipeline
         }
         if (producerError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(producerError).Throw();
     }
+
+    /// <summary>
+    /// Decodes and fills batches (e.g. Parquet row groups) on a producer thread and writes them with
+    /// <paramref name="write"/> on this one, so the transposition runs beside the encoder. At most
+    /// <paramref name="depth"/> + 2 batches exist: memory is bounded by the batch size, not the trace.
+    /// </summary>
+    public static void RunBatched<TBatch>(IEventReader reader, EventSummary summary, Func<TBatch> newBatch,
+        Func<TBatch, ReadOnlySpan<TraceEvent>, int> fill, Func<TBatch, bool> isFull, Func<TBatch, bool> isEmpty,
+        Action<TBatch> write, Action<long>? progress = null, int depth = 1) where TBatch : class
+    {
+        using var full = new BlockingCollection<TBatch>(depth);
+        var free = new ConcurrentBag<TBatch>();
+        Exception? producerError = null;
+        using var cancel = new CancellationTokenSource();
+        var producer = new Thread(() =>
+        {
+            try
+            {
+                var chunk = new TraceEvent[ChunkSize];
+                TBatch batch = free.TryTake(out var b) ? b : newBatch();
+                int n;
+                while ((n = reader.Read(chunk)) > 0)
+                {
+                    summary.Add(chunk.AsSpan(0, n));
+                    int off = 0;
+                    while (off < n)
+                    {
+                        off += fill(batch, chunk.AsSpan(off, n - off));
+                        if (isFull(batch))
+                        {
+                            full.Add(batch, cancel.Token);
+                            batch = free.TryTake(out var next) ? next : newBatch();
+                        }
+                    }
+                }
+                if (!isEmpty(batch)) full.Add(batch, cancel.Token);
+            }
+            catch (OperationCanceledException) { }
+            catch (Exception e) { producerError = e; }
+            finally { full.CompleteAdding(); }
+        }) { IsBackground = true, Name = "asitrace-decode" };
+        producer.Start();
+        try
+        {
+            foreach (var batch in full.GetConsumingEnumerable())
+            {
+                write(batch);
+                free.Add(batch);
+                progress?.Invoke(reader.BytesConsumed);
+            }
+        }
+        finally
+        {
+            cancel.Cancel();
+            producer.Join();
+        }
+        if (producerError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(producerError).Throw();
+    }
 }
