@@ -47,6 +47,20 @@ public sealed class EventFormat
         return new EventFormat { System = system, Name = name, Id = id, Fields = fields, PrintFmt = printFmt };
     }
 
+    /// <summary>The <c>field:</c> lines of a description without a name (<c>header_page</c>, <c>header_event</c>).</summary>
+    public static List<FormatField> ParseFields(string text)
+    {
+        var fields = new List<FormatField>();
+        int lineNo = 0;
+        foreach (var raw in text.Split('\n'))
+        {
+            lineNo++;
+            var t = raw.Trim();
+            if (t.StartsWith("field:", StringComparison.Ordinal)) fields.Add(ParseField(t, lineNo));
+        }
+        return fields;
+    }
+
     static FormatField ParseField(string t, int lineNo)
     {
         // field:<decl>;	offset:<n>;	size:<n>;	signed:<0|1>;
@@ -57,8 +71,8 @@ public sealed class EventFormat
         foreach (var p in parts.AsSpan(1))
         {
             var kv = p.Trim();
-            if (kv.StartsWith("offset:", StringComparison.Ordinal)) offset = int.Parse(kv[7..], CultureInfo.InvariantCulture);
-            else if (kv.StartsWith("size:", StringComparison.Ordinal)) size = int.Parse(kv[5..], CultureInfo.InvariantCulture);
+            if (kv.StartsWith("offset:", StringComparison.Ordinal)) { if (!int.TryParse(kv[7..], NumberStyles.None, CultureInfo.InvariantCulture, out offset)) offset = -1; }
+            else if (kv.StartsWith("size:", StringComparison.Ordinal)) { if (!int.TryParse(kv[5..], NumberStyles.None, CultureInfo.InvariantCulture, out size)) size = -1; }
             else if (kv.StartsWith("signed:", StringComparison.Ordinal)) signed = kv[7..].Trim() == "1";
         }
         if (offset < 0 || size < 0 || offset > 65535 || size > 65535)

@@ -40,6 +40,32 @@ public sealed unsafe class MappedFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// The binary formats need random access: a compressed or piped input is first copied to a temporary file (deleted
+    /// when the mapping is disposed) and that is mapped. Disk use is the decompressed size; memory stays bounded.
+    /// </summary>
+    public static MappedFile Spool(string name, Stream content)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"asitrace-{Environment.ProcessId}-{Guid.NewGuid():N}.spool");
+        var fs = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        try
+        {
+            content.CopyTo(fs);
+            fs.Flush();
+            if (fs.Length == 0) throw new InvalidTraceException(name, "byte 0", "empty input");
+            var m = TryMap(name, fs) ?? throw new IOException($"{name}: could not map the spooled copy {path}");
+            m._owned = fs;
+            return m;
+        }
+        catch
+        {
+            fs.Dispose();
+            throw;
+        }
+    }
+
+    FileStream? _owned;
+
     /// <summary>The bytes at [offset, offset + length); throws <see cref="InvalidTraceException"/> past the end.</summary>
     public ReadOnlySpan<byte> Span(long offset, int length)
     {
@@ -60,5 +86,6 @@ public sealed unsafe class MappedFile : IDisposable
         if (_base != null) { _view.SafeMemoryMappedViewHandle.ReleasePointer(); _base = null; }
         _view.Dispose();
         _map.Dispose();
+        _owned?.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using AsiTrace.Ingest.Binary.TraceDat;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Csv;
 using AsiTrace.Ingest.Formats;
@@ -70,10 +71,7 @@ public static class TraceOpener
         switch (format)
         {
             case InputFormat.TraceDat:
-            case InputFormat.PerfData:
-                throw new InvalidTraceException(input.Name, "byte 0",
-                    $"this is a {(format == InputFormat.TraceDat ? "trace-cmd trace.dat" : "perf.data")} file; asitrace does not read it natively yet. "
-                    + $"Convert it: {(format == InputFormat.TraceDat ? "trace-cmd report -i FILE > trace.txt" : "perf script -i FILE > trace.txt")}");
+                return new TraceDatReader(input, meta);
             case InputFormat.EventsParquet:
                 if (input.Compression is not null || !input.RawFile.CanSeek)
                     throw new InvalidTraceException(input.Name, "byte 0", "an events Parquet file must be a seekable, uncompressed file (not stdin)");
