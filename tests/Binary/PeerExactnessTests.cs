@@ -25,6 +25,19 @@ public class PeerExactnessTests
         AssertSameEvents(text, file, expectedFormatPrefix: "trace-cmd-dat");
     }
 
+    public static TheoryData<string> PerfDataSamples => new() { "perf/kmem.perf.data" };
+
+    [RequiresToolTheory("perf")]
+    [MemberData(nameof(PerfDataSamples))]
+    public void PerfDataEqualsPerfScript(string sample)
+    {
+        string file = Materialize(TestPaths.Sample(sample));
+        string text = Path.Combine(TestPaths.TempDir(), "script.txt");
+        // --ns: full nanosecond timestamps (the default prints µs). -f with no field list would change the layout.
+        PeerTools.Run("perf", text, "script", "--ns", "-i", file);
+        AssertSameEvents(text, file, expectedFormatPrefix: "perf-data");
+    }
+
     /// <summary>trace-cmd and perf cannot read a gzip'd file: give them the plain bytes.</summary>
     internal static string Materialize(string path)
     {

@@ -1,3 +1,4 @@
+using AsiTrace.Ingest.Binary.Perf;
 using AsiTrace.Ingest.Binary.TraceDat;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Csv;
@@ -72,6 +73,8 @@ public static class TraceOpener
         {
             case InputFormat.TraceDat:
                 return new TraceDatReader(input, meta);
+            case InputFormat.PerfData:
+                return new PerfDataReader(input, meta);
             case InputFormat.EventsParquet:
                 if (input.Compression is not null || !input.RawFile.CanSeek)
                     throw new InvalidTraceException(input.Name, "byte 0", "an events Parquet file must be a seekable, uncompressed file (not stdin)");
