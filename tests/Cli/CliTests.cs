@@ -91,7 +91,13 @@ public class CliTests
         string badCsv = Path.Combine(dir, "bad.csv");
         File.WriteAllText(badCsv, "time,event\n1,mm_page_alloc\n"); // no ts_ns/kind header
         Assert.Equal(3, Run("stats", badCsv, "--format", "csv").Code);
-        Assert.Equal(3, Run("stats", TestPaths.Sample("trace-cmd/v7-zstd.dat")).Code);
+        // A trace.dat cut short: exit 3 naming the file and the byte offset.
+        string cut = Path.Combine(dir, "cut.dat");
+        File.WriteAllBytes(cut, File.ReadAllBytes(TestPaths.Sample("trace-cmd/v7-zstd.dat"))[..2000]);
+        var (cutCode, _, cutErr) = Run("stats", cut);
+        Assert.Equal(3, cutCode);
+        Assert.Contains(cut, cutErr);
+        Assert.Contains("byte ", cutErr);
     }
 
     [Fact]

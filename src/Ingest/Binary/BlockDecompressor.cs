@@ -17,6 +17,13 @@ public sealed class BlockDecompressor : IDisposable
 
     public string Algorithm => _algorithm;
 
+    /// <summary>
+    /// The largest uncompressed size we believe for <paramref name="compressedSize"/> compressed bytes: trace data
+    /// compresses 5–20× and even all-zero pages stay under 1:4096 with zstd and zlib, so a larger claim is corruption
+    /// and must not become an allocation.
+    /// </summary>
+    public static long PlausibleLimit(long compressedSize) => Math.Min(MaxBlock, Math.Max(1 << 20, compressedSize * 4096));
+
     public BlockDecompressor(string algorithm, string file)
     {
         if (algorithm is not ("zstd" or "zlib" or "none"))

@@ -181,8 +181,8 @@ public sealed class RingBufferCpu
             long dataAt = _nextChunk + 8;
             if (csize > _regionEnd - dataAt)
                 throw new InvalidTraceException(_map.Name, $"byte {_nextChunk}", $"CPU {Cpu}: chunk of {csize} compressed bytes runs past the CPU's data");
-            if (usize > BlockDecompressor.MaxBlock)
-                throw new InvalidTraceException(_map.Name, $"byte {_nextChunk + 4}", $"CPU {Cpu}: chunk declares {usize} bytes, over the {BlockDecompressor.MaxBlock} byte limit");
+            if (usize > BlockDecompressor.PlausibleLimit(csize))
+                throw new InvalidTraceException(_map.Name, $"byte {_nextChunk + 4}", $"CPU {Cpu}: chunk claims {usize} uncompressed bytes from {csize} compressed (limit {BlockDecompressor.PlausibleLimit(csize)})");
             if (_chunk.Length < usize) _chunk = new byte[Math.Max(usize, (uint)_pageSize)];
             _decompressor!.Decompress(_map.Span(dataAt, (int)csize), _chunk.AsSpan(0, (int)usize), dataAt);
             _nextChunk = dataAt + csize;

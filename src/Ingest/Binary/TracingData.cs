@@ -24,8 +24,12 @@ public sealed class TracingData
     public void ReadHeaderInfo(ref BinaryCursor c, string file)
     {
         c.Expect("header_page\0"u8, "'header_page' tag");
+        long at = c.FileOffset;
         var page = Text(ref c, c.U64("header_page size"), "header_page");
-        foreach (var f in EventFormat.ParseFields(page))
+        List<FormatField> fields;
+        try { fields = EventFormat.ParseFields(page); }
+        catch (FormatException e) { throw new InvalidTraceException(file, $"byte {at}", $"bad header_page description: {e.Message}"); }
+        foreach (var f in fields)
         {
             if (f.Name == "commit" && f.Size is 4 or 8) CommitSize = f.Size;
             if (f.Name == "data" && f.Offset is > 0 and < 64) PageDataOffset = f.Offset;

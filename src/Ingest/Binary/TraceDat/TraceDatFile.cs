@@ -174,7 +174,8 @@ public sealed class TraceDatFile
         var cc = new BinaryCursor(content, contentOffset, Name, BigEndian);
         uint csize = cc.U32("compressed size"), usize = cc.U32("uncompressed size");
         if (csize > cc.Remaining) throw new InvalidTraceException(Name, $"byte {contentOffset}", $"compressed size {csize} exceeds the section ({cc.Remaining} bytes left)");
-        if (usize > BlockDecompressor.MaxBlock) throw new InvalidTraceException(Name, $"byte {contentOffset + 4}", $"uncompressed size {usize} exceeds the {BlockDecompressor.MaxBlock} byte limit");
+        if (usize > BlockDecompressor.PlausibleLimit(csize))
+            throw new InvalidTraceException(Name, $"byte {contentOffset + 4}", $"section claims {usize} uncompressed bytes from {csize} compressed (limit {BlockDecompressor.PlausibleLimit(csize)})");
         var dest = new byte[usize];
         _decompressor!.Decompress(cc.Bytes((int)csize, "compressed section"), dest, contentOffset + 8);
         return dest;
