@@ -11,7 +11,7 @@ static class TestPaths
         return d?.FullName ?? throw new InvalidOperationException("cannot find AsiTrace.sln above " + AppContext.BaseDirectory);
     }
 
-    public static string Sample(string relative) => Path.Combine(RepoRoot, "sample-traces", relative);
+    public static string Sample(string relative) => Path.IsPathRooted(relative) ? relative : Path.Combine(RepoRoot, "sample-traces", relative);
 
     public static string TempDir()
     {

@@ -11,7 +11,16 @@ namespace AsiTrace.Tests.Binary;
 /// </summary>
 public class PeerExactnessTests
 {
-    public static TheoryData<string> TraceDatSamples => new() { "trace-cmd/v7-zstd.dat", "trace-cmd/v6.dat.gz", "trace-cmd/v7-none.dat.gz", "trace-cmd/lost-extract.dat" };
+    public static TheoryData<string> TraceDatSamples => WithExtra(["trace-cmd/v7-zstd.dat", "trace-cmd/v6.dat.gz", "trace-cmd/v7-none.dat.gz", "trace-cmd/lost-extract.dat"], "ASITRACE_EXTRA_TRACE_DAT");
+
+    /// <summary>Samples plus any absolute paths in <paramref name="env"/> (':'-separated), e.g. the large benchmark recordings.</summary>
+    static TheoryData<string> WithExtra(string[] samples, string env)
+    {
+        var d = new TheoryData<string>();
+        foreach (var s in samples) d.Add(s);
+        foreach (var s in (Environment.GetEnvironmentVariable(env) ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)) d.Add(s);
+        return d;
+    }
 
     [RequiresToolTheory("trace-cmd")]
     [MemberData(nameof(TraceDatSamples))]
@@ -25,7 +34,7 @@ public class PeerExactnessTests
         AssertSameEvents(text, file, expectedFormatPrefix: "trace-cmd-dat");
     }
 
-    public static TheoryData<string> PerfDataSamples => new() { "perf/kmem.perf.data" };
+    public static TheoryData<string> PerfDataSamples => WithExtra(["perf/kmem.perf.data"], "ASITRACE_EXTRA_PERF_DATA");
 
     [RequiresToolTheory("perf")]
     [MemberData(nameof(PerfDataSamples))]
@@ -55,6 +64,7 @@ public class PeerExactnessTests
         var (got, binReader) = ReadAll.Path(binary);
         Assert.StartsWith(expectedFormatPrefix, binReader.Metadata.SourceFormat);
         Assert.True(want.Count > 500, $"peer output has only {want.Count} events");
+        Assert.Equal(0, binReader.Stats.Get("timestamp_regressions"));
         Assert.Equal(want.Count, got.Count);
         for (int i = 0; i < want.Count; i++)
         {

@@ -29,14 +29,10 @@ public sealed class PerfDataReader : IEventReader
     readonly int _hEvents, _hMalformed, _hUnknownId, _hLost, _hLostRecords, _hNonTracepoint, _hRoundOverflow, _hRecords;
 
     long _pos, _end;
-    long _seq;
-    TraceEvent[] _pending = new TraceEvent[1 << 14];
-    long[] _pendingSeq = new long[1 << 14];
-    int _pendingCount;
-    TraceEvent[] _ready = new TraceEvent[1 << 14];
-    int _readyCount, _readyPos;
+    readonly RoundOrderer _orderer = new();
     long _maxTs = long.MinValue, _prevRoundMax = long.MinValue, _lastTs;
-    bool _done;
+    long _limit = long.MinValue; // records at or before this time are safe to emit
+    bool _eof;
 
     public TraceMetadata Metadata { get; }
     public TraceStats Stats { get; } = new();
@@ -106,23 +102,23 @@ public sealed class PerfDataReader : IEventReader
         int n = 0;
         while (n < dest.Length)
         {
-            if (_readyPos < _readyCount)
+            if (_orderer.TryPeek(_limit, out int q))
             {
-                int take = Math.Min(dest.Length - n, _readyCount - _readyPos);
-                _ready.AsSpan(_readyPos, take).CopyTo(dest[n..]);
-                _readyPos += take; n += take;
+                ref var e = ref _orderer.Head(q);
+                if (ResolveComm(ref e)) dest[n++] = e;
+                _orderer.Pop(q);
                 continue;
             }
-            if (_done) break;
+            if (_eof) break;
             ReadRound();
         }
+        if (_eof && _orderer.Pending == 0 && _commTexts.Count > 0) _commTexts.Clear();
         return n;
     }
 
-    /// <summary>Parses records up to the next FINISHED_ROUND (or the end) and releases what is now safe to order.</summary>
+    /// <summary>Parses records up to the next FINISHED_ROUND (or the end) and moves the release limit.</summary>
     void ReadRound()
     {
-        _readyPos = _readyCount = 0;
         while (_pos < _end)
         {
             if (_end - _pos < 8) throw new InvalidTraceException(_map.Name, $"byte {_pos}", "truncated perf record header at the end of the data section");
@@ -143,21 +139,21 @@ public sealed class PerfDataReader : IEventReader
                 case RecordLost: Lost(rec, 24, 16); break;
                 case RecordLostSamples: Lost(rec, 16, 8); break;
                 case RecordFinishedRound:
-                    Release(_prevRoundMax);
+                    // Nothing after this marker is older than what came before the previous one.
+                    _limit = Math.Max(_limit, _prevRoundMax);
                     _prevRoundMax = _maxTs;
-                    if (_readyCount > 0) return;
-                    break;
+                    return;
             }
-            if (_pendingCount >= MaxPending)
+            if (_orderer.Pending >= MaxPending)
             {
                 // No round markers (or absurdly long rounds): emit what we have, in order, and count it.
                 Stats.Add(_hRoundOverflow);
-                Release(long.MaxValue);
+                _limit = _maxTs;
                 return;
             }
         }
-        Release(long.MaxValue);
-        _done = true;
+        _limit = long.MaxValue;
+        _eof = true;
     }
 
     void Sample(ReadOnlySpan<byte> rec, long at)
@@ -201,7 +197,7 @@ public sealed class PerfDataReader : IEventReader
             Stats.Add(_hNonTracepoint);
             return;
         }
-        ref var e = ref Append(time);
+        ref var e = ref _orderer.Append(cpu);
         e = default;
         switch (_decoder.Decode(raw, ref e, out var name))
         {
@@ -210,10 +206,12 @@ public sealed class PerfDataReader : IEventReader
                 e.Cpu = (ushort)cpu;
                 if (hasTid) { e.Pid = tid; e.Fields |= EventFields.Pid; }
                 Stats.Add(_hEvents); // the comm is resolved at release, after COMM/FORK records are put in time order
+                Track(time);
+                _orderer.Commit(cpu);
                 break;
-            case RawEventDecoder.Result.Other: Stats.OtherEvents.Add(name); _pendingCount--; break;
-            case RawEventDecoder.Result.Unknown: Stats.Add(_hUnknownId); _pendingCount--; break;
-            default: Stats.Add(_hMalformed); _pendingCount--; break;
+            case RawEventDecoder.Result.Other: Stats.OtherEvents.Add(name); break;
+            case RawEventDecoder.Result.Unknown: Stats.Add(_hUnknownId); break;
+            default: Stats.Add(_hMalformed); break;
         }
     }
 
@@ -265,10 +263,11 @@ public sealed class PerfDataReader : IEventReader
         }
     }
 
-    /// <summary>The sample_id trailer of a non-sample record (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.</summary>
+    /// <summary>The sample_id trailer of a non-sample record (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.
+    /// True when it names a CPU.</summary>
     bool Trailer(ReadOnlySpan<byte> rec, out long time, out int cpu)
     {
-        time = _lastTs; cpu = 0;
+        time = _lastTs; cpu = -1;
         var attr = _file.Attrs.Count > 0 ? _file.Attrs[0] : null;
         if (attr is null || !attr.SampleIdAll) return false;
         ulong st = attr.SampleType;
@@ -285,7 +284,7 @@ public sealed class PerfDataReader : IEventReader
         var t = rec[^size..];
         if ((st & PerfDataFile.SampleTime) != 0) time = (long)Endian.U64(t.Slice(timeAt, 8), _file.BigEndian);
         if ((st & PerfDataFile.SampleCpu) != 0) cpu = (int)Math.Min(Endian.U32(t.Slice(cpuAt, 4), _file.BigEndian), ushort.MaxValue);
-        return true;
+        return cpu >= 0;
     }
 
     // COMM and FORK records are ordered with the samples (perf queues them by their sample_id time too) and applied
@@ -300,11 +299,14 @@ public sealed class PerfDataReader : IEventReader
         var s = rec[16..];
         int nul = s.IndexOf((byte)0);
         if (nul < 0) { Stats.Add(_hMalformed); return; }
-        Trailer(rec, out long time, out _);
-        ref var e = ref Append(time);
+        bool hasCpu = Trailer(rec, out long time, out int cpu);
+        if (!hasCpu) cpu = -1;
+        ref var e = ref _orderer.Append(cpu);
         e = default;
         e.TsNs = time; e.Pid = tid; e.Fields = SideBandComm; e.Index = (ulong)_commTexts.Count;
         _commTexts.Add(System.Text.Encoding.UTF8.GetString(s[..nul]));
+        Track(time);
+        _orderer.Commit(cpu);
     }
 
     void Fork(ReadOnlySpan<byte> rec)
@@ -314,9 +316,12 @@ public sealed class PerfDataReader : IEventReader
         int tid = (int)Endian.U32(rec.Slice(16, 4), _file.BigEndian);
         int ptid = (int)Endian.U32(rec.Slice(20, 4), _file.BigEndian);
         long time = (long)Endian.U64(rec.Slice(24, 8), _file.BigEndian);
-        ref var e = ref Append(time);
+        int cpu = Trailer(rec, out _, out int c) ? c : -1;
+        ref var e = ref _orderer.Append(cpu);
         e = default;
         e.TsNs = time; e.Pid = tid; e.PrevPid = ptid; e.Fields = SideBandFork;
+        Track(time);
+        _orderer.Commit(cpu);
     }
 
     /// <summary>Applies a side-band record, or names the event's task; false for side-band records (not emitted).</summary>
@@ -340,70 +345,20 @@ public sealed class PerfDataReader : IEventReader
     {
         if (rec.Length < minLength) { Stats.Add(_hMalformed); return; }
         long lost = (long)Endian.U64(rec.Slice(countAt, 8), _file.BigEndian);
-        Trailer(rec, out long time, out int cpu);
-        ref var e = ref Append(time);
+        bool hasCpu = Trailer(rec, out long time, out int cpu);
+        ref var e = ref _orderer.Append(hasCpu ? cpu : -1);
         e = default;
-        e.Kind = EventKind.LostEvents; e.TsNs = time; e.Cpu = (ushort)cpu; e.Lost = lost; e.Fields = EventFields.Lost;
+        e.Kind = EventKind.LostEvents; e.TsNs = time; e.Cpu = (ushort)Math.Max(cpu, 0); e.Lost = lost; e.Fields = EventFields.Lost;
+        Track(time);
+        _orderer.Commit(hasCpu ? cpu : -1);
         Stats.Add(_hLostRecords);
         if (lost > 0) Stats.Add(_hLost, lost);
     }
 
-    ref TraceEvent Append(long time)
+    void Track(long time)
     {
-        if (_pendingCount == _pending.Length)
-        {
-            Array.Resize(ref _pending, _pending.Length * 2);
-            Array.Resize(ref _pendingSeq, _pendingSeq.Length * 2);
-        }
         if (time > _maxTs) _maxTs = time;
         _lastTs = time;
-        _pendingSeq[_pendingCount] = _seq++;
-        return ref _pending[_pendingCount++];
-    }
-
-    /// <summary>Sorts what is pending by (time, arrival) and moves every event at or before <paramref name="limit"/> to the ready buffer.</summary>
-    void Release(long limit)
-    {
-        if (_pendingCount == 0) return;
-        var span = _pending.AsSpan(0, _pendingCount);
-        var seq = _pendingSeq.AsSpan(0, _pendingCount);
-        if (!IsSorted(span)) SortByTimeThenArrival(span, seq);
-        int k = 0;
-        while (k < span.Length && span[k].TsNs <= limit) k++;
-        if (k == 0) return;
-        if (_ready.Length < k) _ready = new TraceEvent[Math.Max(k, _ready.Length * 2)];
-        int r = 0;
-        for (int i = 0; i < k; i++)
-        {
-            if (ResolveComm(ref span[i])) _ready[r++] = span[i];
-        }
-        _readyCount = r;
-        _readyPos = 0;
-        if (_commTexts.Count > 0 && k == _pendingCount) _commTexts.Clear();
-        span[k..].CopyTo(span);
-        seq[k..].CopyTo(seq);
-        _pendingCount -= k;
-    }
-
-    static bool IsSorted(ReadOnlySpan<TraceEvent> s)
-    {
-        for (int i = 1; i < s.Length; i++) if (s[i].TsNs < s[i - 1].TsNs) return false;
-        return true;
-    }
-
-    int[] _order = [];
-    TraceEvent[] _scratch = [];
-
-    void SortByTimeThenArrival(Span<TraceEvent> events, Span<long> seq)
-    {
-        int n = events.Length;
-        if (_order.Length < n) { _order = new int[n]; _scratch = new TraceEvent[n]; }
-        var keys = new (long Ts, long Seq)[n];
-        for (int i = 0; i < n; i++) { keys[i] = (events[i].TsNs, seq[i]); _order[i] = i; }
-        Array.Sort(keys, _order, 0, n);
-        for (int i = 0; i < n; i++) _scratch[i] = events[_order[i]];
-        _scratch.AsSpan(0, n).CopyTo(events);
-        for (int i = 0; i < n; i++) seq[i] = keys[i].Seq;
     }
 
     public void Dispose()
