@@ -2,7 +2,7 @@
 # record-large.sh OUTDIR [SCALE]
 # Records the large binary traces the benchmarks read (not committed): a page-churn workload under
 # `trace-cmd record` (trace.dat v7, zstd: trace-cmd 3.1.6's default) and under `perf record`, both with the
-# kmem/tlb/sched events asitrace replays. SCALE multiplies the workload (1 ≈ 2.5 M events per recording).
+# kmem/tlb/sched events asitrace replays. SCALE multiplies the workload (1 ≈ 2.1 M events per recording).
 # Needs root, tracefs, trace-cmd and perf. Restores tracefs (events off, buffer cleared, buffer size, tracing_on).
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [SCALE]}; scale=${2:-1}
@@ -22,7 +22,7 @@ cat >"$work" <<WORK
 #!/usr/bin/env bash
 # Anonymous page churn: each round writes 128 MiB into fresh pages and frees them (alloc + free + batched free
 # per 4 KiB page), plus some page-cache traffic.
-for i in \$(seq 1 $((6 * scale))); do
+for i in \$(seq 1 $((8 * scale))); do
   perl -e '\$x = "a" x (128 << 20); \$x =~ tr/a/b/;'
   dd if=/dev/zero of=$out/.pc bs=64k count=256 conv=fsync status=none; cat $out/.pc >/dev/null; rm -f $out/.pc
 done

@@ -215,7 +215,35 @@ public sealed class RawEventDecoder
         return (long)canonical;
     }
 
-    ulong Get(ReadOnlySpan<byte> rec, Field f) => Endian.Read(rec, f.Offset, f.Size, f.Signed, _big);
+    /// <summary>Reads a field in place. Only called after <c>rec.Length &gt;= MinLength</c>, which covers every field of the
+    /// format, so the unchecked read stays inside the record.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    ulong Get(ReadOnlySpan<byte> rec, Field f)
+    {
+        ref byte p = ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(rec), f.Offset);
+        switch (f.Size)
+        {
+            case 8:
+            {
+                ulong v = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(ref p);
+                return _big ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v) : v;
+            }
+            case 4:
+            {
+                uint v = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(ref p);
+                if (_big) v = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
+                return f.Signed ? (ulong)(long)(int)v : v;
+            }
+            case 2:
+            {
+                ushort v = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ushort>(ref p);
+                if (_big) v = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v);
+                return f.Signed ? (ulong)(long)(short)v : v;
+            }
+            default:
+                return f.Signed ? (ulong)(long)(sbyte)p : p;
+        }
+    }
 
     bool Int8(ReadOnlySpan<byte> rec, Field f, out sbyte v)
     {

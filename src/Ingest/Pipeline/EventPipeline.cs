@@ -10,11 +10,13 @@ namespace AsiTrace.Ingest.Pipeline;
 public static class EventPipeline
 {
     public const int ChunkSize = 1 << 16;
+    public const int SummaryChunkSize = 1 << 12;
 
     /// <summary>Decode-only: counts into <paramref name="summary"/> on the calling thread.</summary>
     public static void RunSummary(IEventReader reader, EventSummary summary, Action<long>? progress = null)
     {
-        var chunk = new TraceEvent[ChunkSize];
+        // Small enough to stay in L2 between the reader writing it and the summary reading it.
+        var chunk = new TraceEvent[SummaryChunkSize];
         int n;
         while ((n = reader.Read(chunk)) > 0)
         {

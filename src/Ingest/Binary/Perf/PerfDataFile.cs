@@ -14,6 +14,37 @@ public sealed class PerfAttr
     public ulong[] Ids { get; set; } = [];
     public string? Name { get; set; }
     public const uint TypeTracepoint = 2;
+
+    /// <summary>
+    /// Offsets of TID, TIME, CPU and the RAW size word when every field before RAW has a fixed size (no CALLCHAIN, no
+    /// group READ) — the common case, decoded without walking; -1 where a field is absent or the layout is not fixed.
+    /// </summary>
+    public int TidAt = -1, TimeAt = -1, CpuAt = -1, RawAt = -1;
+    public bool FixedLayout;
+
+    public void ComputeLayout()
+    {
+        const ulong Group = 8;
+        int pos = 8;
+        ulong st = SampleType;
+        if ((st & PerfDataFile.SampleIdentifier) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleIp) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleTid) != 0) { TidAt = pos + 4; pos += 8; }
+        if ((st & PerfDataFile.SampleTime) != 0) { TimeAt = pos; pos += 8; }
+        if ((st & PerfDataFile.SampleAddr) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleId) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleStreamId) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleCpu) != 0) { CpuAt = pos; pos += 8; }
+        if ((st & PerfDataFile.SamplePeriod) != 0) pos += 8;
+        if ((st & PerfDataFile.SampleRead) != 0)
+        {
+            if ((ReadFormat & Group) != 0) return;
+            pos += 8 + ((ReadFormat & 1) != 0 ? 8 : 0) + ((ReadFormat & 2) != 0 ? 8 : 0) + ((ReadFormat & 4) != 0 ? 8 : 0) + ((ReadFormat & 16) != 0 ? 8 : 0);
+        }
+        if ((st & PerfDataFile.SampleCallchain) != 0) return;
+        if ((st & PerfDataFile.SampleRaw) != 0) RawAt = pos;
+        FixedLayout = true;
+    }
 }
 
 /// <summary>
@@ -101,6 +132,7 @@ public sealed class PerfDataFile
         var ic = new BinaryCursor(map.Span((long)idsOff, (int)(ids.Length * 8)), (long)idsOff, Name, BigEndian);
         for (int i = 0; i < ids.Length; i++) ids[i] = ic.U64("sample id");
         attr.Ids = ids;
+        attr.ComputeLayout();
         Attrs.Add(attr);
     }
 

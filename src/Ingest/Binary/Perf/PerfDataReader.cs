@@ -26,10 +26,12 @@ public sealed class PerfDataReader : IEventReader
     readonly bool _allIdentifier;
     readonly int _idPosition = -1; // u64 index of the ID field in a sample when IDENTIFIER is not used
     readonly PidComms _pidComms;
-    readonly int _hEvents, _hMalformed, _hUnknownId, _hLost, _hLostRecords, _hNonTracepoint, _hRoundOverflow, _hRecords;
+    readonly int _hEvents, _hMalformed, _hUnknownId, _hLost, _hLostRecords, _hNonTracepoint, _hRoundOverflow, _hRecords, _hRegressions;
+    long _lastEmitted = long.MinValue;
 
     long _pos, _end;
     readonly RoundOrderer _orderer = new();
+    (int TimeFromEnd, int CpuFromEnd) _trailer;
     long _maxTs = long.MinValue, _prevRoundMax = long.MinValue, _lastTs;
     long _limit = long.MinValue; // records at or before this time are safe to emit
     bool _eof;
@@ -87,6 +89,8 @@ public sealed class PerfDataReader : IEventReader
             _hLost = Stats.Register("lost_events", Severity.DataLoss);
             _hNonTracepoint = Stats.Register("non_tracepoint_samples", Severity.Info);
             _hRoundOverflow = Stats.Register("perf_round_overflow", Severity.Error);
+            _hRegressions = Stats.Register("timestamp_regressions", Severity.Error);
+            _trailer = TrailerLayout();
             _pos = _file.DataOffset;
             _end = _file.DataOffset + _file.DataSize;
         }
@@ -102,22 +106,26 @@ public sealed class PerfDataReader : IEventReader
         int n = 0;
         while (n < dest.Length)
         {
-            if (_orderer.TryPeek(_limit, out int q))
+            if (_orderer.TryPeek(_limit, out var next))
             {
-                ref var e = ref _orderer.Head(q);
-                if (ResolveComm(ref e)) dest[n++] = e;
-                _orderer.Pop(q);
+                _orderer.Pop();
+                // Only a file that breaks perf's round rule (or overflows MaxPending) gets here out of order.
+                if (next.Ts < _lastEmitted) Stats.Add(_hRegressions);
+                _lastEmitted = next.Ts;
+                if (Release(next, ref dest[n])) n++;
                 continue;
             }
             if (_eof) break;
-            ReadRound();
+            ScanRound();
         }
-        if (_eof && _orderer.Pending == 0 && _commTexts.Count > 0) _commTexts.Clear();
         return n;
     }
 
-    /// <summary>Parses records up to the next FINISHED_ROUND (or the end) and moves the release limit.</summary>
-    void ReadRound()
+    /// <summary>
+    /// First pass: walks records up to the next FINISHED_ROUND (or the end), queueing each record that yields an event
+    /// or changes a task name by its time and offset, and moves the release limit.
+    /// </summary>
+    void ScanRound()
     {
         while (_pos < _end)
         {
@@ -133,11 +141,18 @@ public sealed class PerfDataReader : IEventReader
             Stats.Add(_hRecords);
             switch (type)
             {
-                case RecordSample: Sample(rec, at); break;
-                case RecordComm: Comm(rec); break;
-                case RecordFork: Fork(rec); break;
-                case RecordLost: Lost(rec, 24, 16); break;
-                case RecordLostSamples: Lost(rec, 16, 8); break;
+                case RecordSample:
+                    if (ParseSample(rec, out var sample))
+                        Queue(sample.Cpu, new RoundOrderer.Entry { Ts = sample.Time, Offset = at, RawAt = sample.RawAt, RawLength = sample.RawLength, Tid = sample.Tid, HasTid = sample.HasTid, Cpu = (ushort)sample.Cpu });
+                    break;
+                case RecordComm:
+                case RecordFork:
+                case RecordLost:
+                case RecordLostSamples:
+                    if (rec.Length < MinLength(type)) { Stats.Add(_hMalformed); break; }
+                    long time = type == RecordFork ? (long)Endian.U64(rec.Slice(24, 8), _file.BigEndian) : TrailerTime(rec);
+                    Queue(TrailerCpu(rec), new RoundOrderer.Entry { Ts = time, Offset = at });
+                    break;
                 case RecordFinishedRound:
                     // Nothing after this marker is older than what came before the previous one.
                     _limit = Math.Max(_limit, _prevRoundMax);
@@ -156,64 +171,141 @@ public sealed class PerfDataReader : IEventReader
         _eof = true;
     }
 
-    void Sample(ReadOnlySpan<byte> rec, long at)
+    static int MinLength(uint type) => type switch { RecordComm => 17, RecordFork => 32, RecordLost => 24, _ => 16 };
+
+    void Queue(int cpu, in RoundOrderer.Entry entry)
     {
+        if (entry.Ts > _maxTs) _maxTs = entry.Ts;
+        _lastTs = entry.Ts;
+        _orderer.Add(cpu, entry);
+    }
+
+    /// <summary>Second pass, in time order: decodes the record at <paramref name="offset"/> into <paramref name="e"/>
+    /// (true) or applies it to the task names (false).</summary>
+    bool Release(in RoundOrderer.Entry q, ref TraceEvent e)
+    {
+        long offset = q.Offset;
+        var hdr = _map.Span(offset, 8);
+        uint type = Endian.U32(hdr, _file.BigEndian);
+        int size = (int)Endian.Read(hdr, 6, 2, false, _file.BigEndian);
+        var rec = _map.Span(offset, size);
+        switch (type)
+        {
+            case RecordSample:
+                e = default;
+                switch (_decoder!.Decode(rec.Slice(q.RawAt, q.RawLength), ref e, out var name))
+                {
+                    case RawEventDecoder.Result.Ok:
+                        e.TsNs = q.Ts;
+                        e.Cpu = q.Cpu;
+                        if (q.HasTid) { e.Pid = q.Tid; e.Fields |= EventFields.Pid; }
+                        if (e.Has(EventFields.Pid)) { e.CommId = _pidComms.Get(e.Pid); e.Fields |= EventFields.Comm; }
+                        Stats.Add(_hEvents);
+                        return true;
+                    case RawEventDecoder.Result.Other: Stats.OtherEvents.Add(name); return false;
+                    case RawEventDecoder.Result.Unknown: Stats.Add(_hUnknownId); return false;
+                    default: Stats.Add(_hMalformed); return false;
+                }
+            case RecordComm:
+            {
+                // {u32 pid, u32 tid, char comm[]} + sample_id
+                int tid = (int)Endian.U32(rec.Slice(12, 4), _file.BigEndian);
+                var str = rec[16..];
+                int nul = str.IndexOf((byte)0);
+                if (nul < 0) { Stats.Add(_hMalformed); return false; }
+                _pidComms.Set(tid, System.Text.Encoding.UTF8.GetString(str[..nul]));
+                return false;
+            }
+            case RecordFork:
+            {
+                // {u32 pid, ppid, tid, ptid; u64 time}: the child starts with its parent's comm (perf's thread__fork).
+                int tid = (int)Endian.U32(rec.Slice(16, 4), _file.BigEndian);
+                int ptid = (int)Endian.U32(rec.Slice(20, 4), _file.BigEndian);
+                var parent = _pidComms.Name(ptid) ?? (ptid == 0 ? "swapper" : null);
+                if (parent is not null) _pidComms.Set(tid, parent);
+                return false;
+            }
+            default: // LOST {u64 id, u64 lost} / LOST_SAMPLES {u64 lost}
+            {
+                long lost = (long)Endian.U64(rec.Slice(type == RecordLost ? 16 : 8, 8), _file.BigEndian);
+                e = default;
+                e.Kind = EventKind.LostEvents; e.TsNs = TrailerTime(rec); e.Cpu = (ushort)Math.Max(TrailerCpu(rec), 0);
+                e.Lost = lost; e.Fields = EventFields.Lost;
+                Stats.Add(_hLostRecords);
+                if (lost > 0) Stats.Add(_hLost, lost);
+                return true;
+            }
+        }
+    }
+
+    struct SampleInfo
+    {
+        public long Time;
+        public int Cpu, Tid, RawAt, RawLength;
+        public bool HasTid;
+    }
+
+    /// <summary>Locates a sample's attr and the fields we use; walks every sample_type field, so unused ones are skipped
+    /// correctly. Problems are counted.</summary>
+    bool ParseSample(ReadOnlySpan<byte> rec, out SampleInfo s)
+    {
+        s = default;
+        s.Time = _lastTs;
         bool big = _file.BigEndian;
         PerfAttr? attr = _single;
-        int pos = 8;
         if (_allIdentifier)
         {
-            if (rec.Length < 16) { Stats.Add(_hMalformed); return; }
+            if (rec.Length < 16) { Stats.Add(_hMalformed); return false; }
             ulong id = Endian.U64(rec.Slice(8, 8), big);
-            if (!_byId.TryGetValue(id, out attr)) { Stats.Add(_hUnknownId); return; }
+            if (id == _lastId) attr = _lastAttr;
+            else if (_byId.TryGetValue(id, out attr)) { _lastId = id; _lastAttr = attr; }
+            else { Stats.Add(_hUnknownId); return false; }
         }
         else if (_idPosition >= 0 && attr is null)
         {
             int p = 8 + _idPosition * 8;
-            if (rec.Length < p + 8) { Stats.Add(_hMalformed); return; }
-            if (!_byId.TryGetValue(Endian.U64(rec.Slice(p, 8), big), out attr)) { Stats.Add(_hUnknownId); return; }
+            if (rec.Length < p + 8) { Stats.Add(_hMalformed); return false; }
+            if (!_byId.TryGetValue(Endian.U64(rec.Slice(p, 8), big), out attr)) { Stats.Add(_hUnknownId); return false; }
         }
-        if (attr is null) { Stats.Add(_hUnknownId); return; }
+        if (attr is null) { Stats.Add(_hUnknownId); return false; }
         ulong st = attr.SampleType;
-        int tid = -1, cpu = 0; long time = _lastTs;
-        bool hasTid = false;
-        ReadOnlySpan<byte> raw = default;
-        var c = new RecordCursor(rec, pos, big);
-        if ((st & PerfDataFile.SampleIdentifier) != 0) c.U64();
-        if ((st & PerfDataFile.SampleIp) != 0) c.U64();
-        if ((st & PerfDataFile.SampleTid) != 0) { c.U32(); tid = (int)c.U32(); hasTid = true; }
-        if ((st & PerfDataFile.SampleTime) != 0) time = (long)c.U64();
-        if ((st & PerfDataFile.SampleAddr) != 0) c.U64();
-        if ((st & PerfDataFile.SampleId) != 0) c.U64();
-        if ((st & PerfDataFile.SampleStreamId) != 0) c.U64();
-        if ((st & PerfDataFile.SampleCpu) != 0) { cpu = (int)c.U32(); c.U32(); }
-        if ((st & PerfDataFile.SamplePeriod) != 0) c.U64();
-        if ((st & PerfDataFile.SampleRead) != 0) SkipRead(attr.ReadFormat, ref c);
-        if ((st & PerfDataFile.SampleCallchain) != 0) c.Skip(c.U64(), 8);
-        if ((st & PerfDataFile.SampleRaw) != 0) raw = c.Bytes(c.U32());
-        if (!c.Ok || (uint)cpu > ushort.MaxValue) { Stats.Add(_hMalformed); return; }
+        if (attr.FixedLayout && attr.RawAt >= 0 && rec.Length >= attr.RawAt + 4)
+        {
+            // Fixed layout: read the fields we need in place.
+            if (attr.TidAt >= 0) { s.Tid = (int)Endian.U32(rec.Slice(attr.TidAt, 4), big); s.HasTid = true; }
+            if (attr.TimeAt >= 0) s.Time = (long)Endian.U64(rec.Slice(attr.TimeAt, 8), big);
+            if (attr.CpuAt >= 0) s.Cpu = (int)Endian.U32(rec.Slice(attr.CpuAt, 4), big);
+            uint rsize = Endian.U32(rec.Slice(attr.RawAt, 4), big);
+            if (rsize > rec.Length - attr.RawAt - 4 || (uint)s.Cpu > ushort.MaxValue) { Stats.Add(_hMalformed); return false; }
+            s.RawAt = attr.RawAt + 4; s.RawLength = (int)rsize;
+        }
+        else
+        {
+            var c = new RecordCursor(rec, 8, big);
+            if ((st & PerfDataFile.SampleIdentifier) != 0) c.U64();
+            if ((st & PerfDataFile.SampleIp) != 0) c.U64();
+            if ((st & PerfDataFile.SampleTid) != 0) { c.U32(); s.Tid = (int)c.U32(); s.HasTid = true; }
+            if ((st & PerfDataFile.SampleTime) != 0) s.Time = (long)c.U64();
+            if ((st & PerfDataFile.SampleAddr) != 0) c.U64();
+            if ((st & PerfDataFile.SampleId) != 0) c.U64();
+            if ((st & PerfDataFile.SampleStreamId) != 0) c.U64();
+            if ((st & PerfDataFile.SampleCpu) != 0) { s.Cpu = (int)c.U32(); c.U32(); }
+            if ((st & PerfDataFile.SamplePeriod) != 0) c.U64();
+            if ((st & PerfDataFile.SampleRead) != 0) SkipRead(attr.ReadFormat, ref c);
+            if ((st & PerfDataFile.SampleCallchain) != 0) c.Skip(c.U64(), 8);
+            if ((st & PerfDataFile.SampleRaw) != 0) { uint rsize = c.U32(); s.RawAt = c.Position; c.Bytes(rsize); s.RawLength = (int)rsize; }
+            if (!c.Ok || (uint)s.Cpu > ushort.MaxValue) { Stats.Add(_hMalformed); return false; }
+        }
         if (attr.Type != PerfAttr.TypeTracepoint || (st & PerfDataFile.SampleRaw) == 0 || _decoder is null)
         {
             Stats.Add(_hNonTracepoint);
-            return;
+            return false;
         }
-        ref var e = ref _orderer.Append(cpu);
-        e = default;
-        switch (_decoder.Decode(raw, ref e, out var name))
-        {
-            case RawEventDecoder.Result.Ok:
-                e.TsNs = time;
-                e.Cpu = (ushort)cpu;
-                if (hasTid) { e.Pid = tid; e.Fields |= EventFields.Pid; }
-                Stats.Add(_hEvents); // the comm is resolved at release, after COMM/FORK records are put in time order
-                Track(time);
-                _orderer.Commit(cpu);
-                break;
-            case RawEventDecoder.Result.Other: Stats.OtherEvents.Add(name); break;
-            case RawEventDecoder.Result.Unknown: Stats.Add(_hUnknownId); break;
-            default: Stats.Add(_hMalformed); break;
-        }
+        return true;
     }
+
+    ulong _lastId = ulong.MaxValue;
+    PerfAttr? _lastAttr;
 
     /// <summary>PERF_SAMPLE_READ: one value or a group, each with the optional parts read_format asks for.</summary>
     static void SkipRead(ulong readFormat, ref RecordCursor c)
@@ -236,6 +328,7 @@ public sealed class PerfDataReader : IEventReader
         readonly ReadOnlySpan<byte> _rec = rec;
         int _pos = pos;
         public bool Ok = true;
+        public readonly int Position => _pos;
 
         public ulong U64()
         {
@@ -263,102 +356,37 @@ public sealed class PerfDataReader : IEventReader
         }
     }
 
-    /// <summary>The sample_id trailer of a non-sample record (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.
-    /// True when it names a CPU.</summary>
-    bool Trailer(ReadOnlySpan<byte> rec, out long time, out int cpu)
+    /// <summary>
+    /// The sample_id trailer of a non-sample record (sample_id_all): TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER at the
+    /// end of the record. Returns the offsets from the end of TIME and CPU (-1 when absent).
+    /// </summary>
+    (int TimeFromEnd, int CpuFromEnd) TrailerLayout()
     {
-        time = _lastTs; cpu = -1;
         var attr = _file.Attrs.Count > 0 ? _file.Attrs[0] : null;
-        if (attr is null || !attr.SampleIdAll) return false;
+        if (attr is null || !attr.SampleIdAll) return (-1, -1);
         ulong st = attr.SampleType;
         int size = 0;
         if ((st & PerfDataFile.SampleTid) != 0) size += 8;
-        int timeAt = size;
-        if ((st & PerfDataFile.SampleTime) != 0) size += 8;
+        int timeAt = (st & PerfDataFile.SampleTime) != 0 ? size : -1;
+        if (timeAt >= 0) size += 8;
         if ((st & PerfDataFile.SampleId) != 0) size += 8;
         if ((st & PerfDataFile.SampleStreamId) != 0) size += 8;
-        int cpuAt = size;
-        if ((st & PerfDataFile.SampleCpu) != 0) size += 8;
+        int cpuAt = (st & PerfDataFile.SampleCpu) != 0 ? size : -1;
+        if (cpuAt >= 0) size += 8;
         if ((st & PerfDataFile.SampleIdentifier) != 0) size += 8;
-        if (size == 0 || rec.Length < 8 + size) return false;
-        var t = rec[^size..];
-        if ((st & PerfDataFile.SampleTime) != 0) time = (long)Endian.U64(t.Slice(timeAt, 8), _file.BigEndian);
-        if ((st & PerfDataFile.SampleCpu) != 0) cpu = (int)Math.Min(Endian.U32(t.Slice(cpuAt, 4), _file.BigEndian), ushort.MaxValue);
-        return cpu >= 0;
+        return (timeAt < 0 ? -1 : size - timeAt, cpuAt < 0 ? -1 : size - cpuAt);
     }
 
-    // COMM and FORK records are ordered with the samples (perf queues them by their sample_id time too) and applied
-    // when released: a task's exec rename lands between its samples exactly where it happened.
-    readonly List<string> _commTexts = new();
-    const EventFields SideBandComm = (EventFields)(1u << 30), SideBandFork = (EventFields)(1u << 29);
-
-    void Comm(ReadOnlySpan<byte> rec)
+    long TrailerTime(ReadOnlySpan<byte> rec)
     {
-        if (rec.Length < 17) { Stats.Add(_hMalformed); return; }
-        int tid = (int)Endian.U32(rec.Slice(12, 4), _file.BigEndian);
-        var s = rec[16..];
-        int nul = s.IndexOf((byte)0);
-        if (nul < 0) { Stats.Add(_hMalformed); return; }
-        bool hasCpu = Trailer(rec, out long time, out int cpu);
-        if (!hasCpu) cpu = -1;
-        ref var e = ref _orderer.Append(cpu);
-        e = default;
-        e.TsNs = time; e.Pid = tid; e.Fields = SideBandComm; e.Index = (ulong)_commTexts.Count;
-        _commTexts.Add(System.Text.Encoding.UTF8.GetString(s[..nul]));
-        Track(time);
-        _orderer.Commit(cpu);
+        int back = _trailer.TimeFromEnd;
+        return back > 0 && rec.Length >= 8 + back ? (long)Endian.U64(rec.Slice(rec.Length - back, 8), _file.BigEndian) : _lastTs;
     }
 
-    void Fork(ReadOnlySpan<byte> rec)
+    int TrailerCpu(ReadOnlySpan<byte> rec)
     {
-        // {u32 pid, ppid, tid, ptid; u64 time}: the child starts with its parent's comm (perf's thread__fork).
-        if (rec.Length < 32) { Stats.Add(_hMalformed); return; }
-        int tid = (int)Endian.U32(rec.Slice(16, 4), _file.BigEndian);
-        int ptid = (int)Endian.U32(rec.Slice(20, 4), _file.BigEndian);
-        long time = (long)Endian.U64(rec.Slice(24, 8), _file.BigEndian);
-        int cpu = Trailer(rec, out _, out int c) ? c : -1;
-        ref var e = ref _orderer.Append(cpu);
-        e = default;
-        e.TsNs = time; e.Pid = tid; e.PrevPid = ptid; e.Fields = SideBandFork;
-        Track(time);
-        _orderer.Commit(cpu);
-    }
-
-    /// <summary>Applies a side-band record, or names the event's task; false for side-band records (not emitted).</summary>
-    bool ResolveComm(ref TraceEvent e)
-    {
-        if (e.Kind == EventKind.None)
-        {
-            if ((e.Fields & SideBandComm) != 0) _pidComms.Set(e.Pid, _commTexts[(int)e.Index]);
-            else if ((e.Fields & SideBandFork) != 0)
-            {
-                var parent = _pidComms.Name(e.PrevPid) ?? (e.PrevPid == 0 ? "swapper" : null);
-                if (parent is not null) _pidComms.Set(e.Pid, parent);
-            }
-            return false;
-        }
-        if (e.Has(EventFields.Pid)) { e.CommId = _pidComms.Get(e.Pid); e.Fields |= EventFields.Comm; }
-        return true;
-    }
-
-    void Lost(ReadOnlySpan<byte> rec, int minLength, int countAt)
-    {
-        if (rec.Length < minLength) { Stats.Add(_hMalformed); return; }
-        long lost = (long)Endian.U64(rec.Slice(countAt, 8), _file.BigEndian);
-        bool hasCpu = Trailer(rec, out long time, out int cpu);
-        ref var e = ref _orderer.Append(hasCpu ? cpu : -1);
-        e = default;
-        e.Kind = EventKind.LostEvents; e.TsNs = time; e.Cpu = (ushort)Math.Max(cpu, 0); e.Lost = lost; e.Fields = EventFields.Lost;
-        Track(time);
-        _orderer.Commit(hasCpu ? cpu : -1);
-        Stats.Add(_hLostRecords);
-        if (lost > 0) Stats.Add(_hLost, lost);
-    }
-
-    void Track(long time)
-    {
-        if (time > _maxTs) _maxTs = time;
-        _lastTs = time;
+        int back = _trailer.CpuFromEnd;
+        return back > 0 && rec.Length >= 8 + back ? (int)Math.Min(Endian.U32(rec.Slice(rec.Length - back, 4), _file.BigEndian), ushort.MaxValue) : -1;
     }
 
     public void Dispose()

@@ -21,7 +21,8 @@ public sealed class TraceDatReader : IEventReader
     readonly int[] _heap; // indices into _cpus, ordered by (Ts, Cpu)
     int _heapCount;
     readonly PidComms _pidComms;
-    readonly int _hEvents, _hMalformed, _hUnknownId, _hLostMarkers, _hLost;
+    readonly int _hEvents, _hMalformed, _hUnknownId, _hLostMarkers, _hLost, _hRegressions;
+    long _lastEmitted = long.MinValue;
     bool _finished;
 
     public TraceMetadata Metadata { get; }
@@ -57,6 +58,8 @@ public sealed class TraceDatReader : IEventReader
             _hUnknownId = Stats.Register("unknown_event_id", Severity.Error);
             _hLostMarkers = Stats.Register("lost_event_markers", Severity.DataLoss);
             _hLost = Stats.Register("lost_events", Severity.DataLoss);
+            // Each CPU's pages are in time order in a sound file; a step back means a corrupt or spliced file.
+            _hRegressions = Stats.Register("timestamp_regressions", Severity.Error);
             long overrun = 0;
             foreach (var s in _file.CpuStats) overrun += CpuStatOverrun(s);
             if (_file.CpuStats.Count > 0) Stats.Add("cpustat_overrun", Severity.DataLoss, overrun);
@@ -107,6 +110,8 @@ public sealed class TraceDatReader : IEventReader
             int i = _heap[0];
             var cpu = _cpus[i];
             long ts = ToNs(cpu.Ts);
+            if (ts < _lastEmitted) Stats.Add(_hRegressions);
+            _lastEmitted = ts;
             if (cpu.PendingLost is { } lost)
             {
                 ref var l = ref dest[n++];
