@@ -2,7 +2,10 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using AsiTrace.Cli.Output;
+using AsiTrace.Ingest;
+using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Csv;
+using AsiTrace.Ingest.Stacks;
 using AsiTrace.Ingest.Parquet;
 using AsiTrace.Ingest.Pipeline;
 
@@ -16,15 +19,31 @@ static class IngestCommand
         var inputs = new Argument<string[]>("input") { Description = "trace files ('-' for stdin), events Parquet/CSV files or record directories; several are merged by timestamp", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "output file: .parquet (default) or .csv", Required = true };
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
+        var stacks = new Option<string?>("--stacks")
+        {
+            Description = "`perf script` output of a `perf record -g` capture of the same run: adds a call_site column (the first frame outside the page allocator, as perf kmem --caller)",
+        };
         var opts = CommonOptions.Create();
-        var cmd = new Command("ingest", "Read traces into the canonical event stream (Parquet, or CSV when the output ends in .csv)") { inputs, output, json };
+        var cmd = new Command("ingest", "Read traces into the canonical event stream (Parquet, or CSV when the output ends in .csv)") { inputs, output, json, stacks };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
             var paths = pr.GetValue(inputs)!;
             string outPath = pr.GetValue(output)!;
             var sw = Stopwatch.StartNew();
-            using var reader = InputSet.Open(paths, opts.Get(pr));
+            IEventReader reader = InputSet.Open(paths, opts.Get(pr));
+            CommTable? callSites = null;
+            if (pr.GetValue(stacks) is string stacksPath)
+            {
+                try
+                {
+                    var index = CallSiteIndex.Load(stacksPath);
+                    reader = new CallSiteReader(reader, index);
+                    callSites = index.Names;
+                }
+                catch { reader.Dispose(); throw; }
+            }
+            using var _ = reader;
             var summary = new EventSummary();
             var progress = new Progress("ingest", InputSet.TotalBytes(paths));
             using (var file = new AtomicFile(outPath))
@@ -36,7 +55,7 @@ static class IngestCommand
                 }
                 else
                 {
-                    var writer = EventsParquetWriter.CreateAsync(file.Stream).GetAwaiter().GetResult();
+                    var writer = EventsParquetWriter.CreateAsync(file.Stream, callSites: callSites).GetAwaiter().GetResult();
                     try
                     {
                         EventsPipelines.ToParquet(reader, summary, writer, progress.Report);
@@ -55,11 +74,21 @@ static class IngestCommand
                     w.WriteString("output", Path.GetFullPath(outPath));
                     w.WriteNumber("rows_written", summary.Events + summary.ByKind[(int)Ingest.Canonical.EventKind.LostEvents]);
                     w.WriteNumber("seconds", Math.Round(sw.Elapsed.TotalSeconds, 3));
+                    if (callSites is not null)
+                    {
+                        w.WriteNumber("call_sites_matched", reader.Stats.Get("call_sites_matched"));
+                        w.WriteNumber("call_sites_unmatched", reader.Stats.Get("call_sites_unmatched"));
+                        w.WriteNumber("stack_samples", reader.Stats.Get("stack_samples"));
+                        w.WriteNumber("distinct_call_sites", callSites.Count);
+                    }
                 });
             }
             else
             {
                 SummaryJson.WriteHuman(Console.Error, summary, reader);
+                if (callSites is not null)
+                    Console.Error.WriteLine($"call sites: {reader.Stats.Get("call_sites_matched"):N0} events attributed to {callSites.Count:N0} call sites "
+                        + $"({reader.Stats.Get("call_sites_unmatched"):N0} without a matching stack sample)");
                 Console.Error.WriteLine($"wrote {outPath}");
             }
             Console.Error.WriteLine(SummaryJson.Throughput(summary.Events, reader.BytesConsumed, sw.Elapsed));

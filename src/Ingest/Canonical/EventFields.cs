@@ -29,4 +29,6 @@ public enum EventFields : uint
     Lost = 1 << 17,
     Comm = 1 << 18,
     Pid = 1 << 19,
+    /// <summary>Call site from a perf script -g capture (<c>ingest --stacks</c>).</summary>
+    CallSite = 1 << 20,
 }

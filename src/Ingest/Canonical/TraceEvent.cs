@@ -30,6 +30,8 @@ public struct TraceEvent
     public int PrevPid;
     public int NextPid;
     public int CommId;
+    /// <summary>Indexes the call-site table of <c>ingest --stacks</c>; set with <see cref="EventFields.CallSite"/>.</summary>
+    public int CallSiteId;
     public EventFields Fields;
     public ushort Cpu;
     public EventKind Kind;

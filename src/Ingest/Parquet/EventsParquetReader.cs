@@ -17,6 +17,10 @@ public sealed class EventsParquetReader : IEventReader
     public TraceMetadata Metadata { get; } = new();
     public TraceStats Stats { get; } = new();
     public CommTable Comms { get; } = new();
+    /// <summary>Call sites of a file made with <c>ingest --stacks</c> (empty otherwise).</summary>
+    public CommTable CallSites { get; } = new();
+    string?[] _callSite = [];
+    readonly Dictionary<string, int> _callSiteIds = new(StringComparer.Ordinal);
     public long BytesConsumed { get; private set; }
     public long TotalRows { get; }
 
@@ -84,6 +88,11 @@ public sealed class EventsParquetReader : IEventReader
                 if (!_commIds.TryGetValue(comm, out int id)) _commIds[comm] = id = Comms.Intern(comm);
                 e.CommId = id; f |= EventFields.Comm;
             }
+            if (_callSite[i] is string site)
+            {
+                if (!_callSiteIds.TryGetValue(site, out int sid)) _callSiteIds[site] = sid = CallSites.Intern(site);
+                e.CallSiteId = sid; f |= EventFields.CallSite;
+            }
             if (_pfn[i] is ulong pfn) { e.Pfn = pfn; f |= EventFields.Pfn; }
             if (_order[i] is byte o) { e.Order = o; f |= EventFields.Order; }
             if (_gfp[i] is ulong g) { e.Gfp = g; f |= EventFields.Gfp; }
@@ -117,7 +126,7 @@ public sealed class EventsParquetReader : IEventReader
         Ensure(ref _pfn, n); Ensure(ref _order, n); Ensure(ref _gfp, n); Ensure(ref _mt, n); Ensure(ref _refill, n);
         Ensure(ref _fbOrder, n); Ensure(ref _allocMt, n); Ensure(ref _fbMt, n); Ensure(ref _chown, n);
         Ensure(ref _tlbReason, n); Ensure(ref _tlbPages, n); Ensure(ref _prevPid, n); Ensure(ref _nextPid, n); Ensure(ref _prevState, n);
-        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n);
+        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _callSite, n);
         try
         {
             rg.ReadAsync(EventsSchema.TsNs, _ts.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
@@ -126,6 +135,8 @@ public sealed class EventsParquetReader : IEventReader
             Col(rg, EventsSchema.Pid, _pid, n);
             if (rg.ColumnExists(EventsSchema.Comm)) rg.ReadAsync(EventsSchema.Comm, _comm.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
             else Array.Clear(_comm, 0, n);
+            if (rg.ColumnExists(EventsSchema.CallSite)) rg.ReadAsync(EventsSchema.CallSite, _callSite.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
+            else Array.Clear(_callSite, 0, n);
             Col(rg, EventsSchema.Pfn, _pfn, n); Col(rg, EventsSchema.Order, _order, n); Col(rg, EventsSchema.Gfp, _gfp, n);
             Col(rg, EventsSchema.Migratetype, _mt, n); Col(rg, EventsSchema.PercpuRefill, _refill, n);
             Col(rg, EventsSchema.FallbackOrder, _fbOrder, n); Col(rg, EventsSchema.AllocMigratetype, _allocMt, n);

@@ -18,27 +18,30 @@ public sealed class EventsParquetWriter : IAsyncDisposable
     readonly ParquetWriter _writer;
     readonly int _rowGroupSize;
     readonly CommTextCache _commText = new();
+    readonly CommTable? _callSites;
     EventsRowGroup? _current;
     public long EventsWritten { get; private set; }
     public int RowGroupSize => _rowGroupSize;
 
-    EventsParquetWriter(ParquetWriter writer, int rowGroupSize)
+    EventsParquetWriter(ParquetWriter writer, int rowGroupSize, CommTable? callSites)
     {
         _writer = writer;
         _rowGroupSize = rowGroupSize;
+        _callSites = callSites;
     }
 
-    public static async Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize)
+    /// <summary>With <paramref name="callSites"/> (from <c>ingest --stacks</c>), the file gets a <c>call_site</c> column.</summary>
+    public static async Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize, CommTable? callSites = null)
     {
         if (rowGroupSize < 1) throw new ArgumentOutOfRangeException(nameof(rowGroupSize));
         var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = CompressionLevel.Fastest };
         options.ColumnEncodingHints[EventsSchema.TsNs.Name] = EncodingHint.DeltaBinaryPacked;
-        var w = await ParquetWriter.CreateAsync(EventsSchema.Schema, output, options);
-        return new EventsParquetWriter(w, rowGroupSize);
+        var w = await ParquetWriter.CreateAsync(callSites is null ? EventsSchema.Schema : EventsSchema.SchemaWithCallSite, output, options);
+        return new EventsParquetWriter(w, rowGroupSize, callSites);
     }
 
     /// <summary>A buffer for one row group, to be filled on another thread and handed to <see cref="WriteRowGroupAsync"/>.</summary>
-    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commText);
+    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commText, _callSites);
 
     /// <summary>Appends events; <paramref name="comms"/> resolves their comm ids.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<TraceEvent> events, CommTable comms)

@@ -35,6 +35,9 @@ public sealed class EventsRowGroup
     // Kind names and comms as the ReadOnlyMemory<char> Parquet.Net's string columns take, made once per name.
     static readonly ReadOnlyMemory<char>[] KindText = BuildKindText();
     readonly CommTextCache _commText;
+    readonly CommTable? _callSites;
+    readonly CommTextCache _callSiteText = new();
+    readonly NullableColumn<ReadOnlyMemory<char>>? _callSite;
 
     readonly long[] _ts; readonly ushort[] _cpu; readonly ReadOnlyMemory<char>[] _kind;
     readonly NullableColumn<ReadOnlyMemory<char>> _comm;
@@ -50,10 +53,12 @@ public sealed class EventsRowGroup
     public int Count { get; private set; }
     public bool IsFull => Count == Capacity;
 
-    internal EventsRowGroup(int capacity, CommTextCache commText)
+    internal EventsRowGroup(int capacity, CommTextCache commText, CommTable? callSites)
     {
         Capacity = capacity;
         _commText = commText;
+        _callSites = callSites;
+        if (callSites is not null) _callSite = new(EventsSchema.CallSite, capacity);
         int n = capacity;
         _ts = new long[n]; _cpu = new ushort[n]; _kind = new ReadOnlyMemory<char>[n];
         _comm = new(EventsSchema.Comm, n);
@@ -99,6 +104,11 @@ public sealed class EventsRowGroup
             _index.Add(n, (f & EventFields.Index) != 0, e.Index);
             _dev.Add(n, (f & EventFields.Dev) != 0, e.Dev);
             _lost.Add(n, (f & EventFields.Lost) != 0, e.Lost);
+            if (_callSite is not null)
+            {
+                bool has = (f & EventFields.CallSite) != 0;
+                _callSite.Add(n, has, has ? _callSiteText.Get(_callSites!, e.CallSiteId) : default);
+            }
             n++;
         }
         Count = n;
@@ -131,6 +141,7 @@ public sealed class EventsRowGroup
         await _index.WriteAsync(rg, n);
         await _dev.WriteAsync(rg, n);
         await _lost.WriteAsync(rg, n);
+        if (_callSite is not null) await _callSite.WriteAsync(rg, n);
     }
 
     public void Clear()
@@ -139,6 +150,7 @@ public sealed class EventsRowGroup
         _comm.Clear(); _pid.Clear(); _prevPid.Clear(); _nextPid.Clear(); _pfn.Clear(); _gfp.Clear(); _ino.Clear(); _index.Clear();
         _order.Clear(); _tlbReason.Clear(); _mt.Clear(); _fbOrder.Clear(); _allocMt.Clear(); _fbMt.Clear(); _refill.Clear();
         _chown.Clear(); _tlbPages.Clear(); _prevState.Clear(); _lost.Clear(); _dev.Clear();
+        _callSite?.Clear();
     }
 
     static ReadOnlyMemory<char>[] BuildKindText()

@@ -28,10 +28,16 @@ public static class EventsSchema
     public static readonly DataField<ulong?> Index = new("index");
     public static readonly DataField<uint?> Dev = new("dev");
     public static readonly DataField<long?> Lost = new("lost");
+    /// <summary>Optional: present only in files made with <c>ingest --stacks</c>.</summary>
+    public static readonly DataField<string> CallSite = new("call_site", true);
 
     public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
         Ino, Index, Dev, Lost);
+
+    public static readonly ParquetSchema SchemaWithCallSite = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
+        FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
+        Ino, Index, Dev, Lost, CallSite);
 
     /// <summary>Key-value metadata keys.</summary>
     public const string KeySourceFormat = "asitrace.source_format", KeyKernelRelease = "asitrace.kernel_release",
