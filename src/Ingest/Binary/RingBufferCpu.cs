@@ -31,6 +31,10 @@ public sealed class RingBufferCpu
     int _pos, _dataEnd;
     ulong _ts;
 
+    // Pages already read are released from the resident set every DropEvery bytes (MappedFile.DoneWith).
+    const long DropEvery = 16 << 20;
+    long _dropped;
+
     public long Ts { get; private set; }
     public int RecordOffset { get; private set; }
     public int RecordLength { get; private set; }
@@ -47,6 +51,7 @@ public sealed class RingBufferCpu
         _pageSize = pageSize; _dataOffset = dataOffset; _commitSize = commitSize; _big = bigEndian;
         _decompressor = decompressor;
         _nextPageFileOffset = offset;
+        _dropped = offset;
         if (decompressor is not null)
         {
             // The recorded size counts the chunks, not the u32 chunk count in front of them (trace-cmd 3.1.6).
@@ -140,6 +145,7 @@ public sealed class RingBufferCpu
                 }
                 _pageFileOffset = _nextPageFileOffset;
                 _nextPageFileOffset += _pageSize;
+                if (_pageFileOffset - _dropped >= DropEvery) { _map.DoneWith(_dropped, _pageFileOffset); _dropped = _pageFileOffset; }
                 page = _map.Span(_pageFileOffset, _pageSize);
             }
             else
@@ -186,6 +192,7 @@ public sealed class RingBufferCpu
             if (_chunk.Length < usize) _chunk = new byte[Math.Max(usize, (uint)_pageSize)];
             _decompressor!.Decompress(_map.Span(dataAt, (int)csize), _chunk.AsSpan(0, (int)usize), dataAt);
             _nextChunk = dataAt + csize;
+            if (_nextChunk - _dropped >= DropEvery) { _map.DoneWith(_dropped, _nextChunk); _dropped = _nextChunk; }
             _chunkLen = (int)usize;
             _chunkPos = 0;
             if (usize % _pageSize != 0) MalformedPages++;

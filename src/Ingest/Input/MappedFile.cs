@@ -66,6 +66,33 @@ public sealed unsafe class MappedFile : IDisposable
 
     FileStream? _owned;
 
+    const int MadvDontNeed = 4;
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+    static extern int Madvise(IntPtr addr, nuint length, int advice);
+
+    long _droppedUpTo;
+
+    /// <summary>
+    /// Tells the kernel we are done with the file's bytes before <paramref name="offset"/>: their pages leave this
+    /// process's resident set (they stay in the page cache). Mapped pages count in RSS, so readers call this as they
+    /// go to keep peak RSS independent of the file's size. Bytes are still readable afterwards (they fault back in).
+    /// </summary>
+    public void DoneBefore(long offset)
+    {
+        long end = Math.Min(offset, Length) & ~(Environment.SystemPageSize - 1L);
+        if (end <= _droppedUpTo || _base == null) return;
+        if (OperatingSystem.IsLinux()) Madvise((IntPtr)(_base + _droppedUpTo), (nuint)(end - _droppedUpTo), MadvDontNeed);
+        _droppedUpTo = end;
+    }
+
+    /// <summary>Like <see cref="DoneBefore"/> for a range inside the file (per-CPU regions of a trace.dat).</summary>
+    public void DoneWith(long from, long to)
+    {
+        long page = Environment.SystemPageSize;
+        long start = (from + page - 1) & ~(page - 1), end = Math.Min(to, Length) & ~(page - 1);
+        if (end > start && _base != null && OperatingSystem.IsLinux()) Madvise((IntPtr)(_base + start), (nuint)(end - start), MadvDontNeed);
+    }
+
     /// <summary>The bytes at [offset, offset + length); throws <see cref="InvalidTraceException"/> past the end.</summary>
     public ReadOnlySpan<byte> Span(long offset, int length)
     {

@@ -22,7 +22,9 @@ public sealed class LineReader : IDisposable
     public const int MaxLine = 1 << 20;
 
     readonly MappedFile? _map;
-    long _mapPos;
+    long _mapPos, _dropped;
+    /// <summary>Consumed bytes are released from the resident set in steps of this size (see MappedFile.DoneBefore).</summary>
+    const long DropEvery = 32 << 20;
 
     public LineReader(Stream stream, int bufferSize = 1 << 20)
     {
@@ -83,6 +85,7 @@ public sealed class LineReader : IDisposable
         {
             long pos = _mapPos;
             if (pos >= _map!.Length) { line = default; return false; }
+            if (pos - _dropped >= DropEvery) { _map.DoneBefore(pos); _dropped = pos; }
             var window = _map.SpanUpTo(pos, MaxLine + 1);
             int nl = window.IndexOf((byte)'\n');
             LineNumber++;

@@ -31,6 +31,8 @@ public sealed class PerfDataReader : IEventReader
 
     long _pos, _end;
     readonly RoundOrderer _orderer = new();
+    const long DropEvery = 64 << 20;
+    long _dropped;
     (int TimeFromEnd, int CpuFromEnd) _trailer;
     long _maxTs = long.MinValue, _prevRoundMax = long.MinValue, _lastTs;
     long _limit = long.MinValue; // records at or before this time are safe to emit
@@ -116,6 +118,12 @@ public sealed class PerfDataReader : IEventReader
                 continue;
             }
             if (_eof) break;
+            if (_pos - _dropped >= DropEvery)
+            {
+                // Keep peak RSS flat: release the mapped bytes of every record already emitted.
+                _dropped = _orderer.OldestOffset(_pos);
+                _map.DoneBefore(_dropped);
+            }
             ScanRound();
         }
         return n;

@@ -66,6 +66,18 @@ sealed class RoundOrderer
         }
     }
 
+    /// <summary>The smallest file offset still queued (records before it are done with), or <paramref name="none"/>.</summary>
+    public long OldestOffset(long none)
+    {
+        long min = none;
+        foreach (var q in _queues)
+        {
+            if (q is null) continue;
+            for (int i = 0; i < q.Count; i++) min = Math.Min(min, q.Items[(q.Head + i) & q.Mask].Offset);
+        }
+        return min;
+    }
+
     /// <summary>The next record in (time, offset) order, if its time is at most <paramref name="limit"/>.</summary>
     public bool TryPeek(long limit, out Entry next)
     {
