@@ -69,3 +69,72 @@ public class TraceDatReaderTests
         Assert.Throws<InvalidTraceException>(() => new BlockDecompressor("lz4", "test.dat"));
     }
 }
+
+/// <summary>Targeted corruptions of real files at known structure offsets (the fuzz test covers the rest).</summary>
+public class BinaryBadInputTests
+{
+    static string Corrupt(string sample, Action<byte[]> change)
+    {
+        var bytes = File.ReadAllBytes(TestPaths.Sample(sample));
+        change(bytes);
+        string p = Path.Combine(TestPaths.TempDir(), Path.GetFileName(sample));
+        File.WriteAllBytes(p, bytes);
+        return p;
+    }
+
+    static InvalidTraceException ReadFails(string path) =>
+        Assert.Throws<InvalidTraceException>(() => { using var r = AsiTrace.Ingest.Pipeline.TraceOpener.Open(path, new()); ReadAll.Drain(r); });
+
+    [Fact]
+    public void ChunkThatInflatesPastItsDeclaredSize()
+    {
+        // v7-zstd.dat: CPU 1's data starts at 1044480 (u32 chunk count); its third chunk header is at 1055026
+        // (u32 compressed 4670, u32 uncompressed 28672). Declare one page instead.
+        string p = Corrupt("trace-cmd/v7-zstd.dat", b => BitConverter.GetBytes(4096u).CopyTo(b, 1055030));
+        var e = ReadFails(p);
+        Assert.Contains("byte 10550", e.Message);
+    }
+
+    [Fact]
+    public void SectionSizePointingPastTheEnd()
+    {
+        // The first options section offset is the u64 after "zstd\01.5.4\0" (byte 29); its section header's size
+        // field is at +8. Make it enormous.
+        var bytes = File.ReadAllBytes(TestPaths.Sample("trace-cmd/v7-zstd.dat"));
+        long options = BitConverter.ToInt64(bytes, 29);
+        string p = Corrupt("trace-cmd/v7-zstd.dat", b => BitConverter.GetBytes(ulong.MaxValue / 2).CopyTo(b, (int)options + 8));
+        var e = ReadFails(p);
+        Assert.Contains($"byte {options + 8}", e.Message);
+        Assert.Contains("past the end", e.Message);
+    }
+
+    [Fact]
+    public void PerfDataSectionOutsideTheFileAndTruncatedRecords()
+    {
+        // Header: data section {offset @40, size @48}.
+        var e1 = ReadFails(Corrupt("perf/kmem.perf.data", b => BitConverter.GetBytes(1UL << 40).CopyTo(b, 48)));
+        Assert.Contains("outside the file", e1.Message);
+        // A record whose size field is 0 would loop forever if trusted.
+        var bytes = File.ReadAllBytes(TestPaths.Sample("perf/kmem.perf.data"));
+        long data = BitConverter.ToInt64(bytes, 40);
+        var e2 = ReadFails(Corrupt("perf/kmem.perf.data", b => { b[data + 6] = 0; b[data + 7] = 0; }));
+        Assert.Contains($"byte {data}", e2.Message);
+    }
+
+    [Fact]
+    public void TruncatedFilesNameWhereTheyEnd()
+    {
+        foreach (var sample in new[] { "trace-cmd/v7-zstd.dat", "perf/kmem.perf.data" })
+        {
+            var bytes = File.ReadAllBytes(TestPaths.Sample(sample));
+            foreach (int len in new[] { 10, 100, 5000, bytes.Length / 2, bytes.Length - 1 })
+            {
+                string p = Path.Combine(TestPaths.TempDir(), "cut.bin");
+                File.WriteAllBytes(p, bytes[..len]);
+                try { using var r = AsiTrace.Ingest.Pipeline.TraceOpener.Open(p, new()); ReadAll.Drain(r); }
+                catch (InvalidTraceException e) { Assert.Contains(p, e.Message); Assert.Contains("byte", e.Message); continue; }
+                // Reading may also succeed when the cut only removes the end of event data; it must not crash.
+            }
+        }
+    }
+}

@@ -37,6 +37,21 @@ public sealed class RawEventDecoder
     readonly bool _stateIdentity = true;
     ulong _lastGfpRaw = ulong.MaxValue, _lastGfp;
 
+    /// <summary>tlb_flush reason numbers and names from the trace's own <c>__print_symbolic</c>, when it has one.</summary>
+    public List<(ulong Value, string Name)>? TlbReasons { get; private set; }
+
+    /// <summary>A note when the trace names tlb_flush reasons differently from <see cref="TlbReasonNames"/> (the canonical
+    /// value is the kernel's number either way, so this only tells the user which names their kernel used).</summary>
+    public string? TlbReasonNote()
+    {
+        if (TlbReasons is null) return null;
+        var diff = new List<string>();
+        foreach (var (v, name) in TlbReasons)
+            if (v >= (ulong)TlbReasonNames.Names.Length || !string.Equals(TlbReasonNames.Names[v], name, StringComparison.OrdinalIgnoreCase))
+                diff.Add($"{v}={name}");
+        return diff.Count == 0 ? null : "tlb_flush reasons named by this kernel differently from the built-in table: " + string.Join(", ", diff);
+    }
+
     /// <summary>Where gfp names came from: the trace's own print fmt, or the fallback table.</summary>
     public string GfpSource => _gfp.Source;
 
@@ -78,6 +93,7 @@ public sealed class RawEventDecoder
                 case EventKind.TlbFlush:
                     l.TlbPages = new(f.Field("pages"));
                     l.TlbReason = new(f.Field("reason"));
+                    TlbReasons = PrintFmtTables.Find(f.PrintFmt, "__print_symbolic", "reason");
                     break;
                 case EventKind.SchedSwitch:
                     l.PrevPid = new(f.Field("prev_pid"));

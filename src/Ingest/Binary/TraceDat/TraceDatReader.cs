@@ -52,6 +52,7 @@ public sealed class TraceDatReader : IEventReader
             _decoder = new RawEventDecoder(_file.Tracing.Formats, _file.BigEndian, _file.LongSize,
                 () => GfpEras.Table(GfpEras.ForRelease(Metadata.KernelRelease)), input.Name);
             Metadata.GfpTable = _decoder.GfpSource;
+            if (_decoder.TlbReasonNote() is string note) Metadata.Notes.Add(note);
 
             _hEvents = Stats.Register("events_decoded", Severity.Info);
             _hMalformed = Stats.Register("malformed_record", Severity.Error);
