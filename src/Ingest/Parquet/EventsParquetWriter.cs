@@ -36,6 +36,10 @@ public sealed class EventsParquetWriter : IAsyncDisposable
         if (rowGroupSize < 1) throw new ArgumentOutOfRangeException(nameof(rowGroupSize));
         var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = CompressionLevel.Fastest };
         options.ColumnEncodingHints[EventsSchema.TsNs.Name] = EncodingHint.DeltaBinaryPacked;
+        // Parquet.Net pools its page streams without bound unless told (its docs: "indistinguishable from a memory
+        // leak"); bounded here so peak RSS does not creep up with the number of row groups.
+        options.MaximumLargePoolFreeBytes = 64 << 20;
+        options.MaximumSmallPoolFreeBytes = 16 << 20;
         var w = await ParquetWriter.CreateAsync(callSites is null ? EventsSchema.Schema : EventsSchema.SchemaWithCallSite, output, options);
         return new EventsParquetWriter(w, rowGroupSize, callSites);
     }
