@@ -1,51 +1,69 @@
-using System.IO.Compression;
+using System.Buffers;
 using AsiTrace.Ingest.Canonical;
-using global::Parquet;
 
 namespace AsiTrace.Ingest.Parquet;
 
 /// <summary>
-/// Writes canonical events to Parquet column by column, one row group per <see cref="RowGroupSize"/> events, Zstd at
-/// <see cref="CompressionLevel.Fastest"/> (the default level is ~150× slower: dotnet-stack.md §3). Column buffers are
-/// allocated once; memory is bounded by the row group size. Metadata (source, clock, counters) goes into the footer.
+/// Writes canonical events to Parquet, one row group per <see cref="RowGroupSize"/> events, every column chunk a single
+/// zstd-compressed page. The column names and types are exactly those Parquet.Net maps to <see cref="EventsSchema"/>
+/// (so <see cref="EventsParquetReader"/> and DuckDB read the file unchanged); the encoding is our own
+/// <see cref="ParquetFileWriter"/>, because Parquet.Net's encoder limited <c>ingest</c> to ~3.8 M events/s.
+/// Memory is bounded by the row group size. Metadata (source, clock, counters) goes into the footer.
 /// </summary>
 public sealed class EventsParquetWriter : IAsyncDisposable
 {
-    /// <summary>256 Ki rows: large enough for good compression, small enough that the column buffers are reused
-    /// instead of fresh large-object memory each time (1 Mi-row groups were ~25% slower, with 17% of time in the
-    /// kernel zeroing new pages).</summary>
+    /// <summary>256 Ki rows: large enough for good compression, small enough that three buffers (filling, queued,
+    /// writing) stay around 100 MB.</summary>
     public const int DefaultRowGroupSize = 1 << 18;
-    readonly ParquetWriter _writer;
+    readonly ParquetFileWriter _writer;
     readonly int _rowGroupSize;
-    readonly CommTextCache _commText = new();
-    readonly CommTable? _callSites;
+    readonly Utf8Cache _commUtf8 = new();
+    readonly Utf8Cache? _callSiteUtf8;
+    readonly ArrayBufferWriter<byte> _scratch = new(1 << 20);
     EventsRowGroup? _current;
+    bool _finished;
     public long EventsWritten { get; private set; }
     public int RowGroupSize => _rowGroupSize;
 
-    EventsParquetWriter(ParquetWriter writer, int rowGroupSize, CommTable? callSites)
+    EventsParquetWriter(Stream output, int rowGroupSize, CommTable? callSites)
     {
-        _writer = writer;
         _rowGroupSize = rowGroupSize;
-        _callSites = callSites;
+        _callSiteUtf8 = callSites is null ? null : new Utf8Cache(callSites);
+        _writer = new ParquetFileWriter(output, Columns(callSites is not null));
     }
 
     /// <summary>With <paramref name="callSites"/> (from <c>ingest --stacks</c>), the file gets a <c>call_site</c> column.</summary>
-    public static async Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize, CommTable? callSites = null)
+    public static Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize, CommTable? callSites = null)
     {
         if (rowGroupSize < 1) throw new ArgumentOutOfRangeException(nameof(rowGroupSize));
-        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = CompressionLevel.Fastest };
-        options.ColumnEncodingHints[EventsSchema.TsNs.Name] = EncodingHint.DeltaBinaryPacked;
-        // Parquet.Net pools its page streams without bound unless told (its docs: "indistinguishable from a memory
-        // leak"); bounded here so peak RSS does not creep up with the number of row groups.
-        options.MaximumLargePoolFreeBytes = 64 << 20;
-        options.MaximumSmallPoolFreeBytes = 16 << 20;
-        var w = await ParquetWriter.CreateAsync(callSites is null ? EventsSchema.Schema : EventsSchema.SchemaWithCallSite, output, options);
-        return new EventsParquetWriter(w, rowGroupSize, callSites);
+        return Task.FromResult(new EventsParquetWriter(output, rowGroupSize, callSites));
+    }
+
+    // parquet.thrift ConvertedType: UTF8 0, UINT_8 11, UINT_16 12, UINT_32 13, UINT_64 14, INT_8 15, INT_32 17, INT_64 18.
+    static List<ColumnSpec> Columns(bool callSite)
+    {
+        const ColumnSpec.Physical I32 = ColumnSpec.Physical.Int32, I64 = ColumnSpec.Physical.Int64, B = ColumnSpec.Physical.Boolean, S = ColumnSpec.Physical.ByteArray;
+        static ColumnSpec Int(string name, ColumnSpec.Physical t, bool opt, int conv, int bits, bool signed) => new(name, t, opt, conv, bits, signed);
+        static ColumnSpec Str(string name, bool opt) => new(name, S, opt, 0, IsString: true);
+        var c = new List<ColumnSpec>
+        {
+            Int("ts_ns", I64, false, 18, 64, true), Int("cpu", I32, false, 12, 16, false), Int("pid", I32, true, 17, 32, true),
+            Str("comm", true), Str("kind", false),
+            Int("pfn", I64, true, 14, 64, false), Int("order", I32, true, 11, 8, false), Int("gfp", I64, true, 14, 64, false),
+            Int("migratetype", I32, true, 15, 8, true), new("percpu_refill", B, true, null),
+            Int("fallback_order", I32, true, 15, 8, true), Int("alloc_migratetype", I32, true, 15, 8, true),
+            Int("fallback_migratetype", I32, true, 15, 8, true), new("change_ownership", B, true, null),
+            Int("tlb_reason", I32, true, 11, 8, false), Int("tlb_pages", I64, true, 18, 64, true),
+            Int("prev_pid", I32, true, 17, 32, true), Int("next_pid", I32, true, 17, 32, true), Int("prev_state", I64, true, 18, 64, true),
+            Int("ino", I64, true, 14, 64, false), Int("index", I64, true, 14, 64, false), Int("dev", I32, true, 13, 32, false),
+            Int("lost", I64, true, 18, 64, true),
+        };
+        if (callSite) c.Add(Str("call_site", true));
+        return c;
     }
 
     /// <summary>A buffer for one row group, to be filled on another thread and handed to <see cref="WriteRowGroupAsync"/>.</summary>
-    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commText, _callSites);
+    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commUtf8, _callSiteUtf8);
 
     /// <summary>Appends events; <paramref name="comms"/> resolves their comm ids.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<TraceEvent> events, CommTable comms)
@@ -60,20 +78,27 @@ public sealed class EventsParquetWriter : IAsyncDisposable
     }
 
     /// <summary>Encodes a filled row group and clears it for reuse.</summary>
-    public async ValueTask WriteRowGroupAsync(EventsRowGroup group)
+    public ValueTask WriteRowGroupAsync(EventsRowGroup group)
     {
-        if (group.Count == 0) return;
-        using (var rg = _writer.CreateRowGroup()) await group.WriteToAsync(rg);
+        if (group.Count == 0) return ValueTask.CompletedTask;
+        group.WriteTo(_writer, _scratch);
         EventsWritten += group.Count;
         group.Clear();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Writes the last row group and the footer with <paramref name="metadata"/>.</summary>
     public async ValueTask CompleteAsync(TraceMetadata metadata, TraceStats stats)
     {
         if (_current is not null) await WriteRowGroupAsync(_current);
-        _writer.CustomMetadata = MetadataCodec.Encode(metadata, stats, EventsWritten);
+        _writer.Finish(MetadataCodec.Encode(metadata, stats, EventsWritten));
+        _finished = true;
     }
 
-    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _writer.Dispose();
+        _ = _finished;
+        return ValueTask.CompletedTask;
+    }
 }

@@ -1,94 +1,143 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
 using AsiTrace.Ingest.Canonical;
-using global::Parquet;
-using global::Parquet.Schema;
 
 namespace AsiTrace.Ingest.Parquet;
 
 /// <summary>
-/// One row group's columns, transposed from events. Filling (on the decode thread) and encoding (on the writer
-/// thread) are separate so the two cores share the work: Parquet.Net's encoder is the slower half of ingest.
-/// Nullable columns are kept as Parquet stores them: dense non-null values plus one definition level per row,
-/// written with <c>WriteAllPartsAsync</c>; going through <c>T?[]</c> made Parquet.Net split them itself.
+/// One row group's columns, transposed from events, as Parquet stores them: present values packed densely plus a
+/// presence bitmap per nullable column. Filling runs on the decode thread and encoding on the writer thread, so the
+/// two cores share the work (<see cref="Pipeline.EventsPipelines.ToParquet"/>).
 /// </summary>
 public sealed class EventsRowGroup
 {
-    sealed class NullableColumn<T>(DataField field, int capacity) where T : struct
+    abstract class Column(int capacity, bool optional)
     {
-        public readonly T[] Values = new T[capacity];
-        public readonly int[] Defined = new int[capacity];
+        public readonly bool Optional = optional;
+        public readonly byte[] Present = optional ? new byte[(capacity + 7) / 8] : [];
         public int Count;
-
-        public void Add(int row, bool has, T value)
-        {
-            Defined[row] = has ? 1 : 0;
-            if (has) Values[Count++] = value;
-        }
-
-        public async ValueTask WriteAsync(ParquetRowGroupWriter rg, int rows)
-        {
-            await rg.WriteAllPartsAsync(field, (ReadOnlyMemory<T>)Values.AsMemory(0, Count), (ReadOnlyMemory<int>)Defined.AsMemory(0, rows), null, default);
-        }
-
-        public void Clear() => Count = 0;
+        protected void Mark(int row) => Present[row >> 3] |= (byte)(1 << (row & 7));
+        public virtual void Clear(int rows) { if (Optional) Array.Clear(Present, 0, (rows + 7) / 8); Count = 0; }
+        public abstract ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch);
     }
 
-    // Kind names and comms as the ReadOnlyMemory<char> Parquet.Net's string columns take, made once per name.
-    static readonly ReadOnlyMemory<char>[] KindText = BuildKindText();
-    readonly CommTextCache _commText;
-    readonly CommTable? _callSites;
-    readonly CommTextCache _callSiteText = new();
-    readonly NullableColumn<ReadOnlyMemory<char>>? _callSite;
+    sealed class Int64Column(int capacity, bool optional) : Column(capacity, optional)
+    {
+        readonly long[] _v = new long[capacity];
+        public void Add(int row, bool has, long value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
+        public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 8, scratch);
+    }
 
-    readonly long[] _ts; readonly ushort[] _cpu; readonly ReadOnlyMemory<char>[] _kind;
-    readonly NullableColumn<ReadOnlyMemory<char>> _comm;
-    readonly NullableColumn<int> _pid, _prevPid, _nextPid;
-    readonly NullableColumn<ulong> _pfn, _gfp, _ino, _index;
-    readonly NullableColumn<byte> _order, _tlbReason;
-    readonly NullableColumn<sbyte> _mt, _fbOrder, _allocMt, _fbMt;
-    readonly NullableColumn<bool> _refill, _chown;
-    readonly NullableColumn<long> _tlbPages, _prevState, _lost;
-    readonly NullableColumn<uint> _dev;
+    sealed class Int32Column(int capacity, bool optional) : Column(capacity, optional)
+    {
+        readonly int[] _v = new int[capacity];
+        public void Add(int row, bool has, int value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
+        public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 4, scratch);
+    }
+
+    /// <summary>PLAIN booleans are bit-packed, LSB first.</summary>
+    sealed class BoolColumn(int capacity, bool optional) : Column(capacity, optional)
+    {
+        readonly byte[] _bits = new byte[(capacity + 7) / 8];
+        public void Add(int row, bool has, bool value)
+        {
+            if (!has) return;
+            if (Optional) Mark(row);
+            if (value) _bits[Count >> 3] |= (byte)(1 << (Count & 7));
+            Count++;
+        }
+        public override void Clear(int rows) { Array.Clear(_bits, 0, (Count + 7) / 8); base.Clear(rows); }
+        public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => _bits.AsSpan(0, (Count + 7) / 8);
+    }
+
+    /// <summary>Strings by id into a UTF-8 table; PLAIN is a 4-byte length then the bytes.</summary>
+    sealed class StringColumn(int capacity, bool optional, Func<int, byte[]> utf8) : Column(capacity, optional)
+    {
+        readonly int[] _ids = new int[capacity];
+        public void Add(int row, bool has, int id) { if (!has) return; if (Optional) Mark(row); _ids[Count++] = id; }
+        public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch)
+        {
+            scratch.ResetWrittenCount();
+            int last = -1; byte[] bytes = [];
+            for (int i = 0; i < Count; i++)
+            {
+                int id = _ids[i];
+                if (id != last) { bytes = utf8(id); last = id; }
+                var span = scratch.GetSpan(4 + bytes.Length);
+                BinaryPrimitives.WriteInt32LittleEndian(span, bytes.Length);
+                bytes.CopyTo(span[4..]);
+                scratch.Advance(4 + bytes.Length);
+            }
+            return scratch.WrittenSpan;
+        }
+    }
+
+    static ReadOnlySpan<byte> LittleEndian(ReadOnlySpan<byte> native, int width, ArrayBufferWriter<byte> scratch)
+    {
+        if (BitConverter.IsLittleEndian) return native;
+        scratch.ResetWrittenCount();
+        var dst = scratch.GetSpan(native.Length);
+        for (int i = 0; i < native.Length; i += width) native.Slice(i, width).CopyTo(dst.Slice(i, width));
+        for (int i = 0; i < native.Length; i += width) dst.Slice(i, width).Reverse();
+        scratch.Advance(native.Length);
+        return scratch.WrittenSpan;
+    }
+
+    static readonly byte[][] KindUtf8 = BuildKindUtf8();
+    readonly Utf8Cache _commUtf8;
+    readonly Utf8Cache? _callSiteUtf8;
+    CommTable? _comms;
+
+    readonly Int64Column _ts, _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost;
+    readonly Int32Column _cpu, _pid, _order, _mt, _fbOrder, _allocMt, _fbMt, _tlbReason, _prevPid, _nextPid, _dev;
+    readonly BoolColumn _refill, _chown;
+    readonly StringColumn _comm, _kind;
+    readonly StringColumn? _callSite;
+    readonly Column[] _inSchemaOrder;
 
     public int Capacity { get; }
     public int Count { get; private set; }
     public bool IsFull => Count == Capacity;
 
-    internal EventsRowGroup(int capacity, CommTextCache commText, CommTable? callSites)
+    internal EventsRowGroup(int capacity, Utf8Cache commUtf8, Utf8Cache? callSiteUtf8)
     {
         Capacity = capacity;
-        _commText = commText;
-        _callSites = callSites;
-        if (callSites is not null) _callSite = new(EventsSchema.CallSite, capacity);
+        _commUtf8 = commUtf8;
+        _callSiteUtf8 = callSiteUtf8;
         int n = capacity;
-        _ts = new long[n]; _cpu = new ushort[n]; _kind = new ReadOnlyMemory<char>[n];
-        _comm = new(EventsSchema.Comm, n);
-        _pid = new(EventsSchema.Pid, n); _prevPid = new(EventsSchema.PrevPid, n); _nextPid = new(EventsSchema.NextPid, n);
-        _pfn = new(EventsSchema.Pfn, n); _gfp = new(EventsSchema.Gfp, n); _ino = new(EventsSchema.Ino, n); _index = new(EventsSchema.Index, n);
-        _order = new(EventsSchema.Order, n); _tlbReason = new(EventsSchema.TlbReason, n);
-        _mt = new(EventsSchema.Migratetype, n); _fbOrder = new(EventsSchema.FallbackOrder, n);
-        _allocMt = new(EventsSchema.AllocMigratetype, n); _fbMt = new(EventsSchema.FallbackMigratetype, n);
-        _refill = new(EventsSchema.PercpuRefill, n); _chown = new(EventsSchema.ChangeOwnership, n);
-        _tlbPages = new(EventsSchema.TlbPages, n); _prevState = new(EventsSchema.PrevState, n); _lost = new(EventsSchema.Lost, n);
-        _dev = new(EventsSchema.Dev, n);
+        _ts = new(n, false); _cpu = new(n, false); _pid = new(n, true);
+        _comm = new(n, true, id => _commUtf8.Get(_comms!, id));
+        _kind = new(n, false, id => KindUtf8[id]);
+        _pfn = new(n, true); _order = new(n, true); _gfp = new(n, true); _mt = new(n, true); _refill = new(n, true);
+        _fbOrder = new(n, true); _allocMt = new(n, true); _fbMt = new(n, true); _chown = new(n, true);
+        _tlbReason = new(n, true); _tlbPages = new(n, true); _prevPid = new(n, true); _nextPid = new(n, true); _prevState = new(n, true);
+        _ino = new(n, true); _index = new(n, true); _dev = new(n, true); _lost = new(n, true);
+        if (callSiteUtf8 is not null) _callSite = new(n, true, id => callSiteUtf8.Get(null, id));
+        var order = new List<Column> { _ts, _cpu, _pid, _comm, _kind, _pfn, _order, _gfp, _mt, _refill, _fbOrder, _allocMt, _fbMt, _chown,
+            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost };
+        if (_callSite is not null) order.Add(_callSite);
+        _inSchemaOrder = [.. order];
     }
 
     /// <summary>Appends as many of <paramref name="events"/> as fit; returns how many were taken.</summary>
     public int Fill(ReadOnlySpan<TraceEvent> events, CommTable comms)
     {
+        _comms = comms;
         int n = Count;
         int take = Math.Min(events.Length, Capacity - n);
         foreach (ref readonly var e in events[..take])
         {
             var f = e.Fields;
-            _ts[n] = e.TsNs;
-            _cpu[n] = e.Cpu;
+            _ts.Add(n, true, e.TsNs);
+            _cpu.Add(n, true, e.Cpu);
             _pid.Add(n, (f & EventFields.Pid) != 0, e.Pid);
-            bool hasComm = (f & EventFields.Comm) != 0;
-            _comm.Add(n, hasComm, hasComm ? _commText.Get(comms, e.CommId) : default);
-            _kind[n] = KindText[(int)e.Kind];
-            _pfn.Add(n, (f & EventFields.Pfn) != 0, e.Pfn);
+            _comm.Add(n, (f & EventFields.Comm) != 0, e.CommId);
+            _kind.Add(n, true, (int)e.Kind);
+            _pfn.Add(n, (f & EventFields.Pfn) != 0, (long)e.Pfn);
             _order.Add(n, (f & EventFields.Order) != 0, e.Order);
-            _gfp.Add(n, (f & EventFields.Gfp) != 0, e.Gfp);
+            _gfp.Add(n, (f & EventFields.Gfp) != 0, (long)e.Gfp);
             _mt.Add(n, (f & EventFields.Migratetype) != 0, e.Migratetype);
             _refill.Add(n, (f & EventFields.PercpuRefill) != 0, e.PercpuRefill != 0);
             _fbOrder.Add(n, (f & EventFields.FallbackOrder) != 0, e.FallbackOrder);
@@ -100,81 +149,49 @@ public sealed class EventsRowGroup
             _prevPid.Add(n, (f & EventFields.PrevPid) != 0, e.PrevPid);
             _nextPid.Add(n, (f & EventFields.NextPid) != 0, e.NextPid);
             _prevState.Add(n, (f & EventFields.PrevState) != 0, e.PrevState);
-            _ino.Add(n, (f & EventFields.Ino) != 0, e.Ino);
-            _index.Add(n, (f & EventFields.Index) != 0, e.Index);
-            _dev.Add(n, (f & EventFields.Dev) != 0, e.Dev);
+            _ino.Add(n, (f & EventFields.Ino) != 0, (long)e.Ino);
+            _index.Add(n, (f & EventFields.Index) != 0, (long)e.Index);
+            _dev.Add(n, (f & EventFields.Dev) != 0, (int)e.Dev);
             _lost.Add(n, (f & EventFields.Lost) != 0, e.Lost);
-            if (_callSite is not null)
-            {
-                bool has = (f & EventFields.CallSite) != 0;
-                _callSite.Add(n, has, has ? _callSiteText.Get(_callSites!, e.CallSiteId) : default);
-            }
+            _callSite?.Add(n, (f & EventFields.CallSite) != 0, e.CallSiteId);
             n++;
         }
         Count = n;
         return take;
     }
 
-    internal async ValueTask WriteToAsync(ParquetRowGroupWriter rg)
+    internal void WriteTo(ParquetFileWriter w, ArrayBufferWriter<byte> scratch)
     {
-        int n = Count;
-        await rg.WriteAsync(EventsSchema.TsNs, (ReadOnlyMemory<long>)_ts.AsMemory(0, n));
-        await rg.WriteAsync(EventsSchema.Cpu, (ReadOnlyMemory<ushort>)_cpu.AsMemory(0, n));
-        await _pid.WriteAsync(rg, n);
-        await _comm.WriteAsync(rg, n);
-        await rg.WriteAsync(EventsSchema.Kind, (ReadOnlyMemory<ReadOnlyMemory<char>>)_kind.AsMemory(0, n), null, null, default);
-        await _pfn.WriteAsync(rg, n);
-        await _order.WriteAsync(rg, n);
-        await _gfp.WriteAsync(rg, n);
-        await _mt.WriteAsync(rg, n);
-        await _refill.WriteAsync(rg, n);
-        await _fbOrder.WriteAsync(rg, n);
-        await _allocMt.WriteAsync(rg, n);
-        await _fbMt.WriteAsync(rg, n);
-        await _chown.WriteAsync(rg, n);
-        await _tlbReason.WriteAsync(rg, n);
-        await _tlbPages.WriteAsync(rg, n);
-        await _prevPid.WriteAsync(rg, n);
-        await _nextPid.WriteAsync(rg, n);
-        await _prevState.WriteAsync(rg, n);
-        await _ino.WriteAsync(rg, n);
-        await _index.WriteAsync(rg, n);
-        await _dev.WriteAsync(rg, n);
-        await _lost.WriteAsync(rg, n);
-        if (_callSite is not null) await _callSite.WriteAsync(rg, n);
+        w.BeginRowGroup(Count);
+        foreach (var c in _inSchemaOrder) w.WriteColumn(c.Present, c.Plain(scratch));
+        w.EndRowGroup();
     }
 
     public void Clear()
     {
+        foreach (var c in _inSchemaOrder) c.Clear(Count);
         Count = 0;
-        _comm.Clear(); _pid.Clear(); _prevPid.Clear(); _nextPid.Clear(); _pfn.Clear(); _gfp.Clear(); _ino.Clear(); _index.Clear();
-        _order.Clear(); _tlbReason.Clear(); _mt.Clear(); _fbOrder.Clear(); _allocMt.Clear(); _fbMt.Clear(); _refill.Clear();
-        _chown.Clear(); _tlbPages.Clear(); _prevState.Clear(); _lost.Clear(); _dev.Clear();
-        _callSite?.Clear();
     }
 
-    static ReadOnlyMemory<char>[] BuildKindText()
+    static byte[][] BuildKindUtf8()
     {
-        var a = new ReadOnlyMemory<char>[EventKinds.Count];
-        for (int k = 0; k < a.Length; k++) a[k] = EventKinds.Name((EventKind)k).AsMemory();
+        var a = new byte[EventKinds.Count][];
+        for (int k = 0; k < a.Length; k++) a[k] = Encoding.UTF8.GetBytes(EventKinds.Name((EventKind)k));
         return a;
     }
 }
 
-/// <summary>Comm id → the comm as <c>ReadOnlyMemory&lt;char&gt;</c>, built once per comm. Used from one thread at a time.</summary>
-sealed class CommTextCache
+/// <summary>Name id → UTF-8 bytes, built once per name (comms, call sites). Used from one thread at a time.</summary>
+sealed class Utf8Cache(CommTable? fixedTable = null)
 {
-    ReadOnlyMemory<char>[] _text = new ReadOnlyMemory<char>[256];
+    byte[][] _utf8 = new byte[256][];
     int _count;
 
-    public ReadOnlyMemory<char> Get(CommTable comms, int id)
+    public byte[] Get(CommTable? table, int id)
     {
-        if (id >= _text.Length) Array.Resize(ref _text, Math.Max(id + 1, _text.Length * 2));
-        while (_count <= id && _count < comms.Count)
-        {
-            _text[_count] = comms[_count].AsMemory();
-            _count++;
-        }
-        return _text[id];
+        table = fixedTable ?? table!;
+        if (id >= _utf8.Length) Array.Resize(ref _utf8, Math.Max(id + 1, _utf8.Length * 2));
+        while (_count <= id && _count < table.Count) { _utf8[_count] = Encoding.UTF8.GetBytes(table[_count]); _count++; }
+        return _utf8[id];
     }
 }
