@@ -138,3 +138,63 @@ public class BinaryBadInputTests
         }
     }
 }
+
+/// <summary>
+/// trace-cmd on this machine has no zlib, so a zlib trace.dat is made from the real uncompressed v7 recording: the
+/// per-CPU pages are rewritten in place as zlib chunks (u32 count, then u32 compressed/uncompressed sizes and data),
+/// the BUFFER section is flagged compressed and the header names zlib — the layout trace-cmd writes for zstd.
+/// </summary>
+public class ZlibTraceDatTests
+{
+    [Fact]
+    public void ZlibCompressedCpuDataDecodesToTheSameEvents()
+    {
+        string plain = PeerExactnessTests.Materialize(TestPaths.Sample("trace-cmd/v7-none.dat.gz"));
+        byte[] bytes = File.ReadAllBytes(plain);
+        AsiTrace.Ingest.Binary.TraceDat.TraceDatFile layout;
+        using (var input = TraceInput.Open(plain)) layout = AsiTrace.Ingest.Binary.TraceDat.TraceDatFile.Parse(input.Mapped!);
+        Assert.Equal("none", layout.Compression);
+        Assert.True(layout.BufferSectionOffset > 0);
+        Assert.Equal("none\0"u8.ToArray(), bytes[18..23]); // after magic, "7\0", endianness, long size, page size
+        "zlib"u8.CopyTo(bytes.AsSpan(18));
+        bytes[(int)layout.BufferSectionOffset + 2] |= 1; // section flags: compressed
+        for (int i = 0; i < layout.Cpus.Count; i++)
+        {
+            var cpu = layout.Cpus[i];
+            var region = bytes.AsSpan((int)cpu.Offset, (int)cpu.Size).ToArray();
+            var output = new MemoryStream();
+            var chunks = new List<(byte[] Data, int Raw)>();
+            int chunkBytes = layout.PageSize * 4;
+            for (int at = 0; at < region.Length; at += chunkBytes)
+            {
+                int n = Math.Min(chunkBytes, region.Length - at);
+                var ms = new MemoryStream();
+                using (var z = new ZLibStream(ms, CompressionLevel.Optimal, leaveOpen: true)) z.Write(region, at, n);
+                chunks.Add((ms.ToArray(), n));
+            }
+            var w = new BinaryWriter(output);
+            w.Write((uint)chunks.Count);
+            foreach (var (data, raw) in chunks) { w.Write((uint)data.Length); w.Write((uint)raw); w.Write(data); }
+            var packed = output.ToArray();
+            Assert.True(packed.Length <= region.Length, "compressed data must fit where the pages were");
+            packed.CopyTo(bytes, cpu.Offset);
+            // The recorded size counts the chunks, not the u32 count in front of them.
+            BitConverter.GetBytes((ulong)(packed.Length - 4)).CopyTo(bytes, layout.CpuSizeFieldOffsets[i]);
+        }
+        string zlibFile = Path.Combine(TestPaths.TempDir(), "v7-zlib.dat");
+        File.WriteAllBytes(zlibFile, bytes);
+
+        var (want, r1) = ReadAll.Path(plain);
+        var (got, r2) = ReadAll.Path(zlibFile);
+        Assert.Contains("zlib", string.Join(" ", r2.Metadata.Notes));
+        Assert.Equal(want.Count, got.Count);
+        for (int i = 0; i < want.Count; i++)
+        {
+            var a = want[i]; var b = got[i];
+            Assert.Equal(r1.Comms[a.CommId], r2.Comms[b.CommId]);
+            a.CommId = b.CommId = 0;
+            Assert.True(a.Equals(b), $"event {i} differs");
+        }
+        r1.Dispose(); r2.Dispose();
+    }
+}

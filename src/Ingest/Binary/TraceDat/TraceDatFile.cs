@@ -36,6 +36,9 @@ public sealed class TraceDatFile
     public (uint Mult, int Shift, long Offset)? Tsc2Nsec { get; private set; }
     public List<string> Notes { get; } = new();
     public int DeclaredCpus { get; private set; }
+    /// <summary>v7: where the BUFFER section header is, and where each CPU's data-size field is (tests rewrite them).</summary>
+    internal long BufferSectionOffset { get; private set; } = -1;
+    internal List<long> CpuSizeFieldOffsets { get; } = new();
 
     public static TraceDatFile Parse(MappedFile map)
     {
@@ -268,10 +271,13 @@ public sealed class TraceDatFile
         DeclaredCpus = (int)cpus;
         Section(map, sectionOffset, 3, out bool compressed, out _);
         CompressedData = compressed;
+        BufferSectionOffset = (long)sectionOffset;
         for (int i = 0; i < cpus; i++)
         {
             uint cpu = c.U32("CPU id");
-            ulong off = c.U64("CPU data offset"), size = c.U64("CPU data size");
+            ulong off = c.U64("CPU data offset");
+            CpuSizeFieldOffsets.Add(c.FileOffset);
+            ulong size = c.U64("CPU data size");
             if (cpu >= MaxCpus) throw new InvalidTraceException(Name, $"byte {c.FileOffset - 20}", $"CPU id {cpu} is not sane");
             AddCpu((int)cpu, off, size, c.FileOffset - 16, map);
         }
