@@ -74,6 +74,29 @@ public class ParquetCsvRoundTripTests
     }
 
     [Fact]
+    public async Task WrittenSchemaIsWhatParquetNetMapsToTheEventsFields()
+    {
+        // Our writer declares physical/logical types by hand; Parquet.Net must read each column back as exactly the
+        // CLR type and nullability of the EventsSchema field the reader asks for.
+        var (events, reader) = ReadAll.Path(TestPaths.Sample("dd-cat"));
+        string path = WriteParquet(events, reader.Comms, reader.Metadata, reader.Stats, rowGroup: 1000);
+        await using var pr = await global::Parquet.ParquetReader.CreateAsync(path);
+        var written = pr.Schema.GetDataFields();
+        global::Parquet.Schema.DataField[] expected = [EventsSchema.TsNs, EventsSchema.Cpu, EventsSchema.Pid, EventsSchema.Comm, EventsSchema.Kind,
+            EventsSchema.Pfn, EventsSchema.Order, EventsSchema.Gfp, EventsSchema.Migratetype, EventsSchema.PercpuRefill, EventsSchema.FallbackOrder,
+            EventsSchema.AllocMigratetype, EventsSchema.FallbackMigratetype, EventsSchema.ChangeOwnership, EventsSchema.TlbReason, EventsSchema.TlbPages,
+            EventsSchema.PrevPid, EventsSchema.NextPid, EventsSchema.PrevState, EventsSchema.Ino, EventsSchema.Index, EventsSchema.Dev, EventsSchema.Lost];
+        Assert.Equal(expected.Length, written.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Name, written[i].Name);
+            Assert.Equal(expected[i].ClrType, written[i].ClrType);
+            Assert.Equal(expected[i].IsNullable, written[i].IsNullable);
+        }
+        reader.Dispose();
+    }
+
+    [Fact]
     public void DuckDbReadsTheFileUnchanged()
     {
         var (events, reader) = ReadAll.Path(TestPaths.Sample("dd-cat"));

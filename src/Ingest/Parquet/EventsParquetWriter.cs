@@ -21,7 +21,6 @@ public sealed class EventsParquetWriter : IAsyncDisposable
     readonly Utf8Cache? _callSiteUtf8;
     readonly ArrayBufferWriter<byte> _scratch = new(1 << 20);
     EventsRowGroup? _current;
-    bool _finished;
     public long EventsWritten { get; private set; }
     public int RowGroupSize => _rowGroupSize;
 
@@ -47,18 +46,18 @@ public sealed class EventsParquetWriter : IAsyncDisposable
         static ColumnSpec Str(string name, bool opt) => new(name, S, opt, 0, IsString: true);
         var c = new List<ColumnSpec>
         {
-            Int("ts_ns", I64, false, 18, 64, true), Int("cpu", I32, false, 12, 16, false), Int("pid", I32, true, 17, 32, true),
-            Str("comm", true), Str("kind", false),
-            Int("pfn", I64, true, 14, 64, false), Int("order", I32, true, 11, 8, false), Int("gfp", I64, true, 14, 64, false),
-            Int("migratetype", I32, true, 15, 8, true), new("percpu_refill", B, true, null),
-            Int("fallback_order", I32, true, 15, 8, true), Int("alloc_migratetype", I32, true, 15, 8, true),
-            Int("fallback_migratetype", I32, true, 15, 8, true), new("change_ownership", B, true, null),
-            Int("tlb_reason", I32, true, 11, 8, false), Int("tlb_pages", I64, true, 18, 64, true),
-            Int("prev_pid", I32, true, 17, 32, true), Int("next_pid", I32, true, 17, 32, true), Int("prev_state", I64, true, 18, 64, true),
-            Int("ino", I64, true, 14, 64, false), Int("index", I64, true, 14, 64, false), Int("dev", I32, true, 13, 32, false),
-            Int("lost", I64, true, 18, 64, true),
+            Int(EventsSchema.TsNs.Name, I64, false, 18, 64, true), Int(EventsSchema.Cpu.Name, I32, false, 12, 16, false), Int(EventsSchema.Pid.Name, I32, true, 17, 32, true),
+            Str(EventsSchema.Comm.Name, true), Str(EventsSchema.Kind.Name, false),
+            Int(EventsSchema.Pfn.Name, I64, true, 14, 64, false), Int(EventsSchema.Order.Name, I32, true, 11, 8, false), Int(EventsSchema.Gfp.Name, I64, true, 14, 64, false),
+            Int(EventsSchema.Migratetype.Name, I32, true, 15, 8, true), new(EventsSchema.PercpuRefill.Name, B, true, null),
+            Int(EventsSchema.FallbackOrder.Name, I32, true, 15, 8, true), Int(EventsSchema.AllocMigratetype.Name, I32, true, 15, 8, true),
+            Int(EventsSchema.FallbackMigratetype.Name, I32, true, 15, 8, true), new(EventsSchema.ChangeOwnership.Name, B, true, null),
+            Int(EventsSchema.TlbReason.Name, I32, true, 11, 8, false), Int(EventsSchema.TlbPages.Name, I64, true, 18, 64, true),
+            Int(EventsSchema.PrevPid.Name, I32, true, 17, 32, true), Int(EventsSchema.NextPid.Name, I32, true, 17, 32, true), Int(EventsSchema.PrevState.Name, I64, true, 18, 64, true),
+            Int(EventsSchema.Ino.Name, I64, true, 14, 64, false), Int(EventsSchema.Index.Name, I64, true, 14, 64, false), Int(EventsSchema.Dev.Name, I32, true, 13, 32, false),
+            Int(EventsSchema.Lost.Name, I64, true, 18, 64, true),
         };
-        if (callSite) c.Add(Str("call_site", true));
+        if (callSite) c.Add(Str(EventsSchema.CallSite.Name, true));
         return c;
     }
 
@@ -92,13 +91,11 @@ public sealed class EventsParquetWriter : IAsyncDisposable
     {
         if (_current is not null) await WriteRowGroupAsync(_current);
         _writer.Finish(MetadataCodec.Encode(metadata, stats, EventsWritten));
-        _finished = true;
     }
 
     public ValueTask DisposeAsync()
     {
         _writer.Dispose();
-        _ = _finished;
         return ValueTask.CompletedTask;
     }
 }

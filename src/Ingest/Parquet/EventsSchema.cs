@@ -2,7 +2,11 @@ using Parquet.Schema;
 
 namespace AsiTrace.Ingest.Parquet;
 
-/// <summary>The columns of the canonical events file (design.md schema table). Names are the contract.</summary>
+/// <summary>
+/// The columns of the canonical events file (design.md schema table), in file order. Names are the contract; the
+/// writer (<see cref="EventsParquetWriter"/>) declares each with the physical and logical type Parquet.Net maps to
+/// these fields, and the reader reads them through these fields.
+/// </summary>
 public static class EventsSchema
 {
     public static readonly DataField<long> TsNs = new("ts_ns");
@@ -31,6 +35,8 @@ public static class EventsSchema
     /// <summary>Optional: present only in files made with <c>ingest --stacks</c>.</summary>
     public static readonly DataField<string> CallSite = new("call_site", true);
 
+    /// <summary>Parquet.Net reads a column only through a field attached to a schema: these attach the fields above
+    /// (the reader resolves each column by path, so either schema serves files with or without <c>call_site</c>).</summary>
     public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
         Ino, Index, Dev, Lost);
