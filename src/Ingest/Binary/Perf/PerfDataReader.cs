@@ -189,7 +189,7 @@ public sealed class PerfDataReader : IEventReader
         _orderer.Add(cpu, entry);
     }
 
-    /// <summary>Second pass, in time order: decodes the record at <paramref name="offset"/> into <paramref name="e"/>
+    /// <summary>Second pass, in time order: decodes the queued record <paramref name="q"/> into <paramref name="e"/>
     /// (true) or applies it to the task names (false).</summary>
     bool Release(in RoundOrderer.Entry q, ref TraceEvent e)
     {
