@@ -43,7 +43,38 @@ public static class LineTokenizer
 
     static bool TryFtrace(ReadOnlySpan<byte> line, ref LineTokens t)
     {
-        int b = FindCpuBracket(line, out t.Cpu, out int close);
+        if (!TryTracefsColumns(line, ref t, out int close) && !TryGenericColumns(line, ref t, out close)) return false;
+        return TimestampAndEvent(line, close, ref t);
+    }
+
+    /// <summary>
+    /// The fixed columns tracefs prints (kernel/trace/trace_output.c, trace_print_context): <c>"%16s-%-7d [%03d] "</c>.
+    /// A comm is at most 15 characters (TASK_COMM_LEN), so the dash is always at column 16 and the cpu bracket at 25
+    /// while the pid has at most 7 digits. Anything else (tgid column, trace-cmd's widths, wider pids or cpus) takes
+    /// the generic path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static bool TryTracefsColumns(ReadOnlySpan<byte> line, ref LineTokens t, out int close)
+    {
+        close = 29;
+        if (line.Length < 40 || line[16] != '-' || line[24] != ' ' || line[25] != '[' || line[29] != ']') return false;
+        uint c0 = (uint)(line[26] - '0'), c1 = (uint)(line[27] - '0'), c2 = (uint)(line[28] - '0');
+        if (c0 > 9 || c1 > 9 || c2 > 9) return false;
+        int i = 17, pid = 0;
+        while (i < 24 && (uint)(line[i] - '0') <= 9) { pid = pid * 10 + (line[i] - '0'); i++; }
+        if (i == 17) return false;
+        for (int k = i; k < 24; k++) if (line[k] != ' ') return false;
+        var comm = line[..16];
+        int start = comm.IndexOfAnyExcept((byte)' ');
+        t.Comm = start < 0 ? default : comm[start..];
+        t.Pid = pid;
+        t.Cpu = (int)(c0 * 100 + c1 * 10 + c2);
+        return true;
+    }
+
+    static bool TryGenericColumns(ReadOnlySpan<byte> line, ref LineTokens t, out int close)
+    {
+        int b = FindCpuBracket(line, out t.Cpu, out close);
         if (b < 0) return false;
         var left = line[..b].TrimEnd((byte)' ');
         if (!left.IsEmpty && left[^1] == ')')
@@ -53,7 +84,11 @@ public static class LineTokenizer
             if (open < 0) return false;
             left = left[..open].TrimEnd((byte)' ');
         }
-        if (!SplitCommDashPid(left, out t.Comm, out t.Pid)) return false;
+        return SplitCommDashPid(left, out t.Comm, out t.Pid);
+    }
+
+    static bool TimestampAndEvent(ReadOnlySpan<byte> line, int close, ref LineTokens t)
+    {
         // Optional flags column ("d..1." — any width, or none; never starting with a digit), then "<timestamp>:".
         // One scalar pass parses the timestamp while finding it.
         int i = close + 1;
