@@ -1,0 +1,82 @@
+using System.Text.Json;
+
+namespace AsiTrace.Model.Tlb;
+
+/// <summary>One cost constant with where its value comes from (model-reference.md §4.6, §8.5).</summary>
+public sealed record Cost(double Value, string Unit, string Source, bool Estimate)
+{
+    public double Ns(double ghz) => Unit == "cycles" ? Value / ghz : Value;
+}
+
+/// <summary>
+/// The cost constants of the model (defaults from model-reference.md §8.5), overridable from JSON
+/// (<c>{"InvlpgPerPage": 120, "CpuGhz": 3.0}</c>: a number replaces the default value and keeps its unit). The model
+/// returns costs as data; it never measures time.
+/// </summary>
+public sealed record CostModel
+{
+    public Cost InvlpgPerPage { get; init; } = new(100, "ns", "kernel arch/x86/mm/tlb.c, Documentation/arch/x86/tlb.rst (\"about 100 ns\")", false);
+    public Cost LocalFullFlush { get; init; } = new(150, "cycles", "model-reference.md §4.6", true);
+    public Cost GlobalFlush { get; init; } = new(300, "cycles", "model-reference.md §4.6", true);
+    public Cost PageWalk { get; init; } = new(150, "cycles", "model-reference.md §8.5 (average; 30 with a paging-structure-cache hit)", true);
+    public Cost IpiInitiatorBase { get; init; } = new(1500, "ns", "model-reference.md §4.6 (1.5 µs + 0.2 µs per target)", true);
+    public Cost IpiInitiatorPerTarget { get; init; } = new(200, "ns", "model-reference.md §4.6", true);
+    public Cost IpiPerTarget { get; init; } = new(700, "ns", "model-reference.md §8.5", true);
+    public Cost Invlpgb { get; init; } = new(500, "ns", "model-reference.md §8.5 (INVLPGB + TLBSYNC)", true);
+    public Cost Zero4K { get; init; } = new(250, "ns", "model-reference.md §8.5", true);
+    public Cost TablePageAlloc { get; init; } = new(500, "ns", "model-reference.md §8.5 (split)", true);
+    public Cost AsiExit { get; init; } = new(1500, "cycles", "model-reference.md §8.5 (#PF + asi_exit without flushes)", true);
+    public Cost AsiEnter { get; init; } = new(200, "cycles", "model-reference.md §8.5", true);
+    public Cost Ibpb { get; init; } = new(4000, "cycles", "model-reference.md §8.5", true);
+    public Cost RsbStuff { get; init; } = new(60, "cycles", "model-reference.md §8.5", true);
+    public Cost L1dFlush { get; init; } = new(2000, "cycles", "model-reference.md §8.5 (+ refill)", true);
+    public Cost Verw { get; init; } = new(300, "cycles", "model-reference.md §8.5", true);
+    /// <summary>Cycle ↔ time conversion (configuration: take it from the traced machine).</summary>
+    public double CpuGhz { get; init; } = 2.5;
+
+    /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns).</summary>
+    public double FlushNs(FlushCounters c) =>
+        c.Invlpg * InvlpgPerPage.Ns(CpuGhz)
+        + c.LocalFullFlushes * LocalFullFlush.Ns(CpuGhz)
+        + c.GlobalFlushes * GlobalFlush.Ns(CpuGhz)
+        + c.IpisReceived * IpiPerTarget.Ns(CpuGhz)
+        + (c.IpisSent > 0 ? IpiInitiatorPerTarget.Ns(CpuGhz) * c.IpisSent : 0)
+        + c.InvlpgbBroadcasts * Invlpgb.Ns(CpuGhz);
+
+    /// <summary>Applies overrides from a JSON object of numbers keyed by constant name; unknown names are an error.</summary>
+    public CostModel WithOverrides(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var result = this;
+        foreach (var p in doc.RootElement.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.Number) throw new FormatException($"cost '{p.Name}' must be a number");
+            double v = p.Value.GetDouble();
+            if (v < 0 || double.IsNaN(v)) throw new FormatException($"cost '{p.Name}' must be non-negative");
+            result = p.Name switch
+            {
+                nameof(CpuGhz) => v > 0 ? result with { CpuGhz = v } : throw new FormatException("CpuGhz must be positive"),
+                nameof(InvlpgPerPage) => result with { InvlpgPerPage = Override(result.InvlpgPerPage, v) },
+                nameof(LocalFullFlush) => result with { LocalFullFlush = Override(result.LocalFullFlush, v) },
+                nameof(GlobalFlush) => result with { GlobalFlush = Override(result.GlobalFlush, v) },
+                nameof(PageWalk) => result with { PageWalk = Override(result.PageWalk, v) },
+                nameof(IpiInitiatorBase) => result with { IpiInitiatorBase = Override(result.IpiInitiatorBase, v) },
+                nameof(IpiInitiatorPerTarget) => result with { IpiInitiatorPerTarget = Override(result.IpiInitiatorPerTarget, v) },
+                nameof(IpiPerTarget) => result with { IpiPerTarget = Override(result.IpiPerTarget, v) },
+                nameof(Invlpgb) => result with { Invlpgb = Override(result.Invlpgb, v) },
+                nameof(Zero4K) => result with { Zero4K = Override(result.Zero4K, v) },
+                nameof(TablePageAlloc) => result with { TablePageAlloc = Override(result.TablePageAlloc, v) },
+                nameof(AsiExit) => result with { AsiExit = Override(result.AsiExit, v) },
+                nameof(AsiEnter) => result with { AsiEnter = Override(result.AsiEnter, v) },
+                nameof(Ibpb) => result with { Ibpb = Override(result.Ibpb, v) },
+                nameof(RsbStuff) => result with { RsbStuff = Override(result.RsbStuff, v) },
+                nameof(L1dFlush) => result with { L1dFlush = Override(result.L1dFlush, v) },
+                nameof(Verw) => result with { Verw = Override(result.Verw, v) },
+                _ => throw new FormatException($"unknown cost '{p.Name}'"),
+            };
+        }
+        return result;
+    }
+
+    static Cost Override(Cost c, double v) => c with { Value = v, Source = "override", Estimate = false };
+}

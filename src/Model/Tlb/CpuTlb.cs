@@ -1,0 +1,121 @@
+using AsiTrace.Model.Paging;
+
+namespace AsiTrace.Model.Tlb;
+
+/// <summary>Where a translation came from.</summary>
+public enum TlbOutcome : byte { L1Hit, L2Hit, Walk, Fault }
+
+/// <summary>
+/// The data TLBs of one CPU (<see cref="CpuPreset"/>): L1 structures per page size (Intel) or one shared L1 (AMD), then
+/// the L2/STLB; a miss walks the page tables and fills both levels. Entries are tagged with the PCID they were loaded
+/// in; a global entry (G bit with CR4.PGE) matches every PCID.
+/// </summary>
+public sealed class CpuTlb
+{
+    readonly CpuPreset _p;
+    readonly SetAssociativeTlb _l1_4k, _l1_2m, _l1_1g, _l2, _l2_1g;
+    public long Walks { get; private set; }
+    public long Faults { get; private set; }
+
+    public CpuTlb(CpuPreset preset)
+    {
+        _p = preset;
+        _l1_4k = new SetAssociativeTlb("L1 dTLB" + (preset.L1Shared ? "" : " 4K"), preset.L1_4K);
+        _l1_2m = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 2M", preset.L1_2M);
+        _l1_1g = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 1G", preset.L1_1G);
+        _l2 = new SetAssociativeTlb("STLB/L2 4K+2M", preset.L2);
+        _l2_1g = new SetAssociativeTlb("STLB 1G", preset.L2_1G);
+    }
+
+    public IEnumerable<SetAssociativeTlb> Structures
+    {
+        get
+        {
+            yield return _l1_4k;
+            if (!_p.L1Shared) { yield return _l1_2m; yield return _l1_1g; }
+            yield return _l2;
+            if (_p.L2_1G.Entries > 0) yield return _l2_1g;
+        }
+    }
+
+    SetAssociativeTlb L1(int level) => level switch { 1 => _l1_4k, 2 => _l1_2m, _ => _l1_1g };
+
+    /// <summary>L2 placement: 1 GiB pages go to the 1G STLB where there is one, else are held as the 2 MiB piece
+    /// containing the address ("smashed", AMD).</summary>
+    (SetAssociativeTlb Tlb, int Level) L2(int level) => level == 3 && _p.L2_1G.Entries == 0 ? (_l2, 2) : (level == 3 ? _l2_1g : _l2, level);
+
+    /// <summary>Translates <paramref name="va"/> in <paramref name="pcid"/>; on a miss walks <paramref name="tables"/>.
+    /// <paramref name="globalPages"/>: CR4.PGE, so G entries are installed as global.</summary>
+    public TlbOutcome Translate(ushort pcid, ulong va, PageTables tables, bool globalPages, out ulong pfn)
+    {
+        for (int level = 1; level <= 3; level++)
+        {
+            var t = L1(level);
+            if (t.TryLookup(pcid, va, level, out pfn)) { t.CountHit(); return TlbOutcome.L1Hit; }
+        }
+        _l1_4k.CountMiss();
+        for (int level = 1; level <= 3; level++)
+        {
+            var (t, l) = L2(level);
+            if (t.TryLookup(pcid, va, l, out pfn))
+            {
+                t.CountHit();
+                // Refill L1 with what L2 held (a smashed 1G page comes back as 2M).
+                L1(l).Insert(pcid, va, l, pfn - ((va >> 12) & ((1UL << (9 * (l - 1))) - 1)), false);
+                return TlbOutcome.L2Hit;
+            }
+        }
+        _l2.CountMiss();
+        Walks++;
+        var w = tables.Lookup(va);
+        if (!w.Mapped || !w.Present) { Faults++; pfn = 0; return TlbOutcome.Fault; }
+        pfn = w.Pfn(va);
+        bool global = globalPages && (w.Flags & Pte.Global) != 0;
+        ulong pagePfn = (w.Entry & Prot.AddressMask) >> 12;
+        L1(w.Level).Insert(pcid, va, w.Level, pagePfn, global);
+        var (l2, l2Level) = L2(w.Level);
+        ulong l2Pfn = l2Level == w.Level ? pagePfn : pfn - ((va >> 12) & 511);
+        l2.Insert(pcid, va, l2Level, l2Pfn, global);
+        return TlbOutcome.Walk;
+    }
+
+    /// <summary>INVLPG of <paramref name="va"/> in the current PCID (globals included). Returns entries dropped.</summary>
+    public int Invlpg(ushort pcid, ulong va)
+    {
+        int n = 0;
+        foreach (var t in Structures) n += t.InvalidateAddress(pcid, va, includeGlobal: true);
+        return n;
+    }
+
+    /// <summary>INVPCID type 0: one address in one PCID, not globals.</summary>
+    public int InvpcidAddress(ushort pcid, ulong va)
+    {
+        int n = 0;
+        foreach (var t in Structures) n += t.InvalidateAddress(pcid, va, includeGlobal: false);
+        return n;
+    }
+
+    /// <summary>CR3 write with flush / INVPCID type 1: the non-global entries of one PCID.</summary>
+    public int FlushPcid(ushort pcid)
+    {
+        int n = 0;
+        foreach (var t in Structures) n += t.InvalidateAll(pcid, includeGlobal: false);
+        return n;
+    }
+
+    /// <summary>INVPCID type 2 / CR4.PGE toggle: everything, all PCIDs, globals included.</summary>
+    public int FlushGlobal()
+    {
+        int n = 0;
+        foreach (var t in Structures) n += t.InvalidateAll(null, includeGlobal: true);
+        return n;
+    }
+
+    /// <summary>INVPCID type 3: all non-global entries of every PCID.</summary>
+    public int FlushAllNonGlobal()
+    {
+        int n = 0;
+        foreach (var t in Structures) n += t.InvalidateAll(null, includeGlobal: false);
+        return n;
+    }
+}

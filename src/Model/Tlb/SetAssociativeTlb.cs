@@ -1,0 +1,116 @@
+namespace AsiTrace.Model.Tlb;
+
+/// <summary>
+/// One set-associative TLB structure with LRU replacement. An entry translates one page of its size (level 1 = 4K,
+/// 2 = 2M, 3 = 1G) in one PCID; a global entry matches in every PCID. Sizes can share a structure (AMD L1/L2, Intel
+/// STLB 4K+2M): the set index comes from the page number at the entry's own size, so a lookup probes once per size.
+/// </summary>
+public sealed class SetAssociativeTlb
+{
+    struct Entry
+    {
+        public ulong Vpn;      // va >> shift of its size
+        public ulong Pfn;      // first 4 KiB frame of the page
+        public uint Lru;
+        public ushort Pcid;
+        public byte Level;     // 0 = invalid
+        public bool Global;
+    }
+
+    readonly Entry[] _entries;
+    readonly int _sets, _ways;
+    uint _clock;
+    public string Name { get; }
+    public int Capacity => _entries.Length;
+    public long Hits { get; private set; }
+    public long Misses { get; private set; }
+
+    public SetAssociativeTlb(string name, TlbGeometry g)
+    {
+        Name = name;
+        _ways = Math.Max(1, g.Ways);
+        _sets = g.Entries == 0 ? 0 : Math.Max(1, g.Entries / _ways);
+        _entries = new Entry[_sets * _ways];
+    }
+
+    static int Shift(int level) => 12 + 9 * (level - 1);
+    int SetOf(ulong vpn) => (int)(vpn % (ulong)_sets);
+
+    /// <summary>Finds a translation of <paramref name="va"/> at <paramref name="level"/>; returns the 4 KiB frame.</summary>
+    public bool TryLookup(ushort pcid, ulong va, int level, out ulong pfn)
+    {
+        pfn = 0;
+        if (_sets == 0) return false;
+        ulong vpn = va >> Shift(level);
+        int b = SetOf(vpn) * _ways;
+        for (int w = 0; w < _ways; w++)
+        {
+            ref var e = ref _entries[b + w];
+            if (e.Level == level && e.Vpn == vpn && (e.Global || e.Pcid == pcid))
+            {
+                e.Lru = ++_clock;
+                pfn = e.Pfn + ((va >> 12) & ((1UL << (9 * (level - 1))) - 1));
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public void CountHit() => Hits++;
+    public void CountMiss() => Misses++;
+
+    /// <summary>Installs a translation, evicting the least recently used way of its set.</summary>
+    public void Insert(ushort pcid, ulong va, int level, ulong pagePfn, bool global)
+    {
+        if (_sets == 0) return;
+        ulong vpn = va >> Shift(level);
+        int b = SetOf(vpn) * _ways;
+        int victim = b;
+        for (int w = 0; w < _ways; w++)
+        {
+            ref var e = ref _entries[b + w];
+            if (e.Level == level && e.Vpn == vpn && (e.Global || e.Pcid == pcid)) { victim = b + w; break; }
+            if (e.Level == 0) { victim = b + w; break; }
+            if (e.Lru < _entries[victim].Lru) victim = b + w;
+        }
+        _entries[victim] = new Entry { Vpn = vpn, Pfn = pagePfn, Lru = ++_clock, Pcid = pcid, Level = (byte)level, Global = global };
+    }
+
+    /// <summary>INVLPG semantics: drops every entry (any size) of <paramref name="pcid"/> covering <paramref name="va"/>,
+    /// globals included (<paramref name="includeGlobal"/> false: INVPCID type 0). Returns entries dropped.</summary>
+    public int InvalidateAddress(ushort pcid, ulong va, bool includeGlobal = true)
+    {
+        int n = 0;
+        if (_sets == 0) return 0;
+        for (int level = 1; level <= 3; level++)
+        {
+            ulong vpn = va >> Shift(level);
+            int b = SetOf(vpn) * _ways;
+            for (int w = 0; w < _ways; w++)
+            {
+                ref var e = ref _entries[b + w];
+                if (e.Level == level && e.Vpn == vpn && (e.Global ? includeGlobal : e.Pcid == pcid)) { e.Level = 0; n++; }
+            }
+        }
+        return n;
+    }
+
+    /// <summary>Drops the non-global entries of one PCID (CR3 write with flush, INVPCID type 1), or of every PCID
+    /// (<paramref name="pcid"/> null: INVPCID type 3), and globals too when <paramref name="includeGlobal"/> (INVPCID type 2, CR4.PGE toggle).</summary>
+    public int InvalidateAll(ushort? pcid, bool includeGlobal)
+    {
+        int n = 0;
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            ref var e = ref _entries[i];
+            if (e.Level == 0) continue;
+            if (e.Global ? includeGlobal : (pcid is null || e.Pcid == pcid)) { e.Level = 0; n++; }
+        }
+        return n;
+    }
+
+    public int Count
+    {
+        get { int n = 0; foreach (var e in _entries) if (e.Level != 0) n++; return n; }
+    }
+}

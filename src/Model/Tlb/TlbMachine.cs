@@ -1,0 +1,273 @@
+using AsiTrace.Model.Paging;
+
+namespace AsiTrace.Model.Tlb;
+
+/// <summary>Flush policy knobs (model-reference.md §8.4).</summary>
+public sealed record TlbOptions
+{
+    /// <summary><c>tlb_single_page_flush_ceiling</c>: above this many pages a range flush becomes a full flush.</summary>
+    public int FlushCeiling { get; init; } = 33;
+    /// <summary>Use INVLPGB + TLBSYNC broadcasts for kernel flushes instead of IPIs (AMD Zen 3+, v6.15+).</summary>
+    public bool Invlpgb { get; init; }
+    /// <summary>CR4.PGE with global kernel mappings (off under PTI/ASI: <c>__default_kernel_pte_mask</c>).</summary>
+    public bool GlobalPages { get; init; } = true;
+    /// <summary>PTI or ASI: <c>flush_tlb_one_kernel()</c> also marks the CPU's other dynamic ASIDs stale (<c>invalidate_other</c>).</summary>
+    public bool InvalidateOther { get; init; }
+}
+
+/// <summary><c>enum tlb_flush_reason</c> (include/linux/mm_types.h), the reasons the tlb_flush tracepoint reports.</summary>
+public enum TlbFlushReason { TaskSwitch = 0, RemoteShootdown = 1, LocalShootdown = 2, LocalMmShootdown = 3, RemoteSendIpi = 4, RemoteWrongCpu = 5 }
+
+/// <summary>A user address space as the flush code sees it: its generation and the CPUs that may cache it.</summary>
+public sealed class Mm(int id, PageTables tables)
+{
+    public int Id { get; } = id;
+    public PageTables Tables { get; } = tables;
+    /// <summary><c>mm->context.tlb_gen</c>: bumped by every flush of the mm.</summary>
+    public ulong TlbGen { get; internal set; } = 1;
+    /// <summary><c>mm_cpumask</c>: set on switch-in; since v6.14 cleared only when a flush finds the CPU running another mm.</summary>
+    public HashSet<int> CpuMask { get; } = new();
+}
+
+/// <summary>Counters of everything the flush paths did (cumulative).</summary>
+public sealed class FlushCounters
+{
+    public long IpisSent, IpisReceived, Invlpg, LocalFullFlushes, GlobalFlushes, EntriesInvalidated, InvlpgbBroadcasts;
+    public long KernelRangeFlushes, KernelSinglePageFlushes, KernelFullFlushes;
+    public readonly long[] TraceEvents = new long[6];
+    /// <summary>The tlb_flush events (reason, pages) in the order the kernel would emit them, if recording is on.</summary>
+    public List<(int Cpu, TlbFlushReason Reason, long Pages)>? Trace;
+
+    internal void Emit(int cpu, TlbFlushReason reason, long pages)
+    {
+        TraceEvents[(int)reason]++;
+        Trace?.Add((cpu, reason, pages));
+    }
+}
+
+/// <summary>
+/// The CPUs of a machine with their TLBs and the kernel's flush logic (arch/x86/mm/tlb.c; model-reference.md §4.2–4.3):
+/// <c>flush_tlb_kernel_range</c> / <c>flush_tlb_all</c> to every online CPU, <c>flush_tlb_mm_range</c> to the mm's CPUs that
+/// are not lazy, context switches choosing among 6 dynamic ASIDs per CPU with generation tracking, and the tlb_flush
+/// events each path emits. Returns counts; never sleeps or times anything.
+/// </summary>
+public sealed class TlbMachine
+{
+    public const int DynamicAsids = 6; // TLB_NR_DYN_ASIDS
+
+    sealed class CpuState
+    {
+        public readonly int[] SlotMm = new int[DynamicAsids];
+        public readonly ulong[] SlotGen = new ulong[DynamicAsids];
+        public readonly bool[] SlotStale = new bool[DynamicAsids];
+        public int NextSlot, Slot = -1;
+        public Mm? Loaded;
+        public bool Lazy;
+        public CpuState() { Array.Fill(SlotMm, -1); }
+    }
+
+    readonly CpuState[] _state;
+    public CpuTlb[] Cpus { get; }
+    public bool[] Online { get; }
+    public TlbOptions Options { get; }
+    public PageTables Kernel { get; }
+    public FlushCounters Counters { get; } = new();
+
+    public TlbMachine(CpuPreset preset, int cpus, PageTables kernelTables, TlbOptions? options = null)
+    {
+        Options = options ?? new TlbOptions();
+        Kernel = kernelTables;
+        Cpus = new CpuTlb[cpus];
+        _state = new CpuState[cpus];
+        Online = new bool[cpus];
+        for (int i = 0; i < cpus; i++) { Cpus[i] = new CpuTlb(preset); _state[i] = new CpuState(); Online[i] = true; }
+    }
+
+    /// <summary>Hardware PCID of the CPU's current ASID (ASID + 1; 0 before any mm was loaded).</summary>
+    public ushort Pcid(int cpu) => (ushort)(_state[cpu].Slot + 1);
+    public Mm? LoadedMm(int cpu) => _state[cpu].Loaded;
+    public bool IsLazy(int cpu) => _state[cpu].Lazy;
+
+    /// <summary>A load through the kernel page tables (the direct map) on <paramref name="cpu"/>.</summary>
+    public TlbOutcome TranslateKernel(int cpu, ulong va, out ulong pfn) =>
+        Cpus[cpu].Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
+
+    // ---- kernel address flushes: every online CPU, lazy or idle ----
+
+    /// <summary><c>flush_tlb_kernel_range()</c>: up to the ceiling, INVLPG per 4 KiB page on every online CPU; above it,
+    /// a global flush. With INVLPGB: one broadcast and no IPIs. Emits no tlb_flush event.</summary>
+    public void FlushTlbKernelRange(int initiator, ulong start, ulong end)
+    {
+        long pages = (long)((end - start + 4095) >> 12);
+        bool full = pages > Options.FlushCeiling;
+        Counters.KernelRangeFlushes++;
+        if (full) Counters.KernelFullFlushes++; else Counters.KernelSinglePageFlushes++;
+        if (Options.Invlpgb) { Counters.InvlpgbBroadcasts++; }
+        else SendIpis(initiator, AllOnline(initiator));
+        for (int cpu = 0; cpu < Cpus.Length; cpu++)
+        {
+            if (!Online[cpu]) continue;
+            if (full) { Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal(); Counters.GlobalFlushes++; continue; }
+            for (ulong va = start; va < end; va += 4096)
+            {
+                if (Options.Invlpgb) Counters.EntriesInvalidated += InvalidateEverywhere(cpu, va);
+                else { Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va); Counters.Invlpg++; }
+            }
+            // PTI/ASI: the other ASIDs of this CPU are flushed in full when next loaded (invalidate_other).
+            if (Options.InvalidateOther && !Options.Invlpgb) MarkOthersStale(cpu);
+        }
+    }
+
+    /// <summary><c>flush_tlb_all()</c>: a global flush (INVPCID type 2 / CR4.PGE) on every online CPU.</summary>
+    public void FlushTlbAll(int initiator)
+    {
+        if (Options.Invlpgb) Counters.InvlpgbBroadcasts++;
+        else SendIpis(initiator, AllOnline(initiator));
+        for (int cpu = 0; cpu < Cpus.Length; cpu++)
+        {
+            if (!Online[cpu]) continue;
+            Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal();
+            Counters.GlobalFlushes++;
+        }
+    }
+
+    int InvalidateEverywhere(int cpu, ulong va)
+    {
+        // A broadcast INVLPGB for a kernel address reaches every PCID, globals included.
+        int n = Cpus[cpu].Invlpg(Pcid(cpu), va);
+        for (int s = 0; s < DynamicAsids; s++) n += Cpus[cpu].InvpcidAddress((ushort)(s + 1), va);
+        return n;
+    }
+
+    void MarkOthersStale(int cpu)
+    {
+        var st = _state[cpu];
+        for (int s = 0; s < DynamicAsids; s++) if (s != st.Slot && st.SlotMm[s] >= 0) st.SlotStale[s] = true;
+    }
+
+    List<int> AllOnline(int initiator)
+    {
+        var l = new List<int>();
+        for (int cpu = 0; cpu < Cpus.Length; cpu++) if (Online[cpu] && cpu != initiator) l.Add(cpu);
+        return l;
+    }
+
+    void SendIpis(int initiator, List<int> targets)
+    {
+        Counters.IpisSent += targets.Count;
+        Counters.IpisReceived += targets.Count;
+    }
+
+    // ---- user address spaces ----
+
+    /// <summary>
+    /// <c>flush_tlb_mm_range()</c>: bumps the mm's generation; flushes locally if the initiator runs the mm (LOCAL_MM_SHOOTDOWN);
+    /// if other CPUs are in the mask, emits REMOTE_SEND_IPI and IPIs those that run the mm and are not lazy (all of
+    /// them when page tables are freed). A target catches up with a partial flush only if it is exactly one generation
+    /// behind, else a full flush of the ASID; a target that runs another mm leaves the mask (REMOTE_WRONG_CPU, v6.14+).
+    /// </summary>
+    public void FlushTlbMmRange(int initiator, Mm mm, ulong start, ulong end, bool freedTables = false)
+    {
+        long pages = (long)((end - start + 4095) >> 12);
+        bool full = pages > Options.FlushCeiling;
+        long tracePages = full ? -1 : pages;
+        mm.TlbGen++;
+        var others = new List<int>();
+        foreach (int cpu in mm.CpuMask) if (cpu != initiator) others.Add(cpu);
+        others.Sort();
+        if (others.Count > 0)
+        {
+            Counters.Emit(initiator, TlbFlushReason.RemoteSendIpi, tracePages);
+            var targets = new List<int>();
+            foreach (int cpu in others)
+            {
+                var st = _state[cpu];
+                bool runs = st.Loaded == mm;
+                if (runs && st.Lazy && !freedTables) continue; // should_flush_tlb(): lazy CPUs catch up on switch-in
+                targets.Add(cpu);
+            }
+            SendIpis(initiator, targets);
+            foreach (int cpu in targets) FlushFunc(cpu, mm, start, end, full, TlbFlushReason.RemoteShootdown);
+        }
+        if (_state[initiator].Loaded == mm && !_state[initiator].Lazy) FlushFunc(initiator, mm, start, end, full, TlbFlushReason.LocalMmShootdown);
+    }
+
+    /// <summary><c>flush_tlb_func()</c> on one CPU.</summary>
+    void FlushFunc(int cpu, Mm mm, ulong start, ulong end, bool full, TlbFlushReason reason)
+    {
+        var st = _state[cpu];
+        if (st.Loaded != mm)
+        {
+            // Runs another mm now: leave the mask (v6.14+).
+            mm.CpuMask.Remove(cpu);
+            Counters.Emit(cpu, TlbFlushReason.RemoteWrongCpu, 0);
+            return;
+        }
+        if (st.Lazy)
+        {
+            // Page tables freed while lazy: switch to init_mm; the mm gets a full flush when switched back in.
+            st.Loaded = null; st.Slot = -1; st.Lazy = false;
+            return;
+        }
+        ulong local = st.SlotGen[st.Slot];
+        if (local >= mm.TlbGen) return; // already current: no event
+        ushort pcid = Pcid(cpu);
+        if (!full && local + 1 == mm.TlbGen)
+        {
+            for (ulong va = start; va < end; va += 4096) { Counters.EntriesInvalidated += Cpus[cpu].Invlpg(pcid, va); Counters.Invlpg++; }
+            Counters.Emit(cpu, reason, (long)((end - start + 4095) >> 12));
+        }
+        else
+        {
+            Counters.EntriesInvalidated += Cpus[cpu].FlushPcid(pcid);
+            Counters.LocalFullFlushes++;
+            Counters.Emit(cpu, reason, -1);
+        }
+        st.SlotGen[st.Slot] = mm.TlbGen;
+    }
+
+    /// <summary>
+    /// <c>switch_mm_irqs_off()</c>: same mm and not lazy → nothing; back from lazy → full flush only if the mm moved on;
+    /// another mm → join its mask and <c>choose_new_asid()</c>: a slot that already holds the mm is reused (flushed only
+    /// if behind or marked stale), else the next slot round-robin is taken and flushed. Emits TASK_SWITCH (0 or -1).
+    /// </summary>
+    public void SwitchMm(int cpu, Mm next)
+    {
+        var st = _state[cpu];
+        if (st.Loaded == next)
+        {
+            if (!st.Lazy) return;
+            st.Lazy = false;
+            if (st.SlotGen[st.Slot] < next.TlbGen || st.SlotStale[st.Slot]) FlushSlot(cpu, st.Slot, next);
+            return;
+        }
+        st.Lazy = false;
+        next.CpuMask.Add(cpu);
+        int slot = Array.IndexOf(st.SlotMm, next.Id);
+        if (slot >= 0)
+        {
+            st.Slot = slot; st.Loaded = next;
+            if (st.SlotGen[slot] < next.TlbGen || st.SlotStale[slot]) FlushSlot(cpu, slot, next);
+            else Counters.Emit(cpu, TlbFlushReason.TaskSwitch, 0);
+            return;
+        }
+        slot = st.NextSlot;
+        st.NextSlot = (st.NextSlot + 1) % DynamicAsids;
+        st.SlotMm[slot] = next.Id;
+        st.Slot = slot; st.Loaded = next;
+        FlushSlot(cpu, slot, next);
+    }
+
+    void FlushSlot(int cpu, int slot, Mm mm)
+    {
+        var st = _state[cpu];
+        Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(slot + 1));
+        Counters.LocalFullFlushes++;
+        st.SlotGen[slot] = mm.TlbGen;
+        st.SlotStale[slot] = false;
+        Counters.Emit(cpu, TlbFlushReason.TaskSwitch, -1);
+    }
+
+    /// <summary><c>enter_lazy_tlb()</c>: a kernel thread runs on the CPU; the old mm stays loaded.</summary>
+    public void EnterLazy(int cpu) { if (_state[cpu].Loaded is not null) _state[cpu].Lazy = true; }
+}
