@@ -99,6 +99,18 @@ public class DirectMapTests
     }
 
     [Fact]
+    public void a_1TiB_machine_with_1G_leaves_needs_a_handful_of_table_pages_and_grows_only_with_splits()
+    {
+        var m = DirectMap.Build([new PhysRange(0x1000, 0x9fc00), new PhysRange(MiB, 1024 * GiB)]);
+        Assert.Equal(1023, m.Pages[3]);
+        // PGD + 2 PUD tables + the PMD and PTE tables of the first GiB (ISA range and 2M head): ~4 pages of entries.
+        Assert.True(m.Tables.TablePagesAllocated <= 5, $"{m.Tables.TablePagesAllocated} table pages");
+        long before = m.Tables.TablePagesAllocated;
+        m.SetPresent((512 * GiB) >> 12, 1, present: false);
+        Assert.Equal(before + 2, m.Tables.TablePagesAllocated);
+    }
+
+    [Fact]
     public void five_level_tables_map_the_same_as_four_level()
     {
         var four = OneGiBMachine();

@@ -98,8 +98,10 @@ public class TlbTests
         Assert.False(t.TryLookup(2, 0x8000, 1, out _));
         t.Insert(1, 0xC000, 1, 112, true);
         Assert.True(t.TryLookup(2, 0xC000, 1, out _));
-        // A CR3 flush of PCID 1 drops its two non-global entries and keeps the global one.
-        Assert.Equal(2, t.InvalidateAll(1, includeGlobal: false));
+        // Set 0 now holds 0x8000 (PCID 1) and the global 0xC000 (0x0000 was least recent). A CR3 flush of PCID 1 drops
+        // the non-global entry and keeps the global one.
+        Assert.Equal(1, t.InvalidateAll(1, includeGlobal: false));
+        Assert.False(t.TryLookup(1, 0x8000, 1, out _));
         Assert.True(t.TryLookup(2, 0xC000, 1, out _));
     }
 
