@@ -43,7 +43,7 @@ public class TlbTests
         Assert.Equal(7, m.Counters.IpisReceived);
         for (int c = 0; c < 8; c++) Assert.Equal(TlbOutcome.Walk, m.TranslateKernel(c, va, out _));
         // Offline CPUs are not reached.
-        m.Online[5] = false;
+        m.SetOnline(5, false);
         m.FlushTlbKernelRange(3, va, va + 4096);
         Assert.Equal(7 + 6, m.Counters.IpisSent);
         // INVLPGB: a broadcast, no IPIs.

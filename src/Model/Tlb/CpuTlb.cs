@@ -25,18 +25,15 @@ public sealed class CpuTlb
         _l1_1g = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 1G", preset.L1_1G);
         _l2 = new SetAssociativeTlb("STLB/L2 4K+2M", preset.L2);
         _l2_1g = new SetAssociativeTlb("STLB 1G", preset.L2_1G);
+        var all = new List<SetAssociativeTlb> { _l1_4k };
+        if (!preset.L1Shared) { all.Add(_l1_2m); all.Add(_l1_1g); }
+        all.Add(_l2);
+        if (preset.L2_1G.Entries > 0) all.Add(_l2_1g);
+        Structures = [.. all];
     }
 
-    public IEnumerable<SetAssociativeTlb> Structures
-    {
-        get
-        {
-            yield return _l1_4k;
-            if (!_p.L1Shared) { yield return _l1_2m; yield return _l1_1g; }
-            yield return _l2;
-            if (_p.L2_1G.Entries > 0) yield return _l2_1g;
-        }
-    }
+    /// <summary>Every distinct structure of this CPU (an array, so invalidation loops allocate nothing).</summary>
+    public SetAssociativeTlb[] Structures { get; }
 
     SetAssociativeTlb L1(int level) => level switch { 1 => _l1_4k, 2 => _l1_2m, _ => _l1_1g };
 

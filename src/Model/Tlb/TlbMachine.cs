@@ -68,7 +68,10 @@ public sealed class TlbMachine
 
     readonly CpuState[] _state;
     public CpuTlb[] Cpus { get; }
-    public bool[] Online { get; }
+    readonly bool[] _online;
+    int _onlineCount;
+    public bool IsOnline(int cpu) => _online[cpu];
+    public int OnlineCount => _onlineCount;
     public TlbOptions Options { get; }
     public PageTables Kernel { get; }
     public FlushCounters Counters { get; } = new();
@@ -79,8 +82,58 @@ public sealed class TlbMachine
         Kernel = kernelTables;
         Cpus = new CpuTlb[cpus];
         _state = new CpuState[cpus];
-        Online = new bool[cpus];
-        for (int i = 0; i < cpus; i++) { Cpus[i] = new CpuTlb(preset); _state[i] = new CpuState(); Online[i] = true; }
+        _online = new bool[cpus];
+        _applied = new long[cpus];
+        for (int i = 0; i < cpus; i++) { Cpus[i] = new CpuTlb(preset); _state[i] = new CpuState(); _online[i] = true; }
+        _onlineCount = cpus;
+    }
+
+    /// <summary>CPU hotplug: kernel flushes reach only online CPUs.</summary>
+    public void SetOnline(int cpu, bool online)
+    {
+        Apply(cpu);
+        if (_online[cpu] != online) { _online[cpu] = online; _onlineCount += online ? 1 : -1; }
+    }
+
+    // Kernel flushes reach every online CPU. Doing 64 CPUs' invalidations inside each flush made the bookkeeping cost
+    // O(CPUs × TLB ways); instead each flush is logged once and every CPU applies the flushes it has not yet seen
+    // before its next TLB access or state change — the TLB state each access sees is exactly the eager one, because
+    // nothing on that CPU happens in between. A CPU that falls more than the log's length behind takes a global
+    // flush instead (more invalidation than the kernel did, never less).
+    enum PendingKind : byte { Pages, PagesAllPcids, Global }
+    readonly record struct PendingFlush(ulong Start, ulong End, PendingKind Kind);
+    readonly PendingFlush[] _log = new PendingFlush[1 << 16];
+    long _logSeq;
+    readonly long[] _applied;
+
+    void Log(ulong start, ulong end, PendingKind kind) => _log[_logSeq++ & (_log.Length - 1)] = new PendingFlush(start, end, kind);
+
+    /// <summary>Applies the kernel flushes <paramref name="cpu"/> has not seen yet.</summary>
+    void Apply(int cpu)
+    {
+        long from = _applied[cpu];
+        if (from == _logSeq) return;
+        _applied[cpu] = _logSeq;
+        if (!_online[cpu]) return;
+        if (_logSeq - from > _log.Length) { Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal(); return; }
+        for (long q = from; q < _logSeq; q++)
+        {
+            var f = _log[q & (_log.Length - 1)];
+            switch (f.Kind)
+            {
+                case PendingKind.Global:
+                    Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal();
+                    break;
+                case PendingKind.PagesAllPcids:
+                    for (ulong va = f.Start; va < f.End; va += 4096) Counters.EntriesInvalidated += InvalidateEverywhere(cpu, va);
+                    break;
+                default:
+                    for (ulong va = f.Start; va < f.End; va += 4096) Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va);
+                    // PTI/ASI: the other ASIDs of this CPU are flushed in full when next loaded (invalidate_other).
+                    if (Options.InvalidateOther) MarkOthersStale(cpu);
+                    break;
+            }
+        }
     }
 
     /// <summary>Hardware PCID of the CPU's current ASID (ASID + 1; 0 before any mm was loaded).</summary>
@@ -89,8 +142,11 @@ public sealed class TlbMachine
     public bool IsLazy(int cpu) => _state[cpu].Lazy;
 
     /// <summary>A load through the kernel page tables (the direct map) on <paramref name="cpu"/>.</summary>
-    public TlbOutcome TranslateKernel(int cpu, ulong va, out ulong pfn) =>
-        Cpus[cpu].Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
+    public TlbOutcome TranslateKernel(int cpu, ulong va, out ulong pfn)
+    {
+        Apply(cpu);
+        return Cpus[cpu].Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
+    }
 
     // ---- kernel address flushes: every online CPU, lazy or idle ----
 
@@ -102,33 +158,20 @@ public sealed class TlbMachine
         bool full = pages > Options.FlushCeiling;
         Counters.KernelRangeFlushes++;
         if (full) Counters.KernelFullFlushes++; else Counters.KernelSinglePageFlushes++;
-        if (Options.Invlpgb) { Counters.InvlpgbBroadcasts++; }
-        else SendIpis(initiator, AllOnline(initiator));
-        for (int cpu = 0; cpu < Cpus.Length; cpu++)
-        {
-            if (!Online[cpu]) continue;
-            if (full) { Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal(); Counters.GlobalFlushes++; continue; }
-            for (ulong va = start; va < end; va += 4096)
-            {
-                if (Options.Invlpgb) Counters.EntriesInvalidated += InvalidateEverywhere(cpu, va);
-                else { Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va); Counters.Invlpg++; }
-            }
-            // PTI/ASI: the other ASIDs of this CPU are flushed in full when next loaded (invalidate_other).
-            if (Options.InvalidateOther && !Options.Invlpgb) MarkOthersStale(cpu);
-        }
+        if (Options.Invlpgb) Counters.InvlpgbBroadcasts++;
+        else SendIpis(_onlineCount - (_online[initiator] ? 1 : 0));
+        if (full) { Counters.GlobalFlushes += _onlineCount; Log(0, 0, PendingKind.Global); return; }
+        if (!Options.Invlpgb) Counters.Invlpg += pages * _onlineCount;
+        Log(start & ~4095UL, start + (ulong)pages * 4096, Options.Invlpgb ? PendingKind.PagesAllPcids : PendingKind.Pages);
     }
 
     /// <summary><c>flush_tlb_all()</c>: a global flush (INVPCID type 2 / CR4.PGE) on every online CPU.</summary>
     public void FlushTlbAll(int initiator)
     {
         if (Options.Invlpgb) Counters.InvlpgbBroadcasts++;
-        else SendIpis(initiator, AllOnline(initiator));
-        for (int cpu = 0; cpu < Cpus.Length; cpu++)
-        {
-            if (!Online[cpu]) continue;
-            Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal();
-            Counters.GlobalFlushes++;
-        }
+        else SendIpis(_onlineCount - (_online[initiator] ? 1 : 0));
+        Counters.GlobalFlushes += _onlineCount;
+        Log(0, 0, PendingKind.Global);
     }
 
     int InvalidateEverywhere(int cpu, ulong va)
@@ -145,17 +188,10 @@ public sealed class TlbMachine
         for (int s = 0; s < DynamicAsids; s++) if (s != st.Slot && st.SlotMm[s] >= 0) st.SlotStale[s] = true;
     }
 
-    List<int> AllOnline(int initiator)
+    void SendIpis(int targets)
     {
-        var l = new List<int>();
-        for (int cpu = 0; cpu < Cpus.Length; cpu++) if (Online[cpu] && cpu != initiator) l.Add(cpu);
-        return l;
-    }
-
-    void SendIpis(int initiator, List<int> targets)
-    {
-        Counters.IpisSent += targets.Count;
-        Counters.IpisReceived += targets.Count;
+        Counters.IpisSent += targets;
+        Counters.IpisReceived += targets;
     }
 
     // ---- user address spaces ----
@@ -186,15 +222,17 @@ public sealed class TlbMachine
                 if (runs && st.Lazy && !freedTables) continue; // should_flush_tlb(): lazy CPUs catch up on switch-in
                 targets.Add(cpu);
             }
-            SendIpis(initiator, targets);
+            SendIpis(targets.Count);
             foreach (int cpu in targets) FlushFunc(cpu, mm, start, end, full, TlbFlushReason.RemoteShootdown);
         }
+        Apply(initiator);
         if (_state[initiator].Loaded == mm && !_state[initiator].Lazy) FlushFunc(initiator, mm, start, end, full, TlbFlushReason.LocalMmShootdown);
     }
 
     /// <summary><c>flush_tlb_func()</c> on one CPU.</summary>
     void FlushFunc(int cpu, Mm mm, ulong start, ulong end, bool full, TlbFlushReason reason)
     {
+        Apply(cpu);
         var st = _state[cpu];
         if (st.Loaded != mm)
         {
@@ -233,6 +271,7 @@ public sealed class TlbMachine
     /// </summary>
     public void SwitchMm(int cpu, Mm next)
     {
+        Apply(cpu);
         var st = _state[cpu];
         if (st.Loaded == next)
         {
@@ -269,5 +308,9 @@ public sealed class TlbMachine
     }
 
     /// <summary><c>enter_lazy_tlb()</c>: a kernel thread runs on the CPU; the old mm stays loaded.</summary>
-    public void EnterLazy(int cpu) { if (_state[cpu].Loaded is not null) _state[cpu].Lazy = true; }
+    public void EnterLazy(int cpu)
+    {
+        Apply(cpu);
+        if (_state[cpu].Loaded is not null) _state[cpu].Lazy = true;
+    }
 }
