@@ -56,6 +56,32 @@ public class DirectMapTests
     }
 
     [Fact]
+    public void collapse_large_pages_only_behind_the_estimate_option()
+    {
+        // Mainline never collapses the direct map; the option estimates what v6.14's collapse would give back.
+        var m = DirectMap.Build([new PhysRange(0x1000, 0x9fc00), new PhysRange(MiB, 4 * GiB)], new DirectMapOptions { CollapseOnRestore = true });
+        var before = m.MeminfoKb;
+        long tables = m.Tables.TablePages.Sum();
+        ulong pfn = (2 * GiB + 5 * MiB) >> 12;
+        m.SetPresent(pfn, 1, present: false);
+        Assert.Equal(2, m.Level2Splits + m.Level3Splits);
+        var r = m.SetPresent(pfn, 1, present: true);
+        Assert.Equal(2, r.CollapsedTables);
+        Assert.Equal(1, m.Level2Collapses);
+        Assert.Equal(1, m.Level3Collapses);
+        Assert.Equal(before, m.MeminfoKb);
+        Assert.Equal(tables, m.Tables.TablePages.Sum());
+        Assert.Equal(2, m.Tables.TablePagesFreed);
+        Assert.Empty(m.Validate());
+        // A region that is not uniform stays split.
+        m.SetPresent(pfn, 1, present: false);
+        m.Change(pfn + 1, 1, Pte.None, Pte.Rw);
+        m.SetPresent(pfn, 1, present: true);
+        Assert.Equal(PageLevel.Pte, m.Tables.Lookup(m.VirtualAddress(pfn)).Level);
+        Assert.Empty(m.Validate());
+    }
+
+    [Fact]
     public void should_split_large_page_sameprot_leaves_a_large_leaf_alone()
     {
         var m = OneGiBMachine();
@@ -155,6 +181,7 @@ public class DirectMapTests
         Assert.Equal(OneGiBMachine(2).MeminfoKb.Kb4k + OneGiBMachine(2).MeminfoKb.Kb2M + OneGiBMachine(2).MeminfoKb.Kb1G,
             m.MeminfoKb.Kb4k + m.MeminfoKb.Kb2M + m.MeminfoKb.Kb1G);
         Assert.Equal(m.Level2Splits + m.Level3Splits, splits);
+        Assert.Empty(m.Validate());
         Assert.Equal(m.Tables.TablePagesAllocated - OneGiBMachine(2).Tables.TablePagesAllocated, splits);
     }
 
@@ -180,7 +207,9 @@ public class DirectMapTests
         Assert.Equal((26_624L, 2_070_528L, 25_165_824L), (meminfo["DirectMap4k"], meminfo["DirectMap2M"], meminfo["DirectMap1G"]));
         // Twelve 2M regions were split before the snapshot (3 after boot per vmstat direct_map_level2_splits, the rest
         // during boot: kernel text/rodata aliases, non-WB ranges). Applying that residual matches the 4K line exactly.
+        Assert.Empty(m.Validate());
         var report = m.ApplyResiduals(meminfo["DirectMap4k"], meminfo["DirectMap2M"], meminfo["DirectMap1G"]);
+        Assert.Empty(m.Validate());
         Assert.Equal(12, report.Splits2M);
         Assert.Equal(0, report.Diff4kKb);
         // What the boot rules do not explain: the kernel maps 2 GiB beyond System RAM here (one 1G leaf and one

@@ -14,6 +14,9 @@ public sealed record DirectMapOptions
     /// <summary>ASI's restricted direct map (Sep 2025 series): built with the same helper but 2 MiB at most and
     /// Present clear everywhere; pageblocks are made present as they become nonsensitive.</summary>
     public bool Restricted { get; init; }
+    /// <summary>Not what the kernel does for the direct map (only <c>set_memory_rox</c> users collapse, v6.14+): collapse
+    /// a 2M/1G region back to one leaf when a change makes it uniform again, to estimate what collapsing would save.</summary>
+    public bool CollapseOnRestore { get; init; }
 }
 
 /// <summary>A physical range [Start, End) in bytes, as <c>/proc/iomem</c> lists "System RAM".</summary>
@@ -28,6 +31,8 @@ public record struct CpaResult
     public int TablePages;
     /// <summary><c>flush_tlb_all()</c> calls made by splits (one per split, before the attribute change).</summary>
     public int SplitFlushes;
+    /// <summary>Tables collapsed back into a leaf (only with <see cref="DirectMapOptions.CollapseOnRestore"/>).</summary>
+    public int CollapsedTables;
     /// <summary>Some entry changed: a <c>set_memory_*</c> caller would now run <c>cpa_flush()</c>.</summary>
     public bool FlushNeeded;
 }
@@ -51,6 +56,9 @@ public sealed class DirectMap
     /// <summary><c>direct_map_level2_splits</c> (2M → 4K) and <c>direct_map_level3_splits</c> (1G → 2M).</summary>
     public long Level2Splits { get; private set; }
     public long Level3Splits { get; private set; }
+    /// <summary><c>direct_map_level2_collapses</c> / <c>direct_map_level3_collapses</c> (only with <see cref="DirectMapOptions.CollapseOnRestore"/>).</summary>
+    public long Level2Collapses { get; private set; }
+    public long Level3Collapses { get; private set; }
     public long FlushAllCalls { get; private set; }
 
     DirectMap(DirectMapOptions options)
@@ -137,10 +145,54 @@ public sealed class DirectMap
     public CpaResult SetPresent(ulong pfn, long count, bool present)
     {
         var r = present
-            ? Change(pfn, count, Pte.Present | Pte.Rw, Pte.None)
+            ? Change(pfn, count, Pte.Present | Pte.Rw | Pte.Dirty, Pte.None)
             : Change(pfn, count, Pte.None, Pte.Present | Pte.Rw | Pte.Dirty);
         r.FlushNeeded = false;
+        if (present && Options.CollapseOnRestore) Collapse(pfn, count, ref r);
         return r;
+    }
+
+    /// <summary>
+    /// The v6.14 collapse check (<c>collapse_large_pages</c>), applied here to the direct map only as an estimate: a PTE
+    /// table whose 512 entries are present, contiguous from a 2M-aligned frame and identical in flags becomes a 2M leaf;
+    /// a PMD table of 512 such 2M leaves becomes a 1G leaf when 1G pages are allowed. Each collapse frees a table page
+    /// and costs a <c>flush_tlb_all()</c>.
+    /// </summary>
+    void Collapse(ulong pfn, long count, ref CpaResult r)
+    {
+        ulong first = pfn & ~511UL, last = (pfn + (ulong)Math.Max(count, 1) - 1) & ~511UL;
+        for (ulong p = first; p <= last; p += 512)
+        {
+            if (TryCollapse(VirtualAddress(p), PageLevel.Pmd)) { Level2Collapses++; r.CollapsedTables++; FlushAllCalls++; }
+            if (Options.GbPages && !Options.Restricted && TryCollapse(VirtualAddress(p & ~((1UL << 18) - 1)), PageLevel.Pud)) { Level3Collapses++; r.CollapsedTables++; FlushAllCalls++; }
+        }
+    }
+
+    bool TryCollapse(ulong va, int level)
+    {
+        var parent = Tables.TableFor(va, level);
+        int i = PageTables.Index(va, level);
+        var table = parent?.Children?[i];
+        if (parent is null || table is null) return false;
+        ulong e0 = table.Entries[0];
+        if ((e0 & (ulong)Pte.Present) == 0) return false;
+        if (level - 1 > 1 && (e0 & (ulong)Pte.Pse) == 0) return false;
+        if (table.Children is not null) foreach (var c in table.Children) if (c is not null) return false;
+        ulong basePfn = (e0 & Prot.AddressMask) >> 12;
+        ulong step = (ulong)PageLevel.Pages(level - 1);
+        if (basePfn % (ulong)PageLevel.Pages(level) != 0) return false;
+        ulong flags = e0 & Prot.FlagMask;
+        for (int k = 1; k < 512; k++)
+        {
+            ulong e = table.Entries[k];
+            if ((e & Prot.FlagMask) != flags || ((e & Prot.AddressMask) >> 12) != basePfn + (ulong)k * step) return false;
+        }
+        parent.Children![i] = null;
+        parent.Entries[i] = (basePfn << 12 & Prot.AddressMask) | (flags & ~(ulong)Pte.Pse) | (ulong)Pte.Pse;
+        Tables.ReleaseTable(level - 1);
+        Pages[level - 1] -= 512;
+        Pages[level]++;
+        return true;
     }
 
     /// <summary>
@@ -220,6 +272,45 @@ public sealed class DirectMap
         Level2Splits = l2; Level3Splits = l3; FlushAllCalls = fl;
         var (g4, g2, g1) = MeminfoKb;
         return new ResidualReport(splits1G, splits2M, g4 - kb4k, g2 - kb2M, g1 - kb1G);
+    }
+
+    /// <summary>
+    /// Consistency of the structure with its counters: leaves per level equal <see cref="Pages"/>, table pages in use
+    /// equal what the tree holds, every leaf maps the frame of its own address. Returns the problems found (none: valid).
+    /// </summary>
+    public List<string> Validate()
+    {
+        var problems = new List<string>();
+        var leaves = new long[4];
+        var tables = new long[6];
+        Check(Tables.Root, Tables.Levels, 0, leaves, tables, problems);
+        for (int l = 1; l <= 3; l++) if (leaves[l] != Pages[l]) problems.Add($"{PageLevel.Name(l)} leaves: {leaves[l]} in the tree, {Pages[l]} counted");
+        for (int l = 1; l < Tables.Levels; l++) if (tables[l] != Tables.TablePages[l]) problems.Add($"level-{l} tables: {tables[l]} in the tree, {Tables.TablePages[l]} counted");
+        return problems;
+    }
+
+    void Check(PageTablePage t, int level, ulong vaBase, long[] leaves, long[] tables, List<string> problems)
+    {
+        for (int i = 0; i < 512; i++)
+        {
+            ulong e = t.Entries[i];
+            ulong va = vaBase | ((ulong)i << PageLevel.Shift(level));
+            if (level == Tables.Levels && i >= 256) va |= Tables.Levels == 4 ? 0xFFFF_0000_0000_0000UL : 0xFE00_0000_0000_0000UL;
+            var child = t.Children?[i];
+            if (child is not null)
+            {
+                if ((e & (ulong)Pte.Pse) != 0) problems.Add($"va 0x{va:x}: entry is a leaf but has a table");
+                tables[level - 1]++;
+                Check(child, level - 1, va, leaves, tables, problems);
+                continue;
+            }
+            if (e == 0) continue;
+            if (level > 3) { problems.Add($"va 0x{va:x}: leaf at level {level}"); continue; }
+            if (level > 1 && (e & (ulong)Pte.Pse) == 0) { problems.Add($"va 0x{va:x}: table entry without a table"); continue; }
+            leaves[level]++;
+            ulong pfn = (e & Prot.AddressMask) >> 12;
+            if (pfn != (va - PageOffset) >> 12) problems.Add($"va 0x{va:x}: maps pfn 0x{pfn:x}, not its own");
+        }
     }
 
     /// <summary>All leaves of one level in address order (a snapshot: safe to split while iterating).</summary>

@@ -120,6 +120,13 @@ public sealed class PageTables
         TablePagesAllocated++;
     }
 
+    /// <summary>Accounts for a table page freed by a collapse.</summary>
+    public void ReleaseTable(int level)
+    {
+        TablePages[level]--;
+        TablePagesFreed++;
+    }
+
     /// <summary>Rewrites the flags of the leaf covering <paramref name="va"/> (same frame), returning the old entry.</summary>
     public ulong SetLeafFlags(ulong va, int level, ulong newFlags)
     {
