@@ -217,6 +217,46 @@ public class TlbTests
         Assert.True(dm.Level2Splits > 0);
     }
 
+    /// <summary>ASI: restricted and unrestricted kernel spaces in separate PCIDs over their own direct maps; a kernel
+    /// flush covers both, so neither space ever returns a translation the flush covered.</summary>
+    [Fact]
+    public void asi_spaces_use_separate_pcids_and_kernel_flushes_cover_both()
+    {
+        var rng = new Random(11);
+        var full = DirectMap.Build([new PhysRange(MiB, 1 * GiB)], new DirectMapOptions { Global = false });
+        var restricted = DirectMap.Build([new PhysRange(MiB, 1 * GiB)], new DirectMapOptions { Restricted = true, Global = false });
+        // Nonsensitive pageblocks are present in the restricted map.
+        for (ulong block = 2; block < 200; block += 3) restricted.SetPresent(block * 512, 512, present: true);
+        var m = new TlbMachine(CpuPreset.SapphireRapids, 2, full.Tables, new TlbOptions { GlobalPages = false, InvalidateOther = true }) { Restricted = restricted.Tables };
+        var mms = Enumerable.Range(1, 8).Select(i => new Mm(i, new PageTables())).ToArray();
+        ulong va0 = full.VirtualAddress(1024);
+        Assert.Equal(TlbOutcome.Walk, m.TranslateKernel(0, va0, restricted: false, out _));
+        Assert.Equal(TlbOutcome.Walk, m.TranslateKernel(0, va0, restricted: true, out _)); // its own PCID: no hit from the other space
+        Assert.Equal(TlbOutcome.L1Hit, m.TranslateKernel(0, va0, restricted: true, out _));
+        for (int step = 0; step < 5000; step++)
+        {
+            int cpu = rng.Next(2);
+            ulong pfn = 512 + (ulong)rng.Next(100_000);
+            switch (rng.Next(8))
+            {
+                case 0: m.SwitchMm(cpu, mms[rng.Next(mms.Length)]); break;
+                case 1:
+                    // A page becomes sensitive: gone from the restricted map (a 2M leaf splits), flushed.
+                    restricted.SetPresent(pfn, 1, present: false);
+                    m.FlushTlbKernelRange(cpu, full.VirtualAddress(pfn), full.VirtualAddress(pfn + 1));
+                    break;
+                default:
+                    bool inRestricted = rng.Next(2) == 0;
+                    var outcome = m.TranslateKernel(cpu, full.VirtualAddress(pfn), inRestricted, out ulong got);
+                    var truth = (inRestricted ? restricted : full).Tables.Lookup(full.VirtualAddress(pfn));
+                    if (!truth.Present) Assert.Equal(TlbOutcome.Fault, outcome);
+                    else Assert.Equal(pfn, got);
+                    break;
+            }
+        }
+        Assert.True(restricted.Level2Splits > 0);
+    }
+
     [Fact]
     public void presets_and_costs_say_where_their_numbers_come_from()
     {

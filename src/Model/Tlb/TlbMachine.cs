@@ -74,6 +74,11 @@ public sealed class TlbMachine
     public int OnlineCount => _onlineCount;
     public TlbOptions Options { get; }
     public PageTables Kernel { get; }
+    /// <summary>ASI's restricted kernel tables (its own direct map), loaded in a separate PCID; null without ASI.</summary>
+    public PageTables? Restricted { get; init; }
+    /// <summary>Offset of the restricted address space's PCID from the unrestricted one (model-reference.md §4.3: a
+    /// separate PCID per space; bit 11 as PTI's user copy uses).</summary>
+    public const ushort RestrictedPcidOffset = 2048;
     public FlushCounters Counters { get; } = new();
 
     public TlbMachine(CpuPreset preset, int cpus, PageTables kernelTables, TlbOptions? options = null)
@@ -128,7 +133,12 @@ public sealed class TlbMachine
                     for (ulong va = f.Start; va < f.End; va += 4096) Counters.EntriesInvalidated += InvalidateEverywhere(cpu, va);
                     break;
                 default:
-                    for (ulong va = f.Start; va < f.End; va += 4096) Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va);
+                    for (ulong va = f.Start; va < f.End; va += 4096)
+                    {
+                        Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va);
+                        // ASI: flush_tlb_one_kernel() also flushes the restricted copy of the current ASID, as PTI does its user copy.
+                        if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].InvpcidAddress((ushort)(Pcid(cpu) + RestrictedPcidOffset), va);
+                    }
                     // PTI/ASI: the other ASIDs of this CPU are flushed in full when next loaded (invalidate_other).
                     if (Options.InvalidateOther) MarkOthersStale(cpu);
                     break;
@@ -142,9 +152,17 @@ public sealed class TlbMachine
     public bool IsLazy(int cpu) => _state[cpu].Lazy;
 
     /// <summary>A load through the kernel page tables (the direct map) on <paramref name="cpu"/>.</summary>
-    public TlbOutcome TranslateKernel(int cpu, ulong va, out ulong pfn)
+    public TlbOutcome TranslateKernel(int cpu, ulong va, out ulong pfn) => TranslateKernel(cpu, va, restricted: false, out pfn);
+
+    /// <summary>A kernel load in the restricted (ASI) or unrestricted address space: each has its own page tables and PCID.</summary>
+    public TlbOutcome TranslateKernel(int cpu, ulong va, bool restricted, out ulong pfn)
     {
         Apply(cpu);
+        if (restricted)
+        {
+            var tables = Restricted ?? throw new InvalidOperationException("no restricted address space (ASI off)");
+            return Cpus[cpu].Translate((ushort)(Pcid(cpu) + RestrictedPcidOffset), va, tables, false, out pfn);
+        }
         return Cpus[cpu].Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
     }
 
@@ -178,7 +196,11 @@ public sealed class TlbMachine
     {
         // A broadcast INVLPGB for a kernel address reaches every PCID, globals included.
         int n = Cpus[cpu].Invlpg(Pcid(cpu), va);
-        for (int s = 0; s < DynamicAsids; s++) n += Cpus[cpu].InvpcidAddress((ushort)(s + 1), va);
+        for (int s = 0; s <= DynamicAsids; s++)
+        {
+            n += Cpus[cpu].InvpcidAddress((ushort)s, va);
+            if (Restricted is not null) n += Cpus[cpu].InvpcidAddress((ushort)(s + RestrictedPcidOffset), va);
+        }
         return n;
     }
 
@@ -252,12 +274,19 @@ public sealed class TlbMachine
         ushort pcid = Pcid(cpu);
         if (!full && local + 1 == mm.TlbGen)
         {
-            for (ulong va = start; va < end; va += 4096) { Counters.EntriesInvalidated += Cpus[cpu].Invlpg(pcid, va); Counters.Invlpg++; }
+            for (ulong va = start; va < end; va += 4096)
+            {
+                Counters.EntriesInvalidated += Cpus[cpu].Invlpg(pcid, va);
+                Counters.Invlpg++;
+                // User memory is mapped in both ASI spaces: the restricted PCID's copy goes too.
+                if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].InvpcidAddress((ushort)(pcid + RestrictedPcidOffset), va);
+            }
             Counters.Emit(cpu, reason, (long)((end - start + 4095) >> 12));
         }
         else
         {
             Counters.EntriesInvalidated += Cpus[cpu].FlushPcid(pcid);
+            if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(pcid + RestrictedPcidOffset));
             Counters.LocalFullFlushes++;
             Counters.Emit(cpu, reason, -1);
         }
@@ -301,6 +330,7 @@ public sealed class TlbMachine
     {
         var st = _state[cpu];
         Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(slot + 1));
+        if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(slot + 1 + RestrictedPcidOffset));
         Counters.LocalFullFlushes++;
         st.SlotGen[slot] = mm.TlbGen;
         st.SlotStale[slot] = false;
