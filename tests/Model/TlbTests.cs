@@ -134,6 +134,44 @@ public class TlbTests
     }
 
     [Fact]
+    public void flush_tlb_func_does_a_partial_flush_only_one_generation_behind()
+    {
+        var dm = Map();
+        var m = new TlbMachine(CpuPreset.SapphireRapids, 2, dm.Tables);
+        m.Counters.Trace = new();
+        var mm = new Mm(1, new PageTables());
+        m.SwitchMm(0, mm); m.SwitchMm(1, mm);
+        m.FlushTlbMmRange(0, mm, 0, 2 * 4096);
+        Assert.Contains((1, TlbFlushReason.RemoteShootdown, 2L), m.Counters.Trace);
+        // CPU 1 goes lazy and misses two flushes: back in, one full flush covers both (generation catch-up).
+        m.EnterLazy(1);
+        m.FlushTlbMmRange(0, mm, 0, 4096);
+        m.FlushTlbMmRange(0, mm, 0, 4096);
+        m.Counters.Trace.Clear();
+        m.SwitchMm(1, mm);
+        Assert.Equal([(1, TlbFlushReason.TaskSwitch, -1L)], m.Counters.Trace);
+    }
+
+    [Fact]
+    public void native_flush_tlb_multi_traces_the_send_even_when_every_target_is_filtered_out()
+    {
+        var dm = Map();
+        var m = new TlbMachine(CpuPreset.SapphireRapids, 3, dm.Tables);
+        m.Counters.Trace = new();
+        var mm = new Mm(1, new PageTables());
+        for (int c = 0; c < 3; c++) m.SwitchMm(c, mm);
+        m.EnterLazy(1); m.EnterLazy(2);
+        m.Counters.Trace.Clear();
+        m.FlushTlbMmRange(0, mm, 0, 4096);
+        Assert.Equal(0, m.Counters.IpisSent);
+        Assert.Equal([(0, TlbFlushReason.RemoteSendIpi, 1L), (0, TlbFlushReason.LocalMmShootdown, 1L)], m.Counters.Trace);
+        // Freeing page tables reaches lazy CPUs too (they switch to init_mm).
+        m.FlushTlbMmRange(0, mm, 0, 4096, freedTables: true);
+        Assert.Equal(2, m.Counters.IpisSent);
+        Assert.Null(m.LoadedMm(1));
+    }
+
+    [Fact]
     public void flush_tlb_func_on_a_cpu_running_another_mm_removes_it_from_the_mask()
     {
         var dm = Map();
