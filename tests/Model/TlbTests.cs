@@ -67,6 +67,18 @@ public class TlbTests
     }
 
     [Fact]
+    public void a_walk_reads_one_entry_per_level_down_to_the_leaf()
+    {
+        var dm = DirectMap.Build([new PhysRange(0x1000, 0x9fc00), new PhysRange(MiB, 4 * GiB)]);
+        var tlb = new CpuTlb(CpuPreset.SkylakeSP);
+        tlb.Translate(1, dm.VirtualAddress(300), dm.Tables, true, out _);              // 4K leaf: PGD, PUD, PMD, PTE
+        tlb.Translate(1, dm.VirtualAddress((4 * MiB) >> 12), dm.Tables, true, out _);   // 2M leaf: 3 reads
+        tlb.Translate(1, dm.VirtualAddress((2 * GiB) >> 12), dm.Tables, true, out _);   // 1G leaf: 2 reads
+        Assert.Equal(new long[] { 0, 1, 1, 1 }, tlb.WalksByLeafLevel);
+        Assert.Equal(4 + 3 + 2, tlb.WalkReads);
+    }
+
+    [Fact]
     public void amd_l2_holds_1G_pages_as_2M_pieces()
     {
         var dm = Map();

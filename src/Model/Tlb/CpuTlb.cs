@@ -16,6 +16,12 @@ public sealed class CpuTlb
     readonly SetAssociativeTlb _l1_4k, _l1_2m, _l1_1g, _l2, _l2_1g;
     public long Walks { get; private set; }
     public long Faults { get; private set; }
+    /// <summary>Walks by the level of the leaf they ended at (index 1 = 4K, 2 = 2M, 3 = 1G): a walk reads one entry
+    /// per level down to the leaf, so a miss on a 4K page costs (levels − 0) reads, on a 2M page one fewer, on 1G two
+    /// fewer (model-reference.md §5.2), before any paging-structure-cache savings.</summary>
+    public long[] WalksByLeafLevel { get; } = new long[4];
+    /// <summary>Page-table entries read by walks (the memory references of §5.2's walk model).</summary>
+    public long WalkReads { get; private set; }
 
     public CpuTlb(CpuPreset preset)
     {
@@ -67,6 +73,8 @@ public sealed class CpuTlb
         var w = tables.Lookup(va);
         if (!w.Mapped || !w.Present) { Faults++; pfn = 0; return TlbOutcome.Fault; }
         pfn = w.Pfn(va);
+        WalksByLeafLevel[w.Level]++;
+        WalkReads += tables.Levels - w.Level + 1;
         bool global = globalPages && (w.Flags & Pte.Global) != 0;
         ulong pagePfn = (w.Entry & Prot.AddressMask) >> 12;
         L1(w.Level).Insert(pcid, va, w.Level, pagePfn, global);
