@@ -96,6 +96,28 @@ public class ParquetCsvRoundTripTests
         reader.Dispose();
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(129)]
+    [InlineData(5000)]
+    public void TimestampDeltaEncodingSurvivesExtremeValues(int n)
+    {
+        // ts_ns is written DELTA_BINARY_PACKED: jumps across the whole long range, steps back, repeats.
+        var rng = new Random(n);
+        long[] special = [long.MinValue, long.MaxValue, 0, -1, 1, long.MaxValue - 1, long.MinValue + 1];
+        var events = new List<TraceEvent>();
+        long ts = 1_000_000;
+        for (int i = 0; i < n; i++)
+        {
+            ts = (i % 37) switch { 0 => special[rng.Next(special.Length)], 1 => ts, 2 => ts - rng.Next(1000), _ => unchecked(ts + rng.Next(1, 100_000)) };
+            events.Add(new TraceEvent { Kind = EventKind.MmPageAlloc, TsNs = ts, Cpu = (ushort)(i % 3), Pid = i, Fields = EventFields.Pid });
+        }
+        string path = WriteParquet(events, new CommTable(), new TraceMetadata(), new TraceStats(), rowGroup: 1000);
+        using var back = EventsParquetReader.Open(path);
+        var read = ReadAll.Drain(back);
+        Assert.Equal(events.Select(e => e.TsNs), read.Select(e => e.TsNs));
+    }
+
     [Fact]
     public void DuckDbReadsTheFileUnchanged()
     {

@@ -46,7 +46,7 @@ public sealed class EventsParquetWriter : IAsyncDisposable
         static ColumnSpec Str(string name, bool opt) => new(name, S, opt, 0, IsString: true);
         var c = new List<ColumnSpec>
         {
-            Int(EventsSchema.TsNs.Name, I64, false, 18, 64, true), Int(EventsSchema.Cpu.Name, I32, false, 12, 16, false), Int(EventsSchema.Pid.Name, I32, true, 17, 32, true),
+            Int(EventsSchema.TsNs.Name, I64, false, 18, 64, true) with { Encoding = ColumnSpec.DeltaBinaryPacked }, Int(EventsSchema.Cpu.Name, I32, false, 12, 16, false), Int(EventsSchema.Pid.Name, I32, true, 17, 32, true),
             Str(EventsSchema.Comm.Name, true), Str(EventsSchema.Kind.Name, false),
             Int(EventsSchema.Pfn.Name, I64, true, 14, 64, false), Int(EventsSchema.Order.Name, I32, true, 11, 8, false), Int(EventsSchema.Gfp.Name, I64, true, 14, 64, false),
             Int(EventsSchema.Migratetype.Name, I32, true, 15, 8, true), new(EventsSchema.PercpuRefill.Name, B, true, null),

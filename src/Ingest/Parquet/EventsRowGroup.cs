@@ -30,6 +30,19 @@ public sealed class EventsRowGroup
         public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 8, scratch);
     }
 
+    /// <summary>A required, mostly increasing int64 column (timestamps) written DELTA_BINARY_PACKED.</summary>
+    sealed class DeltaInt64Column(int capacity) : Column(capacity, false)
+    {
+        readonly long[] _v = new long[capacity];
+        public void Add(long value) => _v[Count++] = value;
+        public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch)
+        {
+            scratch.ResetWrittenCount();
+            ParquetFileWriter.DeltaBinaryPacked(_v.AsSpan(0, Count), scratch);
+            return scratch.WrittenSpan;
+        }
+    }
+
     sealed class Int32Column(int capacity, bool optional) : Column(capacity, optional)
     {
         readonly int[] _v = new int[capacity];
@@ -90,7 +103,8 @@ public sealed class EventsRowGroup
     readonly Utf8Cache? _callSiteUtf8;
     CommTable? _comms;
 
-    readonly Int64Column _ts, _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost;
+    readonly DeltaInt64Column _ts;
+    readonly Int64Column _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost;
     readonly Int32Column _cpu, _pid, _order, _mt, _fbOrder, _allocMt, _fbMt, _tlbReason, _prevPid, _nextPid, _dev;
     readonly BoolColumn _refill, _chown;
     readonly StringColumn _comm, _kind;
@@ -107,7 +121,7 @@ public sealed class EventsRowGroup
         _commUtf8 = commUtf8;
         _callSiteUtf8 = callSiteUtf8;
         int n = capacity;
-        _ts = new(n, false); _cpu = new(n, false); _pid = new(n, true);
+        _ts = new(n); _cpu = new(n, false); _pid = new(n, true);
         _comm = new(n, true, id => _commUtf8.Get(_comms!, id));
         _kind = new(n, false, id => KindUtf8[id]);
         _pfn = new(n, true); _order = new(n, true); _gfp = new(n, true); _mt = new(n, true); _refill = new(n, true);
@@ -130,7 +144,7 @@ public sealed class EventsRowGroup
         foreach (ref readonly var e in events[..take])
         {
             var f = e.Fields;
-            _ts.Add(n, true, e.TsNs);
+            _ts.Add(e.TsNs);
             _cpu.Add(n, true, e.Cpu);
             _pid.Add(n, (f & EventFields.Pid) != 0, e.Pid);
             _comm.Add(n, (f & EventFields.Comm) != 0, e.CommId);
