@@ -1,4 +1,3 @@
-using System.Globalization;
 using AsiTrace.Model.Paging;
 
 namespace AsiTrace.Tests.Model;
@@ -189,17 +188,9 @@ public class DirectMapTests
     [Fact]
     public void direct_map_of_the_recorded_machine_against_its_meminfo()
     {
-        string snap = TestPaths.Sample("dd-cat/snapshot-start");
-        var ram = new List<PhysRange>();
-        foreach (var line in File.ReadAllLines(Path.Combine(snap, "iomem")))
-        {
-            if (line.StartsWith(' ') || !line.EndsWith(": System RAM", StringComparison.Ordinal)) continue;
-            var span = line[..line.IndexOf(' ')].Split('-');
-            ram.Add(new PhysRange(ulong.Parse(span[0], NumberStyles.HexNumber), ulong.Parse(span[1], NumberStyles.HexNumber) + 1));
-        }
-        var meminfo = File.ReadAllLines(Path.Combine(snap, "meminfo"))
-            .Select(l => l.Split(':')).Where(p => p[0].StartsWith("DirectMap", StringComparison.Ordinal))
-            .ToDictionary(p => p[0], p => long.Parse(p[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
+        var snap = AsiTrace.Ingest.Snapshot.MachineSnapshot.Load(TestPaths.Sample("dd-cat/snapshot-start"));
+        var ram = AsiTrace.Ingest.Snapshot.SnapshotParsers.SystemRam(snap.Iomem!).Select(r => new PhysRange(r.Start, r.EndExclusive)).ToList();
+        var meminfo = snap.Meminfo!;
         var m = DirectMap.Build(ram);
         // The boot rules over System RAM: [0, 2M) 4K, [2M, 1G) 2M, [1G, 3G) and [4G, 25G) 1G.
         Assert.Equal((2048L, 1_046_528L, 24_117_248L), m.MeminfoKb);
