@@ -1,0 +1,312 @@
+namespace AsiTrace.Model.Alloc;
+
+/// <summary>An event the allocator model emits, as the kernel's tracepoints would (model-reference.md §2).</summary>
+public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, int Migratetype,
+    int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false);
+
+public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain }
+
+/// <summary>Options of the buddy model (model-reference.md §1.2, §1.7).</summary>
+public sealed record BuddyOptions
+{
+    public int MaxPageOrder { get; init; } = 10;
+    public int PageblockOrder { get; init; } = 9;
+    /// <summary>v6.15+ claim-then-steal fallback (false: not implemented yet for the ≤ v6.14 rules; see the note).</summary>
+    public bool ClaimThenSteal { get; init; } = true;
+}
+
+/// <summary>
+/// One zone's buddy allocator (mm/page_alloc.c; model-reference.md §1.4–§1.8): <c>free_area[order].free_list[type]</c>
+/// as doubly linked lists of head pfns, the pageblock migratetype bitmap, <c>expand()</c>, <c>__free_one_page()</c> with
+/// its merge restrictions above pageblock order and <c>buddy_merge_likely()</c> tail placement,
+/// <c>__rmqueue_smallest()</c>, and the v6.15+ fallback (<c>__rmqueue_claim</c> / <c>__rmqueue_steal</c>). Emits the
+/// events the kernel would (<c>mm_page_alloc_zone_locked</c>, <c>mm_page_alloc_extfrag</c>).
+/// </summary>
+public sealed class BuddyZone
+{
+    public string Name { get; }
+    public long StartPfn { get; }
+    public long Pages { get; }
+    public BuddyOptions Options { get; }
+    readonly int _maxOrder, _pbOrder;
+
+    // Per page (index = pfn − StartPfn): list links of free heads, free order (-1: not a free head), list it is on,
+    // and for allocated heads their order and the migratetype they were requested with (for try_to_claim_block).
+    readonly int[] _next, _prev;
+    readonly sbyte[] _freeOrder, _allocOrder;
+    readonly byte[] _freeList, _allocMt;
+    readonly byte[] _pageblockMt;
+    readonly int[,] _head, _tail;
+    readonly long[] _nrFree;
+    public long FreePages { get; private set; }
+    public List<AllocatorEvent> Events { get; } = new();
+
+    public BuddyZone(string name, long startPfn, long pages, BuddyOptions? options = null)
+    {
+        Options = options ?? new BuddyOptions();
+        _maxOrder = Options.MaxPageOrder;
+        _pbOrder = Options.PageblockOrder;
+        if (pages <= 0 || pages > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(pages));
+        Name = name; StartPfn = startPfn; Pages = pages;
+        int n = (int)pages;
+        _next = new int[n]; _prev = new int[n];
+        _freeOrder = new sbyte[n]; _allocOrder = new sbyte[n];
+        _freeList = new byte[n]; _allocMt = new byte[n];
+        Array.Fill(_freeOrder, (sbyte)-1);
+        Array.Fill(_allocOrder, (sbyte)-1);
+        _pageblockMt = new byte[(n >> _pbOrder) + 1];
+        Array.Fill(_pageblockMt, (byte)Migratetype.Movable);
+        _head = new int[_maxOrder + 1, Migratetype.Count];
+        _tail = new int[_maxOrder + 1, Migratetype.Count];
+        for (int o = 0; o <= _maxOrder; o++) for (int t = 0; t < Migratetype.Count; t++) _head[o, t] = _tail[o, t] = -1;
+        _nrFree = new long[_maxOrder + 1];
+    }
+
+    int Idx(long pfn) => (int)(pfn - StartPfn);
+    bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
+
+    public int PageblockMigratetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
+    public void SetPageblockMigratetype(long pfn, int mt) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)mt;
+    public long NrFree(int order) => _nrFree[order];
+    public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? _freeOrder[Idx(pfn)] : -1; return order >= 0; }
+
+    /// <summary>Free blocks on <c>free_list[mt]</c> at <paramref name="order"/>, head first.</summary>
+    public List<long> FreeList(int order, int mt)
+    {
+        var l = new List<long>();
+        for (int i = _head[order, mt]; i >= 0; i = _next[i]) l.Add(StartPfn + i);
+        return l;
+    }
+
+    void AddToFreeList(int i, int order, int mt, bool tail)
+    {
+        _freeOrder[i] = (sbyte)order; _freeList[i] = (byte)mt;
+        if (tail)
+        {
+            _prev[i] = _tail[order, mt]; _next[i] = -1;
+            if (_tail[order, mt] >= 0) _next[_tail[order, mt]] = i; else _head[order, mt] = i;
+            _tail[order, mt] = i;
+        }
+        else
+        {
+            _next[i] = _head[order, mt]; _prev[i] = -1;
+            if (_head[order, mt] >= 0) _prev[_head[order, mt]] = i; else _tail[order, mt] = i;
+            _head[order, mt] = i;
+        }
+        _nrFree[order]++;
+        FreePages += 1L << order;
+    }
+
+    void DelFromFreeList(int i)
+    {
+        int order = _freeOrder[i], mt = _freeList[i];
+        if (_prev[i] >= 0) _next[_prev[i]] = _next[i]; else _head[order, mt] = _next[i];
+        if (_next[i] >= 0) _prev[_next[i]] = _prev[i]; else _tail[order, mt] = _prev[i];
+        _freeOrder[i] = -1;
+        _nrFree[order]--;
+        FreePages -= 1L << order;
+    }
+
+    /// <summary><c>move_to_free_list()</c>: to the tail of another type's list.</summary>
+    void MoveToFreeList(int i, int mt)
+    {
+        int order = _freeOrder[i];
+        DelFromFreeList(i);
+        AddToFreeList(i, order, mt, tail: true);
+    }
+
+    /// <summary>
+    /// Seeds the zone with a free block (boot: <c>__free_pages_core</c> → tail insertion, <c>FPI_TO_TAIL</c>). The block must
+    /// be naturally aligned; its pageblocks are labelled <paramref name="mt"/>.
+    /// </summary>
+    public void AddFreeBlock(long pfn, int order, int mt)
+    {
+        if ((pfn & ((1L << order) - 1)) != 0 || !InZone(pfn) || !InZone(pfn + (1L << order) - 1)) throw new ArgumentException("block not aligned or outside the zone");
+        for (long p = pfn; p < pfn + (1L << order); p += 1L << _pbOrder) SetPageblockMigratetype(p, mt);
+        AddToFreeList(Idx(pfn), order, mt, tail: true);
+    }
+
+    /// <summary><c>expand()</c>: splits a block of <paramref name="high"/> down to <paramref name="low"/>, putting each upper half
+    /// at the head of <paramref name="mt"/>'s list; the lowest part is the caller's.</summary>
+    void Expand(int i, int low, int high, int mt)
+    {
+        while (high > low)
+        {
+            high--;
+            AddToFreeList(i + (1 << high), high, mt, tail: false);
+        }
+    }
+
+    /// <summary><c>__rmqueue_smallest()</c>: the head block of the first non-empty order of <paramref name="mt"/>, split down.</summary>
+    public long RmqueueSmallest(int order, int mt, bool emitEvent = true)
+    {
+        for (int o = order; o <= _maxOrder; o++)
+        {
+            int i = _head[o, mt];
+            if (i < 0) continue;
+            DelFromFreeList(i);
+            Expand(i, order, o, mt);
+            MarkAllocated(i, order, mt);
+            if (emitEvent) Events.Add(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt));
+            return StartPfn + i;
+        }
+        return -1;
+    }
+
+    void MarkAllocated(int i, int order, int mt) { _allocOrder[i] = (sbyte)order; _allocMt[i] = (byte)mt; }
+
+    /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
+    public long Rmqueue(int order, int mt, bool noFragment = false)
+    {
+        long pfn = RmqueueSmallest(order, mt);
+        if (pfn >= 0) return pfn;
+        pfn = RmqueueClaim(order, mt, noFragment);
+        if (pfn >= 0) return pfn;
+        return noFragment ? -1 : RmqueueSteal(order, mt);
+    }
+
+    /// <summary><c>should_try_claim_block()</c>.</summary>
+    bool ShouldTryClaimBlock(int order, int startMt) =>
+        order >= _pbOrder || order >= _pbOrder / 2 || startMt is Migratetype.Unmovable or Migratetype.Reclaimable;
+
+    /// <summary><c>__rmqueue_claim()</c>: largest fallback block first; claim its pageblock if the claim rules allow.</summary>
+    long RmqueueClaim(int order, int startMt, bool noFragment)
+    {
+        int minOrder = noFragment && order < _pbOrder ? _pbOrder : order;
+        for (int current = _maxOrder; current >= minOrder; current--)
+        {
+            // find_suitable_fallback(claimable = true)
+            if (!ShouldTryClaimBlock(current, startMt)) break;
+            if (_nrFree[current] == 0) continue;
+            int fallback = -1;
+            foreach (int f in Migratetype.Fallbacks(startMt)) if (_head[current, f] >= 0) { fallback = f; break; }
+            if (fallback < 0) continue;
+            int i = _head[current, fallback];
+            long pfn = TryToClaimBlock(i, current, order, startMt, fallback);
+            if (pfn >= 0)
+            {
+                Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, pfn, order, startMt, current, fallback,
+                    ChangeOwnership: PageblockMigratetype(pfn) == startMt));
+                return pfn;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary><c>try_to_claim_block()</c>.</summary>
+    long TryToClaimBlock(int i, int current, int order, int startMt, int blockMt)
+    {
+        if (current >= _pbOrder)
+        {
+            DelFromFreeList(i);
+            for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
+            Expand(i, order, current, startMt);
+            MarkAllocated(i, order, startMt);
+            return StartPfn + i;
+        }
+        int pb = i >> _pbOrder << _pbOrder;
+        int pbPages = 1 << _pbOrder;
+        if (pb + pbPages > Pages) return -1; // straddles the zone end
+        long free = 0, movable = 0;
+        for (int p = pb; p < pb + pbPages;)
+        {
+            if (_freeOrder[p] >= 0) { free += 1L << _freeOrder[p]; p += 1 << _freeOrder[p]; continue; }
+            if (_allocOrder[p] >= 0) { if (_allocMt[p] == Migratetype.Movable) movable += 1L << _allocOrder[p]; p += 1 << _allocOrder[p]; continue; }
+            p++;
+        }
+        long alike = startMt == Migratetype.Movable ? movable : blockMt == Migratetype.Movable ? pbPages - (free + movable) : 0;
+        if (free + alike < pbPages / 2) return -1;
+        for (int p = pb; p < pb + pbPages;)
+        {
+            if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, startMt); p += 1 << o; }
+            else p++;
+        }
+        _pageblockMt[pb >> _pbOrder] = (byte)startMt;
+        return RmqueueSmallest(order, startMt);
+    }
+
+    /// <summary><c>__rmqueue_steal()</c>: smallest fallback block; remainders stay on the fallback type; no relabel.</summary>
+    long RmqueueSteal(int order, int startMt)
+    {
+        for (int current = order; current <= _maxOrder; current++)
+        {
+            foreach (int f in Migratetype.Fallbacks(startMt))
+            {
+                int i = _head[current, f];
+                if (i < 0) continue;
+                DelFromFreeList(i);
+                Expand(i, order, current, f);
+                MarkAllocated(i, order, startMt);
+                Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, StartPfn + i, order, startMt, current, f,
+                    ChangeOwnership: PageblockMigratetype(StartPfn + i) == startMt));
+                return StartPfn + i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// <c>__free_one_page()</c>: merges with free buddies of the same order; above pageblock order two blocks of
+    /// different types merge only if both types are mergeable (the buddy's pageblocks take the freeing type). The
+    /// result goes to the head of its list, or the tail when <c>buddy_merge_likely()</c> (the next-order buddy is free)
+    /// or <paramref name="toTail"/> (<c>FPI_TO_TAIL</c>).
+    /// </summary>
+    public void FreeOnePage(long pfn, int order, int mt, bool toTail = false)
+    {
+        int i = Idx(pfn);
+        _allocOrder[i] = -1;
+        long buddyPfn = pfn;
+        while (order < _maxOrder)
+        {
+            buddyPfn = pfn ^ (1L << order);
+            if (!InZone(buddyPfn)) break;
+            int b = Idx(buddyPfn);
+            if (_freeOrder[b] != order) break;
+            if (order >= _pbOrder)
+            {
+                int buddyMt = _pageblockMt[b >> _pbOrder];
+                if (buddyMt != mt && (!Migratetype.IsMergeable(mt) || !Migratetype.IsMergeable(buddyMt))) break;
+                if (buddyMt != mt) for (int p = b; p < b + (1 << order); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)mt;
+            }
+            DelFromFreeList(b);
+            pfn &= buddyPfn;
+            order++;
+        }
+        i = Idx(pfn);
+        bool tail = toTail || BuddyMergeLikely(pfn, pfn ^ (1L << order), order);
+        AddToFreeList(i, order, mt, tail);
+    }
+
+    /// <summary><c>buddy_merge_likely()</c>: is the buddy of the next-larger block free (so this one may merge soon)?</summary>
+    bool BuddyMergeLikely(long pfn, long buddyPfn, int order)
+    {
+        if (order >= _maxOrder - 1) return false;
+        long higher = buddyPfn & pfn;
+        long higherBuddy = higher ^ (1L << (order + 1));
+        return InZone(higherBuddy) && _freeOrder[Idx(higherBuddy)] == order + 1;
+    }
+
+    /// <summary>Counters and lists agree: every free head is on the list its entry says, nr_free and FreePages match.</summary>
+    public List<string> Validate()
+    {
+        var problems = new List<string>();
+        var seen = new long[_maxOrder + 1];
+        long pages = 0;
+        for (int o = 0; o <= _maxOrder; o++)
+            for (int t = 0; t < Migratetype.Count; t++)
+            {
+                int prev = -1;
+                for (int i = _head[o, t]; i >= 0; i = _next[i])
+                {
+                    if (_freeOrder[i] != o || _freeList[i] != t) problems.Add($"pfn {StartPfn + i}: on list ({o},{t}) but marked ({_freeOrder[i]},{_freeList[i]})");
+                    if (_prev[i] != prev) problems.Add($"pfn {StartPfn + i}: broken prev link");
+                    if ((i & ((1 << o) - 1)) != 0) problems.Add($"pfn {StartPfn + i}: order-{o} block not aligned");
+                    prev = i; seen[o]++; pages += 1L << o;
+                }
+                if (_tail[o, t] != prev) problems.Add($"list ({o},{t}): tail mismatch");
+            }
+        for (int o = 0; o <= _maxOrder; o++) if (seen[o] != _nrFree[o]) problems.Add($"order {o}: {seen[o]} on lists, nr_free {_nrFree[o]}");
+        if (pages != FreePages) problems.Add($"free pages {pages} on lists, counter {FreePages}");
+        return problems;
+    }
+}

@@ -1,0 +1,175 @@
+using AsiTrace.Model.Alloc;
+
+namespace AsiTrace.Tests.Model;
+
+/// <summary>Buddy allocator rules, named after the mm/page_alloc.c function each follows (model-reference.md §1).</summary>
+public class BuddyZoneTests
+{
+    const int U = Migratetype.Unmovable, M = Migratetype.Movable, R = Migratetype.Reclaimable;
+
+    static BuddyZone Zone(int blocks, int mt = M)
+    {
+        var z = new BuddyZone("Normal", 0x100000, blocks * 1024L);
+        for (int b = 0; b < blocks; b++) z.AddFreeBlock(0x100000 + b * 1024L, 10, mt);
+        return z;
+    }
+
+    [Fact]
+    public void expand_puts_each_upper_half_at_the_head_and_returns_the_lowest_part()
+    {
+        var z = Zone(1);
+        long pfn = z.RmqueueSmallest(0, M);
+        Assert.Equal(0x100000, pfn);
+        for (int o = 0; o < 10; o++) Assert.Equal([0x100000 + (1L << o)], z.FreeList(o, M));
+        Assert.Equal(1023, z.FreePages);
+        Assert.Equal(new AllocatorEvent(AllocatorEventKind.ZoneLocked, 0x100000, 0, M), z.Events[^1]);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void free_one_page_merges_buddies_back_to_the_largest_order()
+    {
+        var z = Zone(1);
+        var pfns = Enumerable.Range(0, 1024).Select(_ => z.RmqueueSmallest(0, M)).ToList();
+        Assert.Equal(0, z.FreePages);
+        Assert.Equal(1024, pfns.Distinct().Count());
+        foreach (var p in pfns) z.FreeOnePage(p, 0, M);
+        Assert.Equal(1, z.NrFree(10));
+        Assert.Equal(1024, z.FreePages);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void free_one_page_does_not_merge_across_unmergeable_pageblocks_above_pageblock_order()
+    {
+        var z = Zone(1);
+        long a = z.RmqueueSmallest(9, M), b = z.RmqueueSmallest(9, M);
+        z.SetPageblockMigratetype(b, Migratetype.HighAtomic);
+        z.FreeOnePage(a, 9, M);
+        z.FreeOnePage(b, 9, Migratetype.HighAtomic);
+        Assert.Equal(2, z.NrFree(9));
+        Assert.Equal(0, z.NrFree(10));
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void free_one_page_merges_different_mergeable_types_and_relabels_the_buddy()
+    {
+        var z = Zone(1);
+        long a = z.RmqueueSmallest(9, M), b = z.RmqueueSmallest(9, M);
+        z.SetPageblockMigratetype(b, U);
+        z.FreeOnePage(b, 9, U);
+        z.FreeOnePage(a, 9, M);
+        Assert.Equal(1, z.NrFree(10));
+        Assert.Equal(M, z.PageblockMigratetype(b));
+        Assert.Equal([a], z.FreeList(10, M));
+    }
+
+    [Fact]
+    public void buddy_merge_likely_puts_a_block_whose_next_order_buddy_is_free_at_the_tail()
+    {
+        var z = Zone(1);
+        // Take four order-0 pages: 0x100000..0x100003. Free 0x100002 and 0x100003 (they merge to order 1 at 0x100002),
+        // then free 0x100000: its buddy 0x100001 is busy, but the order-1 buddy (0x100002) is free → tail.
+        var p = Enumerable.Range(0, 4).Select(_ => z.RmqueueSmallest(0, M)).ToList();
+        z.FreeOnePage(p[2], 0, M);
+        z.FreeOnePage(p[3], 0, M);
+        long other = z.RmqueueSmallest(0, M); // some unrelated order-0 page goes to the list head first
+        z.FreeOnePage(other, 0, M);
+        z.FreeOnePage(p[0], 0, M);
+        Assert.Equal(p[0], z.FreeList(0, M)[^1]);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void rmqueue_steal_keeps_the_fallback_type_when_only_small_fallback_blocks_exist()
+    {
+        // find_suitable_fallback() asks should_try_claim_block() with the *block's* order: an order-10 unmovable block is
+        // claimed even for a movable order-0 request, but below order 4 a movable request may not claim and steals.
+        var z = new BuddyZone("Normal", 0, 1024);
+        z.AddFreeBlock(8, 2, U);
+        z.AddFreeBlock(16, 3, U);
+        long pfn = z.Rmqueue(0, M);
+        Assert.Equal(8, pfn); // the smallest fallback block, scanned upward
+        var e = z.Events[^1];
+        Assert.Equal(AllocatorEventKind.Extfrag, e.Kind);
+        Assert.Equal((0, M, 2, U, false), (e.Order, e.Migratetype, e.FallbackOrder, e.FallbackMigratetype, e.ChangeOwnership));
+        Assert.Equal(U, z.PageblockMigratetype(pfn));
+        Assert.Equal([10L], z.FreeList(1, U));
+        Assert.Equal([9L], z.FreeList(0, U));
+        Assert.Empty(z.Validate());
+
+        var big = Zone(1, U);
+        long p2 = big.Rmqueue(0, M);
+        Assert.Equal(M, big.PageblockMigratetype(p2)); // claimed: the order-10 block was relabelled
+        Assert.True(big.Events.Last(x => x.Kind == AllocatorEventKind.Extfrag).ChangeOwnership);
+    }
+
+    [Fact]
+    public void rmqueue_claim_takes_whole_pageblocks_for_orders_at_or_above_pageblock_order()
+    {
+        var z = Zone(1, M);
+        long pfn = z.Rmqueue(0, U); // UNMOVABLE may claim: the largest fallback block (order 10) is claimed whole
+        Assert.Equal(U, z.PageblockMigratetype(pfn));
+        Assert.Equal(U, z.PageblockMigratetype(pfn + 512));
+        var e = z.Events.Last(x => x.Kind == AllocatorEventKind.Extfrag);
+        Assert.True(e.ChangeOwnership);
+        Assert.Equal(10, e.FallbackOrder);
+        Assert.Single(z.FreeList(9, U));
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void try_to_claim_block_needs_half_the_pageblock_free_or_alike()
+    {
+        // A movable pageblock mostly in use by movable allocations: for an UNMOVABLE request, alike = pageblock − (free +
+        // movable) = 0, so with 112 free pages (< 256) the block is not claimed.
+        var z = new BuddyZone("Normal", 0, 512);
+        z.AddFreeBlock(0, 9, M);
+        var taken = Enumerable.Range(0, 400).Select(_ => z.RmqueueSmallest(0, M)).ToList(); // 400 movable pages in use
+        z.Events.Clear();
+        long pfn = z.Rmqueue(0, U);
+        // free 112 + alike (512 − 112 − 400 = 0) < 256: no claim; the steal path takes a page, block stays movable.
+        Assert.Equal(M, z.PageblockMigratetype(pfn));
+        Assert.False(z.Events[^1].ChangeOwnership);
+        // Free most of them: now free ≥ 256 and the claim relabels the block.
+        foreach (var p in taken.Take(300)) z.FreeOnePage(p, 0, M);
+        z.Events.Clear();
+        long pfn2 = z.Rmqueue(0, U);
+        Assert.Equal(U, z.PageblockMigratetype(pfn2));
+        Assert.Contains(z.Events, e => e.Kind == AllocatorEventKind.Extfrag && e.ChangeOwnership);
+        Assert.Contains(z.Events, e => e.Kind == AllocatorEventKind.ZoneLocked); // taken with __rmqueue_smallest
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void random_allocations_and_frees_conserve_pages_and_never_hand_out_a_page_twice()
+    {
+        var rng = new Random(3);
+        var z = Zone(8);
+        var live = new Dictionary<long, (int Order, int Mt)>();
+        var owned = new HashSet<long>();
+        for (int step = 0; step < 20000; step++)
+        {
+            if (live.Count > 0 && rng.Next(3) == 0)
+            {
+                var (pfn, (order, mt)) = live.ElementAt(rng.Next(live.Count));
+                live.Remove(pfn);
+                for (long p = pfn; p < pfn + (1L << order); p++) owned.Remove(p);
+                z.FreeOnePage(pfn, order, z.PageblockMigratetype(pfn));
+            }
+            else
+            {
+                int order = rng.Next(10) < 8 ? 0 : rng.Next(1, 5);
+                int mt = rng.Next(3);
+                long pfn = z.Rmqueue(order, mt);
+                if (pfn < 0) continue;
+                Assert.Equal(0, pfn & ((1L << order) - 1));
+                for (long p = pfn; p < pfn + (1L << order); p++) Assert.True(owned.Add(p), $"pfn {p} handed out twice");
+                live[pfn] = (order, mt);
+            }
+        }
+        Assert.Equal(8 * 1024, z.FreePages + owned.Count);
+        Assert.Empty(z.Validate());
+    }
+}
