@@ -2,7 +2,7 @@ namespace AsiTrace.Model.Alloc;
 
 /// <summary>An event the allocator model emits, as the kernel's tracepoints would (model-reference.md §2).</summary>
 public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, int Migratetype,
-    int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false);
+    int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false, bool PercpuRefill = false);
 
 public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain }
 
@@ -138,7 +138,7 @@ public sealed class BuddyZone
     }
 
     /// <summary><c>__rmqueue_smallest()</c>: the head block of the first non-empty order of <paramref name="mt"/>, split down.</summary>
-    public long RmqueueSmallest(int order, int mt, bool emitEvent = true)
+    public long RmqueueSmallest(int order, int mt, bool emitEvent = true, bool refill = false)
     {
         for (int o = order; o <= _maxOrder; o++)
         {
@@ -147,7 +147,7 @@ public sealed class BuddyZone
             DelFromFreeList(i);
             Expand(i, order, o, mt);
             MarkAllocated(i, order, mt);
-            if (emitEvent) Events.Add(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt));
+            if (emitEvent) Events.Add(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt, PercpuRefill: refill));
             return StartPfn + i;
         }
         return -1;
@@ -156,9 +156,9 @@ public sealed class BuddyZone
     void MarkAllocated(int i, int order, int mt) { _allocOrder[i] = (sbyte)order; _allocMt[i] = (byte)mt; }
 
     /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
-    public long Rmqueue(int order, int mt, bool noFragment = false)
+    public long Rmqueue(int order, int mt, bool noFragment = false, bool refill = false)
     {
-        long pfn = RmqueueSmallest(order, mt);
+        long pfn = RmqueueSmallest(order, mt, refill: refill);
         if (pfn >= 0) return pfn;
         pfn = RmqueueClaim(order, mt, noFragment);
         if (pfn >= 0) return pfn;

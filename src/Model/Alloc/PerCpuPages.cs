@@ -1,0 +1,196 @@
+namespace AsiTrace.Model.Alloc;
+
+/// <summary>Zone state the pcp code consults (<c>ZONE_BELOW_HIGH</c>, <c>ZONE_RECLAIM_ACTIVE</c>).</summary>
+public sealed class ZoneFlags
+{
+    public bool BelowHigh { get; set; }
+    public bool ReclaimActive { get; set; }
+}
+
+/// <summary>
+/// One CPU's page lists for one zone (<c>struct per_cpu_pages</c>; model-reference.md §1.9, v6.7+ rules):
+/// 12 low-order lists (3 types × orders 0–3) plus 2 THP lists, <c>nr_pcp_alloc()</c> refills that double while
+/// order-0 allocations come without frees (63, 126, … 2016 pages with batch 63), <c>free_frozen_page_commit()</c> with
+/// <c>nr_pcp_high()</c>/<c>nr_pcp_free()</c> auto-tuning, and <c>free_pcppages_bulk()</c> draining the coldest pages
+/// round-robin, emitting <c>mm_page_pcpu_drain</c>.
+/// </summary>
+public sealed class PerCpuPages
+{
+    public const int NrPcpLists = 14, ScaleMax = 5, CostlyOrder = 3, ThpOrder = 9;
+    const int PrevFreeHighOrder = 1, FreeHighBatch = 2;
+
+    readonly BuddyZone _zone;
+    readonly ZoneFlags _flags;
+    readonly PfnDeque[] _lists = new PfnDeque[NrPcpLists];
+    public int Cpu { get; }
+    public int Count { get; private set; }
+    public int High { get; private set; }
+    public int HighMin { get; }
+    public int HighMax { get; }
+    public int Batch { get; }
+    public int FreeCount { get; private set; }
+    public int AllocFactor { get; private set; }
+    int _pcpFlags;
+    /// <summary>Sizes (in blocks) of the refills done, for comparison with the traces' runs of percpu_refill events.</summary>
+    public List<int> Refills { get; } = new();
+
+    public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax)
+    {
+        _zone = zone; _flags = flags; Cpu = cpu;
+        Batch = batch; High = high; HighMin = highMin; HighMax = highMax;
+        for (int i = 0; i < NrPcpLists; i++) _lists[i] = new PfnDeque();
+    }
+
+    /// <summary><c>pcp_allowed_order()</c>.</summary>
+    public static bool AllowedOrder(int order) => order <= CostlyOrder || order == ThpOrder;
+
+    /// <summary><c>order_to_pindex()</c>.</summary>
+    public static int Pindex(int mt, int order) => order > CostlyOrder ? 12 + (mt == Migratetype.Movable ? 1 : 0) : 3 * order + mt;
+    static int PindexToOrder(int pindex) => pindex >= 12 ? ThpOrder : pindex / 3;
+
+    /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
+    public long Alloc(int order, int mt)
+    {
+        FreeCount >>= 1;
+        var list = _lists[Pindex(mt, order)];
+        if (list.Count == 0)
+        {
+            int batch = NrPcpAlloc(order);
+            int got = 0;
+            for (int k = 0; k < batch; k++)
+            {
+                // rmqueue_bulk(): each block via __rmqueue, appended at the tail.
+                long pfn = _zone.Rmqueue(order, mt, refill: true);
+                if (pfn < 0) break;
+                list.AddLast(pfn);
+                got++;
+            }
+            Refills.Add(got);
+            Count += got << order;
+            if (list.Count == 0) return -1;
+        }
+        long page = list.RemoveFirst();
+        Count -= 1 << order;
+        return page;
+    }
+
+    /// <summary><c>nr_pcp_alloc()</c>.</summary>
+    int NrPcpAlloc(int order)
+    {
+        int baseBatch = Batch;
+        int high = High = Math.Clamp(High, HighMin, HighMax);
+        if (high < baseBatch) return 1;
+        int batch = order > 0 ? baseBatch : baseBatch << AllocFactor;
+        if (HighMin != HighMax && !_flags.BelowHigh) high = High = Math.Min(high + batch, HighMax);
+        if (order == 0)
+        {
+            int maxNrAlloc = Math.Max(high - Count - baseBatch, baseBatch);
+            if (batch <= maxNrAlloc && AllocFactor < ScaleMax) AllocFactor++;
+            batch = Math.Min(batch, maxNrAlloc);
+        }
+        if (batch > 1) batch = Math.Max(batch >> order, 2);
+        return batch;
+    }
+
+    /// <summary><c>free_frozen_page_commit()</c>: to the head of its list; drains when the count reaches high.</summary>
+    public void Free(long pfn, int order, int mt)
+    {
+        AllocFactor >>= 1;
+        int pindex = Pindex(mt, order);
+        _lists[pindex].AddFirst(pfn);
+        Count += 1 << order;
+        bool freeHigh = false;
+        if (order > 0 && order <= CostlyOrder)
+        {
+            freeHigh = FreeCount >= Batch + HighMin / 2 && (_pcpFlags & PrevFreeHighOrder) != 0
+                && ((_pcpFlags & FreeHighBatch) == 0 || Count >= Batch);
+            _pcpFlags |= PrevFreeHighOrder;
+        }
+        else _pcpFlags &= ~PrevFreeHighOrder;
+        if (FreeCount < Batch << ScaleMax) FreeCount += 1 << order;
+        int high = NrPcpHigh(freeHigh);
+        if (Count >= high) FreePcppagesBulk(NrPcpFree(high, freeHigh), pindex);
+    }
+
+    int NrPcpHigh(bool freeHigh)
+    {
+        int high = High = Math.Clamp(High, HighMin, HighMax);
+        if (high == 0) return 0;
+        if (freeHigh) { High = Math.Max(high - (Batch << ScaleMax), HighMin); return 0; }
+        if (_flags.ReclaimActive)
+        {
+            int fc = Math.Max(FreeCount, Batch);
+            High = Math.Max(high - fc, HighMin);
+            return Math.Min(Batch << 2, High);
+        }
+        if (HighMin == HighMax) return high;
+        if (_flags.BelowHigh)
+        {
+            int fc = Math.Max(FreeCount, Batch);
+            High = Math.Max(high - fc, HighMin);
+            high = Math.Max(Count, HighMin);
+        }
+        else if (Count >= high)
+        {
+            int need = FreeCount + Batch;
+            if (High < need) High = Math.Clamp(need, HighMin, HighMax);
+        }
+        return high;
+    }
+
+    int NrPcpFree(int high, bool freeHigh)
+    {
+        if (freeHigh) return Math.Min(Count, Batch << ScaleMax);
+        if (high < Batch) return 1;
+        return Math.Clamp(FreeCount, Batch, Math.Max(Batch, high - Batch));
+    }
+
+    /// <summary><c>free_pcppages_bulk()</c>: round-robin from <paramref name="pindex"/>, the coldest (last) page of each
+    /// list first, each returned with its pageblock's current type and reported as <c>mm_page_pcpu_drain</c>.</summary>
+    public void FreePcppagesBulk(int count, int pindex)
+    {
+        pindex--;
+        while (count > 0 && Count > 0)
+        {
+            do { if (++pindex > NrPcpLists - 1) pindex = 0; } while (_lists[pindex].Count == 0);
+            int order = PindexToOrder(pindex);
+            var list = _lists[pindex];
+            do
+            {
+                long pfn = list.RemoveLast();
+                int mt = _zone.PageblockMigratetype(pfn);
+                count -= 1 << order;
+                Count -= 1 << order;
+                _zone.FreeOnePage(pfn, order, mt);
+                _zone.Events.Add(new AllocatorEvent(AllocatorEventKind.PcpuDrain, pfn, order, mt));
+            } while (count > 0 && list.Count > 0);
+        }
+    }
+
+    /// <summary><c>drain_pages_zone()</c>: everything back to the buddy.</summary>
+    public void DrainAll()
+    {
+        while (Count > 0) FreePcppagesBulk(Math.Max(Count, Batch << ScaleMax), 0);
+    }
+}
+
+/// <summary>A double-ended queue of pfns (a pcp list: head = hot end, tail = cold end).</summary>
+sealed class PfnDeque
+{
+    long[] _a = new long[64];
+    int _head, _count;
+    public int Count => _count;
+    int Mask => _a.Length - 1;
+
+    void Grow()
+    {
+        var b = new long[_a.Length * 2];
+        for (int i = 0; i < _count; i++) b[i] = _a[(_head + i) & Mask];
+        _a = b; _head = 0;
+    }
+
+    public void AddFirst(long v) { if (_count == _a.Length) Grow(); _head = (_head - 1) & Mask; _a[_head] = v; _count++; }
+    public void AddLast(long v) { if (_count == _a.Length) Grow(); _a[(_head + _count) & Mask] = v; _count++; }
+    public long RemoveFirst() { long v = _a[_head]; _head = (_head + 1) & Mask; _count--; return v; }
+    public long RemoveLast() { _count--; return _a[(_head + _count) & Mask]; }
+}
