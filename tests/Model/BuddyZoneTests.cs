@@ -173,3 +173,55 @@ public class BuddyZoneTests
         Assert.Empty(z.Validate());
     }
 }
+
+public class WatermarkTests
+{
+    static BuddyZone Zone()
+    {
+        var z = new BuddyZone("Normal", 0, 4096);
+        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Movable);
+        return z;
+    }
+
+    [Fact]
+    public void zone_watermark_ok_order0_boundary_and_reserves()
+    {
+        var z = Zone(); // 4096 free pages
+        Assert.False(z.WatermarkOk(0, 4000, 96, AllocFlags.None));  // free 4096 <= 4000 + 96
+        Assert.True(z.WatermarkOk(0, 4000, 95, AllocFlags.None));
+        // MIN_RESERVE: half the mark; with NON_BLOCK a further quarter of what is left.
+        Assert.True(z.WatermarkOk(0, 8000, 0, AllocFlags.MinReserve));                      // 4096 > 4000
+        Assert.False(z.WatermarkOk(0, 8200, 0, AllocFlags.MinReserve));                     // 4096 <= 4100
+        Assert.True(z.WatermarkOk(0, 8200, 0, AllocFlags.MinReserve | AllocFlags.NonBlock)); // 4096 > 3075
+        // NON_BLOCK alone gets no discount (the quarter applies only with MIN_RESERVE).
+        Assert.False(z.WatermarkOk(0, 4096, 0, AllocFlags.NonBlock));
+    }
+
+    [Fact]
+    public void zone_watermark_ok_high_order_needs_a_usable_block_and_excludes_highatomic()
+    {
+        var z = new BuddyZone("Normal", 0, 2048);
+        z.AddFreeBlock(0, 10, Migratetype.HighAtomic);
+        z.AddFreeBlock(1024, 3, Migratetype.Movable);
+        Assert.False(z.WatermarkOk(0, 100, 0, AllocFlags.None));            // only 8 usable pages
+        Assert.True(z.WatermarkOk(0, 100, 0, AllocFlags.HighAtomic));
+        Assert.True(z.WatermarkOk(4, 0, 0, AllocFlags.Oom));                 // OOM may use the highatomic lists too
+        Assert.True(z.WatermarkOk(4, 0, 0, AllocFlags.HighAtomic));          // the highatomic order-10 block qualifies
+        Assert.False(z.WatermarkOk(4, 0, 0, AllocFlags.MinReserve));         // no order ≥ 4 block on a pcp-type list
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void decay_pcp_high_shrinks_high_by_an_eighth_and_drains_the_excess()
+    {
+        var z = Zone();
+        var pcp = new PerCpuPages(z, new ZoneFlags(), 0, batch: 8, high: 800, highMin: 100, highMax: 1000);
+        var pages = Enumerable.Range(0, 900).Select(_ => pcp.Alloc(0, Migratetype.Movable)).ToList();
+        foreach (var p in pages.Take(700)) pcp.Free(p, 0, Migratetype.Movable);
+        int high = pcp.High, count = pcp.Count;
+        pcp.Decay();
+        Assert.Equal(Math.Max(Math.Max(count - (8 << PerCpuPages.ScaleMax), high - (high >> 3)), 100), pcp.High);
+        Assert.True(pcp.Count <= pcp.High);
+        Assert.Empty(z.Validate());
+    }
+}

@@ -6,6 +6,22 @@ public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, 
 
 public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain }
 
+/// <summary>The internal <c>ALLOC_*</c> flags the model needs (mm/internal.h; model-reference.md §1.5).</summary>
+[Flags]
+public enum AllocFlags
+{
+    None = 0,
+    NonBlock = 1 << 0,
+    MinReserve = 1 << 1,
+    HighAtomic = 1 << 2,
+    Oom = 1 << 3,
+    Cma = 1 << 4,
+    NoFragment = 1 << 5,
+    Kswapd = 1 << 6,
+    /// <summary><c>ALLOC_RESERVES</c>: any of these may dip below the min watermark.</summary>
+    Reserves = NonBlock | MinReserve | HighAtomic | Oom,
+}
+
 /// <summary>Options of the buddy model (model-reference.md §1.2, §1.7).</summary>
 public sealed record BuddyOptions
 {
@@ -38,7 +54,10 @@ public sealed class BuddyZone
     readonly byte[] _pageblockMt;
     readonly int[,] _head, _tail;
     readonly long[] _nrFree;
+    readonly long[] _freeByType = new long[Migratetype.Count];
     public long FreePages { get; private set; }
+    /// <summary>Free pages on each type's lists (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
+    public long FreePagesOfType(int mt) => _freeByType[mt];
     public List<AllocatorEvent> Events { get; } = new();
 
     public BuddyZone(string name, long startPfn, long pages, BuddyOptions? options = null)
@@ -95,6 +114,7 @@ public sealed class BuddyZone
         }
         _nrFree[order]++;
         FreePages += 1L << order;
+        _freeByType[mt] += 1L << order;
     }
 
     void DelFromFreeList(int i)
@@ -105,6 +125,7 @@ public sealed class BuddyZone
         _freeOrder[i] = -1;
         _nrFree[order]--;
         FreePages -= 1L << order;
+        _freeByType[mt] -= 1L << order;
     }
 
     /// <summary><c>move_to_free_list()</c>: to the tail of another type's list.</summary>
@@ -286,6 +307,39 @@ public sealed class BuddyZone
         return InZone(higherBuddy) && _freeOrder[Idx(higherBuddy)] == order + 1;
     }
 
+    /// <summary>
+    /// <c>__zone_watermark_ok()</c>: free pages minus what the request may not use (the order's own pages, HIGHATOMIC
+    /// reserves without ALLOC_RESERVES, CMA without ALLOC_CMA) must exceed the mark — halved for MIN_RESERVE, a further
+    /// quarter off with NON_BLOCK, halved for OOM — plus the lowmem reserve; a high-order request also needs a free block
+    /// of at least its order on a list it may use.
+    /// </summary>
+    public bool WatermarkOk(int order, long mark, long lowmemReserve, AllocFlags flags)
+    {
+        long free = FreePages - ((1L << order) - 1);
+        if ((flags & AllocFlags.Reserves) == 0) free -= _freeByType[Migratetype.HighAtomic];
+        if ((flags & AllocFlags.Cma) == 0) free -= _freeByType[Migratetype.Cma];
+        long min = mark;
+        if ((flags & AllocFlags.Reserves) != 0)
+        {
+            if ((flags & AllocFlags.MinReserve) != 0)
+            {
+                min -= min / 2;
+                if ((flags & AllocFlags.NonBlock) != 0) min -= min / 4;
+            }
+            if ((flags & AllocFlags.Oom) != 0) min -= min / 2;
+        }
+        if (free <= min + lowmemReserve) return false;
+        if (order == 0) return true;
+        for (int o = order; o <= _maxOrder; o++)
+        {
+            if (_nrFree[o] == 0) continue;
+            for (int mt = 0; mt < Migratetype.PcpTypes; mt++) if (_head[o, mt] >= 0) return true;
+            if ((flags & AllocFlags.Cma) != 0 && _head[o, Migratetype.Cma] >= 0) return true;
+            if ((flags & (AllocFlags.HighAtomic | AllocFlags.Oom)) != 0 && _head[o, Migratetype.HighAtomic] >= 0) return true;
+        }
+        return false;
+    }
+
     /// <summary>Counters and lists agree: every free head is on the list its entry says, nr_free and FreePages match.</summary>
     public List<string> Validate()
     {
@@ -307,6 +361,9 @@ public sealed class BuddyZone
             }
         for (int o = 0; o <= _maxOrder; o++) if (seen[o] != _nrFree[o]) problems.Add($"order {o}: {seen[o]} on lists, nr_free {_nrFree[o]}");
         if (pages != FreePages) problems.Add($"free pages {pages} on lists, counter {FreePages}");
+        long byType = 0;
+        for (int t = 0; t < Migratetype.Count; t++) byType += _freeByType[t];
+        if (byType != FreePages) problems.Add($"free pages by type {byType}, counter {FreePages}");
         return problems;
     }
 }

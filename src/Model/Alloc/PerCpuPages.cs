@@ -167,6 +167,22 @@ public sealed class PerCpuPages
         }
     }
 
+    /// <summary><c>decay_pcp_high()</c> (vmstat worker, about once a second): high shrinks by an eighth (or to count −
+    /// batch × 2^SCALE_MAX) but not below high_min, and what is above high is drained in batch-sized chunks.</summary>
+    public void Decay()
+    {
+        if (High > HighMin)
+            High = Math.Max(Math.Max(Count - (Batch << ScaleMax), High - (High >> 3)), HighMin);
+        int todo = Count - High;
+        while (todo > 0)
+        {
+            int before = Count;
+            FreePcppagesBulk(Math.Min(todo, Batch), 0);
+            todo -= before - Count;
+            if (Count == before) break;
+        }
+    }
+
     /// <summary><c>drain_pages_zone()</c>: everything back to the buddy.</summary>
     public void DrainAll()
     {
