@@ -225,3 +225,27 @@ public class WatermarkTests
         Assert.Empty(z.Validate());
     }
 }
+
+public class HighAtomicTests
+{
+    [Fact]
+    public void reserve_highatomic_pageblock_converts_a_mergeable_block_up_to_one_percent()
+    {
+        var z = new BuddyZone("Normal", 0, 4096);
+        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Unmovable);
+        long pfn = z.RmqueueSmallest(2, Migratetype.Unmovable);
+        // managed 4096: 1% = 40 pages, rounded up to one pageblock (512).
+        Assert.True(z.ReserveHighAtomic(pfn, 2, managed: 4096));
+        Assert.Equal(Migratetype.HighAtomic, z.PageblockMigratetype(pfn));
+        Assert.Equal(512, z.ReservedHighAtomic);
+        Assert.Equal(512 - 4, z.FreePagesOfType(Migratetype.HighAtomic)); // the block's free pieces moved
+        long other = z.RmqueueSmallest(2, Migratetype.Unmovable);
+        Assert.False(z.ReserveHighAtomic(other, 2, managed: 4096));     // the limit is reached
+        // Freed, the page goes to its pageblock's lists, now the highatomic ones; an unmovable request does not see it.
+        z.FreeOnePage(pfn, 2, z.PageblockMigratetype(pfn));
+        Assert.Equal(512, z.FreePagesOfType(Migratetype.HighAtomic));
+        long next = z.RmqueueSmallest(0, Migratetype.Unmovable);
+        Assert.NotEqual(Migratetype.HighAtomic, z.PageblockMigratetype(next));
+        Assert.Empty(z.Validate());
+    }
+}

@@ -307,6 +307,43 @@ public sealed class BuddyZone
         return InZone(higherBuddy) && _freeOrder[Idx(higherBuddy)] == order + 1;
     }
 
+    /// <summary>Pages in pageblocks reserved for high-order atomic allocations (<c>nr_reserved_highatomic</c>).</summary>
+    public long ReservedHighAtomic { get; private set; }
+
+    /// <summary>
+    /// <c>reserve_highatomic_pageblock()</c>: after a successful high-order ALLOC_HIGHATOMIC allocation in the slow path,
+    /// turn the page's pageblock (or, for a larger block, every pageblock it covers) into a HIGHATOMIC reserve — at most
+    /// 1% of <paramref name="managed"/> rounded up to a whole pageblock, and only from a mergeable type. The pageblock's
+    /// free blocks move to the HIGHATOMIC lists.
+    /// </summary>
+    public bool ReserveHighAtomic(long pfn, int order, long managed)
+    {
+        long pb = 1L << _pbOrder;
+        long max = (managed / 100 + pb - 1) / pb * pb;
+        if (ReservedHighAtomic >= max) return false;
+        int mt = PageblockMigratetype(pfn);
+        if (!Migratetype.IsMergeable(mt)) return false;
+        if (order < _pbOrder)
+        {
+            int start = Idx(pfn) >> _pbOrder << _pbOrder;
+            if (start + pb > Pages) return false;
+            for (int p = start; p < start + pb;)
+            {
+                if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, Migratetype.HighAtomic); p += 1 << o; }
+                else p++;
+            }
+            _pageblockMt[start >> _pbOrder] = Migratetype.HighAtomic;
+            ReservedHighAtomic += pb;
+        }
+        else
+        {
+            int start = Idx(pfn);
+            for (int p = start; p < start + (1 << order); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = Migratetype.HighAtomic;
+            ReservedHighAtomic += 1L << order;
+        }
+        return true;
+    }
+
     /// <summary>
     /// <c>__zone_watermark_ok()</c>: free pages minus what the request may not use (the order's own pages, HIGHATOMIC
     /// reserves without ALLOC_RESERVES, CMA without ALLOC_CMA) must exceed the mark — halved for MIN_RESERVE, a further
