@@ -249,3 +249,83 @@ public class HighAtomicTests
         Assert.Empty(z.Validate());
     }
 }
+
+/// <summary>The fallback rules of older kernels (model-reference.md §1.7.3), selectable for old traces.</summary>
+public class LegacyFallbackTests
+{
+    const int U = Migratetype.Unmovable, M = Migratetype.Movable;
+
+    [Fact]
+    public void rmqueue_fallback_v6_9_moves_then_retries_so_zone_locked_follows_every_extfrag()
+    {
+        var z = new BuddyZone("Normal", 0, 1024, new BuddyOptions { Fallback = FallbackRules.Legacy69 });
+        z.AddFreeBlock(0, 10, M);
+        long pfn = z.Rmqueue(0, U);
+        Assert.Equal(0, pfn);
+        Assert.Equal([AllocatorEventKind.Extfrag, AllocatorEventKind.ZoneLocked], z.Events.Select(e => e.Kind));
+        Assert.True(z.Events[0].ChangeOwnership);
+        Assert.Equal(U, z.PageblockMigratetype(0));
+        Assert.Equal(U, z.PageblockMigratetype(512));
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void steal_suitable_fallback_v6_9_single_block_moves_to_the_requested_lists_without_relabel()
+    {
+        var z = new BuddyZone("Normal", 0, 1024, new BuddyOptions { Fallback = FallbackRules.Legacy69 });
+        z.AddFreeBlock(8, 2, U);
+        long pfn = z.Rmqueue(0, M); // movable below order 4 may not steal the block: find_smallest, move one block
+        Assert.Equal(8, pfn);
+        Assert.Equal(U, z.PageblockMigratetype(8));             // not relabelled
+        Assert.Equal([10L], z.FreeList(1, M));                  // remainders on the movable lists inside an unmovable block
+        Assert.Equal(AllocatorEventKind.ZoneLocked, z.Events[^1].Kind);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void steal_suitable_fallback_v6_10_single_page_keeps_the_fallback_type_and_emits_no_zone_locked()
+    {
+        var z = new BuddyZone("Normal", 0, 1024, new BuddyOptions { Fallback = FallbackRules.Legacy610 });
+        z.AddFreeBlock(8, 2, U);
+        z.AddFreeBlock(16, 3, U);
+        long pfn = z.Rmqueue(0, M);
+        Assert.Equal(8, pfn);
+        Assert.Equal([AllocatorEventKind.Extfrag], z.Events.Select(e => e.Kind));
+        Assert.Equal([10L], z.FreeList(1, U));
+        Assert.Empty(z.Validate());
+    }
+
+    [Theory]
+    [InlineData(FallbackRules.ClaimThenSteal)]
+    [InlineData(FallbackRules.Legacy610)]
+    [InlineData(FallbackRules.Legacy69)]
+    public void every_rule_set_conserves_pages_and_never_double_allocates(FallbackRules rules)
+    {
+        var rng = new Random((int)rules + 10);
+        var z = new BuddyZone("Normal", 0, 8192, new BuddyOptions { Fallback = rules });
+        for (int b = 0; b < 8; b++) z.AddFreeBlock(b * 1024L, 10, b % 3);
+        var live = new List<(long Pfn, int Order)>();
+        var owned = new HashSet<long>();
+        for (int step = 0; step < 15000; step++)
+        {
+            if (live.Count > 0 && rng.Next(3) == 0)
+            {
+                int k = rng.Next(live.Count);
+                var (pfn, order) = live[k];
+                live[k] = live[^1]; live.RemoveAt(live.Count - 1);
+                for (long p = pfn; p < pfn + (1L << order); p++) owned.Remove(p);
+                z.FreeOnePage(pfn, order, z.PageblockMigratetype(pfn));
+            }
+            else
+            {
+                int order = rng.Next(10) < 8 ? 0 : rng.Next(1, 6);
+                long pfn = z.Rmqueue(order, rng.Next(3), noFragment: rng.Next(4) == 0);
+                if (pfn < 0) continue;
+                for (long p = pfn; p < pfn + (1L << order); p++) Assert.True(owned.Add(p));
+                live.Add((pfn, order));
+            }
+        }
+        Assert.Equal(8192, z.FreePages + owned.Count);
+        Assert.Empty(z.Validate());
+    }
+}

@@ -6,6 +6,18 @@ public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, 
 
 public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain }
 
+/// <summary>Fallback rules by kernel era.</summary>
+public enum FallbackRules
+{
+    /// <summary>v6.15+: <c>__rmqueue_claim()</c> (largest first) then <c>__rmqueue_steal()</c> (smallest first).</summary>
+    ClaimThenSteal,
+    /// <summary>v6.10–v6.14: <c>__rmqueue_fallback()</c> returning the page (claim the block, or a single block keeping the fallback type).</summary>
+    Legacy610,
+    /// <summary>≤ v6.9: <c>__rmqueue_fallback()</c> moves free memory to the requested type and <c>__rmqueue()</c> retries
+    /// <c>__rmqueue_smallest()</c>, so every fallback is followed by <c>mm_page_alloc_zone_locked</c>.</summary>
+    Legacy69,
+}
+
 /// <summary>The internal <c>ALLOC_*</c> flags the model needs (mm/internal.h; model-reference.md §1.5).</summary>
 [Flags]
 public enum AllocFlags
@@ -27,8 +39,8 @@ public sealed record BuddyOptions
 {
     public int MaxPageOrder { get; init; } = 10;
     public int PageblockOrder { get; init; } = 9;
-    /// <summary>v6.15+ claim-then-steal fallback (false: not implemented yet for the ≤ v6.14 rules; see the note).</summary>
-    public bool ClaimThenSteal { get; init; } = true;
+    /// <summary>Which kernel's fallback rules (model-reference.md §1.7.2–1.7.3).</summary>
+    public FallbackRules Fallback { get; init; } = FallbackRules.ClaimThenSteal;
 }
 
 /// <summary>
@@ -181,9 +193,146 @@ public sealed class BuddyZone
     {
         long pfn = RmqueueSmallest(order, mt, refill: refill);
         if (pfn >= 0) return pfn;
+        if (Options.Fallback == FallbackRules.Legacy610) return RmqueueFallbackLegacy(order, mt, noFragment, movesOnly: false);
+        if (Options.Fallback == FallbackRules.Legacy69)
+        {
+            // __rmqueue(): retry the requested type after each successful fallback move.
+            while (RmqueueFallbackLegacy(order, mt, noFragment, movesOnly: true) >= 0)
+            {
+                pfn = RmqueueSmallest(order, mt, refill: refill);
+                if (pfn >= 0) return pfn;
+            }
+            return -1;
+        }
         pfn = RmqueueClaim(order, mt, noFragment);
         if (pfn >= 0) return pfn;
         return noFragment ? -1 : RmqueueSteal(order, mt);
+    }
+
+    /// <summary>
+    /// ≤ v6.14 <c>__rmqueue_fallback()</c>: scan orders from the largest down to the minimum; the first order with a
+    /// non-empty fallback list wins, except that a MOVABLE request that may not steal the whole block restarts from the
+    /// smallest order ("find_smallest"). Then <c>steal_suitable_fallback()</c> of that era, and the extfrag event.
+    /// With <paramref name="movesOnly"/> (≤ v6.9) the block is only moved to the requested type's lists and the pfn of
+    /// the moved block is returned for the caller's retry; otherwise (v6.10–6.14) the allocated pfn is returned.
+    /// </summary>
+    long RmqueueFallbackLegacy(int order, int startMt, bool noFragment, bool movesOnly)
+    {
+        int minOrder = noFragment ? _pbOrder : order;
+        int current, fallback = -1;
+        bool canSteal = false;
+        for (current = _maxOrder; current >= minOrder; current--)
+        {
+            fallback = FindFallback(current, startMt, out canSteal);
+            if (fallback < 0) continue;
+            if (!canSteal && startMt == Migratetype.Movable && current > order)
+            {
+                for (current = order; current <= _maxOrder; current++)
+                {
+                    fallback = FindFallback(current, startMt, out canSteal);
+                    if (fallback >= 0) break;
+                }
+            }
+            break;
+        }
+        if (fallback < 0 || current < minOrder || current > _maxOrder) return -1;
+        int i = _head[current, fallback];
+        long pfn = movesOnly ? StealMove69(i, current, startMt, canSteal) : Steal610(i, current, order, startMt, canSteal);
+        if (pfn < 0) return -1;
+        Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, movesOnly ? StartPfn + i : pfn, order, startMt, current, fallback,
+            ChangeOwnership: PageblockMigratetype(movesOnly ? StartPfn + i : pfn) == startMt));
+        return pfn;
+    }
+
+    /// <summary>Legacy <c>find_suitable_fallback(only_stealable = false)</c>: the first non-empty fallback list; can_steal
+    /// is <c>can_steal_fallback(order, mt)</c> (the same test as today's <c>should_try_claim_block</c>).</summary>
+    int FindFallback(int current, int startMt, out bool canSteal)
+    {
+        canSteal = false;
+        if (_nrFree[current] == 0) return -1;
+        foreach (int f in Migratetype.Fallbacks(startMt))
+        {
+            if (_head[current, f] < 0) continue;
+            canSteal = ShouldTryClaimBlock(current, startMt);
+            return f;
+        }
+        return -1;
+    }
+
+    /// <summary>Counts free and movable-allocated pages of the pageblock holding index <paramref name="i"/>
+    /// (<c>prep_move_freepages_block</c>); false when the block straddles the zone end.</summary>
+    bool CountBlock(int i, out int pb, out long free, out long movable)
+    {
+        pb = i >> _pbOrder << _pbOrder;
+        free = movable = 0;
+        if (pb + (1 << _pbOrder) > Pages) return false;
+        for (int p = pb; p < pb + (1 << _pbOrder);)
+        {
+            if (_freeOrder[p] >= 0) { free += 1L << _freeOrder[p]; p += 1 << _freeOrder[p]; continue; }
+            if (_allocOrder[p] >= 0) { if (_allocMt[p] == Migratetype.Movable) movable += 1L << _allocOrder[p]; p += 1 << _allocOrder[p]; continue; }
+            p++;
+        }
+        return true;
+    }
+
+    long Alike(int startMt, int blockMt, long free, long movable) =>
+        startMt == Migratetype.Movable ? movable : blockMt == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
+
+    void MoveFreeBlocksOfPageblock(int pb, int toMt)
+    {
+        for (int p = pb; p < pb + (1 << _pbOrder);)
+        {
+            if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, toMt); p += 1 << o; }
+            else p++;
+        }
+    }
+
+    /// <summary>v6.10–v6.14 <c>steal_suitable_fallback()</c>.</summary>
+    long Steal610(int i, int current, int order, int startMt, bool wholeBlock)
+    {
+        int blockMt = _pageblockMt[i >> _pbOrder];
+        if (current >= _pbOrder)
+        {
+            DelFromFreeList(i);
+            for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
+            Expand(i, order, current, startMt);
+            MarkAllocated(i, order, startMt);
+            return StartPfn + i;
+        }
+        if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable)
+            && free + Alike(startMt, blockMt, free, movable) >= 1L << (_pbOrder - 1))
+        {
+            MoveFreeBlocksOfPageblock(pb, startMt);
+            _pageblockMt[pb >> _pbOrder] = (byte)startMt;
+            return RmqueueSmallest(order, startMt);
+        }
+        // single_page: page_del_and_expand() keeping the block's type.
+        DelFromFreeList(i);
+        Expand(i, order, current, blockMt);
+        MarkAllocated(i, order, startMt);
+        return StartPfn + i;
+    }
+
+    /// <summary>≤ v6.9 <c>steal_suitable_fallback()</c>: never allocates; moves free memory to the requested type's lists.</summary>
+    long StealMove69(int i, int current, int startMt, bool wholeBlock)
+    {
+        int oldMt = _pageblockMt[i >> _pbOrder];
+        if (oldMt != Migratetype.HighAtomic)
+        {
+            if (current >= _pbOrder)
+            {
+                for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
+            }
+            else if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable))
+            {
+                MoveFreeBlocksOfPageblock(pb, startMt);
+                if (free + Alike(startMt, oldMt, free, movable) >= 1L << (_pbOrder - 1)) _pageblockMt[pb >> _pbOrder] = (byte)startMt;
+                return StartPfn + i;
+            }
+        }
+        // single_page: move just this block to the requested type's list.
+        MoveToFreeList(i, startMt);
+        return StartPfn + i;
     }
 
     /// <summary><c>should_try_claim_block()</c>.</summary>
