@@ -27,26 +27,6 @@ public class BinaryBenchmarks
         _out = Path.Combine(Path.GetTempPath(), "asitrace-bench-binary.parquet");
     }
 
-    static long Stats(string path)
-    {
-        using var reader = TraceOpener.Open(path, new IngestOptions());
-        var summary = new EventSummary();
-        EventPipeline.RunSummary(reader, summary);
-        return summary.Events;
-    }
-
-    long Ingest(string path)
-    {
-        using var reader = TraceOpener.Open(path, new IngestOptions());
-        var summary = new EventSummary();
-        using var fs = File.Create(_out);
-        var writer = EventsParquetWriter.CreateAsync(fs).GetAwaiter().GetResult();
-        EventsPipelines.ToParquet(reader, summary, writer);
-        writer.CompleteAsync(reader.Metadata, reader.Stats).AsTask().GetAwaiter().GetResult();
-        writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        return summary.Events;
-    }
-
     static void Peer(string command)
     {
         using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command + " > /dev/null 2>&1"]))!;
@@ -54,16 +34,16 @@ public class BinaryBenchmarks
     }
 
     [Benchmark(Description = "asitrace stats: trace.dat")]
-    public long StatsTraceDat() => Stats(_dat);
+    public long StatsTraceDat() => BenchRuns.Stats(_dat);
 
     [Benchmark(Description = "asitrace stats: perf.data")]
-    public long StatsPerfData() => Stats(_perf);
+    public long StatsPerfData() => BenchRuns.Stats(_perf);
 
     [Benchmark(Description = "asitrace ingest → Parquet: trace.dat")]
-    public long IngestTraceDat() => Ingest(_dat);
+    public long IngestTraceDat() => BenchRuns.IngestToParquet(_dat, _out);
 
     [Benchmark(Description = "asitrace ingest → Parquet: perf.data")]
-    public long IngestPerfData() => Ingest(_perf);
+    public long IngestPerfData() => BenchRuns.IngestToParquet(_perf, _out);
 
     [Benchmark(Description = "trace-cmd report > /dev/null")]
     public void TraceCmdReport() => Peer($"trace-cmd report -i '{_dat}'");

@@ -43,24 +43,8 @@ public class IngestBenchmarks
     }
 
     [Benchmark(Description = "stats: decode + merge, 1 thread")]
-    public long DecodeOnly()
-    {
-        using var reader = TraceOpener.Open(_trace, new IngestOptions());
-        var summary = new EventSummary();
-        EventPipeline.RunSummary(reader, summary);
-        return summary.Events;
-    }
+    public long DecodeOnly() => BenchRuns.Stats(_trace);
 
     [Benchmark(Description = "ingest: decode thread + Parquet writer")]
-    public long IngestParquet()
-    {
-        using var reader = TraceOpener.Open(_trace, new IngestOptions());
-        var summary = new EventSummary();
-        using var fs = File.Create(_out);
-        var writer = EventsParquetWriter.CreateAsync(fs).GetAwaiter().GetResult();
-        EventsPipelines.ToParquet(reader, summary, writer);
-        writer.CompleteAsync(reader.Metadata, reader.Stats).AsTask().GetAwaiter().GetResult();
-        writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        return summary.Events;
-    }
+    public long IngestParquet() => BenchRuns.IngestToParquet(_trace, _out);
 }

@@ -17,3 +17,7 @@ public interface IEventReader : IDisposable
     /// <summary>Input bytes consumed so far (compressed bytes for compressed files), for progress and MB/s.</summary>
     long BytesConsumed { get; }
 }
+
+/// <summary>A reader whose events already come in timestamp order (it merges its per-CPU streams itself, or reads an
+/// events file), so the opener does not put the bounded merger in front of it.</summary>
+public interface IOrderedEventReader : IEventReader;

@@ -13,7 +13,6 @@ public sealed class RingBufferCpu
     const uint CommitMask = (1u << 27) - 1, MissedEvents = 1u << 31, MissedStored = 1u << 30;
     public int Cpu { get; }
     readonly MappedFile _map;
-    readonly long _regionStart;
     readonly long _regionEnd;
     readonly int _pageSize, _dataOffset, _commitSize;
     readonly bool _big;
@@ -47,7 +46,7 @@ public sealed class RingBufferCpu
 
     public RingBufferCpu(int cpu, MappedFile map, long offset, long size, int pageSize, int dataOffset, int commitSize, bool bigEndian, BlockDecompressor? decompressor)
     {
-        Cpu = cpu; _map = map; _regionStart = offset; _regionEnd = offset + size;
+        Cpu = cpu; _map = map; _regionEnd = offset + size;
         _pageSize = pageSize; _dataOffset = dataOffset; _commitSize = commitSize; _big = bigEndian;
         _decompressor = decompressor;
         _nextPageFileOffset = offset;

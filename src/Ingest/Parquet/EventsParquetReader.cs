@@ -8,7 +8,7 @@ namespace AsiTrace.Ingest.Parquet;
 /// Reads an events Parquet file back into canonical events, one row group at a time (memory bounded by the largest
 /// row group). Columns absent from the file (written by an older asitrace) read as null.
 /// </summary>
-public sealed class EventsParquetReader : IEventReader
+public sealed class EventsParquetReader : IOrderedEventReader
 {
     readonly Stream _stream;
     readonly ParquetReader _reader;

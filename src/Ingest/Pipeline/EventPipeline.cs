@@ -29,45 +29,26 @@ public static class EventPipeline
     public static void RunParallel(IEventReader reader, EventSummary summary, Action<ReadOnlyMemory<TraceEvent>> sink, Action<long>? progress = null)
     {
         const int depth = 4;
-        using var full = new BlockingCollection<(TraceEvent[] Buf, int N)>(depth);
         var free = new ConcurrentBag<TraceEvent[]>();
         for (int i = 0; i < depth + 2; i++) free.Add(new TraceEvent[ChunkSize]);
-        Exception? producerError = null;
-        using var cancel = new CancellationTokenSource();
-        var producer = new Thread(() =>
-        {
-            try
+        OnTwoThreads<(TraceEvent[] Buf, int N)>(depth,
+            emit =>
             {
                 while (true)
                 {
                     if (!free.TryTake(out var buf)) buf = new TraceEvent[ChunkSize];
                     int n = reader.Read(buf);
                     if (n == 0) break;
-                    full.Add((buf, n), cancel.Token);
+                    emit((buf, n));
                 }
-            }
-            catch (OperationCanceledException) { }
-            catch (Exception e) { producerError = e; }
-            finally { full.CompleteAdding(); }
-        }) { IsBackground = true, Name = "asitrace-decode" };
-        producer.Start();
-        try
-        {
-            foreach (var (buf, n) in full.GetConsumingEnumerable())
+            },
+            chunk =>
             {
-                summary.Add(buf.AsSpan(0, n));
-                sink(buf.AsMemory(0, n));
-                free.Add(buf);
+                summary.Add(chunk.Buf.AsSpan(0, chunk.N));
+                sink(chunk.Buf.AsMemory(0, chunk.N));
+                free.Add(chunk.Buf);
                 progress?.Invoke(reader.BytesConsumed);
-            }
-        }
-        finally
-        {
-            // If the sink threw, stop the producer before leaving.
-            cancel.Cancel();
-            producer.Join();
-        }
-        if (producerError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(producerError).Throw();
+            });
     }
 
     /// <summary>
@@ -79,13 +60,9 @@ public static class EventPipeline
         Func<TBatch, ReadOnlySpan<TraceEvent>, int> fill, Func<TBatch, bool> isFull, Func<TBatch, bool> isEmpty,
         Action<TBatch> write, Action<long>? progress = null, int depth = 1) where TBatch : class
     {
-        using var full = new BlockingCollection<TBatch>(depth);
         var free = new ConcurrentBag<TBatch>();
-        Exception? producerError = null;
-        using var cancel = new CancellationTokenSource();
-        var producer = new Thread(() =>
-        {
-            try
+        OnTwoThreads<TBatch>(depth,
+            emit =>
             {
                 var chunk = new TraceEvent[ChunkSize];
                 TBatch batch = free.TryTake(out var b) ? b : newBatch();
@@ -99,13 +76,33 @@ public static class EventPipeline
                         off += fill(batch, chunk.AsSpan(off, n - off));
                         if (isFull(batch))
                         {
-                            full.Add(batch, cancel.Token);
+                            emit(batch);
                             batch = free.TryTake(out var next) ? next : newBatch();
                         }
                     }
                 }
-                if (!isEmpty(batch)) full.Add(batch, cancel.Token);
-            }
+                if (!isEmpty(batch)) emit(batch);
+            },
+            batch =>
+            {
+                write(batch);
+                free.Add(batch);
+                progress?.Invoke(reader.BytesConsumed);
+            });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="produce"/> on a decode thread, handing items through a queue of <paramref name="depth"/> to
+    /// <paramref name="consume"/> on this one, in order. A failure on either side stops both and is rethrown here.
+    /// </summary>
+    static void OnTwoThreads<T>(int depth, Action<Action<T>> produce, Action<T> consume)
+    {
+        using var full = new BlockingCollection<T>(depth);
+        Exception? producerError = null;
+        using var cancel = new CancellationTokenSource();
+        var producer = new Thread(() =>
+        {
+            try { produce(item => full.Add(item, cancel.Token)); }
             catch (OperationCanceledException) { }
             catch (Exception e) { producerError = e; }
             finally { full.CompleteAdding(); }
@@ -113,15 +110,11 @@ public static class EventPipeline
         producer.Start();
         try
         {
-            foreach (var batch in full.GetConsumingEnumerable())
-            {
-                write(batch);
-                free.Add(batch);
-                progress?.Invoke(reader.BytesConsumed);
-            }
+            foreach (var item in full.GetConsumingEnumerable()) consume(item);
         }
         finally
         {
+            // If the consumer threw, stop the producer before leaving.
             cancel.Cancel();
             producer.Join();
         }

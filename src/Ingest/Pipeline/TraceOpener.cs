@@ -44,10 +44,9 @@ public static class TraceOpener
         }
     }
 
-    /// <summary>Text and CSV need the bounded merge; the binary readers merge their per-CPU streams themselves (and
-    /// count any regression), and an events file is already in order.</summary>
+    /// <summary>Text and CSV need the bounded merge; ordered readers (binary formats, events files) do not.</summary>
     static IEventReader Wrap(IEventReader reader, IngestOptions options) =>
-        reader is EventsParquetReader or TraceDatReader or PerfDataReader ? reader : new TimestampMerger(reader, options.SortWindowNs, options.SortCapacity);
+        reader is IOrderedEventReader ? reader : new TimestampMerger(reader, options.SortWindowNs, options.SortCapacity);
 
     static IEventReader OpenInput(TraceInput input, IngestOptions options, TraceMetadata meta, string? formatDir)
     {

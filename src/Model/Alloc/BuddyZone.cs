@@ -155,7 +155,7 @@ public sealed class BuddyZone
     public void AddFreeBlock(long pfn, int order, int mt)
     {
         if ((pfn & ((1L << order) - 1)) != 0 || !InZone(pfn) || !InZone(pfn + (1L << order) - 1)) throw new ArgumentException("block not aligned or outside the zone");
-        for (long p = pfn; p < pfn + (1L << order); p += 1L << _pbOrder) SetPageblockMigratetype(p, mt);
+        SetPageblockRange(Idx(pfn), order, mt);
         AddToFreeList(Idx(pfn), order, mt, tail: true);
     }
 
@@ -278,6 +278,24 @@ public sealed class BuddyZone
     long Alike(int startMt, int blockMt, long free, long movable) =>
         startMt == Migratetype.Movable ? movable : blockMt == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
 
+    /// <summary><c>change_pageblock_range()</c>: labels every pageblock a block of <paramref name="order"/> covers.</summary>
+    void SetPageblockRange(int i, int order, int mt)
+    {
+        for (int p = i; p < i + (1 << Math.Max(order, _pbOrder)); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)mt;
+    }
+
+    /// <summary>A fallback block of pageblock order or more is claimed whole: relabelled and split onto the requested
+    /// type's lists (<c>try_to_claim_block()</c> and the v6.10–v6.14 <c>steal_suitable_fallback()</c> alike).</summary>
+    long ClaimLargeBlock(int i, int current, int order, int startMt)
+    {
+        DelFromFreeList(i);
+        SetPageblockRange(i, current, startMt);
+        Expand(i, order, current, startMt);
+        MarkAllocated(i, order, startMt);
+        return StartPfn + i;
+    }
+
+    /// <summary><c>move_freepages_block()</c>: every free block of the pageblock to the tail of <paramref name="toMt"/>'s lists.</summary>
     void MoveFreeBlocksOfPageblock(int pb, int toMt)
     {
         for (int p = pb; p < pb + (1 << _pbOrder);)
@@ -291,14 +309,7 @@ public sealed class BuddyZone
     long Steal610(int i, int current, int order, int startMt, bool wholeBlock)
     {
         int blockMt = _pageblockMt[i >> _pbOrder];
-        if (current >= _pbOrder)
-        {
-            DelFromFreeList(i);
-            for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
-            Expand(i, order, current, startMt);
-            MarkAllocated(i, order, startMt);
-            return StartPfn + i;
-        }
+        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startMt);
         if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable)
             && free + Alike(startMt, blockMt, free, movable) >= 1L << (_pbOrder - 1))
         {
@@ -319,10 +330,7 @@ public sealed class BuddyZone
         int oldMt = _pageblockMt[i >> _pbOrder];
         if (oldMt != Migratetype.HighAtomic)
         {
-            if (current >= _pbOrder)
-            {
-                for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
-            }
+            if (current >= _pbOrder) SetPageblockRange(i, current, startMt);
             else if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable))
             {
                 MoveFreeBlocksOfPageblock(pb, startMt);
@@ -366,31 +374,11 @@ public sealed class BuddyZone
     /// <summary><c>try_to_claim_block()</c>.</summary>
     long TryToClaimBlock(int i, int current, int order, int startMt, int blockMt)
     {
-        if (current >= _pbOrder)
-        {
-            DelFromFreeList(i);
-            for (int p = i; p < i + (1 << current); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)startMt;
-            Expand(i, order, current, startMt);
-            MarkAllocated(i, order, startMt);
-            return StartPfn + i;
-        }
-        int pb = i >> _pbOrder << _pbOrder;
-        int pbPages = 1 << _pbOrder;
-        if (pb + pbPages > Pages) return -1; // straddles the zone end
-        long free = 0, movable = 0;
-        for (int p = pb; p < pb + pbPages;)
-        {
-            if (_freeOrder[p] >= 0) { free += 1L << _freeOrder[p]; p += 1 << _freeOrder[p]; continue; }
-            if (_allocOrder[p] >= 0) { if (_allocMt[p] == Migratetype.Movable) movable += 1L << _allocOrder[p]; p += 1 << _allocOrder[p]; continue; }
-            p++;
-        }
-        long alike = startMt == Migratetype.Movable ? movable : blockMt == Migratetype.Movable ? pbPages - (free + movable) : 0;
-        if (free + alike < pbPages / 2) return -1;
-        for (int p = pb; p < pb + pbPages;)
-        {
-            if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, startMt); p += 1 << o; }
-            else p++;
-        }
+        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startMt);
+        // A pageblock straddling the zone end cannot be claimed.
+        if (!CountBlock(i, out int pb, out long free, out long movable)) return -1;
+        if (free + Alike(startMt, blockMt, free, movable) < 1L << (_pbOrder - 1)) return -1;
+        MoveFreeBlocksOfPageblock(pb, startMt);
         _pageblockMt[pb >> _pbOrder] = (byte)startMt;
         return RmqueueSmallest(order, startMt);
     }
@@ -436,7 +424,7 @@ public sealed class BuddyZone
             {
                 int buddyMt = _pageblockMt[b >> _pbOrder];
                 if (buddyMt != mt && (!Migratetype.IsMergeable(mt) || !Migratetype.IsMergeable(buddyMt))) break;
-                if (buddyMt != mt) for (int p = b; p < b + (1 << order); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)mt;
+                if (buddyMt != mt) SetPageblockRange(b, order, mt);
             }
             DelFromFreeList(b);
             pfn &= buddyPfn;
@@ -476,18 +464,13 @@ public sealed class BuddyZone
         {
             int start = Idx(pfn) >> _pbOrder << _pbOrder;
             if (start + pb > Pages) return false;
-            for (int p = start; p < start + pb;)
-            {
-                if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, Migratetype.HighAtomic); p += 1 << o; }
-                else p++;
-            }
+            MoveFreeBlocksOfPageblock(start, Migratetype.HighAtomic);
             _pageblockMt[start >> _pbOrder] = Migratetype.HighAtomic;
             ReservedHighAtomic += pb;
         }
         else
         {
-            int start = Idx(pfn);
-            for (int p = start; p < start + (1 << order); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = Migratetype.HighAtomic;
+            SetPageblockRange(Idx(pfn), order, Migratetype.HighAtomic);
             ReservedHighAtomic += 1L << order;
         }
         return true;

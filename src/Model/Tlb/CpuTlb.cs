@@ -26,11 +26,11 @@ public sealed class CpuTlb
     public CpuTlb(CpuPreset preset)
     {
         _p = preset;
-        _l1_4k = new SetAssociativeTlb("L1 dTLB" + (preset.L1Shared ? "" : " 4K"), preset.L1_4K);
-        _l1_2m = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 2M", preset.L1_2M);
-        _l1_1g = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 1G", preset.L1_1G);
-        _l2 = new SetAssociativeTlb("STLB/L2 4K+2M", preset.L2);
-        _l2_1g = new SetAssociativeTlb("STLB 1G", preset.L2_1G);
+        _l1_4k = preset.L1Shared ? new SetAssociativeTlb("L1 dTLB", preset.L1_4K, 1, 2, 3) : new SetAssociativeTlb("L1 dTLB 4K", preset.L1_4K, 1);
+        _l1_2m = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 2M", preset.L1_2M, 2);
+        _l1_1g = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 1G", preset.L1_1G, 3);
+        _l2 = new SetAssociativeTlb("STLB/L2 4K+2M", preset.L2, 1, 2);
+        _l2_1g = new SetAssociativeTlb("STLB 1G", preset.L2_1G, 3);
         var all = new List<SetAssociativeTlb> { _l1_4k };
         if (!preset.L1Shared) { all.Add(_l1_2m); all.Add(_l1_1g); }
         all.Add(_l2);

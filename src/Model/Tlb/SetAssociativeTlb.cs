@@ -25,9 +25,12 @@ public sealed class SetAssociativeTlb
     public long Hits { get; private set; }
     public long Misses { get; private set; }
 
-    public SetAssociativeTlb(string name, TlbGeometry g)
+    readonly int _levels; // bit L set: may hold pages of level L (invalidation probes only those)
+
+    public SetAssociativeTlb(string name, TlbGeometry g, params int[] levels)
     {
         Name = name;
+        foreach (int l in levels.Length == 0 ? [1, 2, 3] : levels) _levels |= 1 << l;
         _ways = Math.Max(1, g.Ways);
         _sets = g.Entries == 0 ? 0 : Math.Max(1, g.Entries / _ways);
         _entries = new Entry[_sets * _ways];
@@ -84,6 +87,7 @@ public sealed class SetAssociativeTlb
         if (_sets == 0) return 0;
         for (int level = 1; level <= 3; level++)
         {
+            if ((_levels & (1 << level)) == 0) continue;
             ulong vpn = va >> Shift(level);
             int b = SetOf(vpn) * _ways;
             for (int w = 0; w < _ways; w++)

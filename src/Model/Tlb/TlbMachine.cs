@@ -224,19 +224,24 @@ public sealed class TlbMachine
     /// them when page tables are freed). A target catches up with a partial flush only if it is exactly one generation
     /// behind, else a full flush of the ASID; a target that runs another mm leaves the mask (REMOTE_WRONG_CPU, v6.14+).
     /// </summary>
+    // Reused per flush: the flush paths run once per traced tlb event.
+    readonly List<int> _others = new(), _targets = new();
+
     public void FlushTlbMmRange(int initiator, Mm mm, ulong start, ulong end, bool freedTables = false)
     {
         long pages = (long)((end - start + 4095) >> 12);
         bool full = pages > Options.FlushCeiling;
         long tracePages = full ? -1 : pages;
         mm.TlbGen++;
-        var others = new List<int>();
+        var others = _others;
+        others.Clear();
         foreach (int cpu in mm.CpuMask) if (cpu != initiator) others.Add(cpu);
         others.Sort();
         if (others.Count > 0)
         {
             Counters.Emit(initiator, TlbFlushReason.RemoteSendIpi, tracePages);
-            var targets = new List<int>();
+            var targets = _targets;
+            targets.Clear();
             foreach (int cpu in others)
             {
                 var st = _state[cpu];

@@ -10,7 +10,7 @@ namespace AsiTrace.Ingest.Binary.Perf;
 /// rows. perf writes each CPU's buffer in turn, so records are only ordered across FINISHED_ROUND markers: events
 /// are held until the round after next and emitted sorted, as perf's own ordered-events queue does.
 /// </summary>
-public sealed class PerfDataReader : IEventReader
+public sealed class PerfDataReader : IOrderedEventReader
 {
     const uint RecordMmap = 1, RecordLost = 2, RecordComm = 3, RecordFork = 7, RecordSample = 9, RecordLostSamples = 13, RecordFinishedRound = 68;
     /// <summary>Events held for ordering before we give up waiting for a round marker.</summary>

@@ -34,9 +34,21 @@ sealed class RoundOrderer
     }
 
     Queue?[] _queues = new Queue?[8];
-    int[] _heap = new int[8];
-    int _heapCount;
+    readonly IdHeap<HeadOrder> _heap;
     bool _heapValid;
+
+    public RoundOrderer() => _heap = new IdHeap<HeadOrder>(new HeadOrder(this));
+
+    /// <summary>Queues by their head record: (time, file offset).</summary>
+    readonly struct HeadOrder(RoundOrderer o) : IIdOrder
+    {
+        public bool Less(int a, int b)
+        {
+            var qa = o._queues[a]!; var qb = o._queues[b]!;
+            var x = qa.Items[qa.Head]; var y = qb.Items[qb.Head];
+            return x.Ts < y.Ts || (x.Ts == y.Ts && x.Offset < y.Offset);
+        }
+    }
     public int Pending { get; private set; }
 
     static int Index(int cpu) => cpu < 0 || cpu > ushort.MaxValue ? 0 : cpu + 1;
@@ -47,7 +59,6 @@ sealed class RoundOrderer
         if (qi >= _queues.Length)
         {
             Array.Resize(ref _queues, Math.Max(qi + 1, _queues.Length * 2));
-            Array.Resize(ref _heap, _queues.Length);
         }
         var q = _queues[qi] ??= new Queue();
         if (q.Count == q.Items.Length) q.Grow();
@@ -83,8 +94,8 @@ sealed class RoundOrderer
     {
         if (!_heapValid) Rebuild();
         next = default;
-        if (_heapCount == 0) return false;
-        var q = _queues[_heap[0]]!;
+        if (_heap.Count == 0) return false;
+        var q = _queues[_heap.Top]!;
         next = q.Items[q.Head];
         return next.Ts <= limit;
     }
@@ -92,39 +103,19 @@ sealed class RoundOrderer
     /// <summary>Removes the record <see cref="TryPeek"/> returned.</summary>
     public void Pop()
     {
-        var q = _queues[_heap[0]]!;
+        var q = _queues[_heap.Top]!;
         q.Head = (q.Head + 1) & q.Mask;
         q.Count--;
         Pending--;
-        if (q.Count == 0) _heap[0] = _heap[--_heapCount];
-        if (_heapCount > 0) SiftDown(0);
-    }
-
-    bool Less(int a, int b)
-    {
-        var qa = _queues[a]!; var qb = _queues[b]!;
-        var x = qa.Items[qa.Head]; var y = qb.Items[qb.Head];
-        return x.Ts < y.Ts || (x.Ts == y.Ts && x.Offset < y.Offset);
+        if (q.Count == 0) _heap.PopTop();
+        else _heap.TopChanged();
     }
 
     void Rebuild()
     {
-        _heapCount = 0;
-        for (int i = 0; i < _queues.Length; i++) if (_queues[i] is { Count: > 0 }) _heap[_heapCount++] = i;
-        for (int i = _heapCount / 2 - 1; i >= 0; i--) SiftDown(i);
+        _heap.Clear();
+        for (int i = 0; i < _queues.Length; i++) if (_queues[i] is { Count: > 0 }) _heap.AddUnordered(i);
+        _heap.Heapify();
         _heapValid = true;
-    }
-
-    void SiftDown(int k)
-    {
-        while (true)
-        {
-            int l = 2 * k + 1, r = l + 1, m = k;
-            if (l < _heapCount && Less(_heap[l], _heap[m])) m = l;
-            if (r < _heapCount && Less(_heap[r], _heap[m])) m = r;
-            if (m == k) return;
-            (_heap[k], _heap[m]) = (_heap[m], _heap[k]);
-            k = m;
-        }
     }
 }

@@ -9,7 +9,7 @@ namespace AsiTrace.Ingest.Binary.TraceDat;
 /// the file's own format descriptions, comms from its saved cmdlines, missed-events page flags as <c>lost_events</c>
 /// rows. Decoding allocates nothing per event.
 /// </summary>
-public sealed class TraceDatReader : IEventReader
+public sealed class TraceDatReader : IOrderedEventReader
 {
     readonly TraceInput _input;
     readonly MappedFile _map;
@@ -18,8 +18,17 @@ public sealed class TraceDatReader : IEventReader
     readonly RawEventDecoder _decoder;
     readonly BlockDecompressor? _decompressor;
     readonly RingBufferCpu[] _cpus;
-    readonly int[] _heap; // indices into _cpus, ordered by (Ts, Cpu)
-    int _heapCount;
+    readonly IdHeap<CpuOrder> _heap; // indices into _cpus, ordered by (Ts, Cpu)
+
+    /// <summary>trace-cmd's order: by timestamp, equal stamps by CPU number.</summary>
+    readonly struct CpuOrder(RingBufferCpu[] cpus) : IIdOrder
+    {
+        public bool Less(int a, int b)
+        {
+            var x = cpus[a]; var y = cpus[b];
+            return x.Ts < y.Ts || (x.Ts == y.Ts && x.Cpu < y.Cpu);
+        }
+    }
     readonly PidComms _pidComms;
     readonly int _hEvents, _hMalformed, _hUnknownId, _hLostMarkers, _hLost, _hRegressions;
     long _lastEmitted = long.MinValue;
@@ -75,8 +84,8 @@ public sealed class TraceDatReader : IEventReader
                 _cpus[i] = new RingBufferCpu(c.Cpu, _map, c.Offset, c.Size, _file.PageSize, _file.Tracing.PageDataOffset,
                     _file.Tracing.CommitSize, _file.BigEndian, _decompressor);
             }
-            _heap = new int[_cpus.Length];
-            for (int i = 0; i < _cpus.Length; i++) if (_cpus[i].Advance()) Push(i);
+            _heap = new IdHeap<CpuOrder>(new CpuOrder(_cpus), _cpus.Length);
+            for (int i = 0; i < _cpus.Length; i++) if (_cpus[i].Advance()) _heap.Push(i);
         }
         catch
         {
@@ -106,9 +115,9 @@ public sealed class TraceDatReader : IEventReader
     public int Read(Span<TraceEvent> dest)
     {
         int n = 0;
-        while (n < dest.Length - 1 && _heapCount > 0)
+        while (n < dest.Length - 1 && _heap.Count > 0)
         {
-            int i = _heap[0];
+            int i = _heap.Top;
             var cpu = _cpus[i];
             long ts = ToNs(cpu.Ts);
             if (ts < _lastEmitted) Stats.Add(_hRegressions);
@@ -138,10 +147,10 @@ public sealed class TraceDatReader : IEventReader
                 case RawEventDecoder.Result.Unknown: Stats.Add(_hUnknownId); break;
                 default: Stats.Add(_hMalformed); break;
             }
-            if (cpu.Advance()) SiftDown(0);
-            else { _heap[0] = _heap[--_heapCount]; if (_heapCount > 0) SiftDown(0); }
+            if (cpu.Advance()) _heap.TopChanged();
+            else _heap.PopTop();
         }
-        if (_heapCount == 0 && !_finished)
+        if (_heap.Count == 0 && !_finished)
         {
             _finished = true;
             long pages = 0, badPages = 0, badEvents = 0;
@@ -156,43 +165,11 @@ public sealed class TraceDatReader : IEventReader
 
     long EstimateConsumed()
     {
-        if (_heapCount == 0) return _map.Length;
+        if (_heap.Count == 0) return _map.Length;
         // Progress: pages read so far (decompressed pages for compressed data), as file bytes.
         long pages = 0;
         foreach (var c in _cpus) pages += c.Pages;
         return Math.Min(_map.Length, pages * _file.PageSize);
-    }
-
-    bool Less(int a, int b)
-    {
-        var x = _cpus[a]; var y = _cpus[b];
-        return x.Ts < y.Ts || (x.Ts == y.Ts && x.Cpu < y.Cpu);
-    }
-
-    void Push(int i)
-    {
-        int k = _heapCount++;
-        _heap[k] = i;
-        while (k > 0)
-        {
-            int p = (k - 1) / 2;
-            if (!Less(_heap[k], _heap[p])) break;
-            (_heap[k], _heap[p]) = (_heap[p], _heap[k]);
-            k = p;
-        }
-    }
-
-    void SiftDown(int k)
-    {
-        while (true)
-        {
-            int l = 2 * k + 1, r = l + 1, m = k;
-            if (l < _heapCount && Less(_heap[l], _heap[m])) m = l;
-            if (r < _heapCount && Less(_heap[r], _heap[m])) m = r;
-            if (m == k) return;
-            (_heap[k], _heap[m]) = (_heap[m], _heap[k]);
-            k = m;
-        }
     }
 
     public void Dispose()
