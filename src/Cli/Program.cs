@@ -11,6 +11,7 @@ public static class Program
         {
             IngestCommand.Build(),
             StatsCommand.Build(),
+            ReplayCommand.Build(),
         };
         return root;
     }

@@ -44,7 +44,7 @@ public class SnapshotTests
             var byType = s.Pagetypeinfo!.Free.Where(f => f.Zone == b.Zone && f.Node == b.Node).ToList();
             var summed = new long[b.FreeBlocksByOrder.Length];
             foreach (var t in byType) for (int o = 0; o < summed.Length; o++) summed[o] += t.FreeBlocksByOrder[o];
-            if (b.Zone == "Normal") Assert.InRange(new BuddyZone(0, "x", summed).FreePages, b.FreePages * 0.99, b.FreePages * 1.01);
+            if (b.Zone == "Normal") Assert.InRange(new BuddyinfoZone(0, "x", summed).FreePages, b.FreePages * 0.99, b.FreePages * 1.01);
             else Assert.Equal(b.FreeBlocksByOrder, summed);
         }
         // zoneinfo's "pages free" counts the buddy lists only (pcp pages are not NR_FREE_PAGES).

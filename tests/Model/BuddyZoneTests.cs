@@ -22,7 +22,8 @@ public class BuddyZoneTests
         Assert.Equal(0x100000, pfn);
         for (int o = 0; o < 10; o++) Assert.Equal([0x100000 + (1L << o)], z.FreeList(o, M));
         Assert.Equal(1023, z.FreePages);
-        Assert.Equal(new AllocatorEvent(AllocatorEventKind.ZoneLocked, 0x100000, 0, M), z.Events[^1]);
+        // percpu_refill is "pcp order and pcp type" as __rmqueue_smallest() computes it, refill or not.
+        Assert.Equal(new AllocatorEvent(AllocatorEventKind.ZoneLocked, 0x100000, 0, M, PercpuRefill: true), z.Events[^1]);
         Assert.Empty(z.Validate());
     }
 

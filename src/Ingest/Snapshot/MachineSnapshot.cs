@@ -10,7 +10,7 @@ public sealed class MachineSnapshot
     public string Directory { get; init; } = "";
     public Dictionary<string, long>? Meminfo { get; private set; }
     public List<IomemRange>? Iomem { get; private set; }
-    public List<BuddyZone>? Buddyinfo { get; private set; }
+    public List<BuddyinfoZone>? Buddyinfo { get; private set; }
     public PagetypeInfo? Pagetypeinfo { get; private set; }
     public List<ZoneInfo>? Zoneinfo { get; private set; }
     public Dictionary<string, long>? Vmstat { get; private set; }

@@ -67,9 +67,9 @@ public static class SnapshotParsers
     }
 
     /// <summary><c>/proc/buddyinfo</c>: <c>Node 0, zone   Normal  n0 n1 … n10</c>.</summary>
-    public static List<BuddyZone> Buddyinfo(string text, string file = "buddyinfo")
+    public static List<BuddyinfoZone> Buddyinfo(string text, string file = "buddyinfo")
     {
-        var list = new List<BuddyZone>();
+        var list = new List<BuddyinfoZone>();
         int n = 0;
         foreach (var line in text.Split('\n'))
         {
@@ -79,7 +79,7 @@ public static class SnapshotParsers
             if (w.Length < 5 || w[0] != "Node" || w[2] != "zone") throw new InvalidTraceException(file, $"line {n}", "expected 'Node N, zone NAME counts…'");
             var counts = new long[w.Length - 4];
             for (int i = 0; i < counts.Length; i++) counts[i] = Num(w[4 + i], file, n);
-            list.Add(new BuddyZone((int)Num(w[1], file, n), w[3], counts));
+            list.Add(new BuddyinfoZone((int)Num(w[1], file, n), w[3], counts));
         }
         return list;
     }

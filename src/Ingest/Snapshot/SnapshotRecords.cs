@@ -16,7 +16,7 @@ public sealed class ZoneInfo
 public sealed record PcpInfo(int Cpu, long Count, long High, long Batch, long? HighMin, long? HighMax);
 
 /// <summary>A line of <c>/proc/buddyinfo</c>: free blocks per order in one zone.</summary>
-public sealed record BuddyZone(int Node, string Zone, long[] FreeBlocksByOrder)
+public sealed record BuddyinfoZone(int Node, string Zone, long[] FreeBlocksByOrder)
 {
     /// <summary>Free pages the line accounts for: Σ blocks × 2^order.</summary>
     public long FreePages

@@ -70,7 +70,23 @@ public sealed class BuddyZone
     public long FreePages { get; private set; }
     /// <summary>Free pages on each type's lists (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
     public long FreePagesOfType(int mt) => _freeByType[mt];
+    /// <summary>The events emitted, in order, while <see cref="RecordEvents"/> is on (tests; off for long replays).</summary>
     public List<AllocatorEvent> Events { get; } = new();
+    public bool RecordEvents { get; set; } = true;
+    /// <summary>Emitted events by kind (<see cref="AllocatorEventKind"/>), always counted.</summary>
+    public long[] EventCounts { get; } = new long[3];
+    /// <summary><c>mm_page_alloc_extfrag</c> events with <c>change_ownership=1</c>.</summary>
+    public long ExtfragChangedOwnership { get; private set; }
+    /// <summary><c>mm_page_alloc_zone_locked</c> events with <c>percpu_refill=1</c>.</summary>
+    public long ZoneLockedRefills { get; private set; }
+
+    internal void Emit(in AllocatorEvent e)
+    {
+        EventCounts[(int)e.Kind]++;
+        if (e.Kind == AllocatorEventKind.Extfrag && e.ChangeOwnership) ExtfragChangedOwnership++;
+        if (e.Kind == AllocatorEventKind.ZoneLocked && e.PercpuRefill) ZoneLockedRefills++;
+        if (RecordEvents) Events.Add(e);
+    }
 
     public BuddyZone(string name, long startPfn, long pages, BuddyOptions? options = null)
     {
@@ -180,7 +196,10 @@ public sealed class BuddyZone
             DelFromFreeList(i);
             Expand(i, order, o, mt);
             MarkAllocated(i, order, mt);
-            if (emitEvent) Events.Add(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt, PercpuRefill: refill));
+            // percpu_refill is computed inside __rmqueue_smallest() as "pcp-cacheable order and pcp type", not whether
+            // this removal is a refill (model-reference.md §2).
+            if (emitEvent) Emit(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt,
+                PercpuRefill: PerCpuPages.AllowedOrder(order) && mt < Migratetype.PcpTypes));
             return StartPfn + i;
         }
         return -1;
@@ -239,7 +258,7 @@ public sealed class BuddyZone
         int i = _head[current, fallback];
         long pfn = movesOnly ? StealMove69(i, current, startMt, canSteal) : Steal610(i, current, order, startMt, canSteal);
         if (pfn < 0) return -1;
-        Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, movesOnly ? StartPfn + i : pfn, order, startMt, current, fallback,
+        Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, movesOnly ? StartPfn + i : pfn, order, startMt, current, fallback,
             ChangeOwnership: PageblockMigratetype(movesOnly ? StartPfn + i : pfn) == startMt));
         return pfn;
     }
@@ -363,7 +382,7 @@ public sealed class BuddyZone
             long pfn = TryToClaimBlock(i, current, order, startMt, fallback);
             if (pfn >= 0)
             {
-                Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, pfn, order, startMt, current, fallback,
+                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, pfn, order, startMt, current, fallback,
                     ChangeOwnership: PageblockMigratetype(pfn) == startMt));
                 return pfn;
             }
@@ -395,7 +414,7 @@ public sealed class BuddyZone
                 DelFromFreeList(i);
                 Expand(i, order, current, f);
                 MarkAllocated(i, order, startMt);
-                Events.Add(new AllocatorEvent(AllocatorEventKind.Extfrag, StartPfn + i, order, startMt, current, f,
+                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, StartPfn + i, order, startMt, current, f,
                     ChangeOwnership: PageblockMigratetype(StartPfn + i) == startMt));
                 return StartPfn + i;
             }

@@ -33,12 +33,24 @@ public sealed class PerCpuPages
     int _pcpFlags;
     /// <summary>Sizes (in blocks) of the refills done, for comparison with the traces' runs of percpu_refill events.</summary>
     public List<int> Refills { get; } = new();
+    /// <summary>Pages drained to the buddy because a free took the count to high, and by <see cref="Decay"/>.</summary>
+    public long DrainedOnFree { get; private set; }
+    /// <summary>Pages taken from the buddy by <c>rmqueue_bulk()</c> refills.</summary>
+    public long RefilledPages { get; private set; }
+    public long DrainedByDecay { get; private set; }
 
     public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax)
     {
         _zone = zone; _flags = flags; Cpu = cpu;
         Batch = batch; High = high; HighMin = highMin; HighMax = highMax;
         for (int i = 0; i < NrPcpLists; i++) _lists[i] = new PfnDeque();
+    }
+
+    /// <summary>Puts a page the pcp list held before the replay began at the cold end of its list.</summary>
+    public void Seed(long pfn, int order, int mt)
+    {
+        _lists[Pindex(mt, order)].AddLast(pfn);
+        Count += 1 << order;
     }
 
     /// <summary><c>pcp_allowed_order()</c>.</summary>
@@ -49,7 +61,7 @@ public sealed class PerCpuPages
     static int PindexToOrder(int pindex) => pindex >= 12 ? ThpOrder : pindex / 3;
 
     /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
-    public long Alloc(int order, int mt)
+    public long Alloc(int order, int mt, bool noFragment = false)
     {
         FreeCount >>= 1;
         var list = _lists[Pindex(mt, order)];
@@ -60,12 +72,13 @@ public sealed class PerCpuPages
             for (int k = 0; k < batch; k++)
             {
                 // rmqueue_bulk(): each block via __rmqueue, appended at the tail.
-                long pfn = _zone.Rmqueue(order, mt, refill: true);
+                long pfn = _zone.Rmqueue(order, mt, noFragment, refill: true);
                 if (pfn < 0) break;
                 list.AddLast(pfn);
                 got++;
             }
-            Refills.Add(got);
+            if (_zone.RecordEvents) Refills.Add(got);
+            RefilledPages += (long)got << order;
             Count += got << order;
             if (list.Count == 0) return -1;
         }
@@ -109,7 +122,12 @@ public sealed class PerCpuPages
         else _pcpFlags &= ~PrevFreeHighOrder;
         if (FreeCount < Batch << ScaleMax) FreeCount += 1 << order;
         int high = NrPcpHigh(freeHigh);
-        if (Count >= high) FreePcppagesBulk(NrPcpFree(high, freeHigh), pindex);
+        if (Count >= high)
+        {
+            int before = Count;
+            FreePcppagesBulk(NrPcpFree(high, freeHigh), pindex);
+            DrainedOnFree += before - Count;
+        }
     }
 
     int NrPcpHigh(bool freeHigh)
@@ -162,7 +180,7 @@ public sealed class PerCpuPages
                 count -= 1 << order;
                 Count -= 1 << order;
                 _zone.FreeOnePage(pfn, order, mt);
-                _zone.Events.Add(new AllocatorEvent(AllocatorEventKind.PcpuDrain, pfn, order, mt));
+                _zone.Emit(new AllocatorEvent(AllocatorEventKind.PcpuDrain, pfn, order, mt));
             } while (count > 0 && list.Count > 0);
         }
     }
@@ -179,6 +197,7 @@ public sealed class PerCpuPages
             int before = Count;
             FreePcppagesBulk(Math.Min(todo, Batch), 0);
             todo -= before - Count;
+            DrainedByDecay += before - Count;
             if (Count == before) break;
         }
     }

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using AsiTrace.Cli.Output;
+using AsiTrace.Ingest.Pipeline;
+using AsiTrace.Ingest.Snapshot;
+using AsiTrace.Model.Tlb;
+using AsiTrace.Replay;
+using AsiTrace.Replay.Results;
+
+namespace AsiTrace.Cli.Commands;
+
+/// <summary><c>asitrace replay EVENTS … -o RESULTS_DIR [--json]</c>: the trace through each policy's model.</summary>
+static class ReplayCommand
+{
+    public static readonly string[] Policies = ["noasi"];
+
+    public static Command Build()
+    {
+        var input = new Argument<string>("events") { Description = "events Parquet file, trace file, or a record directory (its snapshots are used)" };
+        var output = new Option<string>("--output", "-o") { Description = "results directory (created if missing)", Required = true };
+        var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
+        var policy = new Option<string>("--policy") { Description = $"comma-separated policies: {string.Join(", ", Policies)}", DefaultValueFactory = _ => "noasi" };
+        var placement = new Option<string>("--placement") { Description = "model: the model places every request (default)", DefaultValueFactory = _ => "model" };
+        placement.AcceptOnlyFromAmong("model");
+        var snapshot = new Option<string?>("--snapshot") { Description = "record directory (snapshot-start/, snapshot-end/) or a snapshot directory; default: the input's own when it is a record directory" };
+        var cpuModel = new Option<string>("--cpu-model") { Description = $"CPU preset for TLB geometry and costs: {string.Join(", ", CpuPreset.All.Select(p => p.Name))}", DefaultValueFactory = _ => CpuPreset.SapphireRapids.Name };
+        cpuModel.AcceptOnlyFromAmong(CpuPreset.All.Select(p => p.Name).ToArray());
+        var costs = new Option<string?>("--costs") { Description = "JSON file of cost overrides, e.g. {\"Zero4K\": 180, \"CpuGhz\": 3.1}" };
+        var cost = new Option<string[]>("--cost") { Description = "one cost override NAME=VALUE (repeatable; after --costs)", AllowMultipleArgumentsPerToken = false };
+        var opts = CommonOptions.Create();
+        var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
+        {
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost,
+        };
+        opts.AddTo(cmd);
+        cmd.SetAction(pr => CliRunner.Guard(() =>
+        {
+            string path = pr.GetValue(input)!;
+            if (path == "-")
+            {
+                Console.Error.WriteLine("asitrace: replay reads its input twice; save stdin to a file (or `asitrace ingest - -o events.parquet`) first");
+                return ExitCodes.Usage;
+            }
+            var policies = (pr.GetValue(policy) ?? "noasi").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var p in policies)
+                if (!Policies.Contains(p))
+                {
+                    Console.Error.WriteLine($"asitrace: unknown or not yet available policy '{p}'; available: {string.Join(", ", Policies)}");
+                    return ExitCodes.Usage;
+                }
+            if (!TryCosts(pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
+            {
+                Console.Error.WriteLine($"asitrace: {costError}");
+                return ExitCodes.Usage;
+            }
+            var (start, end, snapDir) = Snapshots(path, pr.GetValue(snapshot));
+            string outDir = pr.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+
+            var ingestOptions = opts.Get(pr);
+            var sw = Stopwatch.StartNew();
+            long? size = InputSet.TotalBytes([path]);
+            var progress = new Progress("replay", size is > 0 ? 2 * size : null);
+            var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
+                new ReplayOptions { StartSnapshot = start, EndSnapshot = end, Costs = costModel },
+                (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
+            progress.Done();
+            sw.Stop();
+
+            WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
+            WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
+            var run = RunJson(path, snapDir, policies, pr.GetValue(cpuModel)!, costModel, result);
+            WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
+
+            if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
+            else WriteHuman(result, outDir);
+            Console.Error.WriteLine($"{result.Events:N0} events replayed in {sw.Elapsed.TotalSeconds:F2} s ({result.Events / Math.Max(sw.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M events/s, two passes)");
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+
+    static void WriteAtomically(string target, Action<Stream> write)
+    {
+        using var f = new AtomicFile(target);
+        write(f.Stream);
+        f.Commit();
+    }
+
+    /// <summary>Start and end snapshots: from --snapshot (a record directory or one snapshot), else the input's record directory.</summary>
+    static (MachineSnapshot? Start, MachineSnapshot? End, string? Dir) Snapshots(string input, string? option)
+    {
+        string? dir = option ?? (Directory.Exists(input) ? input : null);
+        if (dir is null) return (null, null, null);
+        if (!Directory.Exists(dir)) throw new FileNotFoundException($"{dir}: snapshot directory not found");
+        string s = Path.Combine(dir, "snapshot-start"), e = Path.Combine(dir, "snapshot-end");
+        if (Directory.Exists(s)) return (MachineSnapshot.Load(s), Directory.Exists(e) ? MachineSnapshot.Load(e) : null, dir);
+        if (option is not null) return (MachineSnapshot.Load(dir), null, dir);
+        return (null, null, null);
+    }
+
+    static bool TryCosts(string? file, string[] pairs, out CostModel model, out string? error)
+    {
+        model = new CostModel();
+        error = null;
+        try
+        {
+            if (file is not null) model = model.WithOverrides(File.ReadAllText(file));
+            foreach (var p in pairs)
+            {
+                int eq = p.IndexOf('=');
+                if (eq <= 0 || !double.TryParse(p[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v))
+                { error = $"--cost '{p}': expected NAME=NUMBER"; return false; }
+                model = model.WithOverrides($"{{\"{p[..eq]}\": {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}");
+            }
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException)
+        {
+            error = $"cost overrides{(file is null ? "" : $" in {file}")}: {ex.Message}";
+            return false;
+        }
+    }
+
+    static JsonObject RunJson(string input, string? snapDir, string[] policies, string cpu, CostModel costs, ReplayResult r)
+    {
+        var inputs = new JsonArray();
+        foreach (var f in Directory.Exists(input) ? Directory.GetFiles(input).Order(StringComparer.Ordinal).ToArray() : [input])
+        {
+            using var s = File.OpenRead(f);
+            inputs.Add(new JsonObject { ["path"] = Path.GetFullPath(f), ["bytes"] = s.Length, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(s)) });
+        }
+        var c = new JsonObject();
+        foreach (var p in typeof(CostModel).GetProperties())
+        {
+            var v = p.GetValue(costs);
+            if (v is Cost cost) c[p.Name] = new JsonObject { ["value"] = cost.Value, ["unit"] = cost.Unit, ["source"] = cost.Source, ["estimate"] = cost.Estimate };
+            else if (v is double d) c[p.Name] = d;
+        }
+        return new JsonObject
+        {
+            ["tool"] = "asitrace",
+            ["version"] = typeof(ReplayCommand).Assembly.GetName().Version?.ToString(),
+            ["inputs"] = inputs,
+            ["snapshot"] = snapDir is null ? null : Path.GetFullPath(snapDir),
+            ["options"] = new JsonObject { ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = "model", ["cpu_model"] = cpu },
+            ["costs"] = c,
+            ["result"] = ResultsWriter.ToJson(r),
+        };
+    }
+
+    static void WriteHuman(ReplayResult r, string outDir)
+    {
+        var e = Console.Error;
+        e.WriteLine($"{r.Events:N0} events, {r.Cpus} CPUs, {r.LostEvents:N0} lost");
+        e.WriteLine("fidelity (noasi replay vs the trace):");
+        foreach (var f in r.Fidelity)
+        {
+            string verdict = f.WithinTolerance switch { true => "ok", false => $"OFF (> {f.Tolerance:P0})", null => "" };
+            e.WriteLine($"  {f.Name,-28} trace {f.Trace,12:N0}  model {f.Model,12:N0}  {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1") : "n/a"),8}  {verdict}");
+        }
+        foreach (var (policy, m) in r.Metrics)
+        {
+            e.WriteLine($"{policy}: estimated {r.EstimatedNs.GetValueOrDefault(policy) / 1e6:F3} ms of CPU time");
+            foreach (var (k, v) in m) e.WriteLine($"  {k,-34} {v,16:N0}");
+        }
+        if (r.Anomalies.Count > 0)
+        {
+            e.WriteLine("anomalies (resolved):");
+            foreach (var (k, v) in r.Anomalies.OrderBy(p => p.Key, StringComparer.Ordinal)) e.WriteLine($"  {k,-34} {v,16:N0}");
+        }
+        foreach (var a in r.Assumptions) e.WriteLine($"assumption: {a}");
+        e.WriteLine($"results in {outDir}/ (totals.parquet, fidelity.parquet, run.json)");
+    }
+}

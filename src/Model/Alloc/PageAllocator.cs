@@ -1,0 +1,260 @@
+namespace AsiTrace.Model.Alloc;
+
+/// <summary>A zone of the node: its buddy allocator, its sizing and every CPU's pcp lists.</summary>
+public sealed class AllocZone
+{
+    public required int Index { get; init; }
+    public required BuddyZone Buddy { get; init; }
+    public required ZoneSpec Spec { get; init; }
+    public required PerCpuPages[] Pcp { get; init; }
+    /// <summary>Shared with the pcp lists (ZONE_BELOW_HIGH, ZONE_RECLAIM_ACTIVE).</summary>
+    public required ZoneFlags Flags { get; init; }
+    public long PcpPages { get { long n = 0; foreach (var p in Pcp) n += p.Count; return n; } }
+}
+
+public sealed record PageAllocatorOptions
+{
+    public BuddyOptions Buddy { get; init; } = new();
+    /// <summary><c>alloc_flags_nofragment()</c>: requests preferring ZONE_NORMAL try every zone without fragmenting first
+    /// when ZONE_DMA32 exists (v5.0+).</summary>
+    public bool NoFragmentForNormal { get; init; } = true;
+    /// <summary><c>sysctl_stat_interval</c>: how often vmstat_update runs <c>decay_pcp_high()</c> on each CPU.</summary>
+    public long StatIntervalNs { get; init; } = 1_000_000_000;
+    /// <summary>How a CPU's seeded pcp pages spread over the order-0 lists (weights per pcp migratetype); null or all
+    /// zero: all on the movable list. A snapshot gives each CPU's count, not the lists'.</summary>
+    public Func<int, double[]?>? PcpSeedShare { get; init; }
+}
+
+/// <summary>
+/// One NUMA node's page allocator: <c>get_page_from_freelist()</c> over the zonelist (highest allowed zone down to
+/// DMA) with the low watermark plus lowmem reserve, <c>ALLOC_NOFRAGMENT</c> first and then without, <c>rmqueue()</c>
+/// through the CPU's pcp list for pcp orders and the buddy lists otherwise, and <c>free_frozen_pages()</c> /
+/// <c>free_one_page()</c> on free. The slow path (kswapd, reclaim, compaction) is not modelled: when no zone passes
+/// the min watermark the request is served from the first zone that has the pages, and counted — the trace shows the
+/// kernel found memory, and the reclaim that made it appears in the trace as frees.
+/// </summary>
+public sealed class PageAllocator
+{
+    public AllocZone?[] Zones { get; } = new AllocZone?[ZoneIndex.Count];
+    public PageAllocatorOptions Options { get; }
+    public int Cpus { get; }
+    public long AllocsBelowLow { get; private set; }
+    public long AllocsBelowMin { get; private set; }
+    public long FailedAllocs { get; private set; }
+    public long FreesOutsideZones { get; private set; }
+    readonly long[] _nextDecay;
+
+    public PageAllocator(IEnumerable<InitialZone> zones, int cpus, PageAllocatorOptions? options = null)
+    {
+        Options = options ?? new PageAllocatorOptions();
+        Cpus = Math.Max(cpus, 1);
+        foreach (var iz in zones)
+        {
+            var pcp = new PerCpuPages[Cpus];
+            var flags = new ZoneFlags();
+            for (int c = 0; c < Cpus; c++)
+            {
+                var ps = FindPcp(iz.Spec, c) ?? DefaultPcp(iz.Spec, c);
+                pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin));
+                if (iz.PcpSeeds.TryGetValue(c, out var seeds)) SeedLists(pcp[c], seeds, Options.PcpSeedShare?.Invoke(c));
+            }
+            Zones[iz.Spec.Index] = new AllocZone { Index = iz.Spec.Index, Buddy = iz.Zone, Spec = iz.Spec, Pcp = pcp, Flags = flags };
+        }
+        _nextDecay = new long[Cpus];
+        Array.Fill(_nextDecay, long.MinValue);
+    }
+
+    ZoneFlags FlagsOf(int z) => Zones[z]!.Flags;
+
+    static void SeedLists(PerCpuPages pcp, List<long> seeds, double[]? share)
+    {
+        double total = 0;
+        if (share is not null) foreach (double w in share) total += Math.Max(w, 0);
+        int next = 0;
+        if (total > 0)
+            for (int mt = 0; mt < Migratetype.PcpTypes && mt < share!.Length; mt++)
+            {
+                int n = (int)Math.Round(seeds.Count * Math.Max(share[mt], 0) / total);
+                for (int k = 0; k < n && next < seeds.Count; k++) pcp.Seed(seeds[next++], 0, mt);
+            }
+        while (next < seeds.Count) pcp.Seed(seeds[next++], 0, Migratetype.Movable);
+    }
+
+    static PcpSpec? FindPcp(ZoneSpec spec, int cpu)
+    {
+        foreach (var p in spec.Pcp) if (p.Cpu == cpu) return p;
+        return null;
+    }
+
+    /// <summary>Without a snapshot: <c>zone_batchsize()</c> and <c>zone_highsize()</c> from the zone's size (ZoneSizing).</summary>
+    static PcpSpec DefaultPcp(ZoneSpec spec, int cpu)
+    {
+        var s = ZoneSizing.Pcp(spec.ManagedPages, spec.Watermarks.Low, 1);
+        return new PcpSpec(cpu, 0, s.HighMin, s.Batch, s.HighMin, s.HighMax);
+    }
+
+    /// <summary>The zone holding <paramref name="pfn"/>, or null.</summary>
+    public AllocZone? ZoneOf(long pfn)
+    {
+        foreach (var z in Zones)
+            if (z is not null && pfn >= z.Buddy.StartPfn && pfn < z.Buddy.StartPfn + z.Buddy.Pages) return z;
+        return null;
+    }
+
+    /// <summary>
+    /// <c>__alloc_pages()</c> → <c>get_page_from_freelist()</c>: the first zone from <paramref name="highestZoneIdx"/>
+    /// down whose low watermark allows the request gets it (fast path: no ALLOC_* flags); then the slow path with
+    /// <paramref name="flags"/> (<c>gfp_to_alloc_flags()</c>: MIN_RESERVE for __GFP_HIGH, NON_BLOCK for atomic, …).
+    /// Returns the pfn, or −1 when no zone has a free block.
+    /// </summary>
+    public long Alloc(int cpu, int order, int highestZoneIdx, int mt, AllocFlags flags = AllocFlags.None)
+    {
+        cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
+        highestZoneIdx = Math.Clamp(highestZoneIdx, 0, ZoneIndex.Count - 1);
+        // alloc_flags_nofragment(): only when the preferred zone is ZONE_NORMAL and ZONE_DMA32 is populated.
+        int preferred = PreferredZone(highestZoneIdx);
+        bool noFragment = Options.NoFragmentForNormal && preferred == ZoneIndex.Normal && Zones[ZoneIndex.Dma32] is not null;
+        while (true)
+        {
+            long pfn = FromFreelist(cpu, order, highestZoneIdx, mt, AllocFlags.None, noFragment, useLow: true);
+            if (pfn >= 0) return pfn;
+            if (!noFragment) break;
+            noFragment = false; // "It's possible on a UMA machine to get through all zones that are fragmented": retry.
+        }
+        AllocsBelowLow++;
+        // __alloc_pages_slowpath(): the min watermark (ALLOC_WMARK_MIN), then as if reclaim had made room.
+        long p2 = FromFreelist(cpu, order, highestZoneIdx, mt, flags, false, useLow: false);
+        if (p2 >= 0) return p2;
+        AllocsBelowMin++;
+        for (int z = highestZoneIdx; z >= 0; z--)
+        {
+            var zone = Zones[z];
+            if (zone is null) continue;
+            long pfn = Rmqueue(zone, cpu, order, mt, flags, false);
+            if (pfn >= 0) return pfn;
+        }
+        FailedAllocs++;
+        return -1;
+    }
+
+    int PreferredZone(int highest)
+    {
+        for (int z = highest; z >= 0; z--) if (Zones[z] is not null) return z;
+        return -1;
+    }
+
+    long FromFreelist(int cpu, int order, int highest, int mt, AllocFlags flags, bool noFragment, bool useLow)
+    {
+        for (int z = highest; z >= 0; z--)
+        {
+            var zone = Zones[z];
+            if (zone is null) continue;
+            var wm = zone.Spec.Watermarks;
+            long reserve = zone.Spec.Protect(highest);
+            if (useLow)
+            {
+                // ZONE_BELOW_HIGH is detected here rather than on the hotter free path.
+                if (!FlagsOf(z).BelowHigh)
+                {
+                    if (zone.Buddy.WatermarkOk(order, wm.High, reserve, flags)) goto tryThisZone;
+                    FlagsOf(z).BelowHigh = true;
+                }
+                if (!zone.Buddy.WatermarkOk(order, wm.Low, reserve, flags)) continue;
+            }
+            else if (!zone.Buddy.WatermarkOk(order, wm.Min, reserve, flags)) continue;
+            tryThisZone:
+            long pfn = Rmqueue(zone, cpu, order, mt, flags, noFragment);
+            if (pfn >= 0) return pfn;
+        }
+        return -1;
+    }
+
+    /// <summary><c>rmqueue()</c>: pcp orders through the CPU's list, the rest via <c>rmqueue_buddy()</c>.</summary>
+    long Rmqueue(AllocZone zone, int cpu, int order, int mt, AllocFlags flags, bool noFragment)
+    {
+        if (PerCpuPages.AllowedOrder(order) && mt < Migratetype.PcpTypes)
+        {
+            long p = zone.Pcp[cpu].Alloc(order, mt, noFragment);
+            if (p >= 0) return p;
+            if (noFragment) return -1;
+        }
+        // rmqueue_buddy(): HIGHATOMIC reserves first for ALLOC_HIGHATOMIC, then __rmqueue, then the reserves for
+        // ALLOC_OOM / ALLOC_NON_BLOCK.
+        long pfn = -1;
+        if ((flags & AllocFlags.HighAtomic) != 0) pfn = zone.Buddy.RmqueueSmallest(order, Migratetype.HighAtomic);
+        if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, Math.Min(mt, Migratetype.Count - 1), noFragment);
+        if (pfn < 0 && (flags & (AllocFlags.Oom | AllocFlags.NonBlock)) != 0) pfn = zone.Buddy.RmqueueSmallest(order, Migratetype.HighAtomic);
+        return pfn;
+    }
+
+    /// <summary>
+    /// <c>free_frozen_pages()</c>: pcp orders go to the CPU's list under the pageblock's type (HIGHATOMIC and CMA pages
+    /// on the movable list, isolated ones straight to the buddy); other orders to <c>free_one_page()</c>.
+    /// </summary>
+    public bool Free(int cpu, long pfn, int order)
+    {
+        cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
+        var zone = ZoneOf(pfn);
+        if (zone is null) { FreesOutsideZones++; return false; }
+        int mt = zone.Buddy.PageblockMigratetype(pfn);
+        if (PerCpuPages.AllowedOrder(order) && mt != Migratetype.Isolate)
+        {
+            zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? mt : Migratetype.Movable);
+            return true;
+        }
+        zone.Buddy.FreeOnePage(pfn, order, mt);
+        return true;
+    }
+
+    long[]?[] _decaySchedule = [];
+    int[] _decayNext = [];
+
+    /// <summary>Runs <paramref name="cpu"/>'s <c>decay_pcp_high()</c> at these times instead of every stat interval.</summary>
+    public void SetDecaySchedule(int cpu, long[] times)
+    {
+        if ((uint)cpu >= (uint)Cpus) return;
+        if (_decaySchedule.Length < Cpus) { Array.Resize(ref _decaySchedule, Cpus); Array.Resize(ref _decayNext, Cpus); }
+        _decaySchedule[cpu] = times;
+        _decayNext[cpu] = 0;
+    }
+
+    /// <summary>vmstat_update's <c>decay_pcp_high()</c> on every zone's pcp of <paramref name="cpu"/>, now.</summary>
+    public void DecayCpu(int cpu)
+    {
+        if ((uint)cpu >= (uint)Cpus) return;
+        foreach (var z in Zones) z?.Pcp[cpu].Decay();
+    }
+
+    /// <summary>Advances model time: vmstat_update's <c>decay_pcp_high()</c> once per stat interval on each CPU, and
+    /// kswapd clearing ZONE_BELOW_HIGH once a zone is back above its high watermark.</summary>
+    public void Tick(long nowNs)
+    {
+        for (int c = 0; c < Cpus; c++)
+        {
+            if (c < _decaySchedule.Length && _decaySchedule[c] is { } times)
+            {
+                while (_decayNext[c] < times.Length && times[_decayNext[c]] <= nowNs) { _decayNext[c]++; DecayCpu(c); }
+                continue;
+            }
+            if (_nextDecay[c] == long.MinValue) { _nextDecay[c] = nowNs + Options.StatIntervalNs; continue; }
+            if (nowNs < _nextDecay[c]) continue;
+            _nextDecay[c] = nowNs + Options.StatIntervalNs;
+            foreach (var z in Zones) z?.Pcp[c].Decay();
+        }
+        for (int zi = 0; zi < Zones.Length; zi++)
+        {
+            var z = Zones[zi];
+            if (z is not null && FlagsOf(zi).BelowHigh && z.Buddy.FreePages > z.Spec.Watermarks.High) FlagsOf(zi).BelowHigh = false;
+        }
+    }
+
+    /// <summary>Free pages in the buddy lists of all zones (what <c>nr_free_pages</c> counts; pcp pages excluded).</summary>
+    public long FreePages { get { long n = 0; foreach (var z in Zones) if (z is not null) n += z.Buddy.FreePages; return n; } }
+
+    public long CountEvents(AllocatorEventKind kind)
+    {
+        long n = 0;
+        foreach (var z in Zones) if (z is not null) n += z.Buddy.EventCounts[(int)kind];
+        return n;
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parquet;
+using Parquet.Serialization;
+
+namespace AsiTrace.Replay.Results;
+
+/// <summary>Writes a replay's results: <c>totals.parquet</c>, <c>fidelity.parquet</c>, <c>run.json</c> (design.md, Outputs),
+/// and the <c>replay --json</c> object of the CLI contract.</summary>
+public static class ResultsWriter
+{
+    static readonly ParquetOptions Options = new() { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = System.IO.Compression.CompressionLevel.Fastest };
+
+    public static List<TotalsRow> Totals(ReplayResult r)
+    {
+        var rows = new List<TotalsRow>();
+        foreach (var (policy, metrics) in r.Metrics)
+        {
+            rows.Add(new TotalsRow { Policy = policy, Metric = "estimated_ns", Value = r.EstimatedNs.GetValueOrDefault(policy) });
+            foreach (var (k, v) in metrics) rows.Add(new TotalsRow { Policy = policy, Metric = k, Value = v });
+        }
+        return rows;
+    }
+
+    public static List<FidelityRow> Fidelity(ReplayResult r) => r.Fidelity.Select(f => new FidelityRow
+    {
+        Check = f.Name, Trace = f.Trace, Model = f.Model, RelativeError = f.RelativeError, Tolerance = f.Tolerance,
+        WithinTolerance = f.WithinTolerance, Note = f.Note,
+    }).ToList();
+
+    public static async Task WriteTotalsAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Totals(r), s, Options);
+
+    public static async Task WriteFidelityAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Fidelity(r), s, Options);
+
+    /// <summary>The CLI contract's <c>replay --json</c> object.</summary>
+    public static JsonObject ToJson(ReplayResult r)
+    {
+        var policies = new JsonObject();
+        foreach (var (policy, metrics) in r.Metrics)
+        {
+            var m = new JsonObject();
+            foreach (var (k, v) in metrics) m[k] = JsonNumber(v);
+            policies[policy] = new JsonObject { ["estimated_ns"] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)), ["metrics"] = m };
+        }
+        var fidelity = new JsonObject();
+        foreach (var f in r.Fidelity)
+        {
+            var o = new JsonObject { ["trace"] = JsonNumber(f.Trace), ["model"] = JsonNumber(f.Model) };
+            if (f.Tolerance is { } t) { o["tolerance"] = t; o["within_tolerance"] = f.WithinTolerance; }
+            fidelity[f.Name] = o;
+        }
+        var anomalies = new JsonObject();
+        foreach (var (k, v) in r.Anomalies.OrderBy(p => p.Key, StringComparer.Ordinal)) anomalies[k] = v;
+        return new JsonObject
+        {
+            ["events"] = r.Events,
+            ["policies"] = policies,
+            ["fidelity"] = fidelity,
+            ["anomalies"] = anomalies,
+            ["lost_events"] = r.LostEvents,
+            ["assumptions"] = new JsonArray(r.Assumptions.Select(a => (JsonNode?)a).ToArray()),
+        };
+    }
+
+    /// <summary>Integral values print as integers; infinities (a figure the trace has as zero) as null.</summary>
+    static JsonNode? JsonNumber(double v) =>
+        double.IsFinite(v) ? (v == Math.Floor(v) && Math.Abs(v) < 9e15 ? JsonValue.Create((long)v) : JsonValue.Create(v)) : null;
+
+    public static string ToJsonText(JsonNode n) => n.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+}

@@ -1,0 +1,79 @@
+using AsiTrace.Ingest.Snapshot;
+using AsiTrace.Model.Alloc;
+
+namespace AsiTrace.Replay;
+
+/// <summary>Turns a machine snapshot (zoneinfo, pagetypeinfo, iomem) into the model's zone specifications.</summary>
+public static class ZoneSpecs
+{
+    public static int MigratetypeFromName(string name) => name switch
+    {
+        "Unmovable" => Migratetype.Unmovable,
+        "Movable" => Migratetype.Movable,
+        "Reclaimable" => Migratetype.Reclaimable,
+        "HighAtomic" => Migratetype.HighAtomic,
+        "CMA" => Migratetype.Cma,
+        "Isolate" => Migratetype.Isolate,
+        _ => -1,
+    };
+
+    /// <summary>Zone specifications of node 0 from <paramref name="snap"/>; zones that span nothing are left out.</summary>
+    public static List<ZoneSpec> FromSnapshot(MachineSnapshot snap, List<string> assumptions)
+    {
+        var specs = new List<ZoneSpec>();
+        if (snap.Zoneinfo is null) throw new InvalidDataException($"{snap.Directory}: the snapshot has no zoneinfo; the model needs one to size the zones");
+        var ram = new List<(long, long)>();
+        if (snap.Iomem is { } iomem)
+            foreach (var r in iomem)
+                if (r.Depth == 0 && r.Name == "System RAM") ram.Add(((long)(r.Start >> 12), (long)((r.EndExclusive + 4095) >> 12)));
+        if (ram.Count == 0) assumptions.Add("no /proc/iomem System RAM ranges (not recorded as root?): every pfn in a zone span taken as RAM");
+        var pt = snap.Pagetypeinfo;
+        if (pt is null) assumptions.Add("no pagetypeinfo: pageblocks taken as movable and free memory from zoneinfo as max-order blocks");
+        if (snap.Zoneinfo.Any(z => z.Node != 0)) assumptions.Add("more than one NUMA node in zoneinfo: only node 0 is modelled");
+        foreach (var zi in snap.Zoneinfo)
+        {
+            if (zi.Node != 0 || zi.Spanned <= 0 || zi.StartPfn < 0) continue;
+            int index = ZoneIndex.FromName(zi.Name);
+            if (index < 0) continue;
+            long[]? blocks = null;
+            long[][]? free = null;
+            if (pt is not null)
+            {
+                foreach (var b in pt.Blocks)
+                    if (b.Node == 0 && b.Zone == zi.Name)
+                    {
+                        blocks = new long[Migratetype.Count];
+                        foreach (var (name, n) in b.BlocksByType) { int mt = MigratetypeFromName(name); if (mt >= 0) blocks[mt] = n; }
+                    }
+                foreach (var f in pt.Free)
+                {
+                    if (f.Node != 0 || f.Zone != zi.Name) continue;
+                    int mt = MigratetypeFromName(f.Type);
+                    if (mt < 0) continue;
+                    free ??= new long[Migratetype.Count][];
+                    free[mt] = f.FreeBlocksByOrder;
+                }
+                if (free is not null) for (int t = 0; t < free.Length; t++) free[t] ??= [];
+            }
+            else
+            {
+                free = new long[Migratetype.Count][];
+                for (int t = 0; t < free.Length; t++) free[t] = [];
+                var mov = new long[11];
+                mov[10] = zi.Free >> 10;
+                free[Migratetype.Movable] = mov;
+            }
+            var pcp = zi.Pagesets.Select(p => new PcpSpec(p.Cpu, (int)p.Count, (int)p.High, (int)p.Batch,
+                (int)(p.HighMin ?? p.High), (int)(p.HighMax ?? p.High))).ToList();
+            var zram = ram.Where(r => r.Item2 > zi.StartPfn && r.Item1 < zi.StartPfn + zi.Spanned)
+                .Select(r => (Math.Max(r.Item1, zi.StartPfn), Math.Min(r.Item2, zi.StartPfn + zi.Spanned))).ToList();
+            specs.Add(new ZoneSpec
+            {
+                Name = zi.Name, Index = index, StartPfn = zi.StartPfn, SpannedPages = zi.Spanned, ManagedPages = zi.Managed,
+                Watermarks = new Watermarks(zi.Min, zi.Low, zi.High, zi.Promo), Protection = zi.Protection,
+                Ram = zram, PageblocksByType = blocks, FreeBlocks = free, Pcp = pcp,
+            });
+        }
+        return specs;
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using DuckDB.NET.Data;
+using Xunit;
+
+namespace AsiTrace.Tests.Cli;
+
+public class ReplayCliTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        Console.SetOut(o); Console.SetError(e);
+        try { return (AsiTrace.Cli.Program.Main(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    [Fact]
+    public void replay_json_has_the_contract_shape_and_the_results_read_in_duckdb()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "results");
+        var (code, stdout, _) = Run("replay", TestPaths.Sample("dd-cat"), "-o", outDir, "--json");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        Assert.Equal(3117, root.GetProperty("events").GetInt64());
+        var noasi = root.GetProperty("policies").GetProperty("noasi");
+        Assert.True(noasi.GetProperty("estimated_ns").GetDouble() > 0);
+        Assert.Equal(986, noasi.GetProperty("metrics").GetProperty("allocations").GetInt64());
+        var zl = root.GetProperty("fidelity").GetProperty("mm_page_alloc_zone_locked");
+        Assert.Equal(2, zl.GetProperty("trace").GetInt64());
+        Assert.Equal(0, root.GetProperty("lost_events").GetInt64());
+        Assert.Equal(JsonValueKind.Object, root.GetProperty("anomalies").ValueKind);
+
+        foreach (var f in new[] { "totals.parquet", "fidelity.parquet", "run.json" }) Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Empty(Directory.GetFiles(outDir, ".*tmp*"));
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var cmd = con.CreateCommand();
+        cmd.CommandText = $"SELECT Value FROM read_parquet('{Path.Combine(outDir, "totals.parquet")}') WHERE Policy = 'noasi' AND Metric = 'allocations'";
+        Assert.Equal(986.0, Convert.ToDouble(cmd.ExecuteScalar()));
+        cmd.CommandText = $"SELECT Trace, Model FROM read_parquet('{Path.Combine(outDir, "fidelity.parquet")}') WHERE \"Check\" = 'free_pages_DMA32'";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        Assert.Equal(r.GetDouble(0), r.GetDouble(1));
+
+        using var run = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "run.json")));
+        var input = run.RootElement.GetProperty("inputs")[0];
+        Assert.Equal(64, input.GetProperty("sha256").GetString()!.Length);
+        Assert.Equal("sapphire-rapids", run.RootElement.GetProperty("options").GetProperty("cpu_model").GetString());
+    }
+
+    [Fact]
+    public void replay_cost_overrides_change_the_estimate_and_bad_ones_are_usage_errors()
+    {
+        string a = Path.Combine(TestPaths.TempDir(), "a"), b = Path.Combine(TestPaths.TempDir(), "b");
+        var (c1, o1, _) = Run("replay", TestPaths.Sample("dd-cat"), "-o", a, "--json");
+        var (c2, o2, _) = Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--json", "--cost", "Zero4K=500");
+        Assert.Equal(0, c1); Assert.Equal(0, c2);
+        double Zeroing(string json) => JsonDocument.Parse(json).RootElement.GetProperty("policies").GetProperty("noasi").GetProperty("metrics").GetProperty("cost_zeroing_ns").GetDouble();
+        Assert.Equal(2 * Zeroing(o1), Zeroing(o2), 6);
+        Assert.Equal(2, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--cost", "NoSuchCost=1").Code);
+        Assert.Equal(2, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--policy", "bogus").Code);
+        Assert.Equal(2, Run("replay", "-", "-o", b).Code);
+    }
+}
