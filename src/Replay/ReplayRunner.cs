@@ -52,7 +52,7 @@ public static class ReplayRunner
         long pfnLimit = specs is { Count: > 0 } ? specs.Max(s => s.StartPfn + s.SpannedPages) : 1L << 28;
 
         // Pass 1.
-        var scan = new PreScan(pfnLimit);
+        var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList());
         var traceCounts = new long[EventKinds.Count];
         long changedOwnership = 0, lost = 0;
         var buf = new TraceEvent[Chunk];
@@ -82,8 +82,11 @@ public static class ReplayRunner
             specs = InferZones(scan.MaxPfn, result.Assumptions);
         }
         var zones = new List<InitialZone>();
-        foreach (var spec in specs)
+        bool spread = false;
+        foreach (var spec0 in specs)
         {
+            var spec = spec0.Pcp.Any(p => p.Count > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan) } : spec0;
+            spread |= spec.PcpLists is not null;
             var iz = InitialLayout.Build(spec, options.Allocator.Buddy, scan.KeepAllocated);
             if (iz is null) continue;
             iz.Zone.RecordEvents = false;
@@ -91,13 +94,9 @@ public static class ReplayRunner
             zones.Add(iz);
         }
         if (options.StartSnapshot?.Cpus is int snapCpus && snapCpus > result.Cpus) result.Cpus = snapCpus;
-        var demand = scan.Order0AllocsByCpu;
-        var allocOptions = options.Allocator with
-        {
-            PcpSeedShare = options.Allocator.PcpSeedShare ?? (cpu => cpu < demand.Length ? Array.ConvertAll(demand[cpu], v => (double)v) : null),
-        };
-        if (zones.Any(z => z.PcpSeeds.Count > 0))
-            result.Assumptions.Add("pcp lists: the snapshot gives pages per CPU, not per list; they are spread over the order-0 lists in proportion to each CPU's order-0 allocations per migratetype in the trace");
+        if (spread)
+            result.Assumptions.Add("pcp lists: zoneinfo gives pages per CPU, not per list; each list starts with the fewest blocks the trace proves it held (its running balance of allocations, refills, drains and frees never goes negative), and the rest of the CPU's pages sit on the order-0 list the trace draws on least");
+        var allocOptions = options.Allocator;
         var allocator = new PageAllocator(zones, result.Cpus, allocOptions);
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
@@ -156,6 +155,48 @@ public static class ReplayRunner
         return result;
     }
 
+    /// <summary>Each CPU's starting pcp lists in <paramref name="spec"/>: the trace's lower bound per list, and the rest of
+    /// the snapshot's count on the order-0 list that CPU draws on least.</summary>
+    static Dictionary<int, PcpListSeed[]> PcpLists(ZoneSpec spec, PreScan scan)
+    {
+        var result = new Dictionary<int, PcpListSeed[]>();
+        foreach (var p in spec.Pcp)
+        {
+            if (p.Count <= 0) continue;
+            var need = scan.MinimumPcpBlocks(p.Cpu, spec.Index);
+            var blocks = new long[need.Length];
+            long needPages = 0;
+            for (int i = 0; i < need.Length; i++) needPages += need[i] << PindexOrder(i);
+            double scale = needPages > p.Count ? (double)p.Count / needPages : 1;
+            long used = 0;
+            for (int i = 0; i < need.Length; i++)
+            {
+                blocks[i] = (long)Math.Floor(need[i] * scale);
+                used += blocks[i] << PindexOrder(i);
+            }
+            // The surplus the snapshot counts beyond those minimums goes to the order-0 list this CPU draws on least, where
+            // it does not move the moments the trace's lists run dry. (Spreading it by demand instead delayed CPU 0's
+            // last refill on the churn sample: zone_locked −11 %; this way −1.4 %.)
+            long rest = p.Count - used;
+            var demand = p.Cpu < scan.Order0AllocsByCpu.Length ? scan.Order0AllocsByCpu[p.Cpu] : null;
+            int least = Migratetype.Movable;
+            if (demand is not null)
+            {
+                least = 0;
+                for (int mt = 1; mt < Migratetype.PcpTypes; mt++) if (demand[mt] < demand[least]) least = mt;
+            }
+            blocks[PerCpuPages.Pindex(least, 0)] += rest;
+            var lists = new List<PcpListSeed>();
+            for (int i = 0; i < blocks.Length; i++)
+                if (blocks[i] > 0) lists.Add(new PcpListSeed(PindexOrder(i), PindexMt(i), (int)blocks[i]));
+            result[p.Cpu] = lists.ToArray();
+        }
+        return result;
+    }
+
+    static int PindexOrder(int pindex) => pindex >= 12 ? PerCpuPages.ThpOrder : pindex / 3;
+    static int PindexMt(int pindex) => pindex >= 12 ? (pindex == 13 ? Migratetype.Movable : Migratetype.Unmovable) : pindex % 3;
+
     static long FreeInBlocks(PageAllocator a, int minOrder)
     {
         long n = 0;
@@ -185,7 +226,26 @@ public static class ReplayRunner
                 if (idx < 0 || a.Zones[idx] is not { } z) continue;
                 r.Fidelity.Add(new FidelityCheck($"free_pages_{zi.Name}", zi.Free, z.Buddy.FreePages, o.FreePagesTolerance,
                     "nr_free_pages at the end snapshot vs the model's buddy free pages"));
+                foreach (var pcp in zi.Pagesets)
+                    if (pcp.Cpu < z.Pcp.Length && (pcp.Count > 0 || z.Pcp[pcp.Cpu].Count > 0))
+                        r.Fidelity.Add(new FidelityCheck($"pcp_count_{zi.Name}_cpu{pcp.Cpu}", pcp.Count, z.Pcp[pcp.Cpu].Count, null,
+                            "pages on the CPU's pcp lists at the end snapshot"));
             }
+            if (o.EndSnapshot.Pagetypeinfo is { } pt)
+                foreach (var f in pt.Free)
+                {
+                    int idx = ZoneIndex.FromName(f.Zone), mt = ZoneSpecs.MigratetypeFromName(f.Type);
+                    if (f.Node != 0 || idx < 0 || mt < 0 || a.Zones[idx] is not { } z) continue;
+                    long tracePages = 0, modelPages = 0;
+                    for (int order = 0; order < f.FreeBlocksByOrder.Length && order <= z.Buddy.Options.MaxPageOrder; order++)
+                    {
+                        tracePages += f.FreeBlocksByOrder[order] << order;
+                        modelPages += (long)z.Buddy.FreeList(order, mt).Count << order;
+                    }
+                    if (tracePages > 0 || modelPages > 0)
+                        r.Fidelity.Add(new FidelityCheck($"free_pages_{f.Zone}_{f.Type}", tracePages, modelPages, null,
+                            "free pages of the migratetype at the end snapshot (pagetypeinfo)"));
+                }
         }
         else r.Assumptions.Add("no end snapshot: end-of-trace free pages not compared");
     }

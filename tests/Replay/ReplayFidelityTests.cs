@@ -49,9 +49,27 @@ public class ReplayFidelityTests
         Assert.True(f["mm_page_pcpu_drain"].Trace > 1_000);
         Assert.InRange(f["mm_page_alloc_zone_locked"].RelativeError, 0, 0.10);
         Assert.InRange(f["mm_page_pcpu_drain"].RelativeError, 0, 0.10);
+        // The pcp lists end where the kernel's did (reported figures, held here to 5 %).
+        Assert.InRange(f["pcp_count_Normal_cpu0"].RelativeError, 0, 0.05);
+        Assert.InRange(f["pcp_count_Normal_cpu1"].RelativeError, 0, 0.05);
         // Batched frees on this 6.18 kernel repeat the mm_page_free before them: none is replayed as a second free.
         var m = r.Metrics["noasi"];
         Assert.Equal(104_022, m["batched_free_duplicates"]);
         Assert.Equal(0, r.Anomalies.GetValueOrDefault("batched_free_without_twin"));
+    }
+}
+
+public class DecayScheduleTests
+{
+    [Fact]
+    public void decay_runs_at_the_visible_drains_and_once_a_second_around_them()
+    {
+        const long s = 1_000_000_000;
+        var t = AsiTrace.Replay.Requests.DecayPoints.Schedule([(long)(2.3 * s), (long)(4.2 * s)], 0, 5 * s, s);
+        // Before the first: 1.3 s, 0.3 s; between 2.3 and 4.2 (1.9 s ≈ 2 intervals): one in the middle; after: none
+        // within 5 s (4.2 + 1 > 5).
+        Assert.Equal(new long[] { (long)(0.3 * s), (long)(1.3 * s), (long)(2.3 * s), (long)(3.25 * s), (long)(4.2 * s) }, t);
+        var none = AsiTrace.Replay.Requests.DecayPoints.Schedule(null, 10, 10 + 3 * s, s);
+        Assert.Equal(new long[] { 10 + s, 10 + 2 * s, 10 + 3 * s }, none);
     }
 }

@@ -7,8 +7,8 @@ public sealed class InitialZone
     public required ZoneSpec Spec { get; init; }
     /// <summary>Free blocks [migratetype][order] the snapshot reports that no valid place was found for.</summary>
     public required long[][] Shortfall { get; init; }
-    /// <summary>Pages to seed each CPU's pcp lists with (order 0, movable), by CPU.</summary>
-    public Dictionary<int, List<long>> PcpSeeds { get; } = new();
+    /// <summary>Blocks to seed each CPU's pcp lists with, by CPU.</summary>
+    public Dictionary<int, List<(long Pfn, int Order, int Mt)>> PcpSeeds { get; } = new();
     public List<string> Assumptions { get; } = new();
     public long OnlinePageblocks { get; init; }
 }
@@ -214,7 +214,9 @@ public static class InitialLayout
         long missing = 0;
         foreach (var row in shortfall) foreach (long v in row) missing += v;
         if (missing > 0) result.Assumptions.Add($"{spec.Name}: {missing} free blocks of the snapshot found no canonical place (too little room in pageblocks of their type)");
-        SeedPcp(spec, online, type, fullyFree, zone, blocked, pbPages, result);
+        var freeMap = new PfnBitmap(baseOfZone, endOfZone - baseOfZone);
+        foreach (var (pfn, order, _) in placed) freeMap.AddRange(pfn, 1L << order);
+        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result);
         return result;
     }
 
@@ -293,31 +295,39 @@ public static class InitialLayout
         if (p < to) blocked.AddRange(p, to - p);
     }
 
-    /// <summary>The pages each CPU's pcp lists held at the snapshot: allocated from the buddy's view, so taken from pages
-    /// that are neither free nor blocked, in movable pageblocks from the zone start (which pages they were is unknown).</summary>
-    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, BuddyZone zone, PfnBitmap blocked, long pbPages, InitialZone result)
+    /// <summary>The pages each CPU's pcp lists held at the snapshot: allocated from the buddy's view, so taken from
+    /// naturally aligned blocks that are neither free nor blocked, in pageblocks of the list's type where possible (which
+    /// pages they were is unknown).</summary>
+    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, PfnBitmap freeMap, PfnBitmap blocked, InitialZone result)
     {
-        long total = 0;
-        foreach (var p in spec.Pcp) total += Math.Max(p.Count, 0);
-        if (total == 0) return;
-        var candidates = new List<long>();
-        for (int j = 0; j < online.Count && candidates.Count < total; j++)
-        {
-            if (type[j] != Migratetype.Movable || fullyFree[j]) continue;
-            for (long pfn = online[j]; pfn < online[j] + pbPages && candidates.Count < total;)
-            {
-                if (zone.IsFreeHead(pfn, out int fo)) { pfn += 1L << fo; continue; }
-                if (!blocked.Contains(pfn)) candidates.Add(pfn);
-                pfn++;
-            }
-        }
-        int next = 0;
+        var taken = new PfnBitmap(freeMap.Base, freeMap.Pages);
+        long pbPages = online.Count > 1 ? online[1] - online[0] : 512;
         foreach (var p in spec.Pcp)
         {
-            var list = new List<long>();
-            for (int k = 0; k < p.Count && next < candidates.Count; k++) list.Add(candidates[next++]);
-            result.PcpSeeds[p.Cpu] = list;
+            if (p.Count <= 0) continue;
+            var lists = spec.PcpLists is { } l && l.TryGetValue(p.Cpu, out var mine) ? mine : [new PcpListSeed(0, Migratetype.Movable, p.Count)];
+            var seeds = new List<(long, int, int)>();
+            long missing = 0;
+            foreach (var list in lists.OrderByDescending(x => x.Order))
+            {
+                long size = 1L << list.Order;
+                int got = 0;
+                for (int pass = 0; pass < 2 && got < list.Blocks; pass++)
+                    for (int j = 0; j < online.Count && got < list.Blocks; j++)
+                    {
+                        if (fullyFree[j] || (pass == 0) != (type[j] == list.Mt)) continue;
+                        for (long pfn = online[j]; pfn + size <= online[j] + pbPages && got < list.Blocks; pfn += size)
+                        {
+                            if (freeMap.AnyInRange(pfn, size) || blocked.AnyInRange(pfn, size) || taken.AnyInRange(pfn, size)) continue;
+                            taken.AddRange(pfn, size);
+                            seeds.Add((pfn, list.Order, list.Mt));
+                            got++;
+                        }
+                    }
+                missing += (list.Blocks - got) * size;
+            }
+            result.PcpSeeds[p.Cpu] = seeds;
+            if (missing > 0) result.Assumptions.Add($"{spec.Name}: {missing} of CPU {p.Cpu}'s {p.Count} pcp pages found no allocated block to stand for them");
         }
-        if (next < total) result.Assumptions.Add($"{spec.Name}: only {next} of {total} pcp pages could be seeded");
     }
 }

@@ -20,9 +20,6 @@ public sealed record PageAllocatorOptions
     public bool NoFragmentForNormal { get; init; } = true;
     /// <summary><c>sysctl_stat_interval</c>: how often vmstat_update runs <c>decay_pcp_high()</c> on each CPU.</summary>
     public long StatIntervalNs { get; init; } = 1_000_000_000;
-    /// <summary>How a CPU's seeded pcp pages spread over the order-0 lists (weights per pcp migratetype); null or all
-    /// zero: all on the movable list. A snapshot gives each CPU's count, not the lists'.</summary>
-    public Func<int, double[]?>? PcpSeedShare { get; init; }
 }
 
 /// <summary>
@@ -56,7 +53,8 @@ public sealed class PageAllocator
             {
                 var ps = FindPcp(iz.Spec, c) ?? DefaultPcp(iz.Spec, c);
                 pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin));
-                if (iz.PcpSeeds.TryGetValue(c, out var seeds)) SeedLists(pcp[c], seeds, Options.PcpSeedShare?.Invoke(c));
+                if (iz.PcpSeeds.TryGetValue(c, out var seeds))
+                    foreach (var (pfn, order, mt) in seeds) pcp[c].Seed(pfn, order, mt);
             }
             Zones[iz.Spec.Index] = new AllocZone { Index = iz.Spec.Index, Buddy = iz.Zone, Spec = iz.Spec, Pcp = pcp, Flags = flags };
         }
@@ -65,20 +63,6 @@ public sealed class PageAllocator
     }
 
     ZoneFlags FlagsOf(int z) => Zones[z]!.Flags;
-
-    static void SeedLists(PerCpuPages pcp, List<long> seeds, double[]? share)
-    {
-        double total = 0;
-        if (share is not null) foreach (double w in share) total += Math.Max(w, 0);
-        int next = 0;
-        if (total > 0)
-            for (int mt = 0; mt < Migratetype.PcpTypes && mt < share!.Length; mt++)
-            {
-                int n = (int)Math.Round(seeds.Count * Math.Max(share[mt], 0) / total);
-                for (int k = 0; k < n && next < seeds.Count; k++) pcp.Seed(seeds[next++], 0, mt);
-            }
-        while (next < seeds.Count) pcp.Seed(seeds[next++], 0, Migratetype.Movable);
-    }
 
     static PcpSpec? FindPcp(ZoneSpec spec, int cpu)
     {

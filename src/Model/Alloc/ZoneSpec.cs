@@ -8,6 +8,9 @@ public static class ZoneIndex
     public static int FromName(string name) => name switch { "DMA" => Dma, "DMA32" => Dma32, "Normal" => Normal, "Movable" => Movable, _ => -1 };
 }
 
+/// <summary>Blocks of one order and migratetype a CPU's pcp list holds at the start.</summary>
+public readonly record struct PcpListSeed(int Order, int Mt, int Blocks);
+
 /// <summary>One CPU's pcp list of a zone at the start: pages held and the sizing the kernel printed.</summary>
 public sealed record PcpSpec(int Cpu, int Count, int High, int Batch, int HighMin, int HighMax);
 
@@ -33,6 +36,9 @@ public sealed record ZoneSpec
     /// <summary>Free blocks [migratetype][order] (pagetypeinfo); null: none.</summary>
     public long[][]? FreeBlocks { get; init; }
     public IReadOnlyList<PcpSpec> Pcp { get; init; } = [];
+    /// <summary>How each CPU's <see cref="PcpSpec.Count"/> pages sit on its lists (zoneinfo does not say); null for a CPU:
+    /// all order-0 movable.</summary>
+    public IReadOnlyDictionary<int, PcpListSeed[]>? PcpLists { get; init; }
     /// <summary>No snapshot: every page not held by an older allocation is free, in the largest canonical blocks.</summary>
     public bool FreeAllUnblocked { get; init; }
 

@@ -23,10 +23,60 @@ public sealed class PreScan
     public long LastTs { get; private set; } = long.MinValue;
     EventKind[] _lastKind = [];
 
-    public PreScan(long pfnLimit)
+    readonly IReadOnlyList<(long Start, long End, int Zone)> _zones;
+    // The requested migratetype of each live allocation's head pfn, 2 bits per pfn (0: unknown, else mt + 1).
+    readonly byte[] _allocMt;
+    // Per CPU × zone × pcp list (PerCpuPages.Pindex): running balance of blocks and its minimum.
+    readonly Dictionary<(int Cpu, int Zone), (long[] Balance, long[] Min)> _lists = new();
+
+    /// <param name="pfnLimit">pfns at or above this are counted as out of range.</param>
+    /// <param name="zones">pfn ranges of the zones (for which zone's pcp lists an event touches); empty: one zone.</param>
+    public PreScan(long pfnLimit, IReadOnlyList<(long Start, long End, int Zone)>? zones = null)
     {
         KeepAllocated = new PfnBitmap(0, pfnLimit);
         _touched = new PfnBitmap(0, pfnLimit);
+        _zones = zones ?? [];
+        _allocMt = new byte[(pfnLimit + 3) / 4];
+    }
+
+    /// <summary>
+    /// The fewest blocks each pcp list of <paramref name="cpu"/> in <paramref name="zone"/> must have held at the start
+    /// for the trace to make sense: the deepest point its running balance reached, counting allocations served from the
+    /// list (<c>mm_page_alloc</c> of a pcp order), refills (<c>mm_page_alloc_zone_locked</c> with percpu_refill=1), drains
+    /// and frees (to the list of the freed allocation's type, when the trace showed it). Indexed by pindex.
+    /// </summary>
+    public long[] MinimumPcpBlocks(int cpu, int zone)
+    {
+        var need = new long[PerCpuPages.NrPcpLists];
+        if (_lists.TryGetValue((cpu, zone), out var l))
+            for (int i = 0; i < need.Length; i++) need[i] = Math.Max(0, -l.Min[i]);
+        return need;
+    }
+
+    int ZoneOf(long pfn)
+    {
+        foreach (var z in _zones) if (pfn >= z.Start && pfn < z.End) return z.Zone;
+        return _zones.Count == 0 ? ZoneIndex.Normal : -1;
+    }
+
+    void ListStep(int cpu, long pfn, int order, int mt, int delta)
+    {
+        if (!PerCpuPages.AllowedOrder(order) || (uint)mt >= Migratetype.PcpTypes) return;
+        int zone = ZoneOf(pfn);
+        if (zone < 0) return;
+        if (!_lists.TryGetValue((cpu, zone), out var l)) _lists[(cpu, zone)] = l = (new long[PerCpuPages.NrPcpLists], new long[PerCpuPages.NrPcpLists]);
+        int i = PerCpuPages.Pindex(mt, order);
+        l.Balance[i] += delta;
+        if (l.Balance[i] < l.Min[i]) l.Min[i] = l.Balance[i];
+    }
+
+    int AllocMt(long pfn) => pfn >= 0 && pfn < (long)_allocMt.Length * 4 ? ((_allocMt[pfn >> 2] >> (int)((pfn & 3) * 2)) & 3) - 1 : -1;
+
+    void SetAllocMt(long pfn, int mt)
+    {
+        if (pfn < 0 || pfn >= (long)_allocMt.Length * 4) return;
+        int shift = (int)((pfn & 3) * 2);
+        _allocMt[pfn >> 2] = (byte)((_allocMt[pfn >> 2] & ~(3 << shift)) | (((mt + 1) & 3) << shift));
     }
 
     public void Add(ReadOnlySpan<TraceEvent> events)
@@ -37,6 +87,10 @@ public sealed class PreScan
             if (e.Cpu > MaxCpu) MaxCpu = e.Cpu;
             if (e.TsNs < FirstTs) FirstTs = e.TsNs;
             if (e.TsNs > LastTs) LastTs = e.TsNs;
+            if (e.Kind == EventKind.MmPagePcpuDrain && e.Has(EventFields.Pfn))
+                ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
+            if (e.Kind == EventKind.MmPageAllocZoneLocked && e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0)
+                ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
             if (e.Kind == EventKind.MmPagePcpuDrain)
             {
                 if (DecayPoints.IsDecayStart(ref _lastKind, e.Cpu, e.Kind))
@@ -53,6 +107,11 @@ public sealed class PreScan
             {
                 case EventKind.MmPageAlloc:
                     Touch(pfn, order, free: false);
+                    if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
+                    {
+                        ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
+                        SetAllocMt(pfn, e.Migratetype);
+                    }
                     if (order == 0 && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
                         if (e.Cpu >= Order0AllocsByCpu.Length)
@@ -67,6 +126,9 @@ public sealed class PreScan
                     break;
                 case EventKind.MmPageFree:
                     Touch(pfn, order, free: true);
+                    // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
+                    // the best the trace offers (unknown for allocations older than the trace: not counted).
+                    if (AllocMt(pfn) is int fmt and >= 0) { ListStep(e.Cpu, pfn, order, fmt, +1); SetAllocMt(pfn, -1); }
                     break;
                 case EventKind.MmPageFreeBatched:
                     Touch(pfn, 0, free: true);
