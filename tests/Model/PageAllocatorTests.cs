@@ -137,3 +137,22 @@ public class PageAllocatorTests
         Assert.Equal(total, a.FreePages + pcp + ownedPages);
     }
 }
+
+public class ModelMemoryTests
+{
+    [Fact]
+    public void per_page_state_is_two_bytes_and_free_list_links_grow_only_with_free_heads()
+    {
+        // 64 GiB zone of max-order free blocks, then fragmented by 100 k order-0 allocations.
+        const long pages = 16L << 20;
+        var z = new BuddyZone("Normal", 1L << 20, pages) { RecordEvents = false };
+        for (long p = 0; p < pages; p += 1024) z.AddFreeBlock((1L << 20) + p, 10, Migratetype.Movable);
+        Assert.InRange((double)z.StateBytes / pages, 2.0, 2.1);
+        var rng = new Random(2);
+        var taken = new List<long>();
+        for (int i = 0; i < 100_000; i++) taken.Add(z.Rmqueue(0, Migratetype.Movable));
+        for (int i = 0; i < taken.Count; i += 2) z.FreeOnePage(taken[i], 0, Migratetype.Movable);
+        Assert.Empty(z.Validate());
+        Assert.InRange((double)z.StateBytes / pages, 2.0, 2.3);
+    }
+}

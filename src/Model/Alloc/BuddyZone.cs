@@ -58,11 +58,22 @@ public sealed class BuddyZone
     public BuddyOptions Options { get; }
     readonly int _maxOrder, _pbOrder;
 
-    // Per page (index = pfn − StartPfn): list links of free heads, free order (-1: not a free head), list it is on,
-    // and for allocated heads their order and the migratetype they were requested with (for try_to_claim_block).
-    readonly int[] _next, _prev;
-    readonly sbyte[] _freeOrder, _allocOrder;
-    readonly byte[] _freeList, _allocMt;
+    // Per page (index = pfn − StartPfn), two bytes: free order + 1 (bits 0–3; 0: not a free head), the free list it is on
+    // (bits 4–8), allocated order + 1 (bits 9–12; 0: not an allocated head) and the migratetype an allocated head was
+    // requested with (bits 13–15, for try_to_claim_block's movable count). Free heads' list links live in FreeLinks.
+    readonly ushort[] _state;
+    readonly FreeLinks _links = new();
+    const int FreeOrderMask = 0xF, ListShift = 4, ListMask = 0x1F, AllocOrderShift = 9, AllocMtShift = 13;
+
+    int FreeOrderOf(int i) => (_state[i] & FreeOrderMask) - 1;
+    int ListOf(int i) => (_state[i] >> ListShift) & ListMask;
+    int AllocOrderOf(int i) => ((_state[i] >> AllocOrderShift) & 0xF) - 1;
+    int AllocMtOf(int i) => _state[i] >> AllocMtShift;
+    void SetFree(int i, int order, int list) => _state[i] = (ushort)((_state[i] & ~0x1FF) | (order + 1) | (list << ListShift));
+    void ClearFree(int i) => _state[i] = (ushort)(_state[i] & ~0x1FF);
+
+    /// <summary>Bytes of model state for this zone: the per-page array, the pageblock types and the free-head links.</summary>
+    public long StateBytes => (long)_state.Length * 2 + _pageblockMt.Length + _links.Bytes;
     readonly byte[] _pageblockMt;
     readonly int[,] _head, _tail;
     readonly long[] _nrFree;
@@ -96,11 +107,8 @@ public sealed class BuddyZone
         if (pages <= 0 || pages > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(pages));
         Name = name; StartPfn = startPfn; Pages = pages;
         int n = (int)pages;
-        _next = new int[n]; _prev = new int[n];
-        _freeOrder = new sbyte[n]; _allocOrder = new sbyte[n];
-        _freeList = new byte[n]; _allocMt = new byte[n];
-        Array.Fill(_freeOrder, (sbyte)-1);
-        Array.Fill(_allocOrder, (sbyte)-1);
+        if (_maxOrder > 14 || Migratetype.Count > ListMask + 1) throw new ArgumentOutOfRangeException(nameof(options), "page state holds orders ≤ 14 and ≤ 32 lists");
+        _state = new ushort[n];
         _pageblockMt = new byte[(n >> _pbOrder) + 1];
         Array.Fill(_pageblockMt, (byte)Migratetype.Movable);
         _head = new int[_maxOrder + 1, Migratetype.Count];
@@ -115,29 +123,31 @@ public sealed class BuddyZone
     public int PageblockMigratetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
     public void SetPageblockMigratetype(long pfn, int mt) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)mt;
     public long NrFree(int order) => _nrFree[order];
-    public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? _freeOrder[Idx(pfn)] : -1; return order >= 0; }
+    public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? FreeOrderOf(Idx(pfn)) : -1; return order >= 0; }
 
     /// <summary>Free blocks on <c>free_list[mt]</c> at <paramref name="order"/>, head first.</summary>
     public List<long> FreeList(int order, int mt)
     {
         var l = new List<long>();
-        for (int i = _head[order, mt]; i >= 0; i = _next[i]) l.Add(StartPfn + i);
+        for (int i = _head[order, mt]; i >= 0; i = _links.Next(i)) l.Add(StartPfn + i);
         return l;
     }
 
     void AddToFreeList(int i, int order, int mt, bool tail)
     {
-        _freeOrder[i] = (sbyte)order; _freeList[i] = (byte)mt;
+        SetFree(i, order, mt);
         if (tail)
         {
-            _prev[i] = _tail[order, mt]; _next[i] = -1;
-            if (_tail[order, mt] >= 0) _next[_tail[order, mt]] = i; else _head[order, mt] = i;
+            int t = _tail[order, mt];
+            _links.Add(i, t, -1);
+            if (t >= 0) _links.SetNext(t, i); else _head[order, mt] = i;
             _tail[order, mt] = i;
         }
         else
         {
-            _next[i] = _head[order, mt]; _prev[i] = -1;
-            if (_head[order, mt] >= 0) _prev[_head[order, mt]] = i; else _tail[order, mt] = i;
+            int h = _head[order, mt];
+            _links.Add(i, -1, h);
+            if (h >= 0) _links.SetPrev(h, i); else _tail[order, mt] = i;
             _head[order, mt] = i;
         }
         _nrFree[order]++;
@@ -147,10 +157,12 @@ public sealed class BuddyZone
 
     void DelFromFreeList(int i)
     {
-        int order = _freeOrder[i], mt = _freeList[i];
-        if (_prev[i] >= 0) _next[_prev[i]] = _next[i]; else _head[order, mt] = _next[i];
-        if (_next[i] >= 0) _prev[_next[i]] = _prev[i]; else _tail[order, mt] = _prev[i];
-        _freeOrder[i] = -1;
+        int order = FreeOrderOf(i), mt = ListOf(i);
+        int prev = _links.Prev(i), next = _links.Next(i);
+        if (prev >= 0) _links.SetNext(prev, next); else _head[order, mt] = next;
+        if (next >= 0) _links.SetPrev(next, prev); else _tail[order, mt] = prev;
+        _links.Remove(i);
+        ClearFree(i);
         _nrFree[order]--;
         FreePages -= 1L << order;
         _freeByType[mt] -= 1L << order;
@@ -159,7 +171,7 @@ public sealed class BuddyZone
     /// <summary><c>move_to_free_list()</c>: to the tail of another type's list.</summary>
     void MoveToFreeList(int i, int mt)
     {
-        int order = _freeOrder[i];
+        int order = FreeOrderOf(i);
         DelFromFreeList(i);
         AddToFreeList(i, order, mt, tail: true);
     }
@@ -205,7 +217,9 @@ public sealed class BuddyZone
         return -1;
     }
 
-    void MarkAllocated(int i, int order, int mt) { _allocOrder[i] = (sbyte)order; _allocMt[i] = (byte)mt; }
+    void MarkAllocated(int i, int order, int mt) =>
+        _state[i] = (ushort)((_state[i] & 0x1FF) | ((order + 1) << AllocOrderShift) | ((mt & 7) << AllocMtShift));
+    void ClearAllocated(int i) => _state[i] = (ushort)(_state[i] & 0x1FF);
 
     /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
     public long Rmqueue(int order, int mt, bool noFragment = false, bool refill = false)
@@ -287,8 +301,10 @@ public sealed class BuddyZone
         if (pb + (1 << _pbOrder) > Pages) return false;
         for (int p = pb; p < pb + (1 << _pbOrder);)
         {
-            if (_freeOrder[p] >= 0) { free += 1L << _freeOrder[p]; p += 1 << _freeOrder[p]; continue; }
-            if (_allocOrder[p] >= 0) { if (_allocMt[p] == Migratetype.Movable) movable += 1L << _allocOrder[p]; p += 1 << _allocOrder[p]; continue; }
+            int fo = FreeOrderOf(p);
+            if (fo >= 0) { free += 1L << fo; p += 1 << fo; continue; }
+            int ao = AllocOrderOf(p);
+            if (ao >= 0) { if (AllocMtOf(p) == Migratetype.Movable) movable += 1L << ao; p += 1 << ao; continue; }
             p++;
         }
         return true;
@@ -319,7 +335,8 @@ public sealed class BuddyZone
     {
         for (int p = pb; p < pb + (1 << _pbOrder);)
         {
-            if (_freeOrder[p] >= 0) { int o = _freeOrder[p]; MoveToFreeList(p, toMt); p += 1 << o; }
+            int o = FreeOrderOf(p);
+            if (o >= 0) { MoveToFreeList(p, toMt); p += 1 << o; }
             else p++;
         }
     }
@@ -431,14 +448,14 @@ public sealed class BuddyZone
     public void FreeOnePage(long pfn, int order, int mt, bool toTail = false)
     {
         int i = Idx(pfn);
-        _allocOrder[i] = -1;
+        ClearAllocated(i);
         long buddyPfn = pfn;
         while (order < _maxOrder)
         {
             buddyPfn = pfn ^ (1L << order);
             if (!InZone(buddyPfn)) break;
             int b = Idx(buddyPfn);
-            if (_freeOrder[b] != order) break;
+            if (FreeOrderOf(b) != order) break;
             if (order >= _pbOrder)
             {
                 int buddyMt = _pageblockMt[b >> _pbOrder];
@@ -460,7 +477,7 @@ public sealed class BuddyZone
         if (order >= _maxOrder - 1) return false;
         long higher = buddyPfn & pfn;
         long higherBuddy = higher ^ (1L << (order + 1));
-        return InZone(higherBuddy) && _freeOrder[Idx(higherBuddy)] == order + 1;
+        return InZone(higherBuddy) && FreeOrderOf(Idx(higherBuddy)) == order + 1;
     }
 
     /// <summary>Pages in pageblocks reserved for high-order atomic allocations (<c>nr_reserved_highatomic</c>).</summary>
@@ -538,16 +555,19 @@ public sealed class BuddyZone
             for (int t = 0; t < Migratetype.Count; t++)
             {
                 int prev = -1;
-                for (int i = _head[o, t]; i >= 0; i = _next[i])
+                for (int i = _head[o, t]; i >= 0; i = _links.Next(i))
                 {
-                    if (_freeOrder[i] != o || _freeList[i] != t) problems.Add($"pfn {StartPfn + i}: on list ({o},{t}) but marked ({_freeOrder[i]},{_freeList[i]})");
-                    if (_prev[i] != prev) problems.Add($"pfn {StartPfn + i}: broken prev link");
+                    if (FreeOrderOf(i) != o || ListOf(i) != t) problems.Add($"pfn {StartPfn + i}: on list ({o},{t}) but marked ({FreeOrderOf(i)},{ListOf(i)})");
+                    if (_links.Prev(i) != prev) problems.Add($"pfn {StartPfn + i}: broken prev link");
                     if ((i & ((1 << o) - 1)) != 0) problems.Add($"pfn {StartPfn + i}: order-{o} block not aligned");
                     prev = i; seen[o]++; pages += 1L << o;
                 }
                 if (_tail[o, t] != prev) problems.Add($"list ({o},{t}): tail mismatch");
             }
         for (int o = 0; o <= _maxOrder; o++) if (seen[o] != _nrFree[o]) problems.Add($"order {o}: {seen[o]} on lists, nr_free {_nrFree[o]}");
+        long heads = 0;
+        foreach (long v in seen) heads += v;
+        if (heads != _links.Count) problems.Add($"{_links.Count} link entries for {heads} free heads");
         if (pages != FreePages) problems.Add($"free pages {pages} on lists, counter {FreePages}");
         long byType = 0;
         for (int t = 0; t < Migratetype.Count; t++) byType += _freeByType[t];
