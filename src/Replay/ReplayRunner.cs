@@ -194,8 +194,8 @@ public static class ReplayRunner
         return result;
     }
 
-    static int PindexOrder(int pindex) => pindex >= 12 ? PerCpuPages.ThpOrder : pindex / 3;
-    static int PindexMt(int pindex) => pindex >= 12 ? (pindex == 13 ? Migratetype.Movable : Migratetype.Unmovable) : pindex % 3;
+    static int PindexOrder(int pindex) => PerCpuPages.PindexOrder(pindex);
+    static int PindexMt(int pindex) => PerCpuPages.PindexFreetype(pindex);
 
     static long FreeInBlocks(PageAllocator a, int minOrder)
     {

@@ -4,7 +4,7 @@ namespace AsiTrace.Model.Alloc;
 public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, int Migratetype,
     int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false, bool PercpuRefill = false);
 
-public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain }
+public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain, FreetypeChange }
 
 /// <summary>Fallback rules by kernel era.</summary>
 public enum FallbackRules
@@ -30,6 +30,9 @@ public enum AllocFlags
     Cma = 1 << 4,
     NoFragment = 1 << 5,
     Kswapd = 1 << 6,
+    /// <summary><c>ALLOC_NOBLOCK</c> (Sep 2025 ASI series, 0x1000): the caller's gfp lacks __GFP_DIRECT_RECLAIM, so it may not
+    /// change a pageblock's sensitivity (that needs a TLB shootdown with IRQs on).</summary>
+    NoBlock = 1 << 7,
     /// <summary><c>ALLOC_RESERVES</c>: any of these may dip below the min watermark.</summary>
     Reserves = NonBlock | MinReserve | HighAtomic | Oom,
 }
@@ -41,6 +44,8 @@ public sealed record BuddyOptions
     public int PageblockOrder { get; init; } = 9;
     /// <summary>Which kernel's fallback rules (model-reference.md §1.7.2–1.7.3).</summary>
     public FallbackRules Fallback { get; init; } = FallbackRules.ClaimThenSteal;
+    /// <summary>Freetype layout of the free lists (mainline: migratetypes only).</summary>
+    public FreetypeLayout Freetypes { get; init; } = FreetypeLayout.None;
 }
 
 /// <summary>
@@ -77,15 +82,22 @@ public sealed class BuddyZone
     readonly byte[] _pageblockMt;
     readonly int[,] _head, _tail;
     readonly long[] _nrFree;
-    readonly long[] _freeByType = new long[Migratetype.Count];
+    readonly long[] _freeByType = new long[Freetype.Count];
     public long FreePages { get; private set; }
-    /// <summary>Free pages on each type's lists (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
-    public long FreePagesOfType(int mt) => _freeByType[mt];
+    /// <summary>Free pages on one freetype's lists.</summary>
+    public long FreePagesOfFreetype(int ft) => _freeByType[ft];
+    /// <summary>Free pages on a migratetype's lists, every flag (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
+    public long FreePagesOfType(int mt)
+    {
+        long n = 0;
+        for (int f = 0; f < Freetype.Flags; f++) n += _freeByType[Freetype.Make(mt, f)];
+        return n;
+    }
     /// <summary>The events emitted, in order, while <see cref="RecordEvents"/> is on (tests; off for long replays).</summary>
     public List<AllocatorEvent> Events { get; } = new();
     public bool RecordEvents { get; set; } = true;
     /// <summary>Emitted events by kind (<see cref="AllocatorEventKind"/>), always counted.</summary>
-    public long[] EventCounts { get; } = new long[3];
+    public long[] EventCounts { get; } = new long[4];
     /// <summary><c>mm_page_alloc_extfrag</c> events with <c>change_ownership=1</c>.</summary>
     public long ExtfragChangedOwnership { get; private set; }
     /// <summary><c>mm_page_alloc_zone_locked</c> events with <c>percpu_refill=1</c>.</summary>
@@ -107,21 +119,27 @@ public sealed class BuddyZone
         if (pages <= 0 || pages > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(pages));
         Name = name; StartPfn = startPfn; Pages = pages;
         int n = (int)pages;
-        if (_maxOrder > 14 || Migratetype.Count > ListMask + 1) throw new ArgumentOutOfRangeException(nameof(options), "page state holds orders ≤ 14 and ≤ 32 lists");
+        if (_maxOrder > 14 || Freetype.Count > ListMask + 1) throw new ArgumentOutOfRangeException(nameof(options), "page state holds orders ≤ 14 and ≤ 32 lists");
         _state = new ushort[n];
         _pageblockMt = new byte[(n >> _pbOrder) + 1];
         Array.Fill(_pageblockMt, (byte)Migratetype.Movable);
-        _head = new int[_maxOrder + 1, Migratetype.Count];
-        _tail = new int[_maxOrder + 1, Migratetype.Count];
-        for (int o = 0; o <= _maxOrder; o++) for (int t = 0; t < Migratetype.Count; t++) _head[o, t] = _tail[o, t] = -1;
+        _head = new int[_maxOrder + 1, Freetype.Count];
+        _tail = new int[_maxOrder + 1, Freetype.Count];
+        for (int o = 0; o <= _maxOrder; o++) for (int t = 0; t < Freetype.Count; t++) _head[o, t] = _tail[o, t] = -1;
         _nrFree = new long[_maxOrder + 1];
     }
 
     int Idx(long pfn) => (int)(pfn - StartPfn);
     bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
 
-    public int PageblockMigratetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
-    public void SetPageblockMigratetype(long pfn, int mt) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)mt;
+    /// <summary>The pageblock's migratetype bits (its freetype without the flag).</summary>
+    public int PageblockMigratetype(long pfn) => Freetype.Mt(_pageblockMt[Idx(pfn) >> _pbOrder]);
+    /// <summary>Sets the migratetype bits, keeping the pageblock's flag (<c>PB_nonsensitive</c> / unmapped).</summary>
+    public void SetPageblockMigratetype(long pfn, int mt) =>
+        _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)Freetype.Make(mt, Freetype.Flag(_pageblockMt[Idx(pfn) >> _pbOrder]));
+    /// <summary><c>get_pfnblock_freetype()</c>: migratetype and flag.</summary>
+    public int PageblockFreetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
+    public void SetPageblockFreetype(long pfn, int ft) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)ft;
     public long NrFree(int order) => _nrFree[order];
     public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? FreeOrderOf(Idx(pfn)) : -1; return order >= 0; }
 
@@ -211,14 +229,14 @@ public sealed class BuddyZone
             // percpu_refill is computed inside __rmqueue_smallest() as "pcp-cacheable order and pcp type", not whether
             // this removal is a refill (model-reference.md §2).
             if (emitEvent) Emit(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt,
-                PercpuRefill: PerCpuPages.AllowedOrder(order) && mt < Migratetype.PcpTypes));
+                PercpuRefill: PerCpuPages.AllowedOrder(order) && Freetype.Mt(mt) < Migratetype.PcpTypes));
             return StartPfn + i;
         }
         return -1;
     }
 
-    void MarkAllocated(int i, int order, int mt) =>
-        _state[i] = (ushort)((_state[i] & 0x1FF) | ((order + 1) << AllocOrderShift) | ((mt & 7) << AllocMtShift));
+    void MarkAllocated(int i, int order, int ft) =>
+        _state[i] = (ushort)((_state[i] & 0x1FF) | ((order + 1) << AllocOrderShift) | (Freetype.Mt(ft) << AllocMtShift));
     void ClearAllocated(int i) => _state[i] = (ushort)(_state[i] & 0x1FF);
 
     /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
@@ -283,9 +301,10 @@ public sealed class BuddyZone
     {
         canSteal = false;
         if (_nrFree[current] == 0) return -1;
-        foreach (int f in Migratetype.Fallbacks(startMt))
+        foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
         {
-            if (_head[current, f] < 0) continue;
+            int f = FallbackFreetype(f0, startMt);
+            if (f < 0 || _head[current, f] < 0) continue;
             canSteal = ShouldTryClaimBlock(current, startMt);
             return f;
         }
@@ -311,7 +330,15 @@ public sealed class BuddyZone
     }
 
     long Alike(int startMt, int blockMt, long free, long movable) =>
-        startMt == Migratetype.Movable ? movable : blockMt == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
+        Freetype.Mt(startMt) == Migratetype.Movable ? movable : Freetype.Mt(blockMt) == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
+
+    /// <summary>The fallback migratetype <paramref name="fallbackMt"/> with the requesting freetype's flag, or −1 where that
+    /// freetype has no lists (only UNMOVABLE is ever unmapped).</summary>
+    int FallbackFreetype(int fallbackMt, int startFt)
+    {
+        int f = Freetype.Make(fallbackMt, Freetype.Flag(startFt));
+        return Freetype.Exists(f, Options.Freetypes) ? f : -1;
+    }
 
     /// <summary><c>change_pageblock_range()</c>: labels every pageblock a block of <paramref name="order"/> covers.</summary>
     void SetPageblockRange(int i, int order, int mt)
@@ -364,7 +391,7 @@ public sealed class BuddyZone
     long StealMove69(int i, int current, int startMt, bool wholeBlock)
     {
         int oldMt = _pageblockMt[i >> _pbOrder];
-        if (oldMt != Migratetype.HighAtomic)
+        if (Freetype.Mt(oldMt) != Migratetype.HighAtomic)
         {
             if (current >= _pbOrder) SetPageblockRange(i, current, startMt);
             else if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable))
@@ -381,7 +408,7 @@ public sealed class BuddyZone
 
     /// <summary><c>should_try_claim_block()</c>.</summary>
     bool ShouldTryClaimBlock(int order, int startMt) =>
-        order >= _pbOrder || order >= _pbOrder / 2 || startMt is Migratetype.Unmovable or Migratetype.Reclaimable;
+        order >= _pbOrder || order >= _pbOrder / 2 || Freetype.Mt(startMt) is Migratetype.Unmovable or Migratetype.Reclaimable;
 
     /// <summary><c>__rmqueue_claim()</c>: largest fallback block first; claim its pageblock if the claim rules allow.</summary>
     long RmqueueClaim(int order, int startMt, bool noFragment)
@@ -393,7 +420,11 @@ public sealed class BuddyZone
             if (!ShouldTryClaimBlock(current, startMt)) break;
             if (_nrFree[current] == 0) continue;
             int fallback = -1;
-            foreach (int f in Migratetype.Fallbacks(startMt)) if (_head[current, f] >= 0) { fallback = f; break; }
+            foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
+            {
+                int f = FallbackFreetype(f0, startMt);
+                if (f >= 0 && _head[current, f] >= 0) { fallback = f; break; }
+            }
             if (fallback < 0) continue;
             int i = _head[current, fallback];
             long pfn = TryToClaimBlock(i, current, order, startMt, fallback);
@@ -424,8 +455,10 @@ public sealed class BuddyZone
     {
         for (int current = order; current <= _maxOrder; current++)
         {
-            foreach (int f in Migratetype.Fallbacks(startMt))
+            foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
             {
+                int f = FallbackFreetype(f0, startMt);
+                if (f < 0) continue;
                 int i = _head[current, f];
                 if (i < 0) continue;
                 DelFromFreeList(i);
@@ -437,6 +470,33 @@ public sealed class BuddyZone
             }
         }
         return -1;
+    }
+
+    /// <summary>Pageblocks whose freetype flag <see cref="RmqueueConvert"/> changed, by the flag they took.</summary>
+    public long[] ConvertedPageblocks { get; } = new long[Freetype.Flags];
+
+    /// <summary>
+    /// <c>__rmqueue_asi()</c> (Sep 2025 series, patch 18/21) and the <c>__GFP_UNMAPPED</c> block conversion: take a block of
+    /// max(<paramref name="order"/>, pageblock_order) from the same migratetype with the other flag through the normal
+    /// <c>__rmqueue()</c> (so its fallbacks apply), set every covered pageblock to <paramref name="toFt"/>, return the unused
+    /// part to <paramref name="toFt"/>'s lists (the buddy of size 2^i at page + 2^i for i = order … alloc_order − 1) and
+    /// hand out the first 2^order pages. The caller pays for the mapping change (zeroing and mapping, or unmapping and a
+    /// flush). Returns −1 when the other freetype has no block either.
+    /// </summary>
+    public long RmqueueConvert(int order, int toFt, out int allocOrder)
+    {
+        allocOrder = Math.Max(order, _pbOrder);
+        int fromFt = Freetype.Opposite(toFt);
+        if (!Freetype.Exists(fromFt, Options.Freetypes) || !Freetype.Exists(toFt, Options.Freetypes)) return -1;
+        long pfn = Rmqueue(allocOrder, fromFt);
+        if (pfn < 0) return -1;
+        int i = Idx(pfn);
+        SetPageblockRange(i, allocOrder, toFt);
+        for (int k = order; k < allocOrder; k++) FreeOnePage(pfn + (1L << k), k, toFt);
+        MarkAllocated(i, order, toFt);
+        ConvertedPageblocks[Freetype.Flag(toFt)] += 1L << (allocOrder - _pbOrder);
+        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, allocOrder, toFt, FallbackMigratetype: fromFt));
+        return pfn;
     }
 
     /// <summary>
@@ -459,7 +519,7 @@ public sealed class BuddyZone
             if (order >= _pbOrder)
             {
                 int buddyMt = _pageblockMt[b >> _pbOrder];
-                if (buddyMt != mt && (!Migratetype.IsMergeable(mt) || !Migratetype.IsMergeable(buddyMt))) break;
+                if (!Freetype.CanMerge(mt, buddyMt)) break;
                 if (buddyMt != mt) SetPageblockRange(b, order, mt);
             }
             DelFromFreeList(b);
@@ -494,19 +554,20 @@ public sealed class BuddyZone
         long pb = 1L << _pbOrder;
         long max = (managed / 100 + pb - 1) / pb * pb;
         if (ReservedHighAtomic >= max) return false;
-        int mt = PageblockMigratetype(pfn);
-        if (!Migratetype.IsMergeable(mt)) return false;
+        int ft = PageblockFreetype(pfn);
+        if (!Migratetype.IsMergeable(Freetype.Mt(ft))) return false;
+        int highAtomic = Freetype.Make(Migratetype.HighAtomic, Freetype.Flag(ft));
         if (order < _pbOrder)
         {
             int start = Idx(pfn) >> _pbOrder << _pbOrder;
             if (start + pb > Pages) return false;
-            MoveFreeBlocksOfPageblock(start, Migratetype.HighAtomic);
-            _pageblockMt[start >> _pbOrder] = Migratetype.HighAtomic;
+            MoveFreeBlocksOfPageblock(start, highAtomic);
+            _pageblockMt[start >> _pbOrder] = (byte)highAtomic;
             ReservedHighAtomic += pb;
         }
         else
         {
-            SetPageblockRange(Idx(pfn), order, Migratetype.HighAtomic);
+            SetPageblockRange(Idx(pfn), order, highAtomic);
             ReservedHighAtomic += 1L << order;
         }
         return true;
@@ -521,8 +582,8 @@ public sealed class BuddyZone
     public bool WatermarkOk(int order, long mark, long lowmemReserve, AllocFlags flags)
     {
         long free = FreePages - ((1L << order) - 1);
-        if ((flags & AllocFlags.Reserves) == 0) free -= _freeByType[Migratetype.HighAtomic];
-        if ((flags & AllocFlags.Cma) == 0) free -= _freeByType[Migratetype.Cma];
+        if ((flags & AllocFlags.Reserves) == 0) free -= FreePagesOfType(Migratetype.HighAtomic);
+        if ((flags & AllocFlags.Cma) == 0) free -= FreePagesOfType(Migratetype.Cma);
         long min = mark;
         if ((flags & AllocFlags.Reserves) != 0)
         {
@@ -538,9 +599,12 @@ public sealed class BuddyZone
         for (int o = order; o <= _maxOrder; o++)
         {
             if (_nrFree[o] == 0) continue;
-            for (int mt = 0; mt < Migratetype.PcpTypes; mt++) if (_head[o, mt] >= 0) return true;
-            if ((flags & AllocFlags.Cma) != 0 && _head[o, Migratetype.Cma] >= 0) return true;
-            if ((flags & (AllocFlags.HighAtomic | AllocFlags.Oom)) != 0 && _head[o, Migratetype.HighAtomic] >= 0) return true;
+            for (int f = 0; f < Freetype.Flags; f++)
+            {
+                for (int mt = 0; mt < Migratetype.PcpTypes; mt++) if (_head[o, Freetype.Make(mt, f)] >= 0) return true;
+                if ((flags & AllocFlags.Cma) != 0 && _head[o, Freetype.Make(Migratetype.Cma, f)] >= 0) return true;
+                if ((flags & (AllocFlags.HighAtomic | AllocFlags.Oom)) != 0 && _head[o, Freetype.Make(Migratetype.HighAtomic, f)] >= 0) return true;
+            }
         }
         return false;
     }
@@ -552,7 +616,7 @@ public sealed class BuddyZone
         var seen = new long[_maxOrder + 1];
         long pages = 0;
         for (int o = 0; o <= _maxOrder; o++)
-            for (int t = 0; t < Migratetype.Count; t++)
+            for (int t = 0; t < Freetype.Count; t++)
             {
                 int prev = -1;
                 for (int i = _head[o, t]; i >= 0; i = _links.Next(i))
@@ -570,7 +634,7 @@ public sealed class BuddyZone
         if (heads != _links.Count) problems.Add($"{_links.Count} link entries for {heads} free heads");
         if (pages != FreePages) problems.Add($"free pages {pages} on lists, counter {FreePages}");
         long byType = 0;
-        for (int t = 0; t < Migratetype.Count; t++) byType += _freeByType[t];
+        for (int t = 0; t < Freetype.Count; t++) byType += _freeByType[t];
         if (byType != FreePages) problems.Add($"free pages by type {byType}, counter {FreePages}");
         return problems;
     }

@@ -29,7 +29,9 @@ public static class InitialLayout
 
     struct Region { public long Pfn; public bool Flagged; public bool Overlaps; }
 
-    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, PfnBitmap? keepAllocated = null)
+    /// <param name="initialFlag">freetype flag every pageblock starts with: the Sep 2025 series starts all pageblocks
+    /// sensitive (1, <c>PB_nonsensitive</c> clear); mainline and <c>__GFP_UNMAPPED</c> start at 0 (mapped).</param>
+    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, PfnBitmap? keepAllocated = null, int initialFlag = 0)
     {
         int pbOrder = options.PageblockOrder, maxOrder = options.MaxPageOrder;
         long pbPages = 1L << pbOrder, maxPages = 1L << maxOrder;
@@ -204,10 +206,10 @@ public static class InitialLayout
             }
         }
 
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockMigratetype(online[j], type[j]);
+        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], initialFlag));
         placed.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
-        foreach (var (pfn, order, mt) in placed) zone.AddFreeBlock(pfn, order, mt);
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockMigratetype(online[j], type[j]);
+        foreach (var (pfn, order, mt) in placed) zone.AddFreeBlock(pfn, order, Freetype.Make(mt, initialFlag));
+        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], initialFlag));
 
         var result = new InitialZone { Zone = zone, Spec = spec, Shortfall = shortfall, OnlinePageblocks = online.Count };
         result.Assumptions.AddRange(assumptions);
@@ -216,7 +218,7 @@ public static class InitialLayout
         if (missing > 0) result.Assumptions.Add($"{spec.Name}: {missing} free blocks of the snapshot found no canonical place (too little room in pageblocks of their type)");
         var freeMap = new PfnBitmap(baseOfZone, endOfZone - baseOfZone);
         foreach (var (pfn, order, _) in placed) freeMap.AddRange(pfn, 1L << order);
-        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result);
+        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result, initialFlag);
         return result;
     }
 
@@ -298,7 +300,7 @@ public static class InitialLayout
     /// <summary>The pages each CPU's pcp lists held at the snapshot: allocated from the buddy's view, so taken from
     /// naturally aligned blocks that are neither free nor blocked, in pageblocks of the list's type where possible (which
     /// pages they were is unknown).</summary>
-    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, PfnBitmap freeMap, PfnBitmap blocked, InitialZone result)
+    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, PfnBitmap freeMap, PfnBitmap blocked, InitialZone result, int flag)
     {
         var taken = new PfnBitmap(freeMap.Base, freeMap.Pages);
         long pbPages = online.Count > 1 ? online[1] - online[0] : 512;
@@ -320,7 +322,7 @@ public static class InitialLayout
                         {
                             if (freeMap.AnyInRange(pfn, size) || blocked.AnyInRange(pfn, size) || taken.AnyInRange(pfn, size)) continue;
                             taken.AddRange(pfn, size);
-                            seeds.Add((pfn, list.Order, list.Mt));
+                            seeds.Add((pfn, list.Order, Freetype.Make(list.Mt, flag)));
                             got++;
                         }
                     }

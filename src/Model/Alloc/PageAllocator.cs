@@ -39,6 +39,11 @@ public sealed class PageAllocator
     public long AllocsBelowMin { get; private set; }
     public long FailedAllocs { get; private set; }
     public long FreesOutsideZones { get; private set; }
+    /// <summary>Called after a block changed freetype (<see cref="BuddyZone.RmqueueConvert"/>): zone index, first pfn,
+    /// order of the converted block, the freetype it took. Policies charge the mapping change here.</summary>
+    public Action<int, long, int, int>? OnConvert { get; set; }
+    /// <summary>Requests the freetype rules refused a conversion (ALLOC_NOBLOCK under the Sep 2025 rules).</summary>
+    public long ConversionsRefused { get; private set; }
     readonly long[] _nextDecay;
 
     public PageAllocator(IEnumerable<InitialZone> zones, int cpus, PageAllocatorOptions? options = null)
@@ -91,7 +96,7 @@ public sealed class PageAllocator
     /// <paramref name="flags"/> (<c>gfp_to_alloc_flags()</c>: MIN_RESERVE for __GFP_HIGH, NON_BLOCK for atomic, …).
     /// Returns the pfn, or −1 when no zone has a free block.
     /// </summary>
-    public long Alloc(int cpu, int order, int highestZoneIdx, int mt, AllocFlags flags = AllocFlags.None)
+    public long Alloc(int cpu, int order, int highestZoneIdx, int mt, AllocFlags flags = AllocFlags.None, AllocFlags always = AllocFlags.None)
     {
         cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
         highestZoneIdx = Math.Clamp(highestZoneIdx, 0, ZoneIndex.Count - 1);
@@ -100,21 +105,21 @@ public sealed class PageAllocator
         bool noFragment = Options.NoFragmentForNormal && preferred == ZoneIndex.Normal && Zones[ZoneIndex.Dma32] is not null;
         while (true)
         {
-            long pfn = FromFreelist(cpu, order, highestZoneIdx, mt, AllocFlags.None, noFragment, useLow: true);
+            long pfn = FromFreelist(cpu, order, highestZoneIdx, mt, always, noFragment, useLow: true);
             if (pfn >= 0) return pfn;
             if (!noFragment) break;
             noFragment = false; // "It's possible on a UMA machine to get through all zones that are fragmented": retry.
         }
         AllocsBelowLow++;
         // __alloc_pages_slowpath(): the min watermark (ALLOC_WMARK_MIN), then as if reclaim had made room.
-        long p2 = FromFreelist(cpu, order, highestZoneIdx, mt, flags, false, useLow: false);
+        long p2 = FromFreelist(cpu, order, highestZoneIdx, mt, flags | always, false, useLow: false);
         if (p2 >= 0) return p2;
         AllocsBelowMin++;
         for (int z = highestZoneIdx; z >= 0; z--)
         {
             var zone = Zones[z];
             if (zone is null) continue;
-            long pfn = Rmqueue(zone, cpu, order, mt, flags, false);
+            long pfn = Rmqueue(zone, cpu, order, mt, flags | always, false);
             if (pfn >= 0) return pfn;
         }
         FailedAllocs++;
@@ -153,21 +158,40 @@ public sealed class PageAllocator
         return -1;
     }
 
-    /// <summary><c>rmqueue()</c>: pcp orders through the CPU's list, the rest via <c>rmqueue_buddy()</c>.</summary>
-    long Rmqueue(AllocZone zone, int cpu, int order, int mt, AllocFlags flags, bool noFragment)
+    /// <summary><c>rmqueue()</c>: pcp orders through the CPU's list, the rest via <c>rmqueue_buddy()</c>. <paramref name="ft"/> is
+    /// the requested freetype (the migratetype, without ASI).</summary>
+    long Rmqueue(AllocZone zone, int cpu, int order, int ft, AllocFlags flags, bool noFragment)
     {
-        if (PerCpuPages.AllowedOrder(order) && mt < Migratetype.PcpTypes)
+        if (PerCpuPages.AllowedOrder(order) && Freetype.Mt(ft) < Migratetype.PcpTypes)
         {
-            long p = zone.Pcp[cpu].Alloc(order, mt, noFragment);
+            long p = zone.Pcp[cpu].Alloc(order, ft, noFragment);
             if (p >= 0) return p;
             if (noFragment) return -1;
         }
         // rmqueue_buddy(): HIGHATOMIC reserves first for ALLOC_HIGHATOMIC, then __rmqueue, then the reserves for
         // ALLOC_OOM / ALLOC_NON_BLOCK.
+        int highAtomic = Freetype.Make(Migratetype.HighAtomic, Freetype.Flag(ft));
         long pfn = -1;
-        if ((flags & AllocFlags.HighAtomic) != 0) pfn = zone.Buddy.RmqueueSmallest(order, Migratetype.HighAtomic);
-        if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, Math.Min(mt, Migratetype.Count - 1), noFragment);
-        if (pfn < 0 && (flags & (AllocFlags.Oom | AllocFlags.NonBlock)) != 0) pfn = zone.Buddy.RmqueueSmallest(order, Migratetype.HighAtomic);
+        if ((flags & AllocFlags.HighAtomic) != 0) pfn = zone.Buddy.RmqueueSmallest(order, highAtomic);
+        if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, ft, noFragment);
+        if (pfn < 0 && (flags & (AllocFlags.Oom | AllocFlags.NonBlock)) != 0) pfn = zone.Buddy.RmqueueSmallest(order, highAtomic);
+        if (pfn < 0) pfn = Convert(zone, order, ft, flags);
+        return pfn;
+    }
+
+    /// <summary>
+    /// The freetype fallback, after the normal path and the HIGHATOMIC reserves failed: Sep 2025 <c>__rmqueue_asi()</c>
+    /// flips a pageblock's sensitivity unless the request may not block; <c>__GFP_UNMAPPED</c> converts a mapped
+    /// unmovable pageblock into an unmapped one (mapped requests never take unmapped blocks back here).
+    /// </summary>
+    long Convert(AllocZone zone, int order, int ft, AllocFlags flags)
+    {
+        var layout = zone.Buddy.Options.Freetypes;
+        if (layout == FreetypeLayout.None) return -1;
+        if (layout == FreetypeLayout.Unmapped && Freetype.Flag(ft) == 0) return -1;
+        if (layout == FreetypeLayout.Sensitivity && (flags & AllocFlags.NoBlock) != 0) { ConversionsRefused++; return -1; }
+        long pfn = zone.Buddy.RmqueueConvert(order, ft, out int allocOrder);
+        if (pfn >= 0) OnConvert?.Invoke(zone.Index, pfn, allocOrder, ft);
         return pfn;
     }
 
@@ -180,13 +204,14 @@ public sealed class PageAllocator
         cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
         var zone = ZoneOf(pfn);
         if (zone is null) { FreesOutsideZones++; return false; }
-        int mt = zone.Buddy.PageblockMigratetype(pfn);
+        int ft = zone.Buddy.PageblockFreetype(pfn);
+        int mt = Freetype.Mt(ft);
         if (PerCpuPages.AllowedOrder(order) && mt != Migratetype.Isolate)
         {
-            zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? mt : Migratetype.Movable);
+            zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? ft : Freetype.Make(Migratetype.Movable, Freetype.Flag(ft)));
             return true;
         }
-        zone.Buddy.FreeOnePage(pfn, order, mt);
+        zone.Buddy.FreeOnePage(pfn, order, ft);
         return true;
     }
 

@@ -16,7 +16,9 @@ public sealed class ZoneFlags
 /// </summary>
 public sealed class PerCpuPages
 {
-    public const int NrPcpLists = 14, ScaleMax = 5, CostlyOrder = 3, ThpOrder = 9;
+    /// <summary>Lists per freetype flag (12 low-order + 2 THP); with freetypes the lists double (pindex =
+    /// NR_PCP_LISTS_PER_SENSITIVITY × flag + ordinary pindex), so 28 in all — the second half stays empty without ASI.</summary>
+    public const int ListsPerFlag = 14, NrPcpLists = ListsPerFlag * Freetype.Flags, ScaleMax = 5, CostlyOrder = 3, ThpOrder = 9;
     const int PrevFreeHighOrder = 1, FreeHighBatch = 2;
 
     readonly BuddyZone _zone;
@@ -57,8 +59,22 @@ public sealed class PerCpuPages
     public static bool AllowedOrder(int order) => order <= CostlyOrder || order == ThpOrder;
 
     /// <summary><c>order_to_pindex()</c>.</summary>
-    public static int Pindex(int mt, int order) => order > CostlyOrder ? 12 + (mt == Migratetype.Movable ? 1 : 0) : 3 * order + mt;
-    static int PindexToOrder(int pindex) => pindex >= 12 ? ThpOrder : pindex / 3;
+    public static int Pindex(int ft, int order)
+    {
+        int mt = Freetype.Mt(ft);
+        return Freetype.Flag(ft) * ListsPerFlag + (order > CostlyOrder ? 12 + (mt == Migratetype.Movable ? 1 : 0) : 3 * order + mt);
+    }
+
+    /// <summary>The order of the blocks on list <paramref name="pindex"/>.</summary>
+    public static int PindexOrder(int pindex) => pindex % ListsPerFlag >= 12 ? ThpOrder : pindex % ListsPerFlag / 3;
+    /// <summary>The freetype of list <paramref name="pindex"/> (the THP list of non-movable types reports UNMOVABLE).</summary>
+    public static int PindexFreetype(int pindex)
+    {
+        int p = pindex % ListsPerFlag;
+        int mt = p >= 12 ? (p == 13 ? Migratetype.Movable : Migratetype.Unmovable) : p % 3;
+        return Freetype.Make(mt, pindex / ListsPerFlag);
+    }
+    static int PindexToOrder(int pindex) => PindexOrder(pindex);
 
     /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
     public long Alloc(int order, int mt, bool noFragment = false)
@@ -176,7 +192,7 @@ public sealed class PerCpuPages
             do
             {
                 long pfn = list.RemoveLast();
-                int mt = _zone.PageblockMigratetype(pfn);
+                int mt = _zone.PageblockFreetype(pfn);
                 count -= 1 << order;
                 Count -= 1 << order;
                 _zone.FreeOnePage(pfn, order, mt);
