@@ -10,17 +10,17 @@ public class InitialLayoutTests
     public static TheoryData<string> Snapshots => new() { "churn/snapshot-start", "churn/snapshot-end", "dd-cat/snapshot-start", "anon-shootdown/snapshot-end" };
 
     /// <summary>Every free buddy's same-order buddy is not free at that order (what __free_one_page() guarantees).</summary>
-    static void AssertCanonical(BuddyZone z)
+    internal static void AssertCanonical(BuddyZone z)
     {
         int max = z.Options.MaxPageOrder;
         for (int o = 0; o < max; o++)
-            for (int mt = 0; mt < Migratetype.Count; mt++)
+            for (int mt = 0; mt < Freetype.Count; mt++)
                 foreach (long pfn in z.FreeList(o, mt))
                 {
                     long buddy = pfn ^ (1L << o);
                     if (!z.IsFreeHead(buddy, out int bo) || bo != o) continue;
-                    int a = z.PageblockMigratetype(pfn), b = z.PageblockMigratetype(buddy);
-                    bool wouldMerge = o < z.Options.PageblockOrder || a == b || (Migratetype.IsMergeable(a) && Migratetype.IsMergeable(b));
+                    int a = z.PageblockFreetype(pfn), b = z.PageblockFreetype(buddy);
+                    bool wouldMerge = o < z.Options.PageblockOrder || Freetype.CanMerge(a, b);
                     Assert.False(wouldMerge, $"{z.Name}: order-{o} blocks {pfn} and {buddy} are free buddies");
                 }
     }

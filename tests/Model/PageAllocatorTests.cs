@@ -135,6 +135,14 @@ public class PageAllocatorTests
         long pcp = 0;
         foreach (var z in a.Zones) if (z is not null) { pcp += z.PcpPages; Assert.Empty(z.Buddy.Validate()); }
         Assert.Equal(total, a.FreePages + pcp + ownedPages);
+        // Canonical merges: once the pcp lists are drained, no two free buddies are left unmerged.
+        foreach (var z in a.Zones)
+            if (z is not null)
+            {
+                foreach (var p in z.Pcp) p.DrainAll();
+                InitialLayoutTests.AssertCanonical(z.Buddy);
+            }
+        Assert.Equal(total, a.FreePages + ownedPages);
     }
 }
 

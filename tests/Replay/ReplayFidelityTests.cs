@@ -73,3 +73,18 @@ public class DecayScheduleTests
         Assert.Equal(new long[] { 10 + s, 10 + 2 * s, 10 + 3 * s }, none);
     }
 }
+
+public class ReplayWithoutSnapshotTests
+{
+    [Fact]
+    public void without_a_snapshot_zones_are_inferred_from_the_trace_and_said_to_be()
+    {
+        string trace = TestPaths.Sample("dd-cat/trace.txt");
+        var r = ReplayRunner.Run(() => TraceOpener.Open(trace, new IngestOptions()), new ReplayOptions());
+        Assert.Contains(r.Assumptions, a => a.Contains("no start snapshot"));
+        Assert.Contains(r.Assumptions, a => a.Contains("no end snapshot"));
+        Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures"));
+        Assert.Equal(986, r.Metrics["noasi"]["allocations"]);
+        Assert.DoesNotContain(r.Fidelity, f => f.Name.StartsWith("free_pages_"));
+    }
+}

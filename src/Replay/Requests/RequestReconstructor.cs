@@ -27,6 +27,7 @@ public sealed class RequestReconstructor
     const int RecentFrees = 64;
     long[][] _recent = [];
     int[] _recentPos = [];
+    bool[] _lostSeen = [];
 
     public Dictionary<string, long> Anomalies { get; } = new(StringComparer.Ordinal);
     public long Allocations { get; private set; }
@@ -59,7 +60,9 @@ public sealed class RequestReconstructor
             case EventKind.MmPageFreeBatched: OnFree(in e, batched: true); break;
             case EventKind.LostEvents:
                 // The CPU's recent history can no longer be trusted.
-                if (e.Cpu < _recent.Length) { Array.Fill(_recent[e.Cpu], -1); }
+                EnsureCpu(e.Cpu);
+                Array.Fill(_recent[e.Cpu], -1);
+                _lostSeen[e.Cpu] = true;
                 Count("lost_event_records");
                 break;
         }
@@ -146,7 +149,7 @@ public sealed class RequestReconstructor
         // Freed again with no allocation traced in between: on kernels whose alloc_pages_bulk() emits no mm_page_alloc
         // (vmalloc, sunrpc, …; model-reference.md §2) the pages came off the CPU's pcp list unseen. Each model makes
         // the same untraced allocation now (order and migratetype of a bulk request: order 0, unmovable) and frees it.
-        Count("free_without_traced_alloc");
+        Count(e.Cpu < _lostSeen.Length && _lostSeen[e.Cpu] ? "free_without_traced_alloc_after_lost_events" : "free_without_traced_alloc");
         var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.CommId, pfn, order, 0, Migratetype.Unmovable, ZoneIndex.Normal);
         var free = new FreeRequest(e.TsNs, e.Cpu, pfn, order, _nextId++, 0);
         foreach (var s in _sinks)
@@ -211,6 +214,7 @@ public sealed class RequestReconstructor
         int old = _recent.Length;
         Array.Resize(ref _recent, cpu + 1);
         Array.Resize(ref _recentPos, cpu + 1);
+        Array.Resize(ref _lostSeen, cpu + 1);
         for (int c = old; c <= cpu; c++) { _recent[c] = new long[RecentFrees]; Array.Fill(_recent[c], -1); }
     }
 
