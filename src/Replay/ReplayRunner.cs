@@ -15,6 +15,10 @@ public sealed record ReplayOptions
     /// <summary>Machine state when the trace ended, for the end-of-trace fidelity figures.</summary>
     public MachineSnapshot? EndSnapshot { get; init; }
     public PageAllocatorOptions Allocator { get; init; } = new();
+    /// <summary>Allocator rules of the traced kernel; null: chosen from its release (snapshot uname or trace header),
+    /// current rules when unknown.</summary>
+    public FallbackRules? Fallback { get; init; }
+    public PcpRules? Pcp { get; init; }
     public Model.Tlb.CostModel Costs { get; init; } = new();
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
     public double CountTolerance { get; init; } = 0.10;
@@ -32,6 +36,9 @@ public sealed class ReplayResult
     public List<string> Assumptions { get; } = new();
     /// <summary>Metric values per policy, metric names snake_case as the CLI contract prints them.</summary>
     public Dictionary<string, Dictionary<string, double>> Metrics { get; } = new(StringComparer.Ordinal);
+    public string? KernelRelease { get; set; }
+    public FallbackRules FallbackRules { get; set; }
+    public PcpRules PcpRules { get; set; }
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
 }
@@ -72,7 +79,9 @@ public static class ReplayRunner
                 progress?.Invoke(1, reader.BytesConsumed);
             }
             result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
+            result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }
+        options = WithKernelRules(options, result);
         result.Events = scan.Events;
         result.LostEvents = lost;
         if (scan.PfnsOutOfRange > 0) result.Anomalies["pfns_outside_the_snapshot_zones"] = scan.PfnsOutOfRange;
@@ -153,6 +162,19 @@ public static class ReplayRunner
 
         AddFidelity(result, options, traceCounts, changedOwnership, allocator);
         return result;
+    }
+
+    /// <summary>The allocator rules of the traced kernel's era, unless the caller chose them.</summary>
+    static ReplayOptions WithKernelRules(ReplayOptions o, ReplayResult r)
+    {
+        var v = KernelEra.Parse(r.KernelRelease);
+        if (v is null && (o.Fallback is null || o.Pcp is null))
+            r.Assumptions.Add("kernel release unknown: the current (v6.15+) fallback and (v6.7+) pcp rules are used");
+        var fallback = o.Fallback ?? (v is { } a ? KernelEra.Fallback(a) : FallbackRules.ClaimThenSteal);
+        var pcp = o.Pcp ?? (v is { } b ? KernelEra.Pcp(b) : PcpRules.V67);
+        r.FallbackRules = fallback;
+        r.PcpRules = pcp;
+        return o with { Allocator = o.Allocator with { Buddy = o.Allocator.Buddy with { Fallback = fallback }, Pcp = pcp } };
     }
 
     /// <summary>Each CPU's starting pcp lists in <paramref name="spec"/>: the trace's lower bound per list, and the rest of

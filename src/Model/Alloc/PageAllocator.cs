@@ -20,6 +20,8 @@ public sealed record PageAllocatorOptions
     public bool NoFragmentForNormal { get; init; } = true;
     /// <summary><c>sysctl_stat_interval</c>: how often vmstat_update runs <c>decay_pcp_high()</c> on each CPU.</summary>
     public long StatIntervalNs { get; init; } = 1_000_000_000;
+    /// <summary>Which kernel era's pcp rules (<see cref="PcpRules"/>).</summary>
+    public PcpRules Pcp { get; init; } = PcpRules.V67;
 }
 
 /// <summary>
@@ -57,7 +59,7 @@ public sealed class PageAllocator
             for (int c = 0; c < Cpus; c++)
             {
                 var ps = FindPcp(iz.Spec, c) ?? DefaultPcp(iz.Spec, c);
-                pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin));
+                pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin), Options.Pcp);
                 if (iz.PcpSeeds.TryGetValue(c, out var seeds))
                     foreach (var (pfn, order, mt) in seeds) pcp[c].Seed(pfn, order, mt);
             }
@@ -76,8 +78,15 @@ public sealed class PageAllocator
     }
 
     /// <summary>Without a snapshot: <c>zone_batchsize()</c> and <c>zone_highsize()</c> from the zone's size (ZoneSizing).</summary>
-    static PcpSpec DefaultPcp(ZoneSpec spec, int cpu)
+    PcpSpec DefaultPcp(ZoneSpec spec, int cpu)
     {
+        if (Options.Pcp != PcpRules.V67)
+        {
+            // Before v5.14 high was 6 × batch; v5.14–v6.6 derive it from the low watermark like high_min does today.
+            int batch = ZoneSizing.ZoneBatchsize(spec.ManagedPages);
+            int high = Options.Pcp == PcpRules.Legacy ? 6 * batch : ZoneSizing.Pcp(spec.ManagedPages, spec.Watermarks.Low, 1).HighMin;
+            return new PcpSpec(cpu, 0, high, batch, high, high);
+        }
         var s = ZoneSizing.Pcp(spec.ManagedPages, spec.Watermarks.Low, 1);
         return new PcpSpec(cpu, 0, s.HighMin, s.Batch, s.HighMin, s.HighMax);
     }
@@ -113,7 +122,12 @@ public sealed class PageAllocator
         AllocsBelowLow++;
         // __alloc_pages_slowpath(): the min watermark (ALLOC_WMARK_MIN), then as if reclaim had made room.
         long p2 = FromFreelist(cpu, order, highestZoneIdx, mt, flags | always, false, useLow: false);
-        if (p2 >= 0) return p2;
+        if (p2 >= 0)
+        {
+            // get_page_from_freelist(): a successful ALLOC_HIGHATOMIC allocation reserves its pageblock.
+            if ((flags & AllocFlags.HighAtomic) != 0 && order > 0 && ZoneOf(p2) is { } hz) hz.Buddy.ReserveHighAtomic(p2, order, hz.Spec.ManagedPages);
+            return p2;
+        }
         AllocsBelowMin++;
         for (int z = highestZoneIdx; z >= 0; z--)
         {
@@ -162,7 +176,7 @@ public sealed class PageAllocator
     /// the requested freetype (the migratetype, without ASI).</summary>
     long Rmqueue(AllocZone zone, int cpu, int order, int ft, AllocFlags flags, bool noFragment)
     {
-        if (PerCpuPages.AllowedOrder(order) && Freetype.Mt(ft) < Migratetype.PcpTypes)
+        if (zone.Pcp[cpu].Allows(order) && Freetype.Mt(ft) < Migratetype.PcpTypes)
         {
             long p = zone.Pcp[cpu].Alloc(order, ft, noFragment);
             if (p >= 0) return p;
@@ -206,7 +220,7 @@ public sealed class PageAllocator
         if (zone is null) { FreesOutsideZones++; return false; }
         int ft = zone.Buddy.PageblockFreetype(pfn);
         int mt = Freetype.Mt(ft);
-        if (PerCpuPages.AllowedOrder(order) && mt != Migratetype.Isolate)
+        if (zone.Pcp[cpu].Allows(order) && mt != Migratetype.Isolate)
         {
             zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? ft : Freetype.Make(Migratetype.Movable, Freetype.Flag(ft)));
             return true;

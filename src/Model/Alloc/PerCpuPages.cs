@@ -1,5 +1,17 @@
 namespace AsiTrace.Model.Alloc;
 
+/// <summary>pcp rules by kernel era (model-reference.md §1.9, History).</summary>
+public enum PcpRules
+{
+    /// <summary>v6.7+: high_min/high_max auto-tuning, refills scaled by alloc_factor, free_count, decay_pcp_high().</summary>
+    V67,
+    /// <summary>v5.14–v6.6: orders 0–3 and THP cached; fixed high (zone_highsize); refill = batch (max(batch &gt;&gt; order, 2));
+    /// frees drain batch &lt;&lt; free_factor pages (doubling while frees come without allocations), within [batch, high − batch].</summary>
+    V514,
+    /// <summary>≤ v5.13: order 0 only; fixed high (6 × batch); refill and drain exactly batch pages.</summary>
+    Legacy,
+}
+
 /// <summary>Zone state the pcp code consults (<c>ZONE_BELOW_HIGH</c>, <c>ZONE_RECLAIM_ACTIVE</c>).</summary>
 public sealed class ZoneFlags
 {
@@ -41,9 +53,13 @@ public sealed class PerCpuPages
     public long RefilledPages { get; private set; }
     public long DrainedByDecay { get; private set; }
 
-    public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax)
+    public PcpRules Rules { get; }
+    int _freeFactor;
+
+    public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax, PcpRules rules = PcpRules.V67)
     {
-        _zone = zone; _flags = flags; Cpu = cpu;
+        _zone = zone; _flags = flags; Cpu = cpu; Rules = rules;
+        if (rules != PcpRules.V67) { highMin = highMax = high; }
         Batch = batch; High = high; HighMin = highMin; HighMax = highMax;
         for (int i = 0; i < NrPcpLists; i++) _lists[i] = new PfnDeque();
     }
@@ -55,8 +71,10 @@ public sealed class PerCpuPages
         Count += 1 << order;
     }
 
-    /// <summary><c>pcp_allowed_order()</c>.</summary>
+    /// <summary><c>pcp_allowed_order()</c> (v5.14+).</summary>
     public static bool AllowedOrder(int order) => order <= CostlyOrder || order == ThpOrder;
+    /// <summary>Does this pcp cache <paramref name="order"/> under its era's rules (only order 0 before v5.14)?</summary>
+    public bool Allows(int order) => Rules == PcpRules.Legacy ? order == 0 : AllowedOrder(order);
 
     /// <summary><c>order_to_pindex()</c>.</summary>
     public static int Pindex(int ft, int order)
@@ -106,6 +124,14 @@ public sealed class PerCpuPages
     /// <summary><c>nr_pcp_alloc()</c>.</summary>
     int NrPcpAlloc(int order)
     {
+        if (Rules != PcpRules.V67)
+        {
+            // v5.14–v6.6 __rmqueue_pcplist(): batch, scaled to the order; ≤ v5.13: batch.
+            _freeFactor >>= 1;
+            int b = Batch;
+            if (Rules == PcpRules.V514 && b > 1) b = Math.Max(b >> order, 2);
+            return b;
+        }
         int baseBatch = Batch;
         int high = High = Math.Clamp(High, HighMin, HighMax);
         if (high < baseBatch) return 1;
@@ -124,6 +150,7 @@ public sealed class PerCpuPages
     /// <summary><c>free_frozen_page_commit()</c>: to the head of its list; drains when the count reaches high.</summary>
     public void Free(long pfn, int order, int mt)
     {
+        if (Rules != PcpRules.V67) { FreeLegacy(pfn, order, mt); return; }
         AllocFactor >>= 1;
         int pindex = Pindex(mt, order);
         _lists[pindex].AddFirst(pfn);
@@ -144,6 +171,29 @@ public sealed class PerCpuPages
             FreePcppagesBulk(NrPcpFree(high, freeHigh), pindex);
             DrainedOnFree += before - Count;
         }
+    }
+
+    /// <summary>Before v6.7 (<c>free_unref_page_commit()</c>): head insertion; when count reaches the fixed high, drain
+    /// batch pages (≤ v5.13) or v5.14's <c>nr_pcp_free()</c>: batch &lt;&lt; free_factor clamped to [batch, high − batch],
+    /// free_factor growing while frees come without allocations.</summary>
+    void FreeLegacy(long pfn, int order, int mt)
+    {
+        int pindex = Pindex(mt, order);
+        _lists[pindex].AddFirst(pfn);
+        Count += 1 << order;
+        if (Count < High) return;
+        int n;
+        if (Rules == PcpRules.Legacy || High < Batch) n = High < Batch ? 1 : Batch;
+        else
+        {
+            int maxNrFree = High - Batch;
+            int b = Batch << _freeFactor;
+            if (b < maxNrFree) _freeFactor++;
+            n = Math.Clamp(b, Batch, Math.Max(Batch, maxNrFree));
+        }
+        int before = Count;
+        FreePcppagesBulk(n, pindex);
+        DrainedOnFree += before - Count;
     }
 
     int NrPcpHigh(bool freeHigh)
@@ -205,6 +255,7 @@ public sealed class PerCpuPages
     /// batch × 2^SCALE_MAX) but not below high_min, and what is above high is drained in batch-sized chunks.</summary>
     public void Decay()
     {
+        if (Rules != PcpRules.V67) return; // decay_pcp_high() arrived with the v6.7 auto-tuning
         if (High > HighMin)
             High = Math.Max(Math.Max(Count - (Batch << ScaleMax), High - (High >> 3)), HighMin);
         int todo = Count - High;

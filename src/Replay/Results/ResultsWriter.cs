@@ -58,6 +58,7 @@ public static class ResultsWriter
             ["fidelity"] = fidelity,
             ["anomalies"] = anomalies,
             ["lost_events"] = r.LostEvents,
+            ["kernel"] = new JsonObject { ["release"] = r.KernelRelease, ["fallback_rules"] = r.FallbackRules.ToString(), ["pcp_rules"] = r.PcpRules.ToString() },
             ["assumptions"] = new JsonArray(r.Assumptions.Select(a => (JsonNode?)a).ToArray()),
         };
     }

@@ -1,0 +1,81 @@
+using AsiTrace.Model.Alloc;
+using AsiTrace.Replay;
+using Xunit;
+
+namespace AsiTrace.Tests.Model;
+
+public class PcpRulesTests
+{
+    static (BuddyZone, PerCpuPages) Pcp(PcpRules rules, int high = 378)
+    {
+        var z = new BuddyZone("Normal", 0, 16 * 1024L);
+        for (int b = 0; b < 16; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Movable);
+        return (z, new PerCpuPages(z, new ZoneFlags(), 0, 63, high, 1000, 60000, rules));
+    }
+
+    [Fact]
+    public void rmqueue_pcplist_before_v6_7_refills_exactly_batch_without_scaling()
+    {
+        var (z, pcp) = Pcp(PcpRules.V514);
+        for (int i = 0; i < 63 * 5; i++) Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
+        Assert.Equal([63, 63, 63, 63, 63], pcp.Refills);
+        pcp.Alloc(2, Migratetype.Movable);
+        Assert.Equal(63 >> 2, pcp.Refills[^1]); // max(batch >> order, 2)
+        // high_min/high_max do not exist: high stays what the snapshot printed.
+        Assert.Equal(378, pcp.High);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void free_unref_page_commit_v5_14_drains_batch_shifted_by_free_factor_within_high_minus_batch()
+    {
+        var (z, pcp) = Pcp(PcpRules.V514, high: 630);
+        var pages = new List<long>();
+        for (int i = 0; i < 3000; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
+        var drained = new List<int>();
+        foreach (long p in pages)
+        {
+            int before = pcp.Count;
+            pcp.Free(p, 0, Migratetype.Movable);
+            if (pcp.Count <= before) drained.Add(before + 1 - pcp.Count);
+        }
+        // Each drain doubles while frees come without allocations, capped at high − batch = 567.
+        Assert.Equal([63, 126, 252, 504, 567, 567], drained.Take(6));
+        Assert.Equal(3000 - pcp.Count, z.Events.Count(e => e.Kind == AllocatorEventKind.PcpuDrain));
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void before_v5_14_only_order_0_is_cached_and_drains_are_batch_sized()
+    {
+        var (z, pcp) = Pcp(PcpRules.Legacy);
+        Assert.True(pcp.Allows(0));
+        Assert.False(pcp.Allows(1));
+        Assert.False(pcp.Allows(9));
+        var pages = new List<long>();
+        for (int i = 0; i < 400; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
+        foreach (long p in pages) pcp.Free(p, 0, Migratetype.Movable);
+        // Each time count reaches 378, 63 pages go back: 400 frees → one drain.
+        Assert.Equal(63, z.Events.Count(e => e.Kind == AllocatorEventKind.PcpuDrain));
+        pcp.Decay(); // no decay_pcp_high() before v6.7
+        Assert.Equal(400 - 63, pcp.Count);
+    }
+
+    [Theory]
+    [InlineData("6.18.44-fc", FallbackRules.ClaimThenSteal, PcpRules.V67)]
+    [InlineData("6.15.0", FallbackRules.ClaimThenSteal, PcpRules.V67)]
+    [InlineData("6.12.48+deb13-amd64", FallbackRules.Legacy610, PcpRules.V67)]
+    [InlineData("6.6.1", FallbackRules.Legacy69, PcpRules.V514)]
+    [InlineData("6.1.0-27-amd64", FallbackRules.Legacy69, PcpRules.V514)]
+    [InlineData("5.10.0-32-amd64", FallbackRules.Legacy69, PcpRules.Legacy)]
+    [InlineData("4.19.0", FallbackRules.Legacy69, PcpRules.Legacy)]
+    public void rules_follow_the_traced_kernel_release(string release, FallbackRules fallback, PcpRules pcp)
+    {
+        var v = KernelEra.Parse(release)!.Value;
+        Assert.Equal(fallback, KernelEra.Fallback(v));
+        Assert.Equal(pcp, KernelEra.Pcp(v));
+    }
+
+    [Fact]
+    public void unparseable_releases_give_no_era() => Assert.Null(KernelEra.Parse("unknown"));
+}
