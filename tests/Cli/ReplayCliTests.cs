@@ -61,6 +61,14 @@ public class ReplayCliTests
         double Zeroing(string json) => JsonDocument.Parse(json).RootElement.GetProperty("policies").GetProperty("noasi").GetProperty("metrics").GetProperty("cost_zeroing_ns").GetDouble();
         Assert.Equal(2 * Zeroing(o1), Zeroing(o2), 6);
         Assert.Equal(2, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--cost", "NoSuchCost=1").Code);
+        // Cycle-based constants follow the preset's clock (Sapphire Rapids 2.0 GHz, Zen 5 2.7 GHz) unless overridden.
+        double Tlb(string json) => JsonDocument.Parse(json).RootElement.GetProperty("policies").GetProperty("noasi").GetProperty("metrics").GetProperty("cost_tlb_ns").GetDouble();
+        var (c3, o3, _) = Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--json", "--cpu-model", "zen5");
+        var (c4, o4, _) = Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--json", "--cpu-model", "zen5", "--cost", "CpuGhz=2.0");
+        Assert.Equal(0, c3); Assert.Equal(0, c4);
+        Assert.True(Tlb(o3) < Tlb(o1));
+        Assert.Equal(Tlb(o1), Tlb(o4), 6);
+        Assert.NotEqual(0, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--cpu-model", "pentium").Code);
         Assert.Equal(2, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--policy", "bogus").Code);
         Assert.Equal(2, Run("replay", "-", "-o", b).Code);
     }

@@ -50,7 +50,8 @@ static class ReplayCommand
                     Console.Error.WriteLine($"asitrace: unknown or not yet available policy '{p}'; available: {string.Join(", ", Policies)}");
                     return ExitCodes.Usage;
                 }
-            if (!TryCosts(pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
+            var preset = CpuPreset.Find(pr.GetValue(cpuModel)!)!;
+            if (!TryCosts(preset.Costs, pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
             {
                 Console.Error.WriteLine($"asitrace: {costError}");
                 return ExitCodes.Usage;
@@ -101,9 +102,9 @@ static class ReplayCommand
         return (null, null, null);
     }
 
-    static bool TryCosts(string? file, string[] pairs, out CostModel model, out string? error)
+    static bool TryCosts(CostModel baseCosts, string? file, string[] pairs, out CostModel model, out string? error)
     {
-        model = new CostModel();
+        model = baseCosts;
         error = null;
         try
         {
@@ -138,6 +139,7 @@ static class ReplayCommand
             var v = p.GetValue(costs);
             if (v is Cost cost) c[p.Name] = new JsonObject { ["value"] = cost.Value, ["unit"] = cost.Unit, ["source"] = cost.Source, ["estimate"] = cost.Estimate };
             else if (v is double d) c[p.Name] = d;
+            else if (v is string str) c[p.Name] = str;
         }
         return new JsonObject
         {

@@ -33,6 +33,7 @@ public sealed record CostModel
     public Cost Verw { get; init; } = new(300, "cycles", "model-reference.md §8.5", true);
     /// <summary>Cycle ↔ time conversion (configuration: take it from the traced machine).</summary>
     public double CpuGhz { get; init; } = 2.5;
+    public string CpuGhzSource { get; init; } = "model-reference.md §8.5 default (configuration: set the traced machine's clock)";
 
     /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns).</summary>
     public double FlushNs(FlushCounters c) =>
@@ -55,7 +56,7 @@ public sealed record CostModel
             if (v < 0 || double.IsNaN(v)) throw new FormatException($"cost '{p.Name}' must be non-negative");
             result = p.Name switch
             {
-                nameof(CpuGhz) => v > 0 ? result with { CpuGhz = v } : throw new FormatException("CpuGhz must be positive"),
+                nameof(CpuGhz) => v > 0 ? result with { CpuGhz = v, CpuGhzSource = "override" } : throw new FormatException("CpuGhz must be positive"),
                 nameof(InvlpgPerPage) => result with { InvlpgPerPage = Override(result.InvlpgPerPage, v) },
                 nameof(LocalFullFlush) => result with { LocalFullFlush = Override(result.LocalFullFlush, v) },
                 nameof(GlobalFlush) => result with { GlobalFlush = Override(result.GlobalFlush, v) },
