@@ -2,6 +2,7 @@ using AsiTrace.Ingest;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Model.Alloc;
+using AsiTrace.Replay.Classify;
 using AsiTrace.Replay.Fidelity;
 using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Requests;
@@ -19,11 +20,23 @@ public sealed record ReplayOptions
     /// current rules when unknown.</summary>
     public FallbackRules? Fallback { get; init; }
     public PcpRules? Pcp { get; init; }
-    public Model.Tlb.CostModel Costs { get; init; } = new();
+    public Model.Tlb.CostModel Costs { get; init; } = Model.Tlb.CpuPreset.SapphireRapids.Costs;
+    /// <summary>CPU preset: TLB geometry (and INVLPGB) of the modelled machine.</summary>
+    public Model.Tlb.CpuPreset Cpu { get; init; } = Model.Tlb.CpuPreset.SapphireRapids;
+    /// <summary>Policies to replay side by side (empty: noasi only).</summary>
+    public IReadOnlyList<PolicySpec> Policies { get; init; } = [];
+    public PolicyKnobs Knobs { get; init; } = new();
+    /// <summary>User classification rules (<c>--classify</c>), tried before the defaults.</summary>
+    public IReadOnlyList<ClassifyRule> Classify { get; init; } = [];
+    /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
+    public long IntervalNs { get; init; } = 1_000_000_000;
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
     public double CountTolerance { get; init; } = 0.10;
     public double FreePagesTolerance { get; init; } = 0.05;
 }
+
+/// <summary>One row of <c>series.parquet</c>: a policy's cumulative metric at trace time <see cref="TsNs"/>.</summary>
+public readonly record struct SeriesPoint(string Policy, long TsNs, string Metric, double Value);
 
 /// <summary>What one replay produced.</summary>
 public sealed class ReplayResult
@@ -39,6 +52,8 @@ public sealed class ReplayResult
     public string? KernelRelease { get; set; }
     public FallbackRules FallbackRules { get; set; }
     public PcpRules PcpRules { get; set; }
+    /// <summary>Cumulative metric values per policy every interval of trace time, and at the end.</summary>
+    public List<SeriesPoint> Series { get; } = new();
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
 }
@@ -90,79 +105,226 @@ public static class ReplayRunner
         {
             specs = InferZones(scan.MaxPfn, result.Assumptions);
         }
-        var zones = new List<InitialZone>();
+        // Zone specs with their pcp lists, once; each policy builds its own zones from them.
+        var readySpecs = new List<ZoneSpec>();
         bool spread = false;
         foreach (var spec0 in specs)
         {
             var spec = spec0.Pcp.Any(p => p.Count > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan) } : spec0;
             spread |= spec.PcpLists is not null;
-            var iz = InitialLayout.Build(spec, options.Allocator.Buddy, scan.KeepAllocated);
-            if (iz is null) continue;
-            iz.Zone.RecordEvents = false;
-            result.Assumptions.AddRange(iz.Assumptions);
-            zones.Add(iz);
+            readySpecs.Add(spec);
         }
         if (options.StartSnapshot?.Cpus is int snapCpus && snapCpus > result.Cpus) result.Cpus = snapCpus;
         if (spread)
             result.Assumptions.Add("pcp lists: zoneinfo gives pages per CPU, not per list; each list starts with the fewest blocks the trace proves it held (its running balance of allocations, refills, drains and frees never goes negative), and the rest of the CPU's pages sit on the order-0 list the trace draws on least");
-        var allocOptions = options.Allocator;
-        var allocator = new PageAllocator(zones, result.Cpus, allocOptions);
-        for (int c = 0; c < result.Cpus; c++)
-            allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
         if (scan.DecayPointsByCpu.Count > 0)
             result.Assumptions.Add($"pcp decay (vmstat_update) is anchored to the drains no free caused, which the trace shows on CPU {string.Join(", ", scan.DecayPointsByCpu.Keys.Order())}, and runs once a second in between; other CPUs decay every second from the trace start");
-        var noasi = new NoAsiPolicy(allocator, options.Costs);
-        var recon = new RequestReconstructor([noasi], scan.KeepAllocated);
+        if (scan.PageCacheAllocations > 0)
+            result.Assumptions.Add($"{scan.PageCacheAllocations} allocations were later added to the page cache (mm_filemap_add_to_page_cache) and are classified sensitive");
+        var ram = RamRanges(options.StartSnapshot, readySpecs);
+        long pfnLimitAll = Math.Max(pfnLimit, readySpecs.Count > 0 ? readySpecs.Max(z => z.StartPfn + z.SpannedPages) : 0);
 
-        // Pass 2.
-        using (var reader = open())
+        var policies = options.Policies.Count > 0 ? options.Policies : [new PolicySpec(PolicyKind.NoAsi)];
+        var runs = new PolicyRun[policies.Count];
+        for (int i = 0; i < runs.Length; i++)
+            runs[i] = new PolicyRun(policies[i], BuildEngine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0));
+
+        // Pass 2: one reader; each policy replays the same chunks on its own thread with its own reconstructor.
+        ReplayParallel(open, runs, scan, options, progress);
+
+        foreach (var run in runs)
         {
-            int n;
-            while ((n = reader.Read(buf)) > 0)
+            var recon = run.Recon!;
+            var e = run.Engine;
+            e.Finish();
+            var m = new Dictionary<string, double>(StringComparer.Ordinal)
             {
-                recon.Add(buf.AsSpan(0, n));
+                ["allocations"] = recon.Allocations,
+                ["frees"] = recon.Frees,
+                ["frees_of_preexisting_allocations"] = recon.PreexistingFrees,
+                ["batched_free_duplicates"] = recon.BatchedDuplicates,
+                ["allocations_nonsensitive"] = run.Classifier!.Counts[(int)Sensitivity.Nonsensitive],
+                ["allocations_sensitive"] = run.Classifier.Counts[(int)Sensitivity.Sensitive],
+                ["allocations_unmapped"] = run.Classifier.Counts[(int)Sensitivity.Unmapped],
+                ["allocations_classified_by_rule"] = run.Classifier.CountsByReason[(int)ClassReason.Rule],
+                ["allocations_classified_hardwall"] = run.Classifier.CountsByReason[(int)ClassReason.Hardwall],
+                ["allocations_classified_page_cache"] = run.Classifier.CountsByReason[(int)ClassReason.PageCache],
+            };
+            e.AddMetrics(m);
+            if (e.Spec.Kind == PolicyKind.NoAsi)
+                foreach (var z in e.Allocator.Zones)
+                    if (z is not null)
+                        foreach (var pcp in z.Pcp)
+                        {
+                            m["pcp_drained_on_free"] = m.GetValueOrDefault("pcp_drained_on_free") + pcp.DrainedOnFree;
+                            m["pcp_drained_by_decay"] = m.GetValueOrDefault("pcp_drained_by_decay") + pcp.DrainedByDecay;
+                            m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_count"] = pcp.Count;
+                            m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_high"] = pcp.High;
+                        }
+            result.Metrics[e.Name] = m;
+            result.EstimatedNs[e.Name] = e.EstimatedNs;
+            result.Series.AddRange(run.Series);
+            if (run == runs[0])
+            {
+                foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
+            }
+            if (e.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.ModelFailures;
+        }
+        var fidelityRun = runs.FirstOrDefault(r => r.Engine.Spec.Kind == PolicyKind.NoAsi && !r.Engine.Spec.Mermap);
+        if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Engine.Allocator);
+        else result.Assumptions.Add("no noasi policy in the run: the fidelity check needs it");
+        return result;
+    }
+
+    sealed class PolicyRun(PolicySpec spec, PolicyEngine engine)
+    {
+        public PolicySpec Spec { get; } = spec;
+        public PolicyEngine Engine { get; } = engine;
+        public RequestReconstructor? Recon;
+        public SensitivityClassifier? Classifier;
+        public List<SeriesPoint> Series { get; } = new();
+        public long NextSample = long.MinValue;
+        public long LastTs;
+    }
+
+    static PolicyEngine BuildEngine(PolicySpec policy, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
+        IReadOnlyList<Model.Paging.PhysRange> ram, long pfnLimit, bool reportAssumptions)
+    {
+        var layout = policy.Kind switch
+        {
+            PolicyKind.AsiFreetypes => FreetypeLayout.Sensitivity,
+            PolicyKind.Unmapped => FreetypeLayout.Unmapped,
+            _ => FreetypeLayout.None,
+        };
+        var buddy = options.Allocator.Buddy with { Freetypes = layout };
+        int flag = policy.Kind == PolicyKind.AsiFreetypes && options.Knobs.InitialSensitive ? 1 : 0;
+        var zones = new List<InitialZone>();
+        foreach (var spec in specs)
+        {
+            var iz = InitialLayout.Build(spec, buddy, scan.KeepAllocated, flag);
+            if (iz is null) continue;
+            iz.Zone.RecordEvents = false;
+            if (reportAssumptions) result.Assumptions.AddRange(iz.Assumptions);
+            zones.Add(iz);
+        }
+        var allocator = new PageAllocator(zones, result.Cpus, options.Allocator with { Buddy = buddy });
+        for (int c = 0; c < result.Cpus; c++)
+            allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
+        var initialFree = new List<(long, int)>();
+        if (policy.Kind == PolicyKind.AsiRfc)
+            foreach (var z in zones)
+                for (int o = 0; o <= buddy.MaxPageOrder; o++)
+                    for (int ft = 0; ft < Freetype.Count; ft++)
+                        foreach (long pfn in z.Zone.FreeList(o, ft)) initialFree.Add((pfn, o));
+        return new PolicyEngine(policy, options.Knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, initialFree);
+    }
+
+    /// <summary>RAM for the direct map: the snapshot's System RAM ranges, else the zones' spans.</summary>
+    static List<Model.Paging.PhysRange> RamRanges(MachineSnapshot? snap, List<ZoneSpec> specs)
+    {
+        var ram = new List<Model.Paging.PhysRange>();
+        if (snap?.Iomem is { } io)
+            foreach (var r in io)
+                if (r.Depth == 0 && r.Name == "System RAM") ram.Add(new Model.Paging.PhysRange(r.Start, r.EndExclusive));
+        if (ram.Count == 0)
+            foreach (var z in specs) ram.Add(new Model.Paging.PhysRange((ulong)z.StartPfn << 12, (ulong)(z.StartPfn + z.SpannedPages) << 12));
+        return ram;
+    }
+
+    /// <summary>A chunk of events shared by the policy threads; the last one done hands the buffer back.</summary>
+    sealed class SharedChunk(int size)
+    {
+        public readonly TraceEvent[] Events = new TraceEvent[size];
+        public int Count;
+        public int Pending;
+    }
+
+    static void ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan, ReplayOptions options, Action<int, long>? progress)
+    {
+        using var reader = open();
+        foreach (var run in runs)
+        {
+            run.Classifier = new SensitivityClassifier(options.Classify, id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null, scan.IsPageCache);
+            var classifier = run.Classifier;
+            run.Recon = new RequestReconstructor([run.Engine], scan.KeepAllocated, r => classifier.Classify(in r, out _));
+        }
+        int depth = 4;
+        using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
+        for (int i = 0; i < depth + 2; i++) pool.Add(new SharedChunk(Chunk));
+        var queues = runs.Select(_ => new System.Collections.Concurrent.BlockingCollection<SharedChunk>(depth)).ToArray();
+        Exception? failure = null;
+        var threads = new Thread[runs.Length];
+        for (int i = 0; i < runs.Length; i++)
+        {
+            var run = runs[i];
+            var q = queues[i];
+            threads[i] = new Thread(() =>
+            {
+                try
+                {
+                    foreach (var chunk in q.GetConsumingEnumerable())
+                    {
+                        Consume(run, chunk.Events.AsSpan(0, chunk.Count), options.IntervalNs);
+                        if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                    }
+                }
+                catch (Exception ex) { Interlocked.CompareExchange(ref failure, ex, null); foreach (var other in queues) other.CompleteAdding(); }
+            }) { IsBackground = true, Name = "replay " + run.Spec.Name };
+            threads[i].Start();
+        }
+        try
+        {
+            while (failure is null)
+            {
+                if (!pool.TryTake(out var chunk, 100)) continue;
+                chunk.Count = reader.Read(chunk.Events);
+                if (chunk.Count == 0) { pool.Add(chunk); break; }
+                chunk.Pending = runs.Length;
+                foreach (var q in queues) if (!q.IsAddingCompleted) q.Add(chunk);
                 progress?.Invoke(2, reader.BytesConsumed);
             }
         }
-        foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
-        if (noasi.ModelFailures > 0) result.Anomalies["model_allocation_failures"] = noasi.ModelFailures;
-
-        var m = new Dictionary<string, double>(StringComparer.Ordinal)
+        finally
         {
-            ["allocations"] = recon.Allocations,
-            ["frees"] = recon.Frees,
-            ["frees_of_preexisting_allocations"] = recon.PreexistingFrees,
-            ["batched_free_duplicates"] = recon.BatchedDuplicates,
-            ["zone_locked"] = allocator.CountEvents(AllocatorEventKind.ZoneLocked),
-            ["pcpu_drain"] = allocator.CountEvents(AllocatorEventKind.PcpuDrain),
-            ["extfrag"] = allocator.CountEvents(AllocatorEventKind.Extfrag),
-            ["allocs_below_low_watermark"] = allocator.AllocsBelowLow,
-            ["allocs_below_min_watermark"] = allocator.AllocsBelowMin,
-            ["free_pages"] = allocator.FreePages,
-            ["free_pages_in_2m_blocks"] = FreeInBlocks(allocator, options.Allocator.Buddy.PageblockOrder),
-            ["bytes_zeroed"] = noasi.BytesZeroed,
-            ["tlb_shootdown_ipis"] = noasi.TlbIpisReceived,
-            ["tlb_shootdowns_sent"] = noasi.TlbIpisSent,
-            ["tlb_flushes_full"] = noasi.TlbFlushesFull,
-            ["tlb_flush_pages_single"] = noasi.TlbFlushPagesSingle,
-            ["cost_zeroing_ns"] = noasi.ZeroingNs,
-            ["cost_tlb_ns"] = noasi.TlbNs,
-        };
-        foreach (var z in allocator.Zones)
-            if (z is not null)
-                foreach (var pcp in z.Pcp)
-                {
-                    m["pcp_drained_on_free"] = m.GetValueOrDefault("pcp_drained_on_free") + pcp.DrainedOnFree;
-                    m["pcp_drained_by_decay"] = m.GetValueOrDefault("pcp_drained_by_decay") + pcp.DrainedByDecay;
-                    m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_count"] = pcp.Count;
-                    m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_high"] = pcp.High;
-                }
-        result.Metrics[noasi.Name] = m;
-        result.EstimatedNs[noasi.Name] = noasi.EstimatedNs;
-
-        AddFidelity(result, options, traceCounts, changedOwnership, allocator);
-        return result;
+            foreach (var q in queues) if (!q.IsAddingCompleted) q.CompleteAdding();
+            foreach (var t in threads) t.Join();
+        }
+        if (failure is not null) throw new AggregateException("a policy replay failed", failure);
+        foreach (var run in runs) Sample(run, long.MaxValue, final: true);
     }
+
+    static void Consume(PolicyRun run, ReadOnlySpan<TraceEvent> events, long interval)
+    {
+        foreach (ref readonly var e in events)
+        {
+            if (interval > 0 && e.TsNs >= run.NextSample) Sample(run, e.TsNs, final: false, interval);
+            run.Recon!.Add(in e);
+            run.LastTs = e.TsNs;
+        }
+    }
+
+    /// <summary>Names of the metrics the time series carries (cumulative values).</summary>
+    public static readonly string[] SeriesMetrics =
+    [
+        "kernel_range_flushes", "ipis_sent", "ipis_received", "tlb_misses", "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing",
+        "asi_exits_context_switch", "pageblock_flips", "direct_map_splits_2m", "direct_map_splits_1g", "page_table_pages",
+        "direct_map_4k_pages", "direct_map_2m_pages", "direct_map_1g_pages", "restricted_map_4k_pages", "restricted_map_2m_pages",
+        "bytes_zeroed", "free_pages", "free_pages_in_2m_blocks", "extfrag", "mermap_local_flushes", "estimated_ns",
+    ];
+
+    static void Sample(PolicyRun run, long ts, bool final, long interval = 0)
+    {
+        if (run.NextSample == long.MinValue && !final) { run.NextSample = ts + interval; return; }
+        var m = new Dictionary<string, double>(StringComparer.Ordinal);
+        run.Engine.AddMetrics(m);
+        m["estimated_ns"] = run.Engine.EstimatedNs;
+        long t = final ? run.LastTs : run.NextSample;
+        foreach (var name in SeriesMetrics)
+            if (m.TryGetValue(name, out double v)) run.Series.Add(new SeriesPoint(run.Engine.Name, t, name, v));
+        if (!final) while (run.NextSample <= ts) run.NextSample += interval;
+    }
+
+
 
     /// <summary>The allocator rules of the traced kernel's era, unless the caller chose them.</summary>
     static ReplayOptions WithKernelRules(ReplayOptions o, ReplayResult r)
@@ -219,14 +381,6 @@ public static class ReplayRunner
     static int PindexOrder(int pindex) => PerCpuPages.PindexOrder(pindex);
     static int PindexMt(int pindex) => PerCpuPages.PindexFreetype(pindex);
 
-    static long FreeInBlocks(PageAllocator a, int minOrder)
-    {
-        long n = 0;
-        foreach (var z in a.Zones)
-            if (z is not null)
-                for (int o = minOrder; o <= z.Buddy.Options.MaxPageOrder; o++) n += z.Buddy.NrFree(o) << o;
-        return n;
-    }
 
     static void AddFidelity(ReplayResult r, ReplayOptions o, long[] trace, long changedOwnership, PageAllocator a)
     {

@@ -14,6 +14,7 @@ public class RequestReconstructorTests
         public long Alloc(in AllocRequest r) { Log.Add($"alloc {r.TracePfn} o{r.Order} mt{r.Migratetype} z{r.HighestZoneIdx}"); return r.TracePfn + 1_000_000; }
         public void Free(in FreeRequest r, long modelPfn) => Log.Add($"free {modelPfn} o{r.Order} id{r.AllocId}");
         public void Observe(in TraceEvent e) { }
+        public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages) => Log.Add($"pagecache {modelPfn} x{pages}");
     }
 
     static TraceEvent Alloc(long pfn, int order, int mt = 1, ulong gfp = (ulong)(Gfp.Movable | Gfp.Highmem), int cpu = 0) => new()

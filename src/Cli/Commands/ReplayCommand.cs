@@ -7,6 +7,8 @@ using AsiTrace.Ingest.Pipeline;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Model.Tlb;
 using AsiTrace.Replay;
+using AsiTrace.Replay.Classify;
+using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Results;
 
 namespace AsiTrace.Cli.Commands;
@@ -14,14 +16,16 @@ namespace AsiTrace.Cli.Commands;
 /// <summary><c>asitrace replay EVENTS … -o RESULTS_DIR [--json]</c>: the trace through each policy's model.</summary>
 static class ReplayCommand
 {
-    public static readonly string[] Policies = ["noasi"];
 
     public static Command Build()
     {
         var input = new Argument<string>("events") { Description = "events Parquet file, trace file, or a record directory (its snapshots are used)" };
         var output = new Option<string>("--output", "-o") { Description = "results directory (created if missing)", Required = true };
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
-        var policy = new Option<string>("--policy") { Description = $"comma-separated policies: {string.Join(", ", Policies)}", DefaultValueFactory = _ => "noasi" };
+        var policy = new Option<string>("--policy") { Description = $"comma-separated policies, each optionally +mermap: {string.Join(", ", PolicySpec.KindNames)}", DefaultValueFactory = _ => PolicySpec.DefaultList };
+        var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
+        var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
+        var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (model-reference.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
         var placement = new Option<string>("--placement") { Description = "model: the model places every request (default)", DefaultValueFactory = _ => "model" };
         placement.AcceptOnlyFromAmong("model");
         var snapshot = new Option<string?>("--snapshot") { Description = "record directory (snapshot-start/, snapshot-end/) or a snapshot directory; default: the input's own when it is a record directory" };
@@ -32,7 +36,7 @@ static class ReplayCommand
         var opts = CommonOptions.Create();
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -43,13 +47,30 @@ static class ReplayCommand
                 Console.Error.WriteLine("asitrace: replay reads its input twice; save stdin to a file (or `asitrace ingest - -o events.parquet`) first");
                 return ExitCodes.Usage;
             }
-            var policies = (pr.GetValue(policy) ?? "noasi").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var policies = (pr.GetValue(policy) ?? PolicySpec.DefaultList).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var specs = new List<PolicySpec>();
             foreach (var p in policies)
-                if (!Policies.Contains(p))
+            {
+                if (!PolicySpec.TryParse(p, out var ps))
                 {
-                    Console.Error.WriteLine($"asitrace: unknown or not yet available policy '{p}'; available: {string.Join(", ", Policies)}");
+                    Console.Error.WriteLine($"asitrace: unknown policy '{p}'; policies: {string.Join(", ", PolicySpec.KindNames)}, each optionally with +mermap");
                     return ExitCodes.Usage;
                 }
+                if (!specs.Contains(ps)) specs.Add(ps);
+            }
+            var rules = new List<ClassifyRule>();
+            var knobs = new PolicyKnobs();
+            try
+            {
+                foreach (var c in pr.GetValue(classify) ?? []) rules.Add(ClassifyRule.Parse(c));
+                foreach (var k in pr.GetValue(knob) ?? []) knobs = knobs.With(k);
+            }
+            catch (FormatException ex) { Console.Error.WriteLine($"asitrace: {ex.Message}"); return ExitCodes.Usage; }
+            if (!TryDuration(pr.GetValue(interval) ?? "1s", out long intervalNs))
+            {
+                Console.Error.WriteLine($"asitrace: --interval '{pr.GetValue(interval)}': expected a duration such as 250ms, 1s, 2m or 0");
+                return ExitCodes.Usage;
+            }
             var preset = CpuPreset.Find(pr.GetValue(cpuModel)!)!;
             if (!TryCosts(preset.Costs, pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
             {
@@ -65,14 +86,19 @@ static class ReplayCommand
             long? size = InputSet.TotalBytes([path]);
             var progress = new Progress("replay", size is > 0 ? 2 * size : null);
             var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
-                new ReplayOptions { StartSnapshot = start, EndSnapshot = end, Costs = costModel },
+                new ReplayOptions
+                {
+                    StartSnapshot = start, EndSnapshot = end, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
+                    Classify = rules, IntervalNs = intervalNs,
+                },
                 (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
             progress.Done();
             sw.Stop();
 
             WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
-            var run = RunJson(path, snapDir, policies, pr.GetValue(cpuModel)!, costModel, result);
+            WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
+            var run = RunJson(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result);
             WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 
             if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
@@ -125,7 +151,27 @@ static class ReplayCommand
         }
     }
 
-    static JsonObject RunJson(string input, string? snapDir, string[] policies, string cpu, CostModel costs, ReplayResult r)
+    /// <summary>"250ms", "1s", "2m", "1500us", "0" → nanoseconds.</summary>
+    static bool TryDuration(string text, out long ns)
+    {
+        ns = 0;
+        text = text.Trim();
+        if (text == "0") return true;
+        (string unit, long mult)[] units = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000)];
+        foreach (var (unit, mult) in units)
+            if (text.EndsWith(unit, StringComparison.Ordinal) && double.TryParse(text[..^unit.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) && v >= 0)
+            {
+                // "ms" must not be read as "m" + "s": the longer units come first in the list only where needed.
+                if (unit == "s" && (text.EndsWith("ms") || text.EndsWith("us") || text.EndsWith("ns"))) continue;
+                if (unit == "m" && text.EndsWith("ms")) continue;
+                ns = (long)(v * mult);
+                return true;
+            }
+        return false;
+    }
+
+    static JsonObject RunJson(string input, string? snapDir, string[] policies, string cpu, CostModel costs, PolicyKnobs knobs,
+        List<ClassifyRule> rules, long intervalNs, ReplayResult r)
     {
         var inputs = new JsonArray();
         foreach (var f in Directory.Exists(input) ? Directory.GetFiles(input).Order(StringComparer.Ordinal).ToArray() : [input])
@@ -147,7 +193,13 @@ static class ReplayCommand
             ["version"] = typeof(ReplayCommand).Assembly.GetName().Version?.ToString(),
             ["inputs"] = inputs,
             ["snapshot"] = snapDir is null ? null : Path.GetFullPath(snapDir),
-            ["options"] = new JsonObject { ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = "model", ["cpu_model"] = cpu },
+            ["options"] = new JsonObject
+            {
+                ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = "model", ["cpu_model"] = cpu,
+                ["interval_ns"] = intervalNs,
+                ["classify"] = new JsonArray(rules.Select(x => (JsonNode?)x.Text).ToArray()),
+                ["knobs"] = new JsonObject(typeof(PolicyKnobs).GetProperties().Select(p => KeyValuePair.Create(p.Name, (JsonNode?)JsonValue.Create(p.GetValue(knobs)?.ToString())))),
+            },
             ["costs"] = c,
             ["result"] = ResultsWriter.ToJson(r),
         };
@@ -163,17 +215,31 @@ static class ReplayCommand
             string verdict = f.WithinTolerance switch { true => "ok", false => $"OFF (> {f.Tolerance:P0})", null => "" };
             e.WriteLine($"  {f.Name,-28} trace {f.Trace,12:N0}  model {f.Model,12:N0}  {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1") : "n/a"),8}  {verdict}");
         }
-        foreach (var (policy, m) in r.Metrics)
-        {
-            e.WriteLine($"{policy}: estimated {r.EstimatedNs.GetValueOrDefault(policy) / 1e6:F3} ms of CPU time");
-            foreach (var (k, v) in m) e.WriteLine($"  {k,-34} {v,16:N0}");
-        }
+        // Policies side by side: the metrics that tell them apart.
+        string[] rows =
+        [
+            "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing", "asi_exits_context_switch", "kernel_range_flushes",
+            "kernel_range_flushes_full", "ipis_sent", "tlb_misses", "direct_map_splits_1g", "direct_map_splits_2m",
+            "restricted_map_splits_2m", "page_table_pages", "pageblock_flips", "unmapped_pageblocks", "per_allocation_unmaps",
+            "bytes_zeroed", "mermap_local_flushes", "extfrag", "free_pages_in_2m_blocks",
+        ];
+        var names = r.Metrics.Keys.ToList();
+        double baseNs = r.EstimatedNs.GetValueOrDefault("noasi");
+        e.WriteLine();
+        e.WriteLine($"{"",-28}" + string.Concat(names.Select(n => $"{n,22}")));
+        e.WriteLine($"{"estimated CPU time (ms)",-28}" + string.Concat(names.Select(n => $"{r.EstimatedNs[n] / 1e6,22:N3}")));
+        if (baseNs > 0) e.WriteLine($"{"  vs noasi",-28}" + string.Concat(names.Select(n => $"{(r.EstimatedNs[n] / baseNs - 1) * 100,21:+0.0;-0.0;0.0}%")));
+        foreach (var row in rows)
+            if (names.Any(n => r.Metrics[n].GetValueOrDefault(row) != 0))
+                e.WriteLine($"{row,-28}" + string.Concat(names.Select(n => $"{r.Metrics[n].GetValueOrDefault(row),22:N0}")));
+        var first = r.Metrics[names[0]];
+        e.WriteLine($"requests: {first.GetValueOrDefault("allocations"):N0} allocations ({first.GetValueOrDefault("allocations_sensitive"):N0} sensitive, {first.GetValueOrDefault("allocations_unmapped"):N0} unmapped), {first.GetValueOrDefault("frees"):N0} frees; every metric is in totals.parquet and --json");
         if (r.Anomalies.Count > 0)
         {
             e.WriteLine("anomalies (resolved):");
             foreach (var (k, v) in r.Anomalies.OrderBy(p => p.Key, StringComparer.Ordinal)) e.WriteLine($"  {k,-34} {v,16:N0}");
         }
         foreach (var a in r.Assumptions) e.WriteLine($"assumption: {a}");
-        e.WriteLine($"results in {outDir}/ (totals.parquet, fidelity.parquet, run.json)");
+        e.WriteLine($"results in {outDir}/ (totals.parquet, series.parquet, fidelity.parquet, run.json)");
     }
 }

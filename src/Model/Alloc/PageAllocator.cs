@@ -248,6 +248,15 @@ public sealed class PageAllocator
         foreach (var z in Zones) z?.Pcp[cpu].Decay();
     }
 
+    /// <summary><c>free_one_page()</c> straight to the buddy, bypassing the pcp lists (the ASI RFC's deferred frees).</summary>
+    public bool FreeToBuddy(long pfn, int order)
+    {
+        var zone = ZoneOf(pfn);
+        if (zone is null) { FreesOutsideZones++; return false; }
+        zone.Buddy.FreeOnePage(pfn, order, zone.Buddy.PageblockFreetype(pfn));
+        return true;
+    }
+
     /// <summary>Advances model time: vmstat_update's <c>decay_pcp_high()</c> once per stat interval on each CPU, and
     /// kswapd clearing ZONE_BELOW_HIGH once a zone is back above its high watermark.</summary>
     public void Tick(long nowNs)

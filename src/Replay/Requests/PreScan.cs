@@ -22,6 +22,33 @@ public sealed class PreScan
     public long FirstTs { get; private set; } = long.MaxValue;
     public long LastTs { get; private set; } = long.MinValue;
     EventKind[] _lastKind = [];
+    // Page-cache classification: live allocation heads → their ordinal; ordinals later inserted into the page cache.
+    readonly Dictionary<long, long> _ordinalByHead = new();
+    readonly List<ulong> _pageCacheOrdinals = new();
+    long _ordinal;
+
+    /// <summary>Was the <paramref name="ordinal"/>-th successful allocation later added to the page cache?</summary>
+    public bool IsPageCache(long ordinal)
+    {
+        long w = ordinal >> 6;
+        return ordinal >= 0 && w < _pageCacheOrdinals.Count && (_pageCacheOrdinals[(int)w] & (1UL << (int)(ordinal & 63))) != 0;
+    }
+
+    public long PageCacheAllocations { get; private set; }
+
+    void MarkPageCache(long pfn)
+    {
+        for (int k = 0; k <= 10; k++)
+        {
+            long head = pfn & ~((1L << k) - 1);
+            if (!_ordinalByHead.TryGetValue(head, out long ord)) continue;
+            int w = (int)(ord >> 6);
+            while (_pageCacheOrdinals.Count <= w) _pageCacheOrdinals.Add(0);
+            ulong bit = 1UL << (int)(ord & 63);
+            if ((_pageCacheOrdinals[w] & bit) == 0) { _pageCacheOrdinals[w] |= bit; PageCacheAllocations++; }
+            return;
+        }
+    }
 
     readonly IReadOnlyList<(long Start, long End, int Zone)> _zones;
     // The requested migratetype of each live allocation's head pfn, 2 bits per pfn (0: unknown, else mt + 1).
@@ -106,6 +133,7 @@ public sealed class PreScan
             switch (e.Kind)
             {
                 case EventKind.MmPageAlloc:
+                    if (pfn != 0 && pfn != -1 && order <= 20) _ordinalByHead[pfn] = _ordinal++;
                     Touch(pfn, order, free: false);
                     if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
@@ -124,7 +152,11 @@ public sealed class PreScan
                         Order0AllocsByCpu[e.Cpu][e.Migratetype]++;
                     }
                     break;
+                case EventKind.MmFilemapAddToPageCache:
+                    MarkPageCache(pfn);
+                    break;
                 case EventKind.MmPageFree:
+                    _ordinalByHead.Remove(pfn);
                     Touch(pfn, order, free: true);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).

@@ -36,8 +36,11 @@ public sealed class RequestReconstructor
     public long BatchedDuplicates { get; private set; }
     public long LiveAllocations => _liveByHead.Count;
 
-    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, PfnBitmap? preexisting)
+    readonly Func<AllocRequest, Classify.Sensitivity>? _classify;
+
+    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, PfnBitmap? preexisting, Func<AllocRequest, Classify.Sensitivity>? classify = null)
     {
+        _classify = classify;
         _sinks = sinks.ToArray();
         _preexisting = preexisting;
         _modelPfn = new long[1024 * Math.Max(_sinks.Length, 1)];
@@ -58,6 +61,19 @@ public sealed class RequestReconstructor
             case EventKind.MmPageAlloc: OnAlloc(in e); break;
             case EventKind.MmPageFree: OnFree(in e, batched: false); break;
             case EventKind.MmPageFreeBatched: OnFree(in e, batched: true); break;
+            case EventKind.MmFilemapAddToPageCache:
+                if (e.Has(EventFields.Pfn) && e.Pfn != 0)
+                {
+                    long pfn = (long)e.Pfn;
+                    int pages = e.Has(EventFields.Order) ? 1 << Math.Min((int)e.Order, 10) : 1;
+                    bool live = FindLive(pfn, out int slot);
+                    for (int s = 0; s < _sinks.Length; s++)
+                    {
+                        long m = live ? _modelPfn[slot * _sinks.Length + s] : pfn;
+                        if (m >= 0) _sinks[s].PageCacheAccess(in e, live ? m + (pfn - _head[slot]) : m, pages);
+                    }
+                }
+                break;
             case EventKind.LostEvents:
                 // The CPU's recent history can no longer be trusted.
                 EnsureCpu(e.Cpu);
@@ -83,7 +99,9 @@ public sealed class RequestReconstructor
         ulong gfp = e.Has(EventFields.Gfp) ? e.Gfp : 0;
         int mt = e.Has(EventFields.Migratetype) && e.Migratetype >= 0 ? e.Migratetype
             : Migratetype.FromGfpBits((gfp & (ulong)Ingest.Canonical.Gfp.Movable) != 0, (gfp & (ulong)Ingest.Canonical.Gfp.Reclaimable) != 0);
-        var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.CommId, pfn, order, gfp, mt, GfpZone(gfp, e.Has(EventFields.Gfp)));
+        var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt,
+            GfpZone(gfp, e.Has(EventFields.Gfp)), Allocations);
+        if (_classify is not null) req = req with { Class = _classify(req) };
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         for (int s = 0; s < _sinks.Length; s++) _modelPfn[slot * _sinks.Length + s] = _sinks[s].Alloc(in req);
@@ -150,7 +168,7 @@ public sealed class RequestReconstructor
         // (vmalloc, sunrpc, …; model-reference.md §2) the pages came off the CPU's pcp list unseen. Each model makes
         // the same untraced allocation now (order and migratetype of a bulk request: order 0, unmovable) and frees it.
         Count(e.Cpu < _lostSeen.Length && _lostSeen[e.Cpu] ? "free_without_traced_alloc_after_lost_events" : "free_without_traced_alloc");
-        var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.CommId, pfn, order, 0, Migratetype.Unmovable, ZoneIndex.Normal);
+        var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, 0, Migratetype.Unmovable, ZoneIndex.Normal);
         var free = new FreeRequest(e.TsNs, e.Cpu, pfn, order, _nextId++, 0);
         foreach (var s in _sinks)
         {

@@ -1,10 +1,14 @@
 using AsiTrace.Ingest.Canonical;
+using AsiTrace.Replay.Classify;
 
 namespace AsiTrace.Replay.Requests;
 
 /// <summary>An allocation the trace shows (<c>mm_page_alloc</c> with a page), as a request to a policy's model.</summary>
+/// <param name="Ordinal">the allocation's number among the trace's successful <c>mm_page_alloc</c> events (the pre-scan
+/// numbers them the same way); −1 for allocations the trace did not show.</param>
+/// <param name="CommId">the task's comm in the reader's table, −1 when the trace gave none.</param>
 public readonly record struct AllocRequest(long TsNs, int Cpu, int Pid, int CommId, long TracePfn, int Order, ulong Gfp,
-    int Migratetype, int HighestZoneIdx);
+    int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive);
 
 /// <summary>
 /// A free the trace shows, resolved against the allocation it releases: <see cref="AllocId"/> is the request the pages
@@ -23,4 +27,7 @@ public interface IRequestSink
     /// <summary>Every event passes here first, in order: time-driven work (pcp decay) and events the model reads
     /// without requests (context switches, page-cache events, TLB flushes).</summary>
     void Observe(in TraceEvent e);
+    /// <summary>A page-cache page is filled or copied (<c>mm_filemap_add_to_page_cache</c>): the kernel touches
+    /// <paramref name="pages"/> pages at <paramref name="modelPfn"/> in this model.</summary>
+    void PageCacheAccess(in TraceEvent e, long modelPfn, int pages);
 }

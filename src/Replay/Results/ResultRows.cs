@@ -19,3 +19,12 @@ public sealed class FidelityRow
     public bool? WithinTolerance { get; set; }
     public string Note { get; set; } = "";
 }
+
+/// <summary>A row of <c>series.parquet</c>: a policy's cumulative metric at a trace time.</summary>
+public sealed class SeriesRow
+{
+    public string Policy { get; set; } = "";
+    public long TsNs { get; set; }
+    public string Metric { get; set; } = "";
+    public double Value { get; set; }
+}

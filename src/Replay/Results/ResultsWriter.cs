@@ -32,6 +32,9 @@ public static class ResultsWriter
 
     public static async Task WriteFidelityAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Fidelity(r), s, Options);
 
+    public static async Task WriteSeriesAsync(ReplayResult r, Stream s) =>
+        await ParquetSerializer.SerializeAsync(r.Series.Select(p => new SeriesRow { Policy = p.Policy, TsNs = p.TsNs, Metric = p.Metric, Value = p.Value }).ToList(), s, Options);
+
     /// <summary>The CLI contract's <c>replay --json</c> object.</summary>
     public static JsonObject ToJson(ReplayResult r)
     {
