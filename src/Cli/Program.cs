@@ -12,6 +12,7 @@ public static class Program
             IngestCommand.Build(),
             StatsCommand.Build(),
             ReplayCommand.Build(),
+            SynthCommand.Build(),
         };
         return root;
     }

@@ -122,7 +122,8 @@ public static class ReplayRunner
         if (scan.PageCacheAllocations > 0)
             result.Assumptions.Add($"{scan.PageCacheAllocations} allocations were later added to the page cache (mm_filemap_add_to_page_cache) and are classified sensitive");
         var ram = RamRanges(options.StartSnapshot, readySpecs);
-        long pfnLimitAll = Math.Max(pfnLimit, readySpecs.Count > 0 ? readySpecs.Max(z => z.StartPfn + z.SpannedPages) : 0);
+        // The engines' per-page arrays cover the zones, not the pre-scan's generous bound when there was no snapshot.
+        long pfnLimitAll = readySpecs.Count > 0 ? readySpecs.Max(z => z.StartPfn + z.SpannedPages) : pfnLimit;
 
         var policies = options.Policies.Count > 0 ? options.Policies : [new PolicySpec(PolicyKind.NoAsi)];
         var runs = new PolicyRun[policies.Count];

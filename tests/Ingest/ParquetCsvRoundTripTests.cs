@@ -85,7 +85,8 @@ public class ParquetCsvRoundTripTests
         global::Parquet.Schema.DataField[] expected = [EventsSchema.TsNs, EventsSchema.Cpu, EventsSchema.Pid, EventsSchema.Comm, EventsSchema.Kind,
             EventsSchema.Pfn, EventsSchema.Order, EventsSchema.Gfp, EventsSchema.Migratetype, EventsSchema.PercpuRefill, EventsSchema.FallbackOrder,
             EventsSchema.AllocMigratetype, EventsSchema.FallbackMigratetype, EventsSchema.ChangeOwnership, EventsSchema.TlbReason, EventsSchema.TlbPages,
-            EventsSchema.PrevPid, EventsSchema.NextPid, EventsSchema.PrevState, EventsSchema.Ino, EventsSchema.Index, EventsSchema.Dev, EventsSchema.Lost];
+            EventsSchema.PrevPid, EventsSchema.NextPid, EventsSchema.PrevState, EventsSchema.Ino, EventsSchema.Index, EventsSchema.Dev, EventsSchema.Lost,
+            EventsSchema.Bytes];
         Assert.Equal(expected.Length, written.Length);
         for (int i = 0; i < expected.Length; i++)
         {

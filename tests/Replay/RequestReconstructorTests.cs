@@ -15,6 +15,7 @@ public class RequestReconstructorTests
         public void Free(in FreeRequest r, long modelPfn) => Log.Add($"free {modelPfn} o{r.Order} id{r.AllocId}");
         public void Observe(in TraceEvent e) { }
         public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages) => Log.Add($"pagecache {modelPfn} x{pages}");
+        public void FileCopy(in TraceEvent e, int pages) => Log.Add($"copy x{pages}");
     }
 
     static TraceEvent Alloc(long pfn, int order, int mt = 1, ulong gfp = (ulong)(Gfp.Movable | Gfp.Highmem), int cpu = 0) => new()

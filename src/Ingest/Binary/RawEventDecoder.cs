@@ -26,7 +26,7 @@ public sealed class RawEventDecoder
         public EventKind Kind;
         public byte[] Name = [];
         public Field Pid, Pfn, Order, Gfp, Mt, Refill, FallbackOrder, AllocMt, FallbackMt, ChangeOwnership,
-            TlbPages, TlbReason, PrevPid, NextPid, PrevState, Ino, Index, Dev;
+            TlbPages, TlbReason, PrevPid, NextPid, PrevState, Ino, Index, Dev, Count;
         public int MinLength;
     }
 
@@ -101,6 +101,10 @@ public sealed class RawEventDecoder
                     l.PrevState = new(f.Field("prev_state"));
                     var states = PrintFmtTables.Find(f.PrintFmt, "__print_flags", "prev_state");
                     if (states is { Count: > 0 }) _stateIdentity = !BuildStateMap(states, _stateBitToCanonical);
+                    break;
+                case EventKind.SysRead:
+                case EventKind.SysWrite:
+                    l.Count = new(f.Field("count"));
                     break;
                 case EventKind.MmFilemapAddToPageCache:
                 case EventKind.MmFilemapDeleteFromPageCache:
@@ -178,6 +182,13 @@ public sealed class RawEventDecoder
                     e.PrevState = MapState(Get(rec, l.PrevState));
                     e.Fields |= EventFields.PrevState;
                 }
+                return Result.Ok;
+            case EventKind.SysRead:
+            case EventKind.SysWrite:
+                if (!l.Count.Present) return Result.Malformed;
+                ulong count = Get(rec, l.Count);
+                if (count > long.MaxValue) return Result.Malformed;
+                e.Bytes = (long)count; e.Fields |= EventFields.Bytes;
                 return Result.Ok;
             case EventKind.MmFilemapAddToPageCache:
             case EventKind.MmFilemapDeleteFromPageCache:

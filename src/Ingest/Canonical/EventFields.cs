@@ -31,4 +31,6 @@ public enum EventFields : uint
     Pid = 1 << 19,
     /// <summary>Call site from a perf script -g capture (<c>ingest --stacks</c>).</summary>
     CallSite = 1 << 20,
+    /// <summary>Bytes a read/write syscall asked for (<c>count</c>).</summary>
+    Bytes = 1 << 21,
 }

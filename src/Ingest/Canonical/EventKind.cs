@@ -18,12 +18,16 @@ public enum EventKind : byte
     MmFilemapAddToPageCache = 9,
     MmFilemapDeleteFromPageCache = 10,
     LostEvents = 11,
+    /// <summary><c>syscalls:sys_enter_read</c>/<c>sys_enter_pread64</c>: a read of <c>count</c> bytes (page-cache copies under ASI).</summary>
+    SysRead = 12,
+    /// <summary><c>syscalls:sys_enter_write</c>/<c>sys_enter_pwrite64</c>.</summary>
+    SysWrite = 13,
 }
 
 public static class EventKinds
 {
     /// <summary>Number of kinds including <see cref="EventKind.None"/>; arrays indexed by kind use this size.</summary>
-    public const int Count = 12;
+    public const int Count = 14;
 
     static readonly string[] Names =
     [
@@ -39,6 +43,8 @@ public static class EventKinds
         "mm_filemap_add_to_page_cache",
         "mm_filemap_delete_from_page_cache",
         "lost_events",
+        "sys_read",
+        "sys_write",
     ];
 
     public static string Name(EventKind kind) => Names[(int)kind];
@@ -77,6 +83,13 @@ public static class EventKinds
             case 33: if (name.SequenceEqual("mm_filemap_delete_from_page_cache"u8)) return EventKind.MmFilemapDeleteFromPageCache; break;
         }
         if (name.SequenceEqual("sched_switch"u8)) return EventKind.SchedSwitch;
+        // Syscall entries: tracefs prints "sys_read(fd: …)"; trace-cmd and perf name the event sys_enter_read.
+        if (name.Length >= 8 && name[0] == 's' && name.StartsWith("sys_"u8))
+        {
+            var n = name.StartsWith("sys_enter_"u8) ? name[10..] : name[4..];
+            if (n.SequenceEqual("read"u8) || n.SequenceEqual("pread64"u8)) return EventKind.SysRead;
+            if (n.SequenceEqual("write"u8) || n.SequenceEqual("pwrite64"u8)) return EventKind.SysWrite;
+        }
         return EventKind.None;
     }
 }

@@ -17,6 +17,8 @@ public struct TraceEvent
     public ulong Gfp;
     /// <summary>tlb_flush pages; -1 = full flush (TLB_FLUSH_ALL).</summary>
     public long TlbPages;
+    /// <summary>sys_read/sys_write: bytes requested (<c>count</c>).</summary>
+    public long Bytes;
     /// <summary>Events the kernel dropped at this point (lost_events rows); -1 when the count is unknown.</summary>
     public long Lost;
     public ulong Ino;

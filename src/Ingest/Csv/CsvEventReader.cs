@@ -115,6 +115,7 @@ public sealed class CsvEventReader : IEventReader
         if (!U(CsvColumns.Dev, uint.MaxValue, out ulong dev, out bool hasDev)) return RowStatus.Bad;
         if (hasDev) { e.Dev = (uint)dev; e.Fields |= EventFields.Dev; }
         if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out e.Lost)) return RowStatus.Bad;
+        if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out e.Bytes)) return RowStatus.Bad;
         return RowStatus.Ok;
     }
 

@@ -43,6 +43,7 @@ public sealed class CsvEventWriter : IDisposable
             Opt(f, EventFields.Index, e.Index);
             Opt(f, EventFields.Dev, e.Dev);
             Opt(f, EventFields.Lost, e.Lost);
+            Opt(f, EventFields.Bytes, e.Bytes);
             _w.EndRecord();
             EventsWritten++;
         }

@@ -28,7 +28,7 @@ public sealed class EventsParquetReader : IOrderedEventReader
     ulong?[] _pfn = []; byte?[] _order = []; ulong?[] _gfp = []; sbyte?[] _mt = []; bool?[] _refill = [];
     sbyte?[] _fbOrder = []; sbyte?[] _allocMt = []; sbyte?[] _fbMt = []; bool?[] _chown = [];
     byte?[] _tlbReason = []; long?[] _tlbPages = []; int?[] _prevPid = []; int?[] _nextPid = []; long?[] _prevState = [];
-    ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = [];
+    ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = []; long?[] _bytes = [];
     readonly Dictionary<string, int> _commIds = new(StringComparer.Ordinal);
 
     public EventsParquetReader(Stream stream, string name)
@@ -111,6 +111,7 @@ public sealed class EventsParquetReader : IOrderedEventReader
             if (_index[i] is ulong idx) { e.Index = idx; f |= EventFields.Index; }
             if (_dev[i] is uint dev) { e.Dev = dev; f |= EventFields.Dev; }
             if (_lost[i] is long lost) { e.Lost = lost; f |= EventFields.Lost; }
+            if (_bytes[i] is long bytes) { e.Bytes = bytes; f |= EventFields.Bytes; }
             e.Fields = f;
         }
         return n;
@@ -126,7 +127,7 @@ public sealed class EventsParquetReader : IOrderedEventReader
         Ensure(ref _pfn, n); Ensure(ref _order, n); Ensure(ref _gfp, n); Ensure(ref _mt, n); Ensure(ref _refill, n);
         Ensure(ref _fbOrder, n); Ensure(ref _allocMt, n); Ensure(ref _fbMt, n); Ensure(ref _chown, n);
         Ensure(ref _tlbReason, n); Ensure(ref _tlbPages, n); Ensure(ref _prevPid, n); Ensure(ref _nextPid, n); Ensure(ref _prevState, n);
-        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _callSite, n);
+        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _bytes, n); Ensure(ref _callSite, n);
         try
         {
             rg.ReadAsync(EventsSchema.TsNs, _ts.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
@@ -144,7 +145,7 @@ public sealed class EventsParquetReader : IOrderedEventReader
             Col(rg, EventsSchema.TlbReason, _tlbReason, n); Col(rg, EventsSchema.TlbPages, _tlbPages, n);
             Col(rg, EventsSchema.PrevPid, _prevPid, n); Col(rg, EventsSchema.NextPid, _nextPid, n); Col(rg, EventsSchema.PrevState, _prevState, n);
             Col(rg, EventsSchema.Ino, _ino, n); Col(rg, EventsSchema.Index, _index, n); Col(rg, EventsSchema.Dev, _dev, n);
-            Col(rg, EventsSchema.Lost, _lost, n);
+            Col(rg, EventsSchema.Lost, _lost, n); Col(rg, EventsSchema.Bytes, _bytes, n);
         }
         catch (Exception e) when (e is not InvalidTraceException and not OutOfMemoryException)
         {

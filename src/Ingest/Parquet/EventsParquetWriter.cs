@@ -55,7 +55,7 @@ public sealed class EventsParquetWriter : IAsyncDisposable
             Int(EventsSchema.TlbReason.Name, I32, true, 11, 8, false), Int(EventsSchema.TlbPages.Name, I64, true, 18, 64, true),
             Int(EventsSchema.PrevPid.Name, I32, true, 17, 32, true), Int(EventsSchema.NextPid.Name, I32, true, 17, 32, true), Int(EventsSchema.PrevState.Name, I64, true, 18, 64, true),
             Int(EventsSchema.Ino.Name, I64, true, 14, 64, false), Int(EventsSchema.Index.Name, I64, true, 14, 64, false), Int(EventsSchema.Dev.Name, I32, true, 13, 32, false),
-            Int(EventsSchema.Lost.Name, I64, true, 18, 64, true),
+            Int(EventsSchema.Lost.Name, I64, true, 18, 64, true), Int(EventsSchema.Bytes.Name, I64, true, 18, 64, true),
         };
         if (callSite) c.Add(Str(EventsSchema.CallSite.Name, true));
         return c;

@@ -104,7 +104,7 @@ public sealed class EventsRowGroup
     CommTable? _comms;
 
     readonly DeltaInt64Column _ts;
-    readonly Int64Column _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost;
+    readonly Int64Column _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost, _bytes;
     readonly Int32Column _cpu, _pid, _order, _mt, _fbOrder, _allocMt, _fbMt, _tlbReason, _prevPid, _nextPid, _dev;
     readonly BoolColumn _refill, _chown;
     readonly StringColumn _comm, _kind;
@@ -127,10 +127,10 @@ public sealed class EventsRowGroup
         _pfn = new(n, true); _order = new(n, true); _gfp = new(n, true); _mt = new(n, true); _refill = new(n, true);
         _fbOrder = new(n, true); _allocMt = new(n, true); _fbMt = new(n, true); _chown = new(n, true);
         _tlbReason = new(n, true); _tlbPages = new(n, true); _prevPid = new(n, true); _nextPid = new(n, true); _prevState = new(n, true);
-        _ino = new(n, true); _index = new(n, true); _dev = new(n, true); _lost = new(n, true);
+        _ino = new(n, true); _index = new(n, true); _dev = new(n, true); _lost = new(n, true); _bytes = new(n, true);
         if (callSiteUtf8 is not null) _callSite = new(n, true, id => callSiteUtf8.Get(null, id));
         var order = new List<Column> { _ts, _cpu, _pid, _comm, _kind, _pfn, _order, _gfp, _mt, _refill, _fbOrder, _allocMt, _fbMt, _chown,
-            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost };
+            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost, _bytes };
         if (_callSite is not null) order.Add(_callSite);
         _inSchemaOrder = [.. order];
     }
@@ -167,6 +167,7 @@ public sealed class EventsRowGroup
             _index.Add(n, (f & EventFields.Index) != 0, (long)e.Index);
             _dev.Add(n, (f & EventFields.Dev) != 0, (int)e.Dev);
             _lost.Add(n, (f & EventFields.Lost) != 0, e.Lost);
+            _bytes.Add(n, (f & EventFields.Bytes) != 0, e.Bytes);
             _callSite?.Add(n, (f & EventFields.CallSite) != 0, e.CallSiteId);
             n++;
         }

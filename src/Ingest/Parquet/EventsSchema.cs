@@ -32,6 +32,8 @@ public static class EventsSchema
     public static readonly DataField<ulong?> Index = new("index");
     public static readonly DataField<uint?> Dev = new("dev");
     public static readonly DataField<long?> Lost = new("lost");
+    /// <summary>sys_read/sys_write: bytes requested. Files written before the column existed read it as null.</summary>
+    public static readonly DataField<long?> Bytes = new("bytes");
     /// <summary>Optional: present only in files made with <c>ingest --stacks</c>.</summary>
     public static readonly DataField<string> CallSite = new("call_site", true);
 
@@ -39,11 +41,11 @@ public static class EventsSchema
     /// (the reader resolves each column by path, so either schema serves files with or without <c>call_site</c>).</summary>
     public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost);
+        Ino, Index, Dev, Lost, Bytes);
 
     public static readonly ParquetSchema SchemaWithCallSite = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost, CallSite);
+        Ino, Index, Dev, Lost, Bytes, CallSite);
 
     /// <summary>Key-value metadata keys.</summary>
     public const string KeySourceFormat = "asitrace.source_format", KeyKernelRelease = "asitrace.kernel_release",

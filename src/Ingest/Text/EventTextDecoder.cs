@@ -41,6 +41,9 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
             case EventKind.MmFilemapAddToPageCache:
             case EventKind.MmFilemapDeleteFromPageCache:
                 return DecodeFilemap(text, ref e);
+            case EventKind.SysRead:
+            case EventKind.SysWrite:
+                return DecodeSyscallCount(text, ref e);
             default: return false;
         }
     }
@@ -291,5 +294,24 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
     {
         if (v.Length > 2 && v[0] == '0' && (v[1] | 0x20) == 'x') v = v[2..];
         return SpanNumber.TryParseHex(v, out value);
+    }
+
+    /// <summary>
+    /// The <c>count</c> argument of a read/write syscall entry. Syscall arguments print in hex: tracefs as
+    /// <c>(fd: 3, buf: 7ffd…, count: 1000)</c> without a prefix (kernel/trace/trace_syscalls.c, "%s: 0x%lx" in newer
+    /// kernels), trace-cmd and perf as <c>count: 0x00001000</c>.
+    /// </summary>
+    static bool DecodeSyscallCount(ReadOnlySpan<byte> text, ref TraceEvent e)
+    {
+        int k = text.IndexOf("count: "u8);
+        if (k < 0) return false;
+        var v = text[(k + 7)..];
+        int end = v.IndexOfAny((byte)',', (byte)')', (byte)' ');
+        if (end >= 0) v = v[..end];
+        if (v.Length > 2 && v[0] == '0' && (v[1] | 0x20) == 'x') v = v[2..];
+        if (!SpanNumber.TryParseHex(v, out ulong count) || count > long.MaxValue) return false;
+        e.Bytes = (long)count;
+        e.Fields |= EventFields.Bytes;
+        return true;
     }
 }

@@ -24,6 +24,11 @@ public sealed record CostModel
     public Cost IpiPerTarget { get; init; } = new(700, "ns", "model-reference.md §8.5", true);
     public Cost Invlpgb { get; init; } = new(500, "ns", "model-reference.md §8.5 (INVLPGB + TLBSYNC)", true);
     public Cost Zero4K { get; init; } = new(250, "ns", "model-reference.md §8.5", true);
+    /// <summary>Copying 4 KiB between the page cache and user memory (read()/write()): not in §8.5; taken equal to zeroing
+    /// 4 KiB (one streaming pass over the page) — an estimate.</summary>
+    /// <summary>A read()/write() of a cached page apart from the data copy: entry/exit, fd and page-cache lookup.</summary>
+    public Cost FileIoBase { get; init; } = new(750, "ns", "estimate from seed 002: ASI-off FIO randread at 1,003,102 IOPS ≈ 1.0 µs per 4 KiB read per job (one job assumed), minus Copy4K", true);
+    public Cost Copy4K { get; init; } = new(250, "ns", "estimate: equal to Zero4K (model-reference.md §8.5 has no copy constant)", true);
     public Cost TablePageAlloc { get; init; } = new(500, "ns", "model-reference.md §8.5 (split)", true);
     public Cost AsiExit { get; init; } = new(1500, "cycles", "model-reference.md §8.5 (#PF + asi_exit without flushes)", true);
     public Cost AsiEnter { get; init; } = new(200, "cycles", "model-reference.md §8.5", true);
@@ -66,6 +71,8 @@ public sealed record CostModel
                 nameof(IpiPerTarget) => result with { IpiPerTarget = Override(result.IpiPerTarget, v) },
                 nameof(Invlpgb) => result with { Invlpgb = Override(result.Invlpgb, v) },
                 nameof(Zero4K) => result with { Zero4K = Override(result.Zero4K, v) },
+                nameof(Copy4K) => result with { Copy4K = Override(result.Copy4K, v) },
+                nameof(FileIoBase) => result with { FileIoBase = Override(result.FileIoBase, v) },
                 nameof(TablePageAlloc) => result with { TablePageAlloc = Override(result.TablePageAlloc, v) },
                 nameof(AsiExit) => result with { AsiExit = Override(result.AsiExit, v) },
                 nameof(AsiEnter) => result with { AsiEnter = Override(result.AsiEnter, v) },

@@ -65,6 +65,7 @@ public sealed class PolicyEngine : IRequestSink
         if (spec.Mermap) _mermap = new Mermap(Math.Max(cpus, 1), knobs.MermapWindowPages);
         allocator.OnConvert = OnConvert;
         // What the initial layout cost is not the replay's: counters start from here.
+        _cpaDirect.Owner = _cpaRestricted.Owner = this;
         _cpaDirect.Baseline(DirectMap); if (Restricted is not null) _cpaRestricted.Baseline(Restricted);
         _flushBase = Snapshot(Tlb.Counters);
     }
@@ -164,7 +165,7 @@ public sealed class PolicyEngine : IRequestSink
                     // secretmem / guest_memfd today: set_direct_map_invalid_noflush() per page, then a kernel-range flush.
                     _cpaDirect.Add(DirectMap.SetPresent((ulong)pfn, n, false), Tlb, r.Cpu);
                     ulong va = DirectMap.VirtualAddress((ulong)pfn);
-                    Tlb.FlushTlbKernelRange(r.Cpu, va, va + (ulong)n * 4096);
+                    KernelFlush(r.Cpu, va, va + (ulong)n * 4096);
                     PerAllocationUnmaps++;
                 }
                 break;
@@ -223,13 +224,61 @@ public sealed class PolicyEngine : IRequestSink
             lo = Math.Min(lo, pfn);
             hi = Math.Max(hi, pfn + (1L << order));
         }
-        Tlb.FlushTlbKernelRange(cpu % Tlb.Cpus.Length, DirectMap.VirtualAddress((ulong)lo), DirectMap.VirtualAddress((ulong)hi));
+        KernelFlush(cpu, DirectMap.VirtualAddress((ulong)lo), DirectMap.VirtualAddress((ulong)hi));
         foreach (var (pfn, order, _) in _rfcPending) Allocator.FreeToBuddy(pfn, order);
         _rfcPending.Clear();
         _rfcPendingPages = 0;
     }
 
     int _cpu;
+
+    /// <summary><c>flush_tlb_kernel_range()</c>, and what it costs the initiating CPU (its wait is the caller's latency):
+    /// the IPI round (or an INVLPGB broadcast) plus its own INVLPGs or full flush. The targets' handling is CPU time,
+    /// not the caller's latency.</summary>
+    void KernelFlush(int cpu, ulong start, ulong end)
+    {
+        cpu %= Tlb.Cpus.Length;
+        Tlb.FlushTlbKernelRange(cpu, start, end);
+        long pages = (long)((end - start + 4095) >> 12);
+        InitiatorFlushNs += IpiRound() + (pages > Tlb.Options.FlushCeiling ? Costs.GlobalFlush.Ns(Costs.CpuGhz) : pages * Costs.InvlpgPerPage.Ns(Costs.CpuGhz));
+    }
+
+    /// <summary><c>flush_tlb_all()</c> (after a large-page split).</summary>
+    internal void FlushAll(int cpu)
+    {
+        cpu %= Tlb.Cpus.Length;
+        Tlb.FlushTlbAll(cpu);
+        InitiatorFlushNs += IpiRound() + Costs.GlobalFlush.Ns(Costs.CpuGhz);
+    }
+
+    double IpiRound()
+    {
+        if (Tlb.Options.Invlpgb) return Costs.Invlpgb.Ns(Costs.CpuGhz);
+        int targets = Tlb.OnlineCount - 1;
+        return targets <= 0 ? 0 : Costs.IpiInitiatorBase.Ns(Costs.CpuGhz) + targets * Costs.IpiInitiatorPerTarget.Ns(Costs.CpuGhz);
+    }
+
+    public double InitiatorFlushNs { get; private set; }
+    public double CopyNs { get; private set; }
+    long _lastPageCachePfn = -1;
+
+    public void FileCopy(in TraceEvent e, int pages)
+    {
+        CopyNs += pages * Costs.Copy4K.Ns(Costs.CpuGhz) + Costs.FileIoBase.Ns(Costs.CpuGhz);
+        FileCopies++;
+        FileCopyPages += pages;
+        if (Spec.IsAsi)
+        {
+            // The page cache is not in the restricted map: the copy exits once (the task stays unrestricted until it
+            // returns to user space), unless it goes through the mermap page by page.
+            if (_mermap is not null) { MermapAccess(e.Cpu, pages); return; }
+            AsiExit(e.Cpu, ExitCause.PageCache);
+        }
+        if (_lastPageCachePfn >= 0)
+            for (int i = 0; i < pages; i++) Access(e.Cpu, DirectMap.VirtualAddress((ulong)(_lastPageCachePfn + i)), restricted: false);
+    }
+
+    public long FileCopies, FileCopyPages;
 
     /// <summary>A pageblock changed freetype (<see cref="PageAllocator.OnConvert"/>): charge the mapping change.</summary>
     void OnConvert(int zone, long pfn, int order, int ft)
@@ -251,7 +300,7 @@ public sealed class PolicyEngine : IRequestSink
                 // Becoming sensitive: unmap from the restricted map and shoot the translation down everywhere.
                 PageblockFlipsToSensitive += n >> 9;
                 _cpaRestricted.Add(Restricted!.SetPresent((ulong)pfn, n, false), Tlb, cpu);
-                Tlb.FlushTlbKernelRange(cpu, va, va + (ulong)n * 4096);
+                KernelFlush(cpu, va, va + (ulong)n * 4096);
             }
         }
         else if (Spec.Kind == PolicyKind.Unmapped && Freetype.Flag(ft) == 1)
@@ -259,7 +308,7 @@ public sealed class PolicyEngine : IRequestSink
             // A whole pageblock leaves the direct map at once: one flush for 512 pages.
             UnmappedPageblocks += n >> 9;
             _cpaDirect.Add(DirectMap.SetPresent((ulong)pfn, n, false), Tlb, cpu);
-            Tlb.FlushTlbKernelRange(cpu, va, va + (ulong)n * 4096);
+            KernelFlush(cpu, va, va + (ulong)n * 4096);
         }
     }
 
@@ -277,6 +326,7 @@ public sealed class PolicyEngine : IRequestSink
 
     public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages)
     {
+        _lastPageCachePfn = modelPfn;
         // Filling or copying a page-cache page goes through the direct map (page cache is sensitive under ASI).
         if (Spec.IsAsi)
         {
@@ -398,7 +448,11 @@ public sealed class PolicyEngine : IRequestSink
     public double FlushNs => Costs.FlushNs(ModelFlushes);
     public double CpaNs => (_cpaDirect.TablePages + _cpaRestricted.TablePages) * Costs.TablePageAlloc.Ns(Costs.CpuGhz);
     public double WalkNs => Walks() * Costs.PageWalk.Ns(Costs.CpuGhz);
-    public double EstimatedNs => ZeroingNs + TracedTlbNs + AsiTransitionNs + MermapNs + FlushNs + CpaNs + WalkNs;
+    /// <summary>CPU time of the replayed work on all CPUs (IPI handling on the targets included).</summary>
+    public double EstimatedNs => ZeroingNs + CopyNs + TracedTlbNs + AsiTransitionNs + MermapNs + FlushNs + CpaNs + WalkNs;
+    /// <summary>Time on the CPUs that issued the work (flush initiators wait for their targets; the targets' handling is
+    /// not counted): what a latency such as Firecracker's populate time is made of.</summary>
+    public double LatencyNs => ZeroingNs + CopyNs + TracedTlbNs + AsiTransitionNs + MermapNs + InitiatorFlushNs + CpaNs + WalkNs;
 
     /// <summary>Every metric of this policy, snake_case (README, Replay metrics).</summary>
     public void AddMetrics(IDictionary<string, double> m)
@@ -453,6 +507,10 @@ public sealed class PolicyEngine : IRequestSink
         m["allocs_below_low_watermark"] = Allocator.AllocsBelowLow;
         m["allocs_below_min_watermark"] = Allocator.AllocsBelowMin;
         m["model_allocation_failures"] = ModelFailures;
+        m["latency_ns"] = LatencyNs;
+        m["file_copies"] = FileCopies;
+        m["file_copy_pages"] = FileCopyPages;
+        m["cost_copy_ns"] = CopyNs;
         m["cost_zeroing_ns"] = ZeroingNs;
         m["cost_tlb_ns"] = TracedTlbNs;
         m["cost_asi_transitions_ns"] = AsiTransitionNs;
@@ -467,6 +525,7 @@ public sealed class PolicyEngine : IRequestSink
     {
         long _l2Base, _l3Base;
         public long TablePages;
+        public PolicyEngine Owner = null!;
         public void Baseline(DirectMap m) { _l2Base = m.Level2Splits; _l3Base = m.Level3Splits; }
         public long Splits2M(DirectMap m) => m.Level2Splits - _l2Base;
         public long Splits1G(DirectMap m) => m.Level3Splits - _l3Base;
@@ -474,7 +533,7 @@ public sealed class PolicyEngine : IRequestSink
         public void Add(CpaResult r, TlbMachine tlb, int cpu)
         {
             TablePages += r.TablePages;
-            for (int i = 0; i < r.SplitFlushes; i++) tlb.FlushTlbAll(cpu % tlb.Cpus.Length);
+            for (int i = 0; i < r.SplitFlushes; i++) Owner.FlushAll(cpu);
         }
     }
 }

@@ -61,6 +61,14 @@ public sealed class RequestReconstructor
             case EventKind.MmPageAlloc: OnAlloc(in e); break;
             case EventKind.MmPageFree: OnFree(in e, batched: false); break;
             case EventKind.MmPageFreeBatched: OnFree(in e, batched: true); break;
+            case EventKind.SysRead:
+            case EventKind.SysWrite:
+                if (e.Has(EventFields.Bytes) && e.Bytes > 0)
+                {
+                    int pages = (int)Math.Min((e.Bytes + 4095) / 4096, 1 << 20);
+                    foreach (var s in _sinks) s.FileCopy(in e, pages);
+                }
+                break;
             case EventKind.MmFilemapAddToPageCache:
                 if (e.Has(EventFields.Pfn) && e.Pfn != 0)
                 {

@@ -30,4 +30,7 @@ public interface IRequestSink
     /// <summary>A page-cache page is filled or copied (<c>mm_filemap_add_to_page_cache</c>): the kernel touches
     /// <paramref name="pages"/> pages at <paramref name="modelPfn"/> in this model.</summary>
     void PageCacheAccess(in TraceEvent e, long modelPfn, int pages);
+    /// <summary>A read()/write() copies <paramref name="pages"/> pages between the page cache and user memory
+    /// (<c>sys_read</c>/<c>sys_write</c>; which pages is not in the trace).</summary>
+    void FileCopy(in TraceEvent e, int pages);
 }

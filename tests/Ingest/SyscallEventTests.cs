@@ -1,0 +1,52 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Ingest.Pipeline;
+using Xunit;
+
+namespace AsiTrace.Tests.Ingest;
+
+/// <summary>read/write syscall entries (for page-cache copies under ASI): the three text renderings, exits skipped.</summary>
+public class SyscallEventTests
+{
+    static List<TraceEvent> Read(string text)
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "t.txt");
+        File.WriteAllText(path, text);
+        using var r = TraceOpener.Open(path, new IngestOptions());
+        var buf = new TraceEvent[64];
+        var list = new List<TraceEvent>();
+        int n;
+        while ((n = r.Read(buf)) > 0) list.AddRange(buf.AsSpan(0, n).ToArray());
+        return list;
+    }
+
+    [Fact]
+    public void tracefs_prints_syscall_arguments_in_hex_without_a_prefix_and_exits_under_the_same_name()
+    {
+        var events = Read("""
+# tracer: nop
+#
+             fio-2201    [001] .....   100.000001: sys_pread64(fd: 5, buf: 7f2a8c001000, count: 1000, pos: 3a000)
+             fio-2201    [001] .....   100.000003: sys_pread64 -> 0x1000
+             cat-2202    [000] .....   100.000004: sys_write(fd: 1, buf: 55d0c8e4e000, count: 20000)
+""");
+        Assert.Equal(2, events.Count);
+        Assert.Equal(EventKind.SysRead, events[0].Kind);
+        Assert.Equal(0x1000, events[0].Bytes);
+        Assert.True(events[0].Has(EventFields.Bytes));
+        Assert.Equal(EventKind.SysWrite, events[1].Kind);
+        Assert.Equal(0x20000, events[1].Bytes);
+    }
+
+    [Fact]
+    public void trace_cmd_and_perf_name_the_entry_sys_enter_read_with_0x_values()
+    {
+        var events = Read("""
+cpus=2
+             fio-2201  [001]   100.000001: sys_enter_read:       fd: 0x00000005, buf: 0x7f2a8c001000, count: 0x00001000
+""");
+        Assert.Single(events);
+        Assert.Equal(EventKind.SysRead, events[0].Kind);
+        Assert.Equal(4096, events[0].Bytes);
+    }
+}
