@@ -28,6 +28,8 @@ public sealed record ReplayOptions
     public PolicyKnobs Knobs { get; init; } = new();
     /// <summary>User classification rules (<c>--classify</c>), tried before the defaults.</summary>
     public IReadOnlyList<ClassifyRule> Classify { get; init; } = [];
+    /// <summary>Where to write <c>requests.parquet</c> (every request's class and reason), or null.</summary>
+    public Stream? RequestsOutput { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
     public long IntervalNs { get; init; } = 1_000_000_000;
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
@@ -243,11 +245,19 @@ public static class ReplayRunner
     static void ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan, ReplayOptions options, Action<int, long>? progress)
     {
         using var reader = open();
+        Func<int, string?> commOf = id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null;
+        using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf) : null;
         foreach (var run in runs)
         {
-            run.Classifier = new SensitivityClassifier(options.Classify, id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null, scan.IsPageCache);
+            run.Classifier = new SensitivityClassifier(options.Classify, commOf, scan.IsPageCache);
             var classifier = run.Classifier;
-            run.Recon = new RequestReconstructor([run.Engine], scan.KeepAllocated, r => classifier.Classify(in r, out _));
+            var myLog = run == runs[0] ? log : null;
+            run.Recon = new RequestReconstructor([run.Engine], scan.KeepAllocated, r =>
+            {
+                var c = classifier.Classify(in r, out var why);
+                myLog?.Add(in r, c, why);
+                return c;
+            });
         }
         int depth = 4;
         using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();

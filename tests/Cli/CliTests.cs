@@ -8,7 +8,7 @@ public class CliTests
 {
     static readonly string Exe = Path.Combine(AppContext.BaseDirectory, "asitrace.dll");
 
-    static (int Code, string Out, string Err) RunWithStdin(string stdin, params string[] args)
+    internal static (int Code, string Out, string Err) RunWithStdin(string stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         psi.ArgumentList.Add(Exe);
@@ -23,7 +23,7 @@ public class CliTests
         return (p.ExitCode, outTask.Result, errTask.Result);
     }
 
-    static (int Code, string Out, string Err) Run(params string[] args) => RunWithStdin("", args);
+    internal static (int Code, string Out, string Err) Run(params string[] args) => RunWithStdin("", args);
 
     [Fact]
     public void StatsJsonHasTheContractShape()

@@ -6,15 +6,8 @@ namespace AsiTrace.Tests.Cli;
 
 public class ReplayCliTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        Console.SetOut(o); Console.SetError(e);
-        try { return (AsiTrace.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    // As a user runs it: a separate process (tests run in parallel; redirecting this process's console would race).
+    static (int Code, string Out, string Err) Run(params string[] args) => CliTests.Run(args);
 
     [Fact]
     public void replay_json_has_the_contract_shape_and_the_results_read_in_duckdb()
@@ -71,5 +64,28 @@ public class ReplayCliTests
         Assert.NotEqual(0, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--cpu-model", "pentium").Code);
         Assert.Equal(2, Run("replay", TestPaths.Sample("dd-cat"), "-o", b, "--policy", "bogus").Code);
         Assert.Equal(2, Run("replay", "-", "-o", b).Code);
+    }
+}
+
+public class ReplayRequestsTests
+{
+    [Fact]
+    public void requests_parquet_lists_every_allocation_with_its_class_and_reason()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "r");
+        var (code, stdout, _) = CliTests.Run("replay", TestPaths.Sample("dd-cat"), "-o", outDir, "--requests", "--policy", "noasi", "--json", "--classify", "comm=dd:unmapped");
+        Assert.Equal(0, code);
+        var m = JsonDocument.Parse(stdout).RootElement.GetProperty("policies").GetProperty("noasi").GetProperty("metrics");
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var cmd = con.CreateCommand();
+        string file = Path.Combine(outDir, "requests.parquet");
+        cmd.CommandText = $"SELECT count(*), count(*) FILTER (WHERE class = 'sensitive'), count(*) FILTER (WHERE class = 'unmapped' AND reason = 'rule' AND comm = 'dd') FROM read_parquet('{file}')";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        Assert.Equal(m.GetProperty("allocations").GetInt64(), Convert.ToInt64(r.GetValue(0)));
+        Assert.Equal(m.GetProperty("allocations_sensitive").GetInt64(), Convert.ToInt64(r.GetValue(1)));
+        Assert.Equal(m.GetProperty("allocations_unmapped").GetInt64(), Convert.ToInt64(r.GetValue(2)));
+        Assert.True(Convert.ToInt64(r.GetValue(2)) > 0);
     }
 }

@@ -25,6 +25,7 @@ static class ReplayCommand
         var policy = new Option<string>("--policy") { Description = $"comma-separated policies, each optionally +mermap: {string.Join(", ", PolicySpec.KindNames)}", DefaultValueFactory = _ => PolicySpec.DefaultList };
         var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
+        var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
         var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (model-reference.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
         var placement = new Option<string>("--placement") { Description = "model: the model places every request (default)", DefaultValueFactory = _ => "model" };
         placement.AcceptOnlyFromAmong("model");
@@ -36,7 +37,7 @@ static class ReplayCommand
         var opts = CommonOptions.Create();
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -85,16 +86,18 @@ static class ReplayCommand
             var sw = Stopwatch.StartNew();
             long? size = InputSet.TotalBytes([path]);
             var progress = new Progress("replay", size is > 0 ? 2 * size : null);
+            using var requestsFile = pr.GetValue(requests) ? new AtomicFile(Path.Combine(outDir, "requests.parquet")) : null;
             var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
                 new ReplayOptions
                 {
                     StartSnapshot = start, EndSnapshot = end, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
-                    Classify = rules, IntervalNs = intervalNs,
+                    Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream,
                 },
                 (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
             progress.Done();
             sw.Stop();
 
+            requestsFile?.Commit();
             WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());

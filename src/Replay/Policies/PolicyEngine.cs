@@ -388,10 +388,17 @@ public sealed class PolicyEngine : IRequestSink
         AsiTransitionNs += ns;
     }
 
+    /// <summary>Kernel loads by address space, and those that missed every TLB level (a page walk).</summary>
+    public readonly long[] Accesses = new long[2], AccessMisses = new long[2];
+
     void Access(int cpu, ulong va, bool restricted)
     {
         cpu %= Tlb.Cpus.Length;
-        Tlb.TranslateKernel(cpu, va, restricted && Restricted is not null, out _);
+        bool r = restricted && Restricted is not null;
+        var outcome = Tlb.TranslateKernel(cpu, va, r, out _);
+        int space = r ? 1 : 0;
+        Accesses[space]++;
+        if (outcome is TlbOutcome.Walk or TlbOutcome.Fault) AccessMisses[space]++;
     }
 
     void TracedFlush(in TraceEvent e)
@@ -480,6 +487,10 @@ public sealed class PolicyEngine : IRequestSink
         m["ipis_sent"] = f.IpisSent;
         m["ipis_received"] = f.IpisReceived;
         m["tlb_misses"] = Walks();
+        m["tlb_accesses_unrestricted"] = Accesses[0];
+        m["tlb_accesses_restricted"] = Accesses[1];
+        m["tlb_misses_unrestricted"] = AccessMisses[0];
+        m["tlb_misses_restricted"] = AccessMisses[1];
         m["tlb_misses_walk_4k"] = Tlb.Cpus.Sum(c => c.WalksByLeafLevel[1]);
         m["tlb_misses_walk_2m"] = Tlb.Cpus.Sum(c => c.WalksByLeafLevel[2]);
         m["tlb_misses_walk_1g"] = Tlb.Cpus.Sum(c => c.WalksByLeafLevel[3]);
