@@ -199,18 +199,23 @@ public static class ReplayRunner
             PolicyKind.Unmapped => FreetypeLayout.Unmapped,
             _ => FreetypeLayout.None,
         };
-        var buddy = options.Allocator.Buddy with { Freetypes = layout };
-        int flag = policy.Kind == PolicyKind.AsiFreetypes && options.Knobs.InitialSensitive ? 1 : 0;
+        var knobs = options.Knobs;
+        var buddy = options.Allocator.Buddy with { Freetypes = layout, ConvertAt = knobs.FlipWhen };
+        int flag = policy.Kind == PolicyKind.AsiFreetypes && knobs.InitialSensitivity == InitialSensitivity.Sensitive ? 1 : 0;
+        double fraction = policy.Kind == PolicyKind.AsiFreetypes && knobs.InitialSensitivity == InitialSensitivity.Trace ? scan.SensitivePageFraction : -1;
         var zones = new List<InitialZone>();
         foreach (var spec in specs)
         {
-            var iz = InitialLayout.Build(spec, buddy, scan.KeepAllocated, flag);
+            var iz = InitialLayout.Build(spec, buddy, scan.KeepAllocated, flag, fraction);
             if (iz is null) continue;
             iz.Zone.RecordEvents = false;
             if (reportAssumptions) result.Assumptions.AddRange(iz.Assumptions);
             zones.Add(iz);
         }
-        var allocator = new PageAllocator(zones, result.Cpus, options.Allocator with { Buddy = buddy });
+        var allocator = new PageAllocator(zones, result.Cpus, options.Allocator with
+        {
+            Buddy = buddy, FlipPageblocks = Math.Max(knobs.FlipPageblocks, 1), SharedPcpLists = knobs.SharedPcpLists,
+        });
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
         var initialFree = new List<(long, int)>();

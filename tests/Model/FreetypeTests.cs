@@ -167,3 +167,24 @@ public class FreetypeTests
         Assert.Empty(z.Validate());
     }
 }
+
+public class SharedPcpListsTests
+{
+    [Fact]
+    public void with_shared_pcp_lists_a_sensitive_free_serves_the_next_nonsensitive_request()
+    {
+        var spec = new ZoneSpec { Name = "Normal", Index = ZoneIndex.Normal, StartPfn = 0, SpannedPages = 4096, ManagedPages = 4096,
+            Watermarks = new Watermarks(1, 2, 3, 3), Protection = [0, 0, 0, 0], FreeAllUnblocked = true, Pcp = [new PcpSpec(0, 0, 64, 4, 64, 64)] };
+        var options = new BuddyOptions { Freetypes = FreetypeLayout.Sensitivity };
+        foreach (bool shared in new[] { false, true })
+        {
+            var a = new PageAllocator([InitialLayout.Build(spec, options, flaggedFraction: 0.5)!], 1,
+                new PageAllocatorOptions { Buddy = options, SharedPcpLists = shared });
+            int sens = Freetype.Make(Migratetype.Movable, 1), nonsens = Freetype.Make(Migratetype.Movable, 0);
+            long s = a.Alloc(0, 0, ZoneIndex.Normal, sens);
+            a.Free(0, s, 0);
+            long n = a.Alloc(0, 0, ZoneIndex.Normal, nonsens);
+            Assert.Equal(shared, n == s);
+        }
+    }
+}

@@ -183,3 +183,101 @@ public class PolicyBehaviourTests
         Assert.Equal(Run(), Run());
     }
 }
+
+/// <summary>The §8.3 knobs change what the policies do, each as the spec describes.</summary>
+public class PolicyKnobTests
+{
+    const ulong Kernel = (ulong)(Gfp.DirectReclaim | Gfp.KswapdReclaim | Gfp.Io | Gfp.Fs);
+    const ulong User = Kernel | (ulong)(Gfp.Hardwall | Gfp.Highmem | Gfp.Movable);
+
+    static TraceEvent Alloc(long ts, long pfn, ulong gfp, int mt, int comm = -1) => new()
+    {
+        Kind = EventKind.MmPageAlloc, TsNs = ts, Pfn = (ulong)pfn, Order = 0, Gfp = gfp, Migratetype = (sbyte)mt, Pid = 1, CommId = Math.Max(comm, 0),
+        Fields = EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype | EventFields.Pid | (comm >= 0 ? EventFields.Comm : 0),
+    };
+
+    static TraceEvent Free(long ts, long pfn) => new()
+    { Kind = EventKind.MmPageFree, TsNs = ts, Pfn = (ulong)pfn, Order = 0, Fields = EventFields.Pfn | EventFields.Order };
+
+    static ReplayResult Run(SynthTrace t, string policy, params string[] knobs)
+    {
+        var k = new PolicyKnobs();
+        foreach (var x in knobs) k = k.With(x);
+        PolicySpec.TryParse(policy, out var spec);
+        string path = SynthRun.Write(t);
+        return ReplayRunner.Run(() => TraceOpener.Open(path, new IngestOptions()), new ReplayOptions { Policies = [spec], Knobs = k, IntervalNs = 0 });
+    }
+
+    static SynthTrace Trace(params TraceEvent[] events)
+    {
+        var t = new SynthTrace();
+        t.Metadata.CpuCount = 2;
+        t.Metadata.KernelRelease = "6.18.0";
+        t.Events.AddRange(events);
+        return t;
+    }
+
+    [Fact]
+    public void flip_pageblocks_converts_that_many_per_flip()
+    {
+        var t = Trace(Alloc(1000, 0x200000, Kernel, 1));
+        Assert.Equal(1, Run(t, "asi-freetypes").M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
+        Assert.Equal(4, Run(t, "asi-freetypes", "FlipPageblocks=4").M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
+    }
+
+    [Fact]
+    public void flip_when_before_claim_flips_instead_of_claiming_a_nonsensitive_movable_block()
+    {
+        var t = Trace(Alloc(1000, 0x200000, Kernel, 1), Alloc(1001, 0x200001, Kernel, 0));
+        var series = Run(t, "asi-freetypes");
+        Assert.Equal(1, series.M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
+        Assert.Equal(1, series.M("asi-freetypes", "extfrag"));
+        var early = Run(t, "asi-freetypes", "FlipWhen=BeforeClaim");
+        Assert.Equal(2, early.M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
+        // The flip takes its block through the normal __rmqueue(), whose own fallback (sensitive movable → sensitive
+        // unmovable) is the one extfrag event here; the nonsensitive movable pageblock was left alone.
+        Assert.Equal(1, early.M("asi-freetypes", "extfrag"));
+    }
+
+    [Fact]
+    public void sensitive_flush_batch_shares_one_shootdown_between_flips()
+    {
+        var t = Trace(Alloc(1000, 0x200000, User, 1));
+        var each = Run(t, "asi-freetypes", "InitialSensitivity=Nonsensitive", "FlipPageblocks=2");
+        Assert.Equal(2, each.M("asi-freetypes", "pageblock_flips_to_sensitive"));
+        Assert.Equal(2, each.M("asi-freetypes", "kernel_range_flushes_full"));
+        var batched = Run(t, "asi-freetypes", "InitialSensitivity=Nonsensitive", "FlipPageblocks=2", "SensitiveFlushBatch=2");
+        Assert.Equal(1, batched.M("asi-freetypes", "kernel_range_flushes_full"));
+    }
+
+    [Fact]
+    public void the_unmapped_pool_keeps_its_reserve_and_returns_idle_pageblocks()
+    {
+        // Order-4 allocations bypass the pcp lists, so their frees merge straight back into whole free pageblocks.
+        var events = new List<TraceEvent>();
+        for (int i = 0; i < 2; i++) events.Add(Alloc(1000 + i, 0x200000 + i * 16, User | (ulong)Gfp.Unmapped, 0) with { Order = 4 });
+        for (int i = 0; i < 2; i++) events.Add(Free(2000 + i, 0x200000 + i * 16) with { Order = 4 });
+        events.Add(Alloc(20_000_000, 0x300000, Kernel, 0));
+        var t = Trace([.. events]);
+        var onDemand = Run(t, "unmapped");
+        Assert.Equal(1, onDemand.M("unmapped", "unmapped_pageblocks"));
+        var reserve = Run(t, "unmapped", "UnmappedReserve=2");
+        Assert.Equal(3, reserve.M("unmapped", "unmapped_pageblocks"));
+        var returning = Run(t, "unmapped", "UnmappedReturnAfterMs=1");
+        Assert.True(returning.M("unmapped", "unmapped_pageblocks_returned") >= 1);
+        Assert.Throws<FormatException>(() => new PolicyKnobs().With("FlipWhen=Sometimes"));
+        Assert.Throws<FormatException>(() => new PolicyKnobs().With("NoSuchKnob=1"));
+    }
+
+    [Fact]
+    public void initial_sensitivity_can_follow_the_trace_mix()
+    {
+        var t = Scenarios.Generate("kernel-build", new Dictionary<string, string> { ["processes"] = "4", ["mib_per_process"] = "1" });
+        var mix = Run(t, "asi-freetypes", "InitialSensitivity=Trace");
+        var all = Run(t, "asi-freetypes");
+        // Mostly user pages: most pageblocks start sensitive, so kernel allocations still flip, but user ones find
+        // sensitive memory without flipping.
+        Assert.Equal(0, all.M("asi-freetypes", "pageblock_flips_to_sensitive"));
+        Assert.True(mix.M("asi-freetypes", "pageblock_flips_to_nonsensitive") <= all.M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
+    }
+}

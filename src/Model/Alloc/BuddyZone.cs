@@ -46,7 +46,12 @@ public sealed record BuddyOptions
     public FallbackRules Fallback { get; init; } = FallbackRules.ClaimThenSteal;
     /// <summary>Freetype layout of the free lists (mainline: migratetypes only).</summary>
     public FreetypeLayout Freetypes { get; init; } = FreetypeLayout.None;
+    /// <summary>Where in <c>__rmqueue()</c> a request may change a pageblock's freetype (model-reference.md §8.3): after
+    /// every fallback (the Sep 2025 series, from <c>rmqueue_buddy()</c>), before stealing, or before claiming.</summary>
+    public ConvertPoint ConvertAt { get; init; } = ConvertPoint.AfterFallbacks;
 }
+
+public enum ConvertPoint { AfterFallbacks, BeforeSteal, BeforeClaim }
 
 /// <summary>
 /// One zone's buddy allocator (mm/page_alloc.c; model-reference.md §1.4–§1.8): <c>free_area[order].free_list[type]</c>
@@ -240,10 +245,11 @@ public sealed class BuddyZone
     void ClearAllocated(int i) => _state[i] = (ushort)(_state[i] & 0x1FF);
 
     /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
-    public long Rmqueue(int order, int mt, bool noFragment = false, bool refill = false)
+    public long Rmqueue(int order, int mt, bool noFragment = false, bool refill = false, bool mayConvert = false)
     {
         long pfn = RmqueueSmallest(order, mt, refill: refill);
         if (pfn >= 0) return pfn;
+        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeClaim && (pfn = RmqueueConvert(order, mt, out _)) >= 0) return pfn;
         if (Options.Fallback == FallbackRules.Legacy610) return RmqueueFallbackLegacy(order, mt, noFragment, movesOnly: false);
         if (Options.Fallback == FallbackRules.Legacy69)
         {
@@ -257,6 +263,7 @@ public sealed class BuddyZone
         }
         pfn = RmqueueClaim(order, mt, noFragment);
         if (pfn >= 0) return pfn;
+        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeSteal && (pfn = RmqueueConvert(order, mt, out _)) >= 0) return pfn;
         return noFragment ? -1 : RmqueueSteal(order, mt);
     }
 
@@ -496,7 +503,54 @@ public sealed class BuddyZone
         MarkAllocated(i, order, toFt);
         ConvertedPageblocks[Freetype.Flag(toFt)] += 1L << (allocOrder - _pbOrder);
         Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, allocOrder, toFt, FallbackMigratetype: fromFt));
+        OnConvert?.Invoke(pfn, allocOrder, toFt);
         return pfn;
+    }
+
+    /// <summary>Called after every freetype change with the first pfn, the order of the changed block and the new freetype.</summary>
+    public Action<long, int, int>? OnConvert { get; set; }
+
+    /// <summary>Changes one whole free pageblock (taken from the other flag through <c>__rmqueue()</c>) to
+    /// <paramref name="toFt"/> and frees it there: flips batched ahead of demand and unmapped-pool top-ups.</summary>
+    public long ConvertFreePageblock(int toFt)
+    {
+        int fromFt = Freetype.Opposite(toFt);
+        if (!Freetype.Exists(fromFt, Options.Freetypes) || !Freetype.Exists(toFt, Options.Freetypes)) return -1;
+        long pfn = Rmqueue(_pbOrder, fromFt);
+        if (pfn < 0) return -1;
+        SetPageblockRange(Idx(pfn), _pbOrder, toFt);
+        FreeOnePage(pfn, _pbOrder, toFt);
+        ConvertedPageblocks[Freetype.Flag(toFt)]++;
+        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, _pbOrder, toFt, FallbackMigratetype: fromFt));
+        OnConvert?.Invoke(pfn, _pbOrder, toFt);
+        return pfn;
+    }
+
+    /// <summary>Gives wholly free pageblocks of <paramref name="fromFt"/> (blocks of pageblock order or more on its lists)
+    /// back to <paramref name="toFt"/>, keeping the first <paramref name="keepPageblocks"/>: the unmapped pool returning
+    /// idle blocks to the direct map. Returns the pageblocks returned.</summary>
+    public long ReturnFreePageblocks(int fromFt, int toFt, long keepPageblocks)
+    {
+        long kept = 0, returned = 0;
+        for (int o = _pbOrder; o <= _maxOrder; o++)
+        {
+            int i = _head[o, fromFt];
+            while (i >= 0)
+            {
+                int next = _links.Next(i);
+                long blocks = 1L << (o - _pbOrder);
+                if (kept + blocks <= keepPageblocks) { kept += blocks; i = next; continue; }
+                DelFromFreeList(i);
+                SetPageblockRange(i, o, toFt);
+                FreeOnePage(StartPfn + i, o, toFt);
+                ConvertedPageblocks[Freetype.Flag(toFt)] += blocks;
+                Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, StartPfn + i, o, toFt, FallbackMigratetype: fromFt));
+                OnConvert?.Invoke(StartPfn + i, o, toFt);
+                returned += blocks;
+                i = next;
+            }
+        }
+        return returned;
     }
 
     /// <summary>

@@ -31,8 +31,17 @@ public static class InitialLayout
 
     /// <param name="initialFlag">freetype flag every pageblock starts with: the Sep 2025 series starts all pageblocks
     /// sensitive (1, <c>PB_nonsensitive</c> clear); mainline and <c>__GFP_UNMAPPED</c> start at 0 (mapped).</param>
-    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, PfnBitmap? keepAllocated = null, int initialFlag = 0)
+    /// <param name="flaggedFraction">when 0–1, instead of <paramref name="initialFlag"/>: that fraction of the zone's
+    /// max-order groups of pageblocks carry flag 1, spread evenly (§8.3 "proportional to trace mix").</param>
+    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, PfnBitmap? keepAllocated = null, int initialFlag = 0, double flaggedFraction = -1)
     {
+        int maxOrderForFlags = options.MaxPageOrder;
+        int FlagOf(long pfn)
+        {
+            if (flaggedFraction < 0) return initialFlag;
+            long g = pfn >> maxOrderForFlags;
+            return Math.Floor((g + 1) * flaggedFraction) > Math.Floor(g * flaggedFraction) ? 1 : 0;
+        }
         int pbOrder = options.PageblockOrder, maxOrder = options.MaxPageOrder;
         long pbPages = 1L << pbOrder, maxPages = 1L << maxOrder;
         if (spec.SpannedPages <= 0) return null;
@@ -206,10 +215,10 @@ public static class InitialLayout
             }
         }
 
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], initialFlag));
+        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], FlagOf(online[j])));
         placed.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
-        foreach (var (pfn, order, mt) in placed) zone.AddFreeBlock(pfn, order, Freetype.Make(mt, initialFlag));
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], initialFlag));
+        foreach (var (pfn, order, mt) in placed) zone.AddFreeBlock(pfn, order, Freetype.Make(mt, FlagOf(pfn)));
+        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], FlagOf(online[j])));
 
         var result = new InitialZone { Zone = zone, Spec = spec, Shortfall = shortfall, OnlinePageblocks = online.Count };
         result.Assumptions.AddRange(assumptions);
@@ -218,7 +227,7 @@ public static class InitialLayout
         if (missing > 0) result.Assumptions.Add($"{spec.Name}: {missing} free blocks of the snapshot found no canonical place (too little room in pageblocks of their type)");
         var freeMap = new PfnBitmap(baseOfZone, endOfZone - baseOfZone);
         foreach (var (pfn, order, _) in placed) freeMap.AddRange(pfn, 1L << order);
-        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result, initialFlag);
+        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result, FlagOf);
         return result;
     }
 
@@ -300,7 +309,7 @@ public static class InitialLayout
     /// <summary>The pages each CPU's pcp lists held at the snapshot: allocated from the buddy's view, so taken from
     /// naturally aligned blocks that are neither free nor blocked, in pageblocks of the list's type where possible (which
     /// pages they were is unknown).</summary>
-    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, PfnBitmap freeMap, PfnBitmap blocked, InitialZone result, int flag)
+    static void SeedPcp(ZoneSpec spec, List<long> online, int[] type, bool[] fullyFree, PfnBitmap freeMap, PfnBitmap blocked, InitialZone result, Func<long, int> flagOf)
     {
         var taken = new PfnBitmap(freeMap.Base, freeMap.Pages);
         long pbPages = online.Count > 1 ? online[1] - online[0] : 512;
@@ -322,7 +331,7 @@ public static class InitialLayout
                         {
                             if (freeMap.AnyInRange(pfn, size) || blocked.AnyInRange(pfn, size) || taken.AnyInRange(pfn, size)) continue;
                             taken.AddRange(pfn, size);
-                            seeds.Add((pfn, list.Order, Freetype.Make(list.Mt, flag)));
+                            seeds.Add((pfn, list.Order, Freetype.Make(list.Mt, flagOf(pfn))));
                             got++;
                         }
                     }

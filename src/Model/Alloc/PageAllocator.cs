@@ -22,6 +22,11 @@ public sealed record PageAllocatorOptions
     public long StatIntervalNs { get; init; } = 1_000_000_000;
     /// <summary>Which kernel era's pcp rules (<see cref="PcpRules"/>).</summary>
     public PcpRules Pcp { get; init; } = PcpRules.V67;
+    /// <summary>Pageblocks changed per freetype flip (model-reference.md §8.3 "flip unit"): the one the request needs plus
+    /// this many − 1 more, ahead of demand.</summary>
+    public int FlipPageblocks { get; init; } = 1;
+    /// <summary>Ablation: pcp lists shared by both freetype flags.</summary>
+    public bool SharedPcpLists { get; init; }
 }
 
 /// <summary>
@@ -59,11 +64,14 @@ public sealed class PageAllocator
             for (int c = 0; c < Cpus; c++)
             {
                 var ps = FindPcp(iz.Spec, c) ?? DefaultPcp(iz.Spec, c);
-                pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin), Options.Pcp);
+                pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin), Options.Pcp)
+                { SharedAcrossFlags = Options.SharedPcpLists };
                 if (iz.PcpSeeds.TryGetValue(c, out var seeds))
                     foreach (var (pfn, order, mt) in seeds) pcp[c].Seed(pfn, order, mt);
             }
             Zones[iz.Spec.Index] = new AllocZone { Index = iz.Spec.Index, Buddy = iz.Zone, Spec = iz.Spec, Pcp = pcp, Flags = flags };
+            int zoneIndex = iz.Spec.Index;
+            iz.Zone.OnConvert = (pfn, order, ft) => OnConvert?.Invoke(zoneIndex, pfn, order, ft);
         }
         _nextDecay = new long[Cpus];
         Array.Fill(_nextDecay, long.MinValue);
@@ -176,9 +184,10 @@ public sealed class PageAllocator
     /// the requested freetype (the migratetype, without ASI).</summary>
     long Rmqueue(AllocZone zone, int cpu, int order, int ft, AllocFlags flags, bool noFragment)
     {
+        bool mayConvert = zone.Buddy.Options.Freetypes == FreetypeLayout.Sensitivity && (flags & AllocFlags.NoBlock) == 0;
         if (zone.Pcp[cpu].Allows(order) && Freetype.Mt(ft) < Migratetype.PcpTypes)
         {
-            long p = zone.Pcp[cpu].Alloc(order, ft, noFragment);
+            long p = zone.Pcp[cpu].Alloc(order, ft, noFragment, mayConvert);
             if (p >= 0) return p;
             if (noFragment) return -1;
         }
@@ -187,7 +196,7 @@ public sealed class PageAllocator
         int highAtomic = Freetype.Make(Migratetype.HighAtomic, Freetype.Flag(ft));
         long pfn = -1;
         if ((flags & AllocFlags.HighAtomic) != 0) pfn = zone.Buddy.RmqueueSmallest(order, highAtomic);
-        if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, ft, noFragment);
+        if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, ft, noFragment, mayConvert: mayConvert);
         if (pfn < 0 && (flags & (AllocFlags.Oom | AllocFlags.NonBlock)) != 0) pfn = zone.Buddy.RmqueueSmallest(order, highAtomic);
         if (pfn < 0) pfn = Convert(zone, order, ft, flags);
         return pfn;
@@ -204,8 +213,11 @@ public sealed class PageAllocator
         if (layout == FreetypeLayout.None) return -1;
         if (layout == FreetypeLayout.Unmapped && Freetype.Flag(ft) == 0) return -1;
         if (layout == FreetypeLayout.Sensitivity && (flags & AllocFlags.NoBlock) != 0) { ConversionsRefused++; return -1; }
-        long pfn = zone.Buddy.RmqueueConvert(order, ft, out int allocOrder);
-        if (pfn >= 0) OnConvert?.Invoke(zone.Index, pfn, allocOrder, ft);
+        long pfn = zone.Buddy.RmqueueConvert(order, ft, out _);
+        // A flip unit of several pageblocks converts the rest ahead of demand.
+        if (pfn >= 0)
+            for (int k = 1; k < Options.FlipPageblocks; k++)
+                if (zone.Buddy.ConvertFreePageblock(ft) < 0) break;
         return pfn;
     }
 

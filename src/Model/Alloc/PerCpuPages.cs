@@ -54,6 +54,10 @@ public sealed class PerCpuPages
     public long DrainedByDecay { get; private set; }
 
     public PcpRules Rules { get; }
+    /// <summary>Ablation (model-reference.md §8.3): one set of lists for both freetype flags, as if the series had not
+    /// doubled them — sensitive and nonsensitive pages then mix in a CPU's cache.</summary>
+    public bool SharedAcrossFlags { get; init; }
+    int ListIndex(int ft, int order) => Pindex(SharedAcrossFlags ? Freetype.Mt(ft) : ft, order);
     int _freeFactor;
 
     public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax, PcpRules rules = PcpRules.V67)
@@ -67,7 +71,7 @@ public sealed class PerCpuPages
     /// <summary>Puts a page the pcp list held before the replay began at the cold end of its list.</summary>
     public void Seed(long pfn, int order, int mt)
     {
-        _lists[Pindex(mt, order)].AddLast(pfn);
+        _lists[ListIndex(mt, order)].AddLast(pfn);
         Count += 1 << order;
     }
 
@@ -95,10 +99,10 @@ public sealed class PerCpuPages
     static int PindexToOrder(int pindex) => PindexOrder(pindex);
 
     /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
-    public long Alloc(int order, int mt, bool noFragment = false)
+    public long Alloc(int order, int mt, bool noFragment = false, bool mayConvert = false)
     {
         FreeCount >>= 1;
-        var list = _lists[Pindex(mt, order)];
+        var list = _lists[ListIndex(mt, order)];
         if (list.Count == 0)
         {
             int batch = NrPcpAlloc(order);
@@ -106,7 +110,7 @@ public sealed class PerCpuPages
             for (int k = 0; k < batch; k++)
             {
                 // rmqueue_bulk(): each block via __rmqueue, appended at the tail.
-                long pfn = _zone.Rmqueue(order, mt, noFragment, refill: true);
+                long pfn = _zone.Rmqueue(order, mt, noFragment, refill: true, mayConvert: mayConvert);
                 if (pfn < 0) break;
                 list.AddLast(pfn);
                 got++;
@@ -152,7 +156,7 @@ public sealed class PerCpuPages
     {
         if (Rules != PcpRules.V67) { FreeLegacy(pfn, order, mt); return; }
         AllocFactor >>= 1;
-        int pindex = Pindex(mt, order);
+        int pindex = ListIndex(mt, order);
         _lists[pindex].AddFirst(pfn);
         Count += 1 << order;
         bool freeHigh = false;
@@ -178,7 +182,7 @@ public sealed class PerCpuPages
     /// free_factor growing while frees come without allocations.</summary>
     void FreeLegacy(long pfn, int order, int mt)
     {
-        int pindex = Pindex(mt, order);
+        int pindex = ListIndex(mt, order);
         _lists[pindex].AddFirst(pfn);
         Count += 1 << order;
         if (Count < High) return;

@@ -157,6 +157,7 @@ public sealed class PolicyEngine : IRequestSink
             case PolicyKind.Unmapped:
                 // __GFP_UNMAPPED | __GFP_ZERO: the direct map has no mapping; zeroing goes through the mermap.
                 if (zero) { if (r.Class == Sensitivity.Unmapped) MermapZero(r.Cpu, n); else Zero(r.Cpu, pfn, n, false, false); }
+                if (r.Class == Sensitivity.Unmapped) TopUpUnmappedReserve(pfn, r.Cpu);
                 break;
             case PolicyKind.SecretFree:
                 if (zero) Zero(r.Cpu, pfn, n, inRestricted: false, exitIfUnmapped: false);
@@ -297,24 +298,71 @@ public sealed class PolicyEngine : IRequestSink
             }
             else
             {
-                // Becoming sensitive: unmap from the restricted map and shoot the translation down everywhere.
+                // Becoming sensitive: unmap from the restricted map and shoot the translation down everywhere (or, with
+                // SensitiveFlushBatch > 1, once per batch of flips).
                 PageblockFlipsToSensitive += n >> 9;
                 _cpaRestricted.Add(Restricted!.SetPresent((ulong)pfn, n, false), Tlb, cpu);
-                KernelFlush(cpu, va, va + (ulong)n * 4096);
+                _pendingSensitiveFlips++;
+                _pendingLo = Math.Min(_pendingLo, pfn);
+                _pendingHi = Math.Max(_pendingHi, pfn + n);
+                if (_pendingSensitiveFlips >= Math.Max(Knobs.SensitiveFlushBatch, 1)) FlushPendingFlips(cpu);
             }
         }
-        else if (Spec.Kind == PolicyKind.Unmapped && Freetype.Flag(ft) == 1)
+        else if (Spec.Kind == PolicyKind.Unmapped)
         {
-            // A whole pageblock leaves the direct map at once: one flush for 512 pages.
-            UnmappedPageblocks += n >> 9;
-            _cpaDirect.Add(DirectMap.SetPresent((ulong)pfn, n, false), Tlb, cpu);
-            KernelFlush(cpu, va, va + (ulong)n * 4096);
+            if (Freetype.Flag(ft) == 1)
+            {
+                // A whole pageblock leaves the direct map at once: one flush for 512 pages.
+                UnmappedPageblocks += n >> 9;
+                _cpaDirect.Add(DirectMap.SetPresent((ulong)pfn, n, false), Tlb, cpu);
+                KernelFlush(cpu, va, va + (ulong)n * 4096);
+            }
+            else
+            {
+                // An idle unmapped pageblock back in the direct map: Present 0 → 1 needs no flush.
+                UnmappedPageblocksReturned += n >> 9;
+                _cpaDirect.Add(DirectMap.SetPresent((ulong)pfn, n, true), Tlb, cpu);
+            }
         }
+    }
+
+    int _pendingSensitiveFlips;
+    long _pendingLo = long.MaxValue, _pendingHi;
+    public long UnmappedPageblocksReturned;
+    long _nextReturn = long.MinValue;
+
+    void FlushPendingFlips(int cpu)
+    {
+        if (_pendingSensitiveFlips == 0) return;
+        KernelFlush(cpu, DirectMap.VirtualAddress((ulong)_pendingLo), DirectMap.VirtualAddress((ulong)_pendingHi));
+        _pendingSensitiveFlips = 0;
+        _pendingLo = long.MaxValue; _pendingHi = 0;
+    }
+
+    /// <summary>The unmapped pool's reserve: convert free pageblocks ahead of demand until the zone holds
+    /// <see cref="PolicyKnobs.UnmappedReserve"/> free unmapped pageblocks.</summary>
+    void TopUpUnmappedReserve(long pfn, int cpu)
+    {
+        if (Knobs.UnmappedReserve <= 0 || Allocator.ZoneOf(pfn) is not { } zone) return;
+        int unmapped = Freetype.Make(Migratetype.Unmovable, 1);
+        _cpu = cpu;
+        while (zone.Buddy.FreePagesOfFreetype(unmapped) < (long)Knobs.UnmappedReserve << zone.Buddy.Options.PageblockOrder)
+            if (zone.Buddy.ConvertFreePageblock(unmapped) < 0) break;
     }
 
     public void Observe(in TraceEvent e)
     {
         Allocator.Tick(e.TsNs);
+        if (Spec.Kind == PolicyKind.Unmapped && Knobs.UnmappedReturnAfterMs > 0 && e.TsNs >= _nextReturn)
+        {
+            if (_nextReturn != long.MinValue)
+            {
+                _cpu = e.Cpu;
+                foreach (var z in Allocator.Zones)
+                    z?.Buddy.ReturnFreePageblocks(Freetype.Make(Migratetype.Unmovable, 1), Migratetype.Unmovable, Knobs.UnmappedReserve);
+            }
+            _nextReturn = e.TsNs + Knobs.UnmappedReturnAfterMs * 1_000_000L;
+        }
         switch (e.Kind)
         {
             case EventKind.TlbFlush: TracedFlush(in e); break;
@@ -424,6 +472,7 @@ public sealed class PolicyEngine : IRequestSink
     public void Finish()
     {
         if (_rfcPending.Count > 0) RfcUnmapWork(_cpu);
+        FlushPendingFlips(_cpu);
     }
 
     // ---- metrics ----
@@ -472,6 +521,7 @@ public sealed class PolicyEngine : IRequestSink
         m["pageblock_flips_to_sensitive"] = PageblockFlipsToSensitive;
         m["unmapped_pageblocks"] = UnmappedPageblocks;
         m["per_allocation_unmaps"] = PerAllocationUnmaps;
+        m["unmapped_pageblocks_returned"] = UnmappedPageblocksReturned;
         m["direct_map_splits_1g"] = _cpaDirect.Splits1G(DirectMap);
         m["direct_map_splits_2m"] = _cpaDirect.Splits2M(DirectMap);
         m["restricted_map_splits_2m"] = Restricted is null ? 0 : _cpaRestricted.Splits2M(Restricted);

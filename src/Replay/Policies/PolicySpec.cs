@@ -26,13 +26,31 @@ public sealed record PolicySpec(PolicyKind Kind, bool Mermap = false)
     }
 }
 
+public enum InitialSensitivity { Sensitive, Nonsensitive, Trace }
+
 /// <summary>
 /// Every policy knob of model-reference.md §8.3 (and the ASI transition policy of §6.1) with the spec's default.
 /// </summary>
 public sealed record PolicyKnobs
 {
-    /// <summary>asi-freetypes: the flag every pageblock starts with — sensitive (the series' default) or nonsensitive.</summary>
-    public bool InitialSensitive { get; init; } = true;
+    /// <summary>asi-freetypes: pageblock sensitivity at the start — all sensitive (the series boots that way), all
+    /// nonsensitive, or in proportion to the trace's mix of user (sensitive) pages.</summary>
+    public InitialSensitivity InitialSensitivity { get; init; } = InitialSensitivity.Sensitive;
+    /// <summary>asi-freetypes: where a request may flip a pageblock — after every fallback and HIGHATOMIC failed (the
+    /// series), before stealing, or before claiming.</summary>
+    public Model.Alloc.ConvertPoint FlipWhen { get; init; } = Model.Alloc.ConvertPoint.AfterFallbacks;
+    /// <summary>asi-freetypes / unmapped: pageblocks changed per flip (the needed one plus the rest ahead of demand).</summary>
+    public int FlipPageblocks { get; init; } = 1;
+    /// <summary>asi-freetypes: sensitive-ward flips per kernel-range flush (1: flush each; more: batched, which leaves
+    /// stale restricted translations until the flush — an estimate of what batching would save).</summary>
+    public int SensitiveFlushBatch { get; init; } = 1;
+    /// <summary>Ablation: one set of pcp lists for both sensitivities (invalid as a design; shows what doubling costs).</summary>
+    public bool SharedPcpLists { get; init; }
+    /// <summary>unmapped: pageblocks kept converted and free in the pool ahead of demand (0: convert on demand).</summary>
+    public int UnmappedReserve { get; init; }
+    /// <summary>unmapped: every this many ms of trace time, wholly free unmapped pageblocks beyond the reserve go back to
+    /// the direct map (0: never).</summary>
+    public int UnmappedReturnAfterMs { get; init; }
     /// <summary>asi-freetypes: may ALLOC_NOBLOCK requests flip a pageblock (with a deferred flush)? The series: no.</summary>
     public bool NoBlockMayFlip { get; init; }
     /// <summary>asi-freetypes: skip zeroing a block that becomes nonsensitive (init_on_free kernels).</summary>
@@ -65,7 +83,10 @@ public sealed record PolicyKnobs
             ?? throw new FormatException($"--knob '{name}': unknown; knobs: {string.Join(", ", typeof(PolicyKnobs).GetProperties().Select(p => p.Name))}");
         object parsed = prop.PropertyType == typeof(bool)
             ? (bool.TryParse(value, out bool b) ? b : throw new FormatException($"--knob {prop.Name}: '{value}' is not true/false"))
-            : (int.TryParse(value, out int i) && i > 0 ? i : throw new FormatException($"--knob {prop.Name}: '{value}' is not a positive integer"));
+            : prop.PropertyType.IsEnum
+            ? (Enum.TryParse(prop.PropertyType, value, ignoreCase: true, out var ev) && Enum.IsDefined(prop.PropertyType, ev!) ? ev!
+                : throw new FormatException($"--knob {prop.Name}: '{value}' is not one of {string.Join(", ", Enum.GetNames(prop.PropertyType))}"))
+            : (int.TryParse(value, out int i) && i >= 0 ? i : throw new FormatException($"--knob {prop.Name}: '{value}' is not a non-negative integer"));
         var copy = this with { };
         prop.SetValue(copy, parsed);
         return copy;

@@ -35,6 +35,9 @@ public sealed class PreScan
     }
 
     public long PageCacheAllocations { get; private set; }
+    long _pagesAllocated, _userPagesAllocated;
+    /// <summary>Share of allocated pages that are user data (<c>__GFP_HARDWALL</c>): the "trace mix" of §8.3.</summary>
+    public double SensitivePageFraction => _pagesAllocated == 0 ? 0 : (double)_userPagesAllocated / _pagesAllocated;
 
     void MarkPageCache(long pfn)
     {
@@ -133,7 +136,12 @@ public sealed class PreScan
             switch (e.Kind)
             {
                 case EventKind.MmPageAlloc:
-                    if (pfn != 0 && pfn != -1 && order <= 20) _ordinalByHead[pfn] = _ordinal++;
+                    if (pfn != 0 && pfn != -1 && order <= 20)
+                    {
+                        _ordinalByHead[pfn] = _ordinal++;
+                        _pagesAllocated += 1L << order;
+                        if ((e.Gfp & (ulong)Gfp.Hardwall) != 0) _userPagesAllocated += 1L << order;
+                    }
                     Touch(pfn, order, free: false);
                     if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
