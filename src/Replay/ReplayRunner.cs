@@ -261,7 +261,7 @@ public static class ReplayRunner
             {
                 var c = classifier.Classify(in r, out var why);
                 myLog?.Add(in r, c, why);
-                return c;
+                return (c, why);
             });
         }
         int depth = 4;

@@ -281,3 +281,24 @@ public class PolicyKnobTests
         Assert.True(mix.M("asi-freetypes", "pageblock_flips_to_nonsensitive") <= all.M("asi-freetypes", "pageblock_flips_to_nonsensitive"));
     }
 }
+
+public class CopyOnWriteTests
+{
+    [Fact]
+    public void a_user_page_allocated_without_zeroing_is_a_copy_and_exits_under_asi_unless_the_mermap_maps_both_pages()
+    {
+        var t = new SynthTrace();
+        t.Metadata.CpuCount = 2;
+        const ulong user = (ulong)(Gfp.DirectReclaim | Gfp.KswapdReclaim | Gfp.Io | Gfp.Fs | Gfp.Hardwall | Gfp.Highmem | Gfp.Movable);
+        t.Events.Add(new TraceEvent { Kind = EventKind.MmPageAlloc, TsNs = 1000, Pfn = 0x200000, Gfp = user, Migratetype = 1,
+            Fields = EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype });
+        t.Events.Add(new TraceEvent { Kind = EventKind.MmPageAlloc, TsNs = 1001, Pfn = 0x200001, Gfp = user | (ulong)Gfp.Zero, Migratetype = 1,
+            Fields = EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype });
+        var r = SynthRun.Replay(SynthRun.Write(t), "noasi,asi-rfc,asi-rfc+mermap");
+        Assert.Equal(1, r.M("noasi", "cow_copies"));
+        Assert.Equal(1, r.M("asi-rfc", "asi_exits_cow"));
+        Assert.Equal(1, r.M("asi-rfc", "asi_exits_zeroing"));
+        Assert.Equal(0, r.M("asi-rfc+mermap", "asi_exits"));
+        Assert.Equal(3, r.M("asi-rfc+mermap", "mermap_pages"));
+    }
+}

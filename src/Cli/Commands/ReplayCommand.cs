@@ -221,7 +221,7 @@ static class ReplayCommand
         // Policies side by side: the metrics that tell them apart.
         string[] rows =
         [
-            "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing", "asi_exits_context_switch", "kernel_range_flushes",
+            "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing", "asi_exits_cow", "asi_exits_context_switch", "kernel_range_flushes",
             "kernel_range_flushes_full", "ipis_sent", "tlb_misses", "direct_map_splits_1g", "direct_map_splits_2m",
             "restricted_map_splits_2m", "page_table_pages", "pageblock_flips", "unmapped_pageblocks", "per_allocation_unmaps",
             "bytes_zeroed", "mermap_local_flushes", "extfrag", "free_pages_in_2m_blocks",

@@ -81,8 +81,10 @@ public sealed class SensitivityClassifier(IReadOnlyList<ClassifyRule> rules, Fun
                 if (rule.Matches(in r, comm)) return Count(rule.Class, reason = ClassReason.Rule);
         }
         if ((r.Gfp & (ulong)Gfp.Unmapped) != 0) return Count(Sensitivity.Unmapped, reason = ClassReason.Unmapped);
-        if ((r.Gfp & (ulong)Gfp.Hardwall) != 0) return Count(Sensitivity.Sensitive, reason = ClassReason.Hardwall);
+        // Page cache first: its gfp often carries __GFP_HARDWALL too (mapping_gfp_mask), and knowing it is page cache
+        // tells the policies more (e.g. it is not a copy-on-write copy).
         if (r.Ordinal >= 0 && isPageCache(r.Ordinal)) return Count(Sensitivity.Sensitive, reason = ClassReason.PageCache);
+        if ((r.Gfp & (ulong)Gfp.Hardwall) != 0) return Count(Sensitivity.Sensitive, reason = ClassReason.Hardwall);
         return Count(Sensitivity.Nonsensitive, reason = ClassReason.Default);
     }
 

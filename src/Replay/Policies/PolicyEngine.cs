@@ -130,6 +130,9 @@ public sealed class PolicyEngine : IRequestSink
         Access(r.Cpu, StructPage(pfn), Restricted0);
         for (long i = 0; i < n; i++) _pageClass[pfn + i] = (byte)(r.Class + 1);
         bool zero = (r.Gfp & (ulong)Gfp.Zero) != 0;
+        // A user page allocated without __GFP_ZERO and not for the page cache is filled by copying another page:
+        // copy-on-write (wp_page_copy) is the common case (anonymous faults zero; swap-in and migration also copy).
+        if (r.Reason == ClassReason.Hardwall && !zero && r.Order == 0 && r.Migratetype == Migratetype.Movable) CopyOnWrite(r.Cpu, pfn);
         switch (Spec.Kind)
         {
             case PolicyKind.NoAsi:
@@ -279,7 +282,21 @@ public sealed class PolicyEngine : IRequestSink
             for (int i = 0; i < pages; i++) Access(e.Cpu, DirectMap.VirtualAddress((ulong)(_lastPageCachePfn + i)), restricted: false);
     }
 
-    public long FileCopies, FileCopyPages;
+    public long FileCopies, FileCopyPages, CowCopies;
+
+    /// <summary>The copy into a new sensitive user page goes through the direct map: an asi_exit under ASI, unless the
+    /// mermap maps the source and the destination (two slots; the Aug 2025 ephmap had one and could not).</summary>
+    void CopyOnWrite(int cpu, long pfn)
+    {
+        CowCopies++;
+        CopyNs += Costs.Copy4K.Ns(Costs.CpuGhz);
+        if (Spec.IsAsi)
+        {
+            if (_mermap is not null && Knobs.MermapSlots >= 2) { MermapAccess(cpu, 2); return; }
+            AsiExit(cpu, ExitCause.CopyOnWrite);
+        }
+        Access(cpu, DirectMap.VirtualAddress((ulong)pfn), restricted: false);
+    }
 
     /// <summary>A pageblock changed freetype (<see cref="PageAllocator.OnConvert"/>): charge the mapping change.</summary>
     void OnConvert(int zone, long pfn, int order, int ft)
@@ -571,6 +588,7 @@ public sealed class PolicyEngine : IRequestSink
         m["latency_ns"] = LatencyNs;
         m["file_copies"] = FileCopies;
         m["file_copy_pages"] = FileCopyPages;
+        m["cow_copies"] = CowCopies;
         m["cost_copy_ns"] = CopyNs;
         m["cost_zeroing_ns"] = ZeroingNs;
         m["cost_tlb_ns"] = TracedTlbNs;

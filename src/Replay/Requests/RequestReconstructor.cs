@@ -36,9 +36,9 @@ public sealed class RequestReconstructor
     public long BatchedDuplicates { get; private set; }
     public long LiveAllocations => _liveByHead.Count;
 
-    readonly Func<AllocRequest, Classify.Sensitivity>? _classify;
+    readonly Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? _classify;
 
-    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, PfnBitmap? preexisting, Func<AllocRequest, Classify.Sensitivity>? classify = null)
+    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, PfnBitmap? preexisting, Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? classify = null)
     {
         _classify = classify;
         _sinks = sinks.ToArray();
@@ -109,7 +109,7 @@ public sealed class RequestReconstructor
             : Migratetype.FromGfpBits((gfp & (ulong)Ingest.Canonical.Gfp.Movable) != 0, (gfp & (ulong)Ingest.Canonical.Gfp.Reclaimable) != 0);
         var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt,
             GfpZone(gfp, e.Has(EventFields.Gfp)), Allocations);
-        if (_classify is not null) req = req with { Class = _classify(req) };
+        if (_classify is not null) { var (c, why) = _classify(req); req = req with { Class = c, Reason = why }; }
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         for (int s = 0; s < _sinks.Length; s++) _modelPfn[slot * _sinks.Length + s] = _sinks[s].Alloc(in req);

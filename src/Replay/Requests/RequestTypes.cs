@@ -8,7 +8,7 @@ namespace AsiTrace.Replay.Requests;
 /// numbers them the same way); −1 for allocations the trace did not show.</param>
 /// <param name="CommId">the task's comm in the reader's table, −1 when the trace gave none.</param>
 public readonly record struct AllocRequest(long TsNs, int Cpu, int Pid, int CommId, long TracePfn, int Order, ulong Gfp,
-    int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive);
+    int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive, ClassReason Reason = ClassReason.Default);
 
 /// <summary>
 /// A free the trace shows, resolved against the allocation it releases: <see cref="AllocId"/> is the request the pages
