@@ -13,6 +13,7 @@ public static class Program
             StatsCommand.Build(),
             ReplayCommand.Build(),
             SynthCommand.Build(),
+            RecordCommand.Build(),
         };
         return root;
     }

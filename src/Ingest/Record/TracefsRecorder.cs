@@ -1,0 +1,310 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace AsiTrace.Ingest.Record;
+
+/// <summary>Why a recording could not start (not root, no tracefs): the message says what to do.</summary>
+public sealed class RecordException(string message) : Exception(message);
+
+public sealed record RecordOptions
+{
+    public required string OutputDir { get; init; }
+    /// <summary>Events as "system/name"; defaults to <see cref="TracefsRecorder.DefaultEvents"/>.</summary>
+    public IReadOnlyList<string> Events { get; init; } = TracefsRecorder.DefaultEvents;
+    /// <summary>Per-CPU ring buffer in KiB.</summary>
+    public int BufferKb { get; init; } = 65536;
+    public string Tracefs { get; init; } = TracefsRecorder.FindTracefs() ?? "/sys/kernel/tracing";
+}
+
+/// <summary>What a recording did, for the summary and <c>record.json</c>.</summary>
+public sealed class RecordResult
+{
+    public List<string> Enabled { get; } = new();
+    public List<string> Missing { get; } = new();
+    public long BytesWritten { get; set; }
+    public long Lost { get; set; }
+    public long Entries { get; set; }
+    public Dictionary<int, (long Overrun, long Dropped, long Entries)> PerCpu { get; } = new();
+    public int SuggestedBufferKb { get; set; }
+    public string? StoppedBecause { get; set; }
+    public TimeSpan Duration { get; set; }
+}
+
+/// <summary>
+/// Records a trace straight from tracefs (no trace-cmd): remembers every setting it will touch, enables the events,
+/// sizes the per-CPU buffers, snapshots <c>/proc</c> and the events' format files, streams <c>trace_pipe</c> (text, the
+/// CPUs merged by the kernel) into <c>trace.txt</c> until told to stop, snapshots again, reads the per-CPU stats for lost
+/// events, and puts every touched setting back — whatever happened in between (<see cref="Restore"/> is idempotent and
+/// is also what a signal handler calls).
+/// </summary>
+public sealed class TracefsRecorder : IDisposable
+{
+    /// <summary>model-reference.md §8.6: what the replay reads. Missing ones are skipped and reported.</summary>
+    public static readonly string[] DefaultEvents =
+    [
+        "kmem/mm_page_alloc", "kmem/mm_page_alloc_zone_locked", "kmem/mm_page_free", "kmem/mm_page_free_batched",
+        "kmem/mm_page_pcpu_drain", "kmem/mm_page_alloc_extfrag", "kmem/mm_page_pcpu_refill",
+        "filemap/mm_filemap_add_to_page_cache", "filemap/mm_filemap_delete_from_page_cache",
+        "tlb/tlb_flush", "ipi/ipi_send_cpumask", "sched/sched_switch", "migrate/mm_migrate_pages",
+        "syscalls/sys_enter_read", "syscalls/sys_enter_pread64", "syscalls/sys_enter_write", "syscalls/sys_enter_pwrite64",
+    ];
+
+    static readonly string[] ProcFiles = ["zoneinfo", "pagetypeinfo", "buddyinfo", "meminfo", "vmstat", "iomem", "cpuinfo"];
+
+    readonly RecordOptions _o;
+    readonly string _t;
+    // Every tracefs file this recorder writes, with the value it had: restored in reverse order.
+    readonly List<(string File, string Value)> _saved = new();
+    readonly object _restoreLock = new();
+    bool _restored;
+    public RecordResult Result { get; } = new();
+
+    public static string? FindTracefs()
+    {
+        foreach (var p in new[] { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" })
+            if (File.Exists(Path.Combine(p, "tracing_on"))) return p;
+        return null;
+    }
+
+    public TracefsRecorder(RecordOptions options)
+    {
+        _o = options;
+        _t = options.Tracefs;
+        if (!Environment.IsPrivilegedProcess)
+            throw new RecordException("recording needs root (tracefs is root-only): run asitrace record with sudo");
+        if (!File.Exists(Path.Combine(_t, "tracing_on")))
+            throw new RecordException($"tracefs is not mounted at {_t}: mount it with `mount -t tracefs nodev /sys/kernel/tracing`");
+    }
+
+    string T(string rel) => Path.Combine(_t, rel);
+
+    static string ReadSetting(string file) => File.ReadAllText(file).Trim();
+
+    /// <summary>Writes a tracefs setting, remembering its old value the first time.</summary>
+    void Set(string rel, string value)
+    {
+        string file = T(rel);
+        if (!_saved.Any(s => s.File == file)) _saved.Add((file, SavedValue(rel, ReadSetting(file))));
+        File.WriteAllText(file, value);
+    }
+
+    /// <summary>current_tracer and trace_clock print the choice in brackets among the options.</summary>
+    static string SavedValue(string rel, string text)
+    {
+        if (rel is "trace_clock")
+        {
+            int a = text.IndexOf('['), b = text.IndexOf(']');
+            return a >= 0 && b > a ? text[(a + 1)..b] : text;
+        }
+        return text;
+    }
+
+    /// <summary>Stops tracing, enables the events, sizes the buffers and clears them. Missing events are skipped.</summary>
+    public void Prepare()
+    {
+        Directory.CreateDirectory(_o.OutputDir);
+        Set("tracing_on", "0");
+        if (ReadSetting(T("current_tracer")) != "nop") Set("current_tracer", "nop");
+        // Comms of short-lived tasks print as <...> once the saved-cmdlines table overflows: make room.
+        if (File.Exists(T("saved_cmdlines_size")) && int.TryParse(ReadSetting(T("saved_cmdlines_size")), out int cmdlines) && cmdlines < 8192)
+            Set("saved_cmdlines_size", "8192");
+        try { Set("buffer_size_kb", _o.BufferKb.ToString()); }
+        catch (IOException e) { throw new RecordException($"cannot size the ring buffers to {_o.BufferKb} KiB per CPU ({e.Message}): try a smaller --buffer-kb"); }
+        foreach (var ev in _o.Events)
+        {
+            string enable = Path.Combine("events", ev, "enable");
+            if (!File.Exists(T(enable))) { Result.Missing.Add(ev); continue; }
+            Set(enable, "1");
+            Result.Enabled.Add(ev);
+        }
+        ClearBuffers(); // not a setting: nothing to restore
+    }
+
+    /// <summary>Snapshots <c>/proc</c>, uname, the clock, CPU count and the enabled events' format files into
+    /// <paramref name="name"/> (snapshot-start, snapshot-end).</summary>
+    public void Snapshot(string name)
+    {
+        string d = Path.Combine(_o.OutputDir, name);
+        Directory.CreateDirectory(d);
+        foreach (var f in ProcFiles)
+        {
+            try { File.WriteAllBytes(Path.Combine(d, f), File.ReadAllBytes("/proc/" + f)); }
+            catch (IOException) { } // pagetypeinfo/iomem need root; we are root, but a kernel may lack one
+            catch (UnauthorizedAccessException) { }
+        }
+        File.WriteAllText(Path.Combine(d, "uname"), $"Linux {Environment.MachineName} {ReadProc("sys/kernel/osrelease")} {ReadProc("sys/kernel/version")} x86_64\n");
+        File.WriteAllText(Path.Combine(d, "trace_clock"), File.ReadAllText(T("trace_clock")));
+        File.WriteAllText(Path.Combine(d, "nproc"), Environment.ProcessorCount + "\n");
+        foreach (var ev in Result.Enabled)
+        {
+            string fmt = T(Path.Combine("events", ev, "format"));
+            if (File.Exists(fmt)) File.WriteAllText(Path.Combine(d, ev.Replace('/', '.') + ".format"), File.ReadAllText(fmt));
+        }
+    }
+
+    static string ReadProc(string rel)
+    {
+        try { return File.ReadAllText("/proc/" + rel).Trim(); } catch (IOException) { return "unknown"; }
+    }
+
+    // ---- streaming trace_pipe without blocking (O_NONBLOCK + poll) ----
+
+    [DllImport("libc", SetLastError = true)] static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
+    [DllImport("libc", SetLastError = true)] static extern int close(int fd);
+    [DllImport("libc", SetLastError = true)] static extern unsafe nint read(int fd, byte* buf, nint count);
+    [DllImport("libc", SetLastError = true)] static extern unsafe int poll(PollFd* fds, nuint nfds, int timeout);
+    [StructLayout(LayoutKind.Sequential)] struct PollFd { public int Fd; public short Events, Revents; }
+    const int O_RDONLY = 0, O_WRONLY = 1, O_TRUNC = 0x200, O_NONBLOCK = 0x800, POLLIN = 1, EAGAIN = 11, EINTR = 4;
+
+    /// <summary>Empties the ring buffers: tracefs clears them when <c>trace</c> is opened with O_TRUNC (tracing_open()).
+    /// .NET's FileMode.Create truncates with ftruncate(), which tracefs ignores, so this opens the file itself.</summary>
+    void ClearBuffers()
+    {
+        int fd = open(T("trace"), O_WRONLY | O_TRUNC);
+        if (fd < 0) throw new RecordException($"cannot clear {T("trace")}: errno {Marshal.GetLastPInvokeError()}");
+        close(fd);
+    }
+
+    /// <summary>Turns tracing on (idempotent): before the command starts, so its first events are in the trace.</summary>
+    public void Start()
+    {
+        if (!_on) { File.WriteAllText(T("tracing_on"), "1"); _on = true; }
+    }
+
+    bool _on;
+
+    /// <summary>
+    /// Turns tracing on (if <see cref="Start"/> has not) and copies <c>trace_pipe</c> to <c>trace.txt</c> until <paramref name="stop"/> is set; then turns
+    /// tracing off and drains what is left. A write error (disk full) stops the recording and keeps what was written.
+    /// </summary>
+    public unsafe void Stream(Func<bool> stop)
+    {
+        string output = Path.Combine(_o.OutputDir, "trace.txt");
+        int fd = open(T("trace_pipe"), O_RDONLY | O_NONBLOCK);
+        if (fd < 0) throw new RecordException($"cannot open {T("trace_pipe")}: errno {Marshal.GetLastPInvokeError()}");
+        var started = DateTime.UtcNow;
+        FileStream? fs = null;
+        try
+        {
+            fs = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            var buf = new byte[1 << 16];
+            Start();
+            bool draining = false;
+            while (true)
+            {
+                if (!draining && stop())
+                {
+                    File.WriteAllText(T("tracing_on"), "0");
+                    draining = true;
+                }
+                var pfd = new PollFd { Fd = fd, Events = POLLIN };
+                poll(&pfd, 1, draining ? 0 : 100);
+                nint n;
+                fixed (byte* p = buf) n = read(fd, p, buf.Length);
+                if (n > 0)
+                {
+                    try { fs.Write(buf, 0, (int)n); Result.BytesWritten += n; }
+                    catch (IOException e)
+                    {
+                        Result.StoppedBecause = $"writing {output} failed ({e.Message}); tracing stopped, {Result.BytesWritten:N0} bytes kept";
+                        File.WriteAllText(T("tracing_on"), "0");
+                        break;
+                    }
+                    continue;
+                }
+                int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+                if (n < 0 && errno != EAGAIN && errno != EINTR) throw new RecordException($"reading {T("trace_pipe")}: errno {errno}");
+                if (draining) break; // empty after tracing stopped: done
+            }
+            try { fs.Flush(true); } catch (IOException e) { Result.StoppedBecause ??= $"writing {output} failed ({e.Message}); {Result.BytesWritten:N0} bytes kept"; }
+        }
+        catch (IOException e) when (fs is null)
+        {
+            Result.StoppedBecause = $"cannot create {output} ({e.Message})";
+        }
+        finally
+        {
+            try { File.WriteAllText(T("tracing_on"), "0"); } catch (IOException) { }
+            close(fd);
+            // Disposing flushes what the stream still buffers; on a full disk that fails too, and what is on disk stays.
+            try { fs?.Dispose(); } catch (IOException e) { Result.StoppedBecause ??= $"writing {output} failed ({e.Message})"; }
+            Result.Duration = DateTime.UtcNow - started;
+        }
+    }
+
+    /// <summary>Per-CPU <c>stats</c> (overrun = events lost to a full buffer; dropped events too), copied to stats/cpuN.</summary>
+    public void ReadStats()
+    {
+        string d = Path.Combine(_o.OutputDir, "stats");
+        Directory.CreateDirectory(d);
+        foreach (var cpuDir in Directory.GetDirectories(T("per_cpu"), "cpu*").OrderBy(x => x, StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(cpuDir);
+            if (!int.TryParse(name.AsSpan(3), out int cpu)) continue;
+            string text;
+            try { text = File.ReadAllText(Path.Combine(cpuDir, "stats")); } catch (IOException) { continue; }
+            File.WriteAllText(Path.Combine(d, name), text);
+            long Field(string key)
+            {
+                foreach (var line in text.Split('\n'))
+                    if (line.StartsWith(key + ":", StringComparison.Ordinal) && long.TryParse(line[(key.Length + 1)..].Trim(), out long v)) return v;
+                return 0;
+            }
+            var s = (Field("overrun"), Field("dropped events"), Field("entries"));
+            Result.PerCpu[cpu] = s;
+            Result.Lost += s.Item1 + s.Item2;
+            Result.Entries += s.Item3;
+        }
+        if (Result.Lost > 0)
+        {
+            // Enough to hold what was lost, rounded up to a power of two.
+            double need = _o.BufferKb * (1 + (double)Result.Lost / Math.Max(Result.Entries + Result.BytesWritten / 120, 1));
+            int kb = _o.BufferKb * 2;
+            while (kb < need) kb *= 2;
+            Result.SuggestedBufferKb = kb;
+        }
+    }
+
+    /// <summary>Puts back every setting touched, newest first, and clears the buffers. Safe to call more than once
+    /// and from a signal handler.</summary>
+    public void Restore()
+    {
+        lock (_restoreLock)
+        {
+            if (_restored) return;
+            _restored = true;
+            try { File.WriteAllText(T("tracing_on"), "0"); } catch (IOException) { }
+            for (int i = _saved.Count - 1; i >= 0; i--)
+            {
+                var (file, value) = _saved[i];
+                if (file.EndsWith("/tracing_on", StringComparison.Ordinal)) continue; // last, after the buffers are cleared
+                try { File.WriteAllText(file, value); } catch (IOException) { }
+            }
+            try { ClearBuffers(); } catch (RecordException) { }
+            foreach (var (file, value) in _saved)
+                if (file.EndsWith("/tracing_on", StringComparison.Ordinal)) { try { File.WriteAllText(file, value); } catch (IOException) { } }
+        }
+    }
+
+    /// <summary>The files touched and their values before the recording (for tests and record.json).</summary>
+    public IReadOnlyList<(string File, string Value)> Touched => _saved;
+
+    public void Dispose() => Restore();
+
+    /// <summary>record.json: what was recorded and how.</summary>
+    public void WriteSummary(string? command)
+    {
+        var sb = new StringBuilder();
+        sb.Append("{\n");
+        sb.Append($"  \"events_enabled\": [{string.Join(", ", Result.Enabled.Select(e => $"\"{e}\""))}],\n");
+        sb.Append($"  \"events_missing\": [{string.Join(", ", Result.Missing.Select(e => $"\"{e}\""))}],\n");
+        sb.Append($"  \"buffer_size_kb\": {_o.BufferKb},\n");
+        sb.Append($"  \"command\": {(command is null ? "null" : System.Text.Json.JsonSerializer.Serialize(command))},\n");
+        sb.Append($"  \"duration_s\": {Result.Duration.TotalSeconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)},\n");
+        sb.Append($"  \"bytes\": {Result.BytesWritten},\n");
+        sb.Append($"  \"lost_events\": {Result.Lost},\n");
+        sb.Append($"  \"stopped_because\": {(Result.StoppedBecause is null ? "null" : System.Text.Json.JsonSerializer.Serialize(Result.StoppedBecause))}\n");
+        sb.Append("}\n");
+        File.WriteAllText(Path.Combine(_o.OutputDir, "record.json"), sb.ToString());
+    }
+}
