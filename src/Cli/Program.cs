@@ -14,6 +14,10 @@ public static class Program
             ReplayCommand.Build(),
             SynthCommand.Build(),
             RecordCommand.Build(),
+            ReportCommands.Report(),
+            ReportCommands.CompareCommand(),
+            ReportCommands.Analyze(),
+            ReportCommands.Demo(),
         };
         return root;
     }

@@ -37,6 +37,9 @@ public sealed record ReplayOptions
     public double FreePagesTolerance { get; init; } = 0.05;
 }
 
+/// <summary>One row of <c>pageblocks.parquet</c>: a cell of the physical-memory map (fraction of flagged pageblocks).</summary>
+public readonly record struct PageblockCell(string Policy, long TsNs, int Bucket, double Flagged);
+
 /// <summary>One row of <c>series.parquet</c>: a policy's cumulative metric at trace time <see cref="TsNs"/>.</summary>
 public readonly record struct SeriesPoint(string Policy, long TsNs, string Metric, double Value);
 
@@ -56,6 +59,12 @@ public sealed class ReplayResult
     public PcpRules PcpRules { get; set; }
     /// <summary>Cumulative metric values per policy every interval of trace time, and at the end.</summary>
     public List<SeriesPoint> Series { get; } = new();
+    /// <summary>The physical-memory map of the freetype policies over time (<c>pageblocks.parquet</c>).</summary>
+    public List<PageblockCell> Pageblocks { get; } = new();
+    /// <summary>Allocation mix of the first policy: (order, migratetype, class) → requests.</summary>
+    public Dictionary<(int Order, int Mt, Sensitivity Class), long> Mix { get; } = new();
+    /// <summary>The reader's counters (name, severity, value): lines skipped, data lost, …</summary>
+    public List<(string Name, string Severity, long Value)> IngestCounters { get; } = new();
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
 }
@@ -96,6 +105,7 @@ public static class ReplayRunner
                 progress?.Invoke(1, reader.BytesConsumed);
             }
             result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
+            foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }
         options = WithKernelRules(options, result);
@@ -167,6 +177,8 @@ public static class ReplayRunner
             result.Metrics[e.Name] = m;
             result.EstimatedNs[e.Name] = e.EstimatedNs;
             result.Series.AddRange(run.Series);
+            result.Pageblocks.AddRange(run.Pageblocks);
+            if (run == runs[0]) foreach (var (k, v) in e.Mix) result.Mix[k] = v;
             if (run == runs[0])
             {
                 foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
@@ -186,6 +198,7 @@ public static class ReplayRunner
         public RequestReconstructor? Recon;
         public SensitivityClassifier? Classifier;
         public List<SeriesPoint> Series { get; } = new();
+        public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
         public long LastTs;
     }
@@ -337,6 +350,11 @@ public static class ReplayRunner
         long t = final ? run.LastTs : run.NextSample;
         foreach (var name in SeriesMetrics)
             if (m.TryGetValue(name, out double v)) run.Series.Add(new SeriesPoint(run.Engine.Name, t, name, v));
+        if (run.Engine.Spec.Kind is PolicyKind.AsiFreetypes or PolicyKind.Unmapped)
+        {
+            var map = run.Engine.PageblockMap(256);
+            for (int b = 0; b < map.Length; b++) run.Pageblocks.Add(new PageblockCell(run.Engine.Name, t, b, map[b]));
+        }
         if (!final) while (run.NextSample <= ts) run.NextSample += interval;
     }
 

@@ -101,6 +101,8 @@ static class ReplayCommand
             WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
+            WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
+            WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
             var run = RunJson(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result);
             WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 

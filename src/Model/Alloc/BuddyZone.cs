@@ -479,6 +479,18 @@ public sealed class BuddyZone
         return -1;
     }
 
+    /// <summary>Pageblocks in the zone (the last may be partial).</summary>
+    public int PageblockCount => _pageblockMt.Length;
+
+    /// <summary>Fraction of pageblocks [<paramref name="first"/>, <paramref name="end"/>) whose freetype carries flag 1
+    /// (sensitive / unmapped): one cell of the physical-memory map.</summary>
+    public double FlaggedFraction(int first, int end)
+    {
+        int n = 0, flagged = 0;
+        for (int i = Math.Max(first, 0); i < Math.Min(end, _pageblockMt.Length); i++) { n++; if (Freetype.Flag(_pageblockMt[i]) == 1) flagged++; }
+        return n == 0 ? 0 : (double)flagged / n;
+    }
+
     /// <summary>Pageblocks whose freetype flag <see cref="RmqueueConvert"/> changed, by the flag they took.</summary>
     public long[] ConvertedPageblocks { get; } = new long[Freetype.Flags];
 

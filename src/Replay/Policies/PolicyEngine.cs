@@ -124,6 +124,8 @@ public sealed class PolicyEngine : IRequestSink
         var always = AllocFlags.None;
         if (Spec.Kind == PolicyKind.AsiFreetypes && !Knobs.NoBlockMayFlip && (r.Gfp & (ulong)Gfp.DirectReclaim) == 0) always |= AllocFlags.NoBlock;
         _cpu = r.Cpu;
+        var key = (r.Order, r.Migratetype, r.Class);
+        Mix[key] = Mix.GetValueOrDefault(key) + 1;
         long pfn = Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, NoAsiFlags(r.Gfp, r.Order), always);
         if (pfn < 0) { ModelFailures++; return -1; }
         long n = 1L << r.Order;
@@ -283,6 +285,33 @@ public sealed class PolicyEngine : IRequestSink
     }
 
     public long FileCopies, FileCopyPages, CowCopies;
+
+    /// <summary>The physical-memory map: per bucket of pageblocks (all zones, in pfn order), the fraction flagged
+    /// (sensitive under asi-freetypes, unmapped under unmapped).</summary>
+    public double[] PageblockMap(int buckets)
+    {
+        var zones = Allocator.Zones.Where(z => z is not null).Select(z => z!.Buddy).ToList();
+        int total = zones.Sum(z => z.PageblockCount);
+        buckets = Math.Max(1, Math.Min(buckets, total));
+        var map = new double[buckets];
+        for (int b = 0; b < buckets; b++)
+        {
+            int first = (int)((long)b * total / buckets), end = (int)((long)(b + 1) * total / buckets);
+            double sum = 0; int n = 0;
+            int offset = 0;
+            foreach (var z in zones)
+            {
+                int lo = Math.Max(first - offset, 0), hi = Math.Min(end - offset, z.PageblockCount);
+                if (hi > lo) { sum += z.FlaggedFraction(lo, hi) * (hi - lo); n += hi - lo; }
+                offset += z.PageblockCount;
+            }
+            map[b] = n == 0 ? 0 : sum / n;
+        }
+        return map;
+    }
+
+    /// <summary>Allocations by order, migratetype and class, for the allocation-mix chart.</summary>
+    public readonly Dictionary<(int Order, int Mt, Sensitivity Class), long> Mix = new();
 
     /// <summary>The copy into a new sensitive user page goes through the direct map: an asi_exit under ASI, unless the
     /// mermap maps the source and the destination (two slots; the Aug 2025 ephmap had one and could not).</summary>

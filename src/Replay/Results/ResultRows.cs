@@ -20,6 +20,24 @@ public sealed class FidelityRow
     public string Note { get; set; } = "";
 }
 
+/// <summary>A row of <c>pageblocks.parquet</c>: one cell of the physical-memory map.</summary>
+public sealed class PageblockRow
+{
+    public string Policy { get; set; } = "";
+    public long TsNs { get; set; }
+    public int Bucket { get; set; }
+    public double Flagged { get; set; }
+}
+
+/// <summary>A row of <c>mix.parquet</c>: allocations by order, migratetype and class.</summary>
+public sealed class MixRow
+{
+    public int Order { get; set; }
+    public int Migratetype { get; set; }
+    public string Class { get; set; } = "";
+    public long Requests { get; set; }
+}
+
 /// <summary>A row of <c>series.parquet</c>: a policy's cumulative metric at a trace time.</summary>
 public sealed class SeriesRow
 {

@@ -35,6 +35,13 @@ public static class ResultsWriter
     public static async Task WriteSeriesAsync(ReplayResult r, Stream s) =>
         await ParquetSerializer.SerializeAsync(r.Series.Select(p => new SeriesRow { Policy = p.Policy, TsNs = p.TsNs, Metric = p.Metric, Value = p.Value }).ToList(), s, Options);
 
+    public static async Task WritePageblocksAsync(ReplayResult r, Stream s) =>
+        await ParquetSerializer.SerializeAsync(r.Pageblocks.Select(p => new PageblockRow { Policy = p.Policy, TsNs = p.TsNs, Bucket = p.Bucket, Flagged = p.Flagged }).ToList(), s, Options);
+
+    public static async Task WriteMixAsync(ReplayResult r, Stream s) =>
+        await ParquetSerializer.SerializeAsync(r.Mix.OrderBy(k => k.Key.Order).ThenBy(k => k.Key.Mt).ThenBy(k => k.Key.Class)
+            .Select(k => new MixRow { Order = k.Key.Order, Migratetype = k.Key.Mt, Class = k.Key.Class.ToString().ToLowerInvariant(), Requests = k.Value }).ToList(), s, Options);
+
     /// <summary>The CLI contract's <c>replay --json</c> object.</summary>
     public static JsonObject ToJson(ReplayResult r)
     {
@@ -63,6 +70,7 @@ public static class ResultsWriter
             ["lost_events"] = r.LostEvents,
             ["kernel"] = new JsonObject { ["release"] = r.KernelRelease, ["fallback_rules"] = r.FallbackRules.ToString(), ["pcp_rules"] = r.PcpRules.ToString() },
             ["assumptions"] = new JsonArray(r.Assumptions.Select(a => (JsonNode?)a).ToArray()),
+            ["ingest_counters"] = new JsonArray(r.IngestCounters.Select(c => (JsonNode?)new JsonObject { ["name"] = c.Name, ["severity"] = c.Severity, ["value"] = c.Value }).ToArray()),
         };
     }
 

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Text.Json;
+using AsiTrace.Report;
+
+namespace AsiTrace.Cli.Commands;
+
+/// <summary><c>report</c>, <c>compare</c>, <c>analyze</c> and <c>demo</c>: everything after the replay.</summary>
+static class ReportCommands
+{
+    public static Command Report()
+    {
+        var results = new Argument<string>("results") { Description = "results directory written by asitrace replay" };
+        var output = new Option<string?>("--output", "-o") { Description = "where to write the report (default: the results directory)" };
+        var cmd = new Command("report", "Draw the charts (PNG and SVG), summary.md, totals.csv, series.csv and a self-contained report.html from a results directory") { results, output };
+        cmd.SetAction(pr => CliRunner.Guard(() => WriteReport(pr.GetValue(results)!, pr.GetValue(output))));
+        return cmd;
+    }
+
+    static int WriteReport(string resultsDir, string? outDir)
+    {
+        ResultsSet set;
+        try { set = ResultsSet.Load(resultsDir); }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
+        string dir = outDir ?? resultsDir;
+        var files = ReportWriter.Write(set, dir);
+        Console.Error.WriteLine($"report: {Path.Combine(dir, "report.html")} ({files.Count} files: summary.md, totals.csv, series.csv, plots/)");
+        return ExitCodes.Ok;
+    }
+
+    public static Command CompareCommand()
+    {
+        var baseDir = new Argument<string>("base") { Description = "results directory of the baseline" };
+        var candDir = new Argument<string>("candidate") { Description = "results directory of the candidate (e.g. the allocator change)" };
+        var failOn = new Option<string[]>("--fail-on") { Description = "gate METRIC>+PCT or POLICY:METRIC>+PCT (repeatable); exit 1 when a gated metric rises more than PCT and significantly", AllowMultipleArgumentsPerToken = false };
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of the markdown table" };
+        var cmd = new Command("compare", "Compare two results directories metric by metric; a regression gate for allocator changes on stored traces") { baseDir, candDir, failOn, json };
+        cmd.SetAction(pr => CliRunner.Guard(() =>
+        {
+            var gates = new List<Gate>();
+            try { foreach (var g in pr.GetValue(failOn) ?? []) gates.Add(Gate.Parse(g)); }
+            catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
+            ResultsSet a, b;
+            try { a = ResultsSet.Load(pr.GetValue(baseDir)!); b = ResultsSet.Load(pr.GetValue(candDir)!); }
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
+            List<MetricChange> changes;
+            try { changes = Compare.Run(a, b, gates); }
+            catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
+            if (pr.GetValue(json)) Console.Out.WriteLine(Compare.Json(changes).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            else Console.Out.Write(Compare.Markdown(changes));
+            return changes.Any(c => c.Regression) ? ExitCodes.GateFailed : ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+
+    public static Command Analyze()
+    {
+        var inputs = new Argument<string[]>("inputs") { Description = "trace files, events Parquet files or a record directory", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "directory for the results and the report", Required = true };
+        var json = new Option<bool>("--json") { Description = "print the replay's JSON object on stdout" };
+        var cmd = new Command("analyze", "Replay the trace under the default policies and write the report: the main job") { inputs, output, json };
+        cmd.SetAction(pr => RunAnalyze(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(json)));
+        return cmd;
+    }
+
+    /// <summary>ingest (only when several inputs must become one stream) → replay → report, through the commands themselves.</summary>
+    static int RunAnalyze(string[] inputs, string outDir, bool json)
+    {
+        Directory.CreateDirectory(outDir);
+        string events = inputs[0];
+        if (inputs.Length > 1)
+        {
+            events = Path.Combine(outDir, "events.parquet");
+            int ic = Program.BuildRoot().Parse(["ingest", .. inputs, "-o", events]).Invoke();
+            if (ic != ExitCodes.Ok) return ic;
+        }
+        var replayArgs = new List<string> { "replay", events, "-o", outDir };
+        if (json) replayArgs.Add("--json");
+        int rc = Program.BuildRoot().Parse(replayArgs.ToArray()).Invoke();
+        if (rc != ExitCodes.Ok) return rc;
+        return CliRunner.Guard(() => WriteReport(outDir, null));
+    }
+
+    public static Command Demo()
+    {
+        var output = new Option<string>("--output", "-o") { Description = "directory for the demo's results and report", DefaultValueFactory = _ => "asitrace-demo" };
+        var cmd = new Command("demo", "Analyze the bundled real trace (sample-traces/churn: 368 k events recorded on Linux 6.18 with /proc snapshots)") { output };
+        cmd.SetAction(pr =>
+        {
+            string? sample = FindSample();
+            if (sample is null) { Console.Error.WriteLine("asitrace: the bundled sample-traces/churn was not found beside the tool or above the current directory"); return ExitCodes.IoError; }
+            int rc = RunAnalyze([sample], pr.GetValue(output)!, json: false);
+            if (rc == ExitCodes.Ok) Console.Out.WriteLine(Path.GetFullPath(Path.Combine(pr.GetValue(output)!, "report.html")));
+            return rc;
+        });
+        return cmd;
+    }
+
+    static string? FindSample()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                string p = Path.Combine(d.FullName, "sample-traces", "churn");
+                if (Directory.Exists(p)) return p;
+            }
+        return null;
+    }
+}

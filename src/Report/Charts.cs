@@ -1,0 +1,254 @@
+using ScottPlot;
+
+namespace AsiTrace.Report;
+
+/// <summary>One chart written as PNG and SVG under plots/.</summary>
+public sealed record ChartFile(string Name, string Title, string Caption, string PngPath, string SvgPath, bool Heatmap);
+
+/// <summary>
+/// The report's charts, drawn only from the results files (so any chart can be regenerated): cost per policy by cause,
+/// shootdowns over time, direct-map composition, the physical-memory map, fragmentation, fidelity and the allocation mix.
+/// </summary>
+public static class Charts
+{
+    const int W = 960, H = 520;
+    static readonly Color[] Palette = new ScottPlot.Palettes.Category10().Colors;
+
+    static readonly (string Metric, string Label)[] CostCauses =
+    [
+        ("cost_zeroing_ns", "zeroing"), ("cost_copy_ns", "page copies"), ("cost_tlb_ns", "traced TLB flushes"),
+        ("cost_asi_transitions_ns", "asi_exit/enter + flushes"), ("cost_mermap_ns", "mermap"),
+        ("cost_model_flushes_ns", "shootdowns (model)"), ("cost_page_table_pages_ns", "page-table pages"),
+        ("cost_tlb_misses_ns", "TLB misses"),
+    ];
+
+    public static List<ChartFile> DrawAll(ResultsSet r, string plotsDir)
+    {
+        ReportFonts.Register();
+        Directory.CreateDirectory(plotsDir);
+        var charts = new List<ChartFile>();
+        void Save(Plot p, string name, string title, string caption, bool heatmap = false)
+        {
+            string png = Path.Combine(plotsDir, name + ".png"), svg = Path.Combine(plotsDir, name + ".svg");
+            p.SavePng(png, W, H);
+            p.SaveSvg(svg, W, H);
+            charts.Add(new ChartFile(name, title, caption, png, svg, heatmap));
+        }
+        var policies = r.Policies;
+        if (policies.Count == 0) return charts;
+
+        // 1. Cost per policy, stacked by cause.
+        {
+            var p = new Plot();
+            var bars = new List<Bar>();
+            for (int i = 0; i < policies.Count; i++)
+            {
+                double y = 0;
+                for (int c = 0; c < CostCauses.Length; c++)
+                {
+                    double v = r.Total(policies[i], CostCauses[c].Metric) / 1e6;
+                    if (v <= 0) continue;
+                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = Palette[c % Palette.Length] });
+                    y += v;
+                }
+            }
+            p.Add.Bars(bars);
+            for (int c = 0; c < CostCauses.Length; c++)
+                if (policies.Any(pol => r.Total(pol, CostCauses[c].Metric) > 0))
+                    p.Legend.ManualItems.Add(new LegendItem { LabelText = CostCauses[c].Label, FillColor = Palette[c % Palette.Length] });
+            PolicyTicks(p, policies);
+            p.Title("Modelled CPU time per policy, by cause");
+            p.YLabel("CPU time (ms)");
+            p.ShowLegend(Alignment.UpperLeft);
+            p.Axes.Margins(bottom: 0);
+            Save(p, "cost_by_cause", "Cost per policy by cause",
+                "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
+        }
+
+        // 2. Relative to noasi.
+        if (policies.Contains("noasi") && r.Total("noasi", "estimated_ns") > 0)
+        {
+            var p = new Plot();
+            double b = r.Total("noasi", "estimated_ns");
+            var values = policies.Select(pol => (r.Total(pol, "estimated_ns") / b - 1) * 100).ToArray();
+            var bars = p.Add.Bars(values);
+            for (int i = 0; i < bars.Bars.Count; i++) bars.Bars[i].FillColor = values[i] > 0 ? Colors.IndianRed : Colors.SeaGreen;
+            PolicyTicks(p, policies);
+            p.Add.HorizontalLine(0, 1, Colors.Black);
+            p.Title("CPU time relative to noasi");
+            p.YLabel("change vs noasi (%)");
+            Save(p, "cost_vs_noasi", "Cost relative to noasi", "Estimated CPU time of each policy against the noasi replay of the same trace, in percent.");
+        }
+
+        double t0 = r.Series.Count > 0 ? r.Series.Min(s => s.TsNs) : 0;
+        double Sec(long ts) => (ts - t0) / 1e9;
+        void Lines(string name, string title, string caption, string ylabel, Func<string, (double[] X, double[] Y)?> data)
+        {
+            var p = new Plot();
+            int drawn = 0;
+            for (int i = 0; i < policies.Count; i++)
+            {
+                var d = data(policies[i]);
+                if (d is null || d.Value.X.Length == 0) continue;
+                var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[i % Palette.Length]);
+                line.LegendText = policies[i];
+                line.LineWidth = 2;
+                drawn++;
+            }
+            if (drawn == 0) return;
+            p.Title(title);
+            p.XLabel("trace time (s)");
+            p.YLabel(ylabel);
+            p.ShowLegend(Alignment.UpperLeft);
+            Save(p, name, title, caption);
+        }
+        (double[] X, double[] Y)? SeriesOf(string policy, string metric, Func<double, double>? f = null)
+        {
+            var pts = r.Series.Where(s => s.Policy == policy && s.Metric == metric).OrderBy(s => s.TsNs).ToList();
+            if (pts.Count == 0) return null;
+            return (pts.Select(s => Sec(s.TsNs)).ToArray(), pts.Select(s => f is null ? s.Value : f(s.Value)).ToArray());
+        }
+
+        // 3. Shootdowns over time.
+        Lines("shootdowns_over_time", "TLB shootdown IPIs over time", "IPIs sent by the model's kernel-range flushes (cumulative), one line per policy.",
+            "IPIs sent (cumulative)", pol => SeriesOf(pol, "ipis_sent"));
+
+        // 4. Direct-map composition per policy (bytes mapped by leaf size, both address spaces).
+        foreach (var pol in policies)
+        {
+            var p = new Plot();
+            int k = 0;
+            foreach (var (metric, label, bytes) in new[]
+            {
+                ("direct_map_4k_pages", "direct map 4K", 4096.0), ("direct_map_2m_pages", "direct map 2M", 2097152.0), ("direct_map_1g_pages", "direct map 1G", 1073741824.0),
+                ("restricted_map_4k_pages", "restricted 4K", 4096.0), ("restricted_map_2m_pages", "restricted 2M", 2097152.0),
+            })
+            {
+                var d = SeriesOf(pol, metric, v => v * bytes / (1 << 30));
+                if (d is null) continue;
+                var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[k++ % Palette.Length]);
+                line.LegendText = label;
+                line.LineWidth = 2;
+            }
+            if (k == 0) continue;
+            p.Title($"Direct-map composition over time: {pol}");
+            p.XLabel("trace time (s)");
+            p.YLabel("GiB mapped by leaves of that size");
+            p.ShowLegend(Alignment.UpperRight);
+            Save(p, "direct_map_" + Safe(pol), $"Direct map: {pol}",
+                "Bytes of the direct map (and ASI's restricted map) covered by 4 KiB, 2 MiB and 1 GiB leaves (DirectMap4k/2M/1G), present or not.");
+        }
+
+        // 5. Physical-memory map heatmaps.
+        foreach (var pol in r.Pageblocks.Select(x => x.Policy).Distinct())
+        {
+            var cells = r.Pageblocks.Where(x => x.Policy == pol).ToList();
+            var times = cells.Select(c => c.TsNs).Distinct().Order().ToList();
+            int buckets = cells.Max(c => c.Bucket) + 1;
+            var grid = new double[buckets, times.Count];
+            var index = times.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
+            foreach (var c in cells) grid[buckets - 1 - c.Bucket, index[c.TsNs]] = c.Flagged;
+            var p = new Plot();
+            var hm = p.Add.Heatmap(grid);
+            hm.Colormap = new ScottPlot.Colormaps.Viridis();
+            hm.Smooth = false;
+            hm.ManualRange = new ScottPlot.Range(0, 1);
+            p.Add.ColorBar(hm);
+            string flag = pol.StartsWith("unmapped") ? "unmapped" : "sensitive";
+            p.Title($"Physical memory by pageblock over time: {pol} (fraction {flag})");
+            p.XLabel("sample (every --interval of trace time)");
+            p.YLabel("pageblocks, low pfn at the bottom");
+            Save(p, "pageblock_map_" + Safe(pol), $"Physical-memory map: {pol}",
+                $"Each column is a sample; each row a bucket of pageblocks in pfn order; colour = fraction of the bucket's pageblocks that are {flag}.", heatmap: true);
+        }
+
+        // 6. Fragmentation over time.
+        Lines("fragmentation_over_time", "Free memory in blocks of 2 MiB or more", "Share of free pages that sit in free blocks of pageblock order or more, per policy.",
+            "free in ≥ 2 MiB blocks / free (%)", pol =>
+            {
+                var big = SeriesOf(pol, "free_pages_in_2m_blocks");
+                var all = SeriesOf(pol, "free_pages");
+                if (big is null || all is null || big.Value.X.Length != all.Value.X.Length) return null;
+                return (big.Value.X, big.Value.Y.Select((v, i) => all.Value.Y[i] > 0 ? 100 * v / all.Value.Y[i] : 0).ToArray());
+            });
+
+        // 7. Fidelity: model ÷ trace per check, so counts and page totals share one axis.
+        var checks = r.Fidelity.Where(f => f.Trace > 0).ToList();
+        if (checks.Count > 0)
+        {
+            var p = new Plot();
+            var bars = new List<Bar>();
+            var ticks = new List<Tick>();
+            for (int i = 0; i < checks.Count; i++)
+            {
+                double ratio = 100 * checks[i].Model / checks[i].Trace;
+                var color = checks[i].WithinTolerance switch { false => Colors.IndianRed, true => Colors.SeaGreen, null => Colors.SteelBlue };
+                bars.Add(new Bar { Position = checks.Count - 1 - i, Value = ratio, FillColor = color, Orientation = Orientation.Horizontal });
+                ticks.Add(new Tick(checks.Count - 1 - i, $"{checks[i].Check} ({checks[i].Trace:N0})"));
+            }
+            p.Add.Bars(bars);
+            p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+            p.Axes.Left.MajorTickStyle.Length = 0;
+            var line = p.Add.VerticalLine(100, 1.5f, Colors.Black);
+            line.LinePattern = LinePattern.Dashed;
+            p.Legend.ManualItems.Add(new LegendItem { LabelText = "within target", FillColor = Colors.SeaGreen });
+            p.Legend.ManualItems.Add(new LegendItem { LabelText = "target missed", FillColor = Colors.IndianRed });
+            p.Legend.ManualItems.Add(new LegendItem { LabelText = "reported only", FillColor = Colors.SteelBlue });
+            p.ShowLegend(Alignment.LowerRight);
+            p.Title("Fidelity: the noasi model as % of what the kernel did");
+            p.XLabel("model ÷ trace (%) — 100 is exact; trace value in brackets");
+            p.Axes.SetLimitsX(0, Math.Max(150, bars.Max(b => b.Value) * 1.1));
+            Save(p, "fidelity", "Fidelity", "Each check's model value as a percentage of the trace's (events counted in the trace, or the end snapshot); green within the target, red missed, blue reported without a target.");
+        }
+
+        // 8. Allocation mix.
+        if (r.Mix.Count > 0)
+        {
+            var p = new Plot();
+            var cats = r.Mix.GroupBy(m => (m.Order, m.Migratetype)).OrderBy(g => g.Key.Order).ThenBy(g => g.Key.Migratetype).ToList();
+            string[] classes = ["nonsensitive", "sensitive", "unmapped"];
+            Color[] colors = [Colors.SteelBlue, Colors.IndianRed, Colors.DarkOrange];
+            var bars = new List<Bar>();
+            var ticks = new List<Tick>();
+            for (int i = 0; i < cats.Count; i++)
+            {
+                double y = 0;
+                for (int c = 0; c < classes.Length; c++)
+                {
+                    double v = cats[i].Where(m => m.Class == classes[c]).Sum(m => (double)m.Requests);
+                    if (v <= 0) continue;
+                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c] });
+                    y += v;
+                }
+                ticks.Add(new Tick(i, $"o{cats[i].Key.Order} {MtName(cats[i].Key.Migratetype)}"));
+            }
+            p.Add.Bars(bars);
+            p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+            if (cats.Count > 6)
+            {
+                p.Axes.Bottom.TickLabelStyle.Rotation = 30;
+                p.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+                p.Axes.Bottom.MinimumSize = 80;
+            }
+            for (int c = 0; c < classes.Length; c++)
+                if (r.Mix.Any(m => m.Class == classes[c])) p.Legend.ManualItems.Add(new LegendItem { LabelText = classes[c], FillColor = colors[c] });
+            p.ShowLegend(Alignment.UpperRight);
+            p.Title("Allocation mix: order × migratetype × sensitivity");
+            p.YLabel("allocation requests");
+            p.Axes.Margins(bottom: 0);
+            Save(p, "allocation_mix", "Allocation mix", "Allocation requests of the trace by order and migratetype, stacked by the class the classifier gave them.");
+        }
+        return charts;
+    }
+
+    static string MtName(int mt) => mt switch { 0 => "unmovable", 1 => "movable", 2 => "reclaimable", 3 => "highatomic", _ => $"mt{mt}" };
+    static string Safe(string s) => string.Concat(s.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
+
+    static void PolicyTicks(Plot p, IReadOnlyList<string> policies)
+    {
+        var ticks = policies.Select((pol, i) => new Tick(i, pol)).ToArray();
+        p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
+        p.Axes.Bottom.MajorTickStyle.Length = 0;
+        p.HideGrid();
+    }
+}

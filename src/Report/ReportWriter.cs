@@ -1,0 +1,217 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using CsvHelper;
+
+namespace AsiTrace.Report;
+
+/// <summary>
+/// <c>asitrace report</c>: charts (PNG + SVG), <c>summary.md</c>, <c>totals.csv</c>, <c>series.csv</c> and one self-contained
+/// <c>report.html</c> (SVG inline, heatmaps as embedded PNG, no network), all from a results directory.
+/// </summary>
+public static class ReportWriter
+{
+    /// <summary>Metrics the summary table shows per policy, with a label.</summary>
+    static readonly (string Metric, string Label)[] Headline =
+    [
+        ("estimated_ns", "CPU time (ms)"), ("latency_ns", "initiator time (ms)"), ("asi_exits", "asi_exits"),
+        ("kernel_range_flushes", "kernel shootdowns"), ("ipis_sent", "IPIs sent"), ("tlb_misses", "TLB misses"),
+        ("direct_map_splits_1g", "1G splits"), ("direct_map_splits_2m", "2M splits"), ("page_table_pages", "page-table pages"),
+        ("pageblock_flips", "pageblock flips"), ("unmapped_pageblocks", "unmapped pageblocks"), ("bytes_zeroed", "bytes zeroed"),
+        ("mermap_local_flushes", "mermap flushes"), ("extfrag", "fallbacks (extfrag)"),
+    ];
+
+    public static List<string> Write(ResultsSet r, string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        var written = new List<string>();
+        var charts = Charts.DrawAll(r, Path.Combine(outDir, "plots"));
+        written.AddRange(charts.SelectMany(c => new[] { c.PngPath, c.SvgPath }));
+        string summary = Path.Combine(outDir, "summary.md");
+        File.WriteAllText(summary, Summary(r));
+        written.Add(summary);
+        written.Add(Csv(Path.Combine(outDir, "totals.csv"), ["policy", "metric", "value"],
+            r.Totals.Select(t => new[] { t.Policy, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
+        written.Add(Csv(Path.Combine(outDir, "series.csv"), ["policy", "ts_ns", "metric", "value"],
+            r.Series.Select(t => new[] { t.Policy, t.TsNs.ToString(CultureInfo.InvariantCulture), t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
+        string html = Path.Combine(outDir, "report.html");
+        File.WriteAllText(html, Html(r, charts));
+        written.Add(html);
+        return written;
+    }
+
+    static string Csv(string path, string[] header, IEnumerable<string[]> rows)
+    {
+        using var fs = File.Create(path);
+        using var csv = CsvWriter.Create(fs, new CsvWriterOptions(), false);
+        csv.WriteRecord(header);
+        foreach (var row in rows) csv.WriteRecord(row);
+        csv.Flush();
+        return path;
+    }
+
+    static string Fmt(string metric, double v) => metric is "estimated_ns" or "latency_ns"
+        ? (v / 1e6).ToString("N3", CultureInfo.InvariantCulture)
+        : v.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>The headline savings, one sentence each, from the totals.</summary>
+    public static List<string> Headlines(ResultsSet r)
+    {
+        var lines = new List<string>();
+        double Ns(string p) => r.Total(p, "estimated_ns");
+        double Pct(double a, double b) => b == 0 ? 0 : (a / b - 1) * 100;
+        var pols = r.Policies;
+        if (pols.Contains("noasi"))
+            foreach (var p in pols.Where(p => p != "noasi"))
+                lines.Add($"`{p}` costs {Pct(Ns(p), Ns("noasi")):+0.0;-0.0}% CPU time against `noasi` ({Ns(p) / 1e6:N3} ms vs {Ns("noasi") / 1e6:N3} ms), with {r.Total(p, "asi_exits"):N0} asi_exits and {r.Total(p, "kernel_range_flushes"):N0} kernel shootdowns.");
+        foreach (var p in pols.Where(p => p.EndsWith("+mermap", StringComparison.Ordinal)))
+        {
+            string bare = p[..^"+mermap".Length];
+            if (pols.Contains(bare) && Ns(bare) > 0)
+                lines.Add($"The mermap saves {-Pct(Ns(p), Ns(bare)):0.0}% of `{bare}`'s CPU time ({r.Total(bare, "asi_exits") - r.Total(p, "asi_exits"):N0} fewer asi_exits).");
+        }
+        if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", "latency_ns") > 0)
+            lines.Add($"`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by {Pct(r.Total("unmapped", "latency_ns"), r.Total("secretfree", "latency_ns")):+0.0;-0.0}% against per-allocation unmapping (`secretfree`): {r.Total("unmapped", "kernel_range_flushes"):N0} vs {r.Total("secretfree", "kernel_range_flushes"):N0} shootdowns.");
+        if (pols.Contains("asi-freetypes") && pols.Contains("asi-rfc") && Ns("asi-rfc") > 0)
+            lines.Add($"Sensitivity in the freetype (`asi-freetypes`) costs {Pct(Ns("asi-freetypes"), Ns("asi-rfc")):+0.0;-0.0}% against the RFC's per-page mapping (`asi-rfc`), with {r.Total("asi-freetypes", "pageblock_flips"):N0} pageblock flips instead of {r.Total("asi-rfc", "restricted_map_splits_2m"):N0} restricted-map splits.");
+        return lines;
+    }
+
+    public static string Summary(ResultsSet r)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# asitrace summary");
+        sb.AppendLine();
+        if (r.Run?.RootElement.TryGetProperty("inputs", out var inputs) == true)
+            foreach (var i in inputs.EnumerateArray()) sb.AppendLine($"Input: `{i.GetProperty("path").GetString()}` (sha256 {i.GetProperty("sha256").GetString()![..16]}…)");
+        sb.AppendLine();
+        sb.AppendLine("## Headlines");
+        sb.AppendLine();
+        foreach (var h in Headlines(r)) sb.AppendLine("- " + h);
+        sb.AppendLine();
+        sb.AppendLine("## Policies");
+        sb.AppendLine();
+        var pols = r.Policies;
+        sb.AppendLine("| metric | " + string.Join(" | ", pols.Select(p => $"`{p}`")) + " |");
+        sb.AppendLine("|---|" + string.Concat(pols.Select(_ => "---:|")));
+        foreach (var (metric, label) in Headline)
+            if (pols.Any(p => r.Total(p, metric) != 0))
+                sb.AppendLine($"| {label} | " + string.Join(" | ", pols.Select(p => Fmt(metric, r.Total(p, metric)))) + " |");
+        sb.AppendLine();
+        sb.AppendLine("## Fidelity (noasi replay vs the trace)");
+        sb.AppendLine();
+        if (r.Fidelity.Count == 0) sb.AppendLine("No noasi replay in this run.");
+        else
+        {
+            sb.AppendLine("| check | trace | model | error | target |");
+            sb.AppendLine("|---|---:|---:|---:|---|");
+            foreach (var f in r.Fidelity)
+                sb.AppendLine($"| {f.Check} | {f.Trace:N0} | {f.Model:N0} | {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1", CultureInfo.InvariantCulture) : "n/a")} | {(f.WithinTolerance switch { true => "ok", false => "**missed**", null => "" })} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## Anomalies, data loss and assumptions");
+        sb.AppendLine();
+        if (r.Run?.RootElement.TryGetProperty("result", out var res) == true)
+        {
+            long lost = res.TryGetProperty("lost_events", out var l) ? l.GetInt64() : 0;
+            sb.AppendLine(lost > 0 ? $"- **{lost:N0} events were lost** while recording: the replay is missing their requests." : "- No events were lost.");
+            if (res.TryGetProperty("anomalies", out var an))
+                foreach (var a in an.EnumerateObject()) sb.AppendLine($"- anomaly `{a.Name}`: {a.Value.GetInt64():N0} (resolved)");
+            if (res.TryGetProperty("ingest_counters", out var ic))
+                foreach (var c in ic.EnumerateArray().Where(c => c.GetProperty("severity").GetString() != "info"))
+                    sb.AppendLine($"- {c.GetProperty("severity").GetString()}: `{c.GetProperty("name").GetString()}` {c.GetProperty("value").GetInt64():N0}");
+            if (res.TryGetProperty("assumptions", out var asm))
+                foreach (var a in asm.EnumerateArray()) sb.AppendLine($"- assumption: {a.GetString()}");
+        }
+        return sb.ToString();
+    }
+
+    static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
+
+    public static string Html(ResultsSet r, List<ChartFile> charts)
+    {
+        var sb = new StringBuilder();
+        sb.Append("""
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>asitrace report</title>
+<style>
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1040px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}.info{}.error{background:#fff3cd}.data_loss{background:#f8d7da;font-weight:bold}
+figure{margin:2em 0}figcaption{color:#555;font-size:90%}svg{max-width:100%;height:auto}
+img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;padding:0 3px}
+</style></head><body>
+<h1>asitrace report</h1>
+""");
+        sb.Append("<h2>Headlines</h2><ul>");
+        foreach (var h in Headlines(r)) sb.Append("<li>").Append(E(h).Replace("`", "")).Append("</li>");
+        sb.Append("</ul>");
+        var pols = r.Policies;
+        sb.Append("<h2>Policies</h2><table><tr><th>metric</th>");
+        foreach (var p in pols) sb.Append("<th>").Append(E(p)).Append("</th>");
+        sb.Append("</tr>");
+        foreach (var (metric, label) in Headline)
+            if (pols.Any(p => r.Total(p, metric) != 0))
+            {
+                sb.Append("<tr><td>").Append(E(label)).Append("</td>");
+                foreach (var p in pols) sb.Append("<td>").Append(E(Fmt(metric, r.Total(p, metric)))).Append("</td>");
+                sb.Append("</tr>");
+            }
+        sb.Append("</table>");
+        foreach (var c in charts)
+        {
+            sb.Append("<figure><h3>").Append(E(c.Title)).Append("</h3>");
+            if (c.Heatmap) sb.Append("<img class=\"heat\" alt=\"").Append(E(c.Title)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(File.ReadAllBytes(c.PngPath))).Append("\">");
+            else sb.Append(StripXmlHeader(File.ReadAllText(c.SvgPath)));
+            sb.Append("<figcaption>").Append(E(c.Caption)).Append("</figcaption></figure>");
+        }
+        sb.Append("<h2>Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th></tr>");
+        foreach (var f in r.Fidelity)
+            sb.Append($"<tr><td>{E(f.Check)}</td><td>{f.Trace:N0}</td><td>{f.Model:N0}</td><td>{(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1", CultureInfo.InvariantCulture) : "n/a")}</td><td>{(f.WithinTolerance switch { true => "ok", false => "missed", null => "" })}</td></tr>");
+        sb.Append("</table>");
+        sb.Append("<h2>Run</h2>");
+        if (r.Run is { } run)
+        {
+            var root = run.RootElement;
+            if (root.TryGetProperty("inputs", out var inputs))
+            {
+                sb.Append("<table><tr><th>input</th><th>bytes</th><th>sha256</th></tr>");
+                foreach (var i in inputs.EnumerateArray())
+                    sb.Append($"<tr><td>{E(i.GetProperty("path").GetString())}</td><td>{i.GetProperty("bytes").GetInt64():N0}</td><td><code>{E(i.GetProperty("sha256").GetString())}</code></td></tr>");
+                sb.Append("</table>");
+            }
+            if (root.TryGetProperty("result", out var res) && res.TryGetProperty("ingest_counters", out var ic))
+            {
+                sb.Append("<h3>Input counters</h3><table><tr><th>counter</th><th>severity</th><th>value</th></tr>");
+                foreach (var c in ic.EnumerateArray())
+                {
+                    string sev = c.GetProperty("severity").GetString() ?? "info";
+                    sb.Append($"<tr class=\"{E(sev)}\"><td>{E(c.GetProperty("name").GetString())}</td><td>{E(sev)}</td><td>{c.GetProperty("value").GetInt64():N0}</td></tr>");
+                }
+                sb.Append("</table>");
+            }
+            if (root.TryGetProperty("costs", out var costs))
+            {
+                sb.Append("<h3>Cost constants</h3><table><tr><th>constant</th><th>value</th><th>unit</th><th>source</th></tr>");
+                foreach (var c in costs.EnumerateObject())
+                {
+                    if (c.Value.ValueKind == JsonValueKind.Object)
+                        sb.Append($"<tr><td>{E(c.Name)}</td><td>{c.Value.GetProperty("value").GetDouble()}</td><td>{E(c.Value.GetProperty("unit").GetString())}</td><td style=\"text-align:left\">{E(c.Value.GetProperty("source").GetString())}{(c.Value.GetProperty("estimate").GetBoolean() ? " (estimate)" : "")}</td></tr>");
+                    else sb.Append($"<tr><td>{E(c.Name)}</td><td colspan=\"3\" style=\"text-align:left\">{E(c.Value.ToString())}</td></tr>");
+                }
+                sb.Append("</table>");
+            }
+            if (root.TryGetProperty("options", out var opts)) sb.Append("<h3>Options</h3><pre>").Append(E(opts.ToString())).Append("</pre>");
+        }
+        sb.Append("<script>window.addEventListener('load',function(){var n=0,ok=0;document.querySelectorAll('img').forEach(function(i){n++;if(i.complete&&i.naturalWidth>0)ok++;});document.title='asitrace report: '+ok+'/'+n+' images, '+document.querySelectorAll('svg').length+' svg';});</script>");
+        sb.Append("</body></html>\n");
+        return sb.ToString();
+    }
+
+    static string StripXmlHeader(string svg)
+    {
+        int i = svg.IndexOf("<svg", StringComparison.Ordinal);
+        return i >= 0 ? svg[i..] : svg;
+    }
+}

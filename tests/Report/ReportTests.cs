@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AsiTrace.Report;
+using AsiTrace.Tests.Cli;
+using SkiaSharp;
+
+namespace AsiTrace.Tests.Report;
+
+/// <summary>One replay of the dd-cat sample under the default policies, shared by the report tests.</summary>
+public sealed class ReplayedSample
+{
+    public string Results { get; }
+    public ReplayedSample()
+    {
+        Results = Path.Combine(TestPaths.TempDir(), "results");
+        var (code, _, err) = CliTests.Run("replay", TestPaths.Sample("churn"), "-o", Results, "--interval", "250ms");
+        if (code != 0) throw new InvalidOperationException(err);
+    }
+}
+
+public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
+{
+    static int InkPixels(string png, int top, int bottom)
+    {
+        using var bmp = SKBitmap.Decode(png);
+        int ink = 0;
+        for (int y = top; y < Math.Min(bottom, bmp.Height); y++)
+            for (int x = bmp.Width / 4; x < bmp.Width * 3 / 4; x++)
+            {
+                var c = bmp.GetPixel(x, y);
+                if (c.Red < 128 && c.Green < 128 && c.Blue < 128) ink++;
+            }
+        return ink;
+    }
+
+    [Fact]
+    public void report_writes_every_chart_csv_summary_and_a_self_contained_html()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "report");
+        var (code, _, err) = CliTests.Run("report", sample.Results, "-o", outDir);
+        Assert.True(code == 0, err);
+        foreach (var chart in new[] { "cost_by_cause", "cost_vs_noasi", "shootdowns_over_time", "direct_map_noasi", "direct_map_asi-rfc",
+                     "pageblock_map_asi-freetypes", "pageblock_map_unmapped", "fragmentation_over_time", "fidelity", "allocation_mix" })
+        {
+            Assert.True(new FileInfo(Path.Combine(outDir, "plots", chart + ".png")).Length > 5000, chart);
+            Assert.True(new FileInfo(Path.Combine(outDir, "plots", chart + ".svg")).Length > 1000, chart);
+        }
+        // The title strip of a chart has text in it.
+        Assert.True(InkPixels(Path.Combine(outDir, "plots", "cost_by_cause.png"), 5, 30) > 100);
+
+        var set = ResultsSet.Load(sample.Results);
+        var totals = File.ReadAllLines(Path.Combine(outDir, "totals.csv"));
+        Assert.Equal("policy,metric,value", totals[0]);
+        Assert.Equal(set.Totals.Count, totals.Length - 1);
+        Assert.Equal(set.Series.Count + 1, File.ReadAllLines(Path.Combine(outDir, "series.csv")).Length);
+
+        string md = File.ReadAllText(Path.Combine(outDir, "summary.md"));
+        Assert.Contains("| metric | `noasi` | `asi-rfc` |", md);
+        Assert.Contains("The mermap saves", md);
+        Assert.Contains("mm_page_alloc_zone_locked", md);
+
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org", ""));
+        Assert.DoesNotContain("https://", html);
+        Assert.Contains("<svg", html);
+        Assert.Contains("data:image/png;base64,", html);
+        Assert.Contains("Cost constants", html);
+    }
+
+    [Fact]
+    public void charts_have_text_on_a_box_without_fonts()
+    {
+        // Hide the system fonts in a private mount namespace (root): only the DejaVu Sans shipped with the tool remains.
+        if (!Environment.IsPrivilegedProcess || !File.Exists("/usr/bin/unshare")) return;
+        string outDir = Path.Combine(TestPaths.TempDir(), "nofonts");
+        string exe = Path.Combine(AppContext.BaseDirectory, "asitrace.dll");
+        var psi = new ProcessStartInfo("unshare", ["-m", "sh", "-c",
+            $"mount -t tmpfs none /usr/share/fonts && ls /usr/share/fonts | wc -l && dotnet '{exe}' report '{sample.Results}' -o '{outDir}'"])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 && stderr.Contains("unshare")) return; // no mount namespaces in this container
+        Assert.True(p.ExitCode == 0, stderr);
+        Assert.Equal("0", stdout.Trim().Split('\n')[0]); // no system fonts were visible
+        Assert.True(InkPixels(Path.Combine(outDir, "plots", "cost_by_cause.png"), 5, 30) > 100, "no text in the title area");
+        Assert.True(InkPixels(Path.Combine(outDir, "plots", "fidelity.png"), 5, 30) > 100, "no text in the title area");
+    }
+
+    [RequiresToolFact("chromium")]
+    public void report_html_renders_in_headless_chromium_with_every_image_loaded_and_no_console_errors()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "browser");
+        var (code, _, err) = CliTests.Run("report", sample.Results, "-o", outDir);
+        Assert.True(code == 0, err);
+        string url = "file://" + Path.Combine(outDir, "report.html");
+        string[] flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--user-data-dir=" + TestPaths.TempDir()];
+        (string Out, string Err) Chromium(params string[] args)
+        {
+            var psi = new ProcessStartInfo(PeerTools.Find("chromium")!) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in flags.Concat(args)) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            Assert.True(p.WaitForExit(120_000), "chromium did not finish");
+            return (o.Result, e.Result);
+        }
+        // The page's own load handler writes into its title how many images loaded.
+        var (dom, log) = Chromium("--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", url);
+        var m = System.Text.RegularExpressions.Regex.Match(dom, @"asitrace report: (\d+)/(\d+) images, (\d+) svg");
+        Assert.True(m.Success, "the load handler did not run: " + dom[..Math.Min(300, dom.Length)]);
+        Assert.Equal(m.Groups[2].Value, m.Groups[1].Value);
+        Assert.True(int.Parse(m.Groups[3].Value) >= 8);
+        Assert.DoesNotContain("Uncaught", log);
+        Assert.DoesNotContain(":CONSOLE", log.Split('\n').Where(l => l.Contains("ERROR")).Aggregate("", (a, b) => a + b));
+        string shot = Path.Combine(outDir, "shot.png");
+        Chromium("--screenshot=" + shot, "--window-size=1200,2000", url);
+        Assert.True(File.Exists(shot));
+        Assert.True(InkPixels(shot, 0, 2000) > 20_000, "the screenshot is blank");
+    }
+}
+
+public class CompareTests
+{
+    static string Replay(string events, params string[] extra)
+    {
+        string dir = Path.Combine(TestPaths.TempDir(), "r");
+        var (code, _, err) = CliTests.Run(["replay", events, "-o", dir, "--policy", "noasi,asi-rfc", "--interval", "2ms", .. extra]);
+        Assert.True(code == 0, err);
+        return dir;
+    }
+
+    [Fact]
+    public void the_gate_fails_only_on_a_significant_rise_beyond_the_threshold()
+    {
+        string events = Path.Combine(TestPaths.TempDir(), "kb.parquet");
+        var (sc, _, serr) = CliTests.Run("synth", "kernel-build", "--param", "processes=60", "--param", "mib_per_process=2", "-o", events);
+        Assert.True(sc == 0, serr);
+        string a = Replay(events, "--knob", "Ibpb=false");
+        string a2 = Replay(events, "--knob", "Ibpb=false");
+        string b = Replay(events);
+
+        var (same, sameOut, _) = CliTests.Run("compare", a, a2, "--fail-on", "estimated_ns>+5%");
+        Assert.Equal(0, same);
+        Assert.Contains("no regression", sameOut);
+
+        // IBPB on every asi_exit: asi-rfc's CPU time rises far beyond 5 %, in every interval.
+        var (worse, worseOut, _) = CliTests.Run("compare", a, b, "--fail-on", "asi-rfc:estimated_ns>+5%", "--json");
+        Assert.Equal(1, worse);
+        var j = JsonDocument.Parse(worseOut).RootElement;
+        Assert.Equal(1, j.GetProperty("regressions").GetInt32());
+        var c = j.GetProperty("changes").EnumerateArray().Single(x => x.GetProperty("policy").GetString() == "asi-rfc" && x.GetProperty("metric").GetString() == "estimated_ns");
+        Assert.True(c.GetProperty("p_value").GetDouble() < 0.05);
+        // noasi is unaffected by the knob and not gated.
+        Assert.Equal(0, CliTests.Run("compare", a, b, "--fail-on", "noasi:estimated_ns>+5%").Code);
+        Assert.Equal(2, CliTests.Run("compare", a, b, "--fail-on", "estimated_ns").Code);
+        Assert.Equal(2, CliTests.Run("compare", a, b, "--fail-on", "no_such_metric>+1%").Code);
+    }
+
+    [Fact]
+    public void permutation_test_separates_shifted_samples_from_identical_ones()
+    {
+        var rng = new Random(1);
+        double[] x = Enumerable.Range(0, 30).Select(_ => rng.NextDouble()).ToArray();
+        double[] y = x.Select(v => v + 0.02 * (rng.NextDouble() - 0.5)).ToArray();
+        double[] z = x.Select(v => v + 1).ToArray();
+        Assert.True(Compare.PermutationTest(x, y, 2000, 7) > 0.2);
+        Assert.True(Compare.PermutationTest(x, z, 2000, 7) < 0.01);
+    }
+}
+
+public class AnalyzeDemoTests
+{
+    [Fact]
+    public void demo_analyzes_the_bundled_trace_and_prints_where_the_report_is()
+    {
+        string dir = Path.Combine(TestPaths.TempDir(), "demo");
+        var (code, stdout, err) = CliTests.Run("demo", "-o", dir);
+        Assert.True(code == 0, err);
+        string report = stdout.Trim();
+        Assert.EndsWith("report.html", report);
+        Assert.True(File.Exists(report));
+        foreach (var f in new[] { "totals.parquet", "series.parquet", "fidelity.parquet", "run.json", "summary.md", "totals.csv", "plots/cost_by_cause.svg" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+    }
+}
