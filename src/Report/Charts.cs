@@ -37,32 +37,51 @@ public static class Charts
         var policies = r.Policies;
         if (policies.Count == 0) return charts;
 
-        // 1. Cost per policy, stacked by cause.
+        // 1. Cost per policy, stacked by cause; the asi transitions split by what caused the exits.
         {
+            var causes = new List<(string Label, Func<string, double> Ns)>();
+            foreach (var (metric, label) in CostCauses)
+            {
+                if (metric == "cost_asi_transitions_ns")
+                {
+                    foreach (var (exitMetric, exitLabel) in new[]
+                    {
+                        ("asi_exits_page_cache", "asi_exits: page cache"), ("asi_exits_zeroing", "asi_exits: zeroing"),
+                        ("asi_exits_cow", "asi_exits: copy-on-write"), ("asi_exits_context_switch", "asi_exits: context switch"), ("asi_exits_other", "asi_exits: other"),
+                    })
+                        causes.Add((exitLabel, pol =>
+                        {
+                            double all = r.Total(pol, "asi_exits");
+                            return all == 0 ? 0 : r.Total(pol, metric) * r.Total(pol, exitMetric) / all;
+                        }));
+                }
+                else causes.Add((label, pol => r.Total(pol, metric)));
+            }
             var p = new Plot();
             var bars = new List<Bar>();
+            var colors = new ScottPlot.Palettes.Category20().Colors;
             for (int i = 0; i < policies.Count; i++)
             {
                 double y = 0;
-                for (int c = 0; c < CostCauses.Length; c++)
+                for (int c = 0; c < causes.Count; c++)
                 {
-                    double v = r.Total(policies[i], CostCauses[c].Metric) / 1e6;
+                    double v = causes[c].Ns(policies[i]) / 1e6;
                     if (v <= 0) continue;
-                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = Palette[c % Palette.Length] });
+                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c % colors.Length] });
                     y += v;
                 }
             }
             p.Add.Bars(bars);
-            for (int c = 0; c < CostCauses.Length; c++)
-                if (policies.Any(pol => r.Total(pol, CostCauses[c].Metric) > 0))
-                    p.Legend.ManualItems.Add(new LegendItem { LabelText = CostCauses[c].Label, FillColor = Palette[c % Palette.Length] });
+            for (int c = 0; c < causes.Count; c++)
+                if (policies.Any(pol => causes[c].Ns(pol) > 0))
+                    p.Legend.ManualItems.Add(new LegendItem { LabelText = causes[c].Label, FillColor = colors[c % colors.Length] });
             PolicyTicks(p, policies);
             p.Title("Modelled CPU time per policy, by cause");
             p.YLabel("CPU time (ms)");
             p.ShowLegend(Alignment.UpperLeft);
             p.Axes.Margins(bottom: 0);
             Save(p, "cost_by_cause", "Cost per policy by cause",
-                "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
+                "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on; asi_exit/enter transitions (with their IBPB/RSB/L1D/VERW flushes) split by what caused the exits. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
         }
 
         // 2. Relative to noasi.

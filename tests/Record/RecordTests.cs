@@ -72,8 +72,12 @@ public class RecordTests
         // Independent count: event lines of each kind in the text.
         long lines = File.ReadLines(Path.Combine(dir, "trace.txt")).Count(l => l.Contains(" mm_page_alloc: "));
         Assert.Equal(lines, byKind.GetProperty("mm_page_alloc").GetInt64());
-        var (rc, _, rerr) = CliTests.Run("replay", dir, "-o", Path.Combine(dir, "results"), "--policy", "noasi");
+        // And analyze finds the trace and both snapshots in it.
+        var (rc, _, rerr) = CliTests.Run("analyze", dir, "-o", Path.Combine(dir, "report"));
         Assert.True(rc == 0, rerr);
+        Assert.True(File.Exists(Path.Combine(dir, "report", "report.html")));
+        using var run = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "report", "run.json")));
+        Assert.EndsWith("rec", run.RootElement.GetProperty("snapshot").GetString());
     }
 
     [RequiresTracefsFact]
