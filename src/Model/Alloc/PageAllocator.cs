@@ -169,6 +169,7 @@ public sealed class PageAllocator
                 {
                     if (zone.Buddy.WatermarkOk(order, wm.High, reserve, flags)) goto tryThisZone;
                     FlagsOf(z).BelowHigh = true;
+                    _nextTickWork = long.MinValue; // Tick checks every event until kswapd's work clears it
                 }
                 if (!zone.Buddy.WatermarkOk(order, wm.Low, reserve, flags)) continue;
             }
@@ -251,6 +252,7 @@ public sealed class PageAllocator
         if (_decaySchedule.Length < Cpus) { Array.Resize(ref _decaySchedule, Cpus); Array.Resize(ref _decayNext, Cpus); }
         _decaySchedule[cpu] = times;
         _decayNext[cpu] = 0;
+        _nextTickWork = long.MinValue;
     }
 
     /// <summary>vmstat_update's <c>decay_pcp_high()</c> on every zone's pcp of <paramref name="cpu"/>, now.</summary>
@@ -271,8 +273,13 @@ public sealed class PageAllocator
 
     /// <summary>Advances model time: vmstat_update's <c>decay_pcp_high()</c> once per stat interval on each CPU, and
     /// kswapd clearing ZONE_BELOW_HIGH once a zone is back above its high watermark.</summary>
+    long _nextTickWork = long.MinValue;
+
     public void Tick(long nowNs)
     {
+        // Most events come between two decay runs and with no zone flagged below high: nothing to do.
+        if (nowNs < _nextTickWork) return;
+        _nextTickWork = long.MaxValue;
         for (int c = 0; c < Cpus; c++)
         {
             if (c < _decaySchedule.Length && _decaySchedule[c] is { } times)
@@ -289,6 +296,14 @@ public sealed class PageAllocator
         {
             var z = Zones[zi];
             if (z is not null && FlagsOf(zi).BelowHigh && z.Buddy.FreePages > z.Spec.Watermarks.High) FlagsOf(zi).BelowHigh = false;
+            if (z is not null && FlagsOf(zi).BelowHigh) _nextTickWork = long.MinValue; // check again at the next event
+        }
+        for (int c = 0; c < Cpus; c++)
+        {
+            long next = c < _decaySchedule.Length && _decaySchedule[c] is { } times
+                ? (_decayNext[c] < times.Length ? times[_decayNext[c]] : long.MaxValue)
+                : _nextDecay[c];
+            if (next < _nextTickWork) _nextTickWork = next;
         }
     }
 

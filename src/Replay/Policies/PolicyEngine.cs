@@ -124,8 +124,7 @@ public sealed class PolicyEngine : IRequestSink
         var always = AllocFlags.None;
         if (Spec.Kind == PolicyKind.AsiFreetypes && !Knobs.NoBlockMayFlip && (r.Gfp & (ulong)Gfp.DirectReclaim) == 0) always |= AllocFlags.NoBlock;
         _cpu = r.Cpu;
-        var key = (r.Order, r.Migratetype, r.Class);
-        Mix[key] = Mix.GetValueOrDefault(key) + 1;
+        if (r.Order <= 20 && (uint)r.Migratetype < 8) _mix[(r.Order * 8 + r.Migratetype) * 3 + (int)r.Class]++;
         long pfn = Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, NoAsiFlags(r.Gfp, r.Order), always);
         if (pfn < 0) { ModelFailures++; return -1; }
         long n = 1L << r.Order;
@@ -310,8 +309,20 @@ public sealed class PolicyEngine : IRequestSink
         return map;
     }
 
-    /// <summary>Allocations by order, migratetype and class, for the allocation-mix chart.</summary>
-    public readonly Dictionary<(int Order, int Mt, Sensitivity Class), long> Mix = new();
+    // Allocations by order (0–20), migratetype (0–7) and class, for the allocation-mix chart.
+    readonly long[] _mix = new long[21 * 8 * 3];
+
+    /// <summary>Allocations by order, migratetype and class.</summary>
+    public Dictionary<(int Order, int Mt, Sensitivity Class), long> Mix
+    {
+        get
+        {
+            var d = new Dictionary<(int, int, Sensitivity), long>();
+            for (int i = 0; i < _mix.Length; i++)
+                if (_mix[i] != 0) d[(i / 24, i / 3 % 8, (Sensitivity)(i % 3))] = _mix[i];
+            return d;
+        }
+    }
 
     /// <summary>The copy into a new sensitive user page goes through the direct map: an asi_exit under ASI, unless the
     /// mermap maps the source and the destination (two slots; the Aug 2025 ephmap had one and could not).</summary>

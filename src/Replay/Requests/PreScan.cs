@@ -23,7 +23,7 @@ public sealed class PreScan
     public long LastTs { get; private set; } = long.MinValue;
     EventKind[] _lastKind = [];
     // Page-cache classification: live allocation heads → their ordinal; ordinals later inserted into the page cache.
-    readonly Dictionary<long, long> _ordinalByHead = new();
+    readonly SparsePfnMap<long> _ordinalByHead = new(); // ordinal + 1
     readonly List<ulong> _pageCacheOrdinals = new();
     long _ordinal;
 
@@ -44,7 +44,8 @@ public sealed class PreScan
         for (int k = 0; k <= 10; k++)
         {
             long head = pfn & ~((1L << k) - 1);
-            if (!_ordinalByHead.TryGetValue(head, out long ord)) continue;
+            long ord = _ordinalByHead.Get(head) - 1;
+            if (ord < 0) continue;
             int w = (int)(ord >> 6);
             while (_pageCacheOrdinals.Count <= w) _pageCacheOrdinals.Add(0);
             ulong bit = 1UL << (int)(ord & 63);
@@ -57,7 +58,8 @@ public sealed class PreScan
     // The requested migratetype of each live allocation's head pfn, 2 bits per pfn (0: unknown, else mt + 1).
     readonly byte[] _allocMt;
     // Per CPU × zone × pcp list (PerCpuPages.Pindex): running balance of blocks and its minimum.
-    readonly Dictionary<(int Cpu, int Zone), (long[] Balance, long[] Min)> _lists = new();
+    // Per CPU × zone: running balance of blocks per pcp list and its minimum.
+    (long[] Balance, long[] Min)?[] _lists = new (long[], long[])?[16 * ZoneIndex.Count];
 
     /// <param name="pfnLimit">pfns at or above this are counted as out of range.</param>
     /// <param name="zones">pfn ranges of the zones (for which zone's pcp lists an event touches); empty: one zone.</param>
@@ -78,7 +80,8 @@ public sealed class PreScan
     public long[] MinimumPcpBlocks(int cpu, int zone)
     {
         var need = new long[PerCpuPages.NrPcpLists];
-        if (_lists.TryGetValue((cpu, zone), out var l))
+        int k = cpu * ZoneIndex.Count + zone;
+        if (k < _lists.Length && _lists[k] is { } l)
             for (int i = 0; i < need.Length; i++) need[i] = Math.Max(0, -l.Min[i]);
         return need;
     }
@@ -94,7 +97,9 @@ public sealed class PreScan
         if (!PerCpuPages.AllowedOrder(order) || (uint)mt >= Migratetype.PcpTypes) return;
         int zone = ZoneOf(pfn);
         if (zone < 0) return;
-        if (!_lists.TryGetValue((cpu, zone), out var l)) _lists[(cpu, zone)] = l = (new long[PerCpuPages.NrPcpLists], new long[PerCpuPages.NrPcpLists]);
+        int k = cpu * ZoneIndex.Count + zone;
+        if (k >= _lists.Length) Array.Resize(ref _lists, Math.Max(k + 1, _lists.Length * 2));
+        var l = _lists[k] ??= (new long[PerCpuPages.NrPcpLists], new long[PerCpuPages.NrPcpLists]);
         int i = PerCpuPages.Pindex(mt, order);
         l.Balance[i] += delta;
         if (l.Balance[i] < l.Min[i]) l.Min[i] = l.Balance[i];
@@ -138,7 +143,7 @@ public sealed class PreScan
                 case EventKind.MmPageAlloc:
                     if (pfn != 0 && pfn != -1 && order <= 20)
                     {
-                        _ordinalByHead[pfn] = _ordinal++;
+                        _ordinalByHead.Set(pfn, ++_ordinal);
                         _pagesAllocated += 1L << order;
                         if ((e.Gfp & (ulong)Gfp.Hardwall) != 0) _userPagesAllocated += 1L << order;
                     }
@@ -164,7 +169,7 @@ public sealed class PreScan
                     MarkPageCache(pfn);
                     break;
                 case EventKind.MmPageFree:
-                    _ordinalByHead.Remove(pfn);
+                    _ordinalByHead.Set(pfn, 0);
                     Touch(pfn, order, free: true);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).

@@ -16,7 +16,8 @@ public sealed class RequestReconstructor
     readonly IRequestSink[] _sinks;
     readonly PfnBitmap? _preexisting;
     readonly HashSet<long> _preexistingFreed = new();
-    readonly Dictionary<long, int> _liveByHead = new();
+    // Live allocations by head pfn: slot + 1 (0: none).
+    readonly SparsePfnMap<int> _liveByHead = new();
     // Live allocations in slots: head pfn, order, pages not yet freed, request id, and one model pfn per sink.
     long[] _head = new long[1024], _remaining = new long[1024], _id = new long[1024], _modelPfn;
     byte[] _order = new byte[1024];
@@ -113,7 +114,7 @@ public sealed class RequestReconstructor
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         for (int s = 0; s < _sinks.Length; s++) _modelPfn[slot * _sinks.Length + s] = _sinks[s].Alloc(in req);
-        _liveByHead[pfn] = slot;
+        _liveByHead.Set(pfn, slot + 1);
         Allocations++;
     }
 
@@ -192,7 +193,8 @@ public sealed class RequestReconstructor
         for (int k = 0; k <= 20; k++)
         {
             long head = pfn & ~((1L << k) - 1);
-            if (_liveByHead.TryGetValue(head, out slot) && pfn < head + (1L << _order[slot])) return true;
+            slot = _liveByHead.Get(head) - 1;
+            if (slot >= 0 && pfn < head + (1L << _order[slot])) return true;
             if (head == 0) break;
         }
         slot = -1;
@@ -218,7 +220,7 @@ public sealed class RequestReconstructor
 
     void Retire(int slot)
     {
-        _liveByHead.Remove(_head[slot]);
+        _liveByHead.Set(_head[slot], 0);
         _freeSlots.Push(slot);
     }
 

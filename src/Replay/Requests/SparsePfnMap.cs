@@ -1,0 +1,35 @@
+namespace AsiTrace.Replay.Requests;
+
+/// <summary>
+/// A value per page frame, stored in 64 Ki-frame pages allocated when first written: array speed for the live
+/// allocation tables the replay consults on every event, memory only where the trace touches (0 means "none").
+/// </summary>
+public sealed class SparsePfnMap<T> where T : struct, IEquatable<T>
+{
+    const int Shift = 16, PageSize = 1 << Shift, Mask = PageSize - 1;
+    T[]?[] _pages = new T[]?[64];
+    public int Count { get; private set; }
+
+    public T Get(long pfn)
+    {
+        long p = pfn >> Shift;
+        if ((ulong)p >= (ulong)_pages.Length) return default;
+        var page = _pages[p];
+        return page is null ? default : page[pfn & Mask];
+    }
+
+    public void Set(long pfn, T value)
+    {
+        if (pfn < 0) return;
+        long p = pfn >> Shift;
+        if (p >= _pages.Length)
+        {
+            if (p > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(pfn));
+            Array.Resize(ref _pages, (int)Math.Max(p + 1, _pages.Length * 2L));
+        }
+        var page = _pages[p] ??= new T[PageSize];
+        bool was = !page[pfn & Mask].Equals(default), now = !value.Equals(default);
+        if (was != now) Count += now ? 1 : -1;
+        page[pfn & Mask] = value;
+    }
+}
