@@ -195,3 +195,49 @@ public class ParquetCsvRoundTripTests
         Assert.Equal(0x1c24caUL, own.Entries.Single(x => x.Name == "GFP_TRANSHUGE").Mask);
     }
 }
+
+public class OwnParquetDecoderTests
+{
+    [Theory]
+    [InlineData("churn", 100_000)]
+    [InlineData("dd-cat", 1000)]
+    [InlineData("perf-g/stacks.perf.data", 777)]
+    public async Task our_decoder_reads_our_files_exactly_as_parquet_net_does(string sample, int rowGroup)
+    {
+        var (events, reader) = ReadAll.Path(TestPaths.Sample(sample));
+        string path = Path.Combine(TestPaths.TempDir(), "e.parquet");
+        await using (var fs = File.Create(path))
+        {
+            var w = await AsiTrace.Ingest.Parquet.EventsParquetWriter.CreateAsync(fs, rowGroup);
+            await w.WriteAsync(events.ToArray(), reader.Comms);
+            await w.CompleteAsync(reader.Metadata, reader.Stats);
+            await w.DisposeAsync();
+        }
+        reader.Dispose();
+        List<(AsiTrace.Ingest.Canonical.TraceEvent E, string? Comm)> Read(bool own)
+        {
+            using var r = new AsiTrace.Ingest.Parquet.EventsParquetReader(File.OpenRead(path), path, own);
+            var buf = new AsiTrace.Ingest.Canonical.TraceEvent[4096];
+            var list = new List<(AsiTrace.Ingest.Canonical.TraceEvent, string?)>();
+            int n;
+            while ((n = r.Read(buf)) > 0)
+                for (int i = 0; i < n; i++)
+                {
+                    var e = buf[i];
+                    string? comm = e.Has(AsiTrace.Ingest.Canonical.EventFields.Comm) ? r.Comms[e.CommId] : null;
+                    e.CommId = 0;
+                    list.Add((e, comm));
+                }
+            return list;
+        }
+        var own = Read(true);
+        var net = Read(false);
+        Assert.Equal(events.Count, own.Count);
+        Assert.Equal(net.Count, own.Count);
+        for (int i = 0; i < own.Count; i++)
+        {
+            Assert.Equal(net[i].Comm, own[i].Comm);
+            Assert.True(net[i].E.Equals(own[i].E), $"row {i}: {net[i].E} vs {own[i].E}");
+        }
+    }
+}
