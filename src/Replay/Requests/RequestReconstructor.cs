@@ -18,6 +18,8 @@ public sealed class RequestReconstructor
     readonly HashSet<long> _preexistingFreed = new();
     // Live allocations by head pfn: slot + 1 (0: none).
     readonly SparsePfnMap<int> _liveByHead = new();
+    // Pages inside live allocations: most allocations are of pages nobody holds, and this answers that in one lookup.
+    readonly SparsePfnBits _livePages = new();
     // Live allocations in slots: head pfn, order, pages not yet freed, request id, and one model pfn per sink.
     long[] _head = new long[1024], _remaining = new long[1024], _id = new long[1024], _modelPfn;
     byte[] _order = new byte[1024];
@@ -115,6 +117,7 @@ public sealed class RequestReconstructor
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         for (int s = 0; s < _sinks.Length; s++) _modelPfn[slot * _sinks.Length + s] = _sinks[s].Alloc(in req);
         _liveByHead.Set(pfn, slot + 1);
+        _livePages.SetRange(pfn, 1L << order, true);
         Allocations++;
     }
 
@@ -161,6 +164,7 @@ public sealed class RequestReconstructor
                 if (m >= 0) _sinks[s].Free(in req, m + offset);
             }
             _remaining[slot] -= pages;
+            _livePages.SetRange(pfn, pages, false);
             if (_remaining[slot] <= 0) Retire(slot);
             Frees++;
             return;
@@ -190,6 +194,7 @@ public sealed class RequestReconstructor
     /// <summary>The live allocation whose pages include <paramref name="pfn"/>: its head is <paramref name="pfn"/> with low bits cleared.</summary>
     bool FindLive(long pfn, out int slot)
     {
+        if (!_livePages.Contains(pfn)) { slot = -1; return false; }
         for (int k = 0; k <= 20; k++)
         {
             long head = pfn & ~((1L << k) - 1);
@@ -220,6 +225,7 @@ public sealed class RequestReconstructor
 
     void Retire(int slot)
     {
+        _livePages.SetRange(_head[slot], 1L << _order[slot], false);
         _liveByHead.Set(_head[slot], 0);
         _freeSlots.Push(slot);
     }

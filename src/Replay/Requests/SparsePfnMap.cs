@@ -1,5 +1,26 @@
 namespace AsiTrace.Replay.Requests;
 
+/// <summary>A set of page frames, one bit each, kept as 64-bit words in a <see cref="SparsePfnMap{T}"/>.</summary>
+public sealed class SparsePfnBits
+{
+    readonly SparsePfnMap<ulong> _words = new();
+
+    public bool Contains(long pfn) => pfn >= 0 && (_words.Get(pfn >> 6) & (1UL << (int)(pfn & 63))) != 0;
+
+    public void SetRange(long pfn, long count, bool value)
+    {
+        for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
+        {
+            long w = p >> 6;
+            int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
+            ulong mask = hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
+            ulong old = _words.Get(w);
+            _words.Set(w, value ? old | mask : old & ~mask);
+            p += hi - lo;
+        }
+    }
+}
+
 /// <summary>
 /// A value per page frame, stored in 64 Ki-frame pages allocated when first written: array speed for the live
 /// allocation tables the replay consults on every event, memory only where the trace touches (0 means "none").
