@@ -89,6 +89,27 @@ public static class LineTokenizer
 
     static bool TimestampAndEvent(ReadOnlySpan<byte> line, int close, ref LineTokens t)
     {
+        // tracefs's own layout (trace_print_context + lat_print_timestamp): "] " + 5 irq-flag characters + " " +
+        // "%5llu.%06lu: ". One pass with fixed positions; anything else takes the general loop below.
+        if (close == 29 && line.Length > 48 && line[30] == ' ' && line[36] == ' ')
+        {
+            int j = 37;
+            while (j < line.Length && line[j] == ' ') j++;
+            int s0 = j;
+            ulong secs = 0;
+            while (j < line.Length && (uint)(line[j] - '0') <= 9 && j - s0 < 12) { secs = secs * 10 + (uint)(line[j] - '0'); j++; }
+            if (j > s0 && j + 9 < line.Length && line[j] == '.' && line[j + 7] == ':' && line[j + 8] == ' ')
+            {
+                uint d1 = (uint)(line[j + 1] - '0'), d2 = (uint)(line[j + 2] - '0'), d3 = (uint)(line[j + 3] - '0'),
+                     d4 = (uint)(line[j + 4] - '0'), d5 = (uint)(line[j + 5] - '0'), d6 = (uint)(line[j + 6] - '0');
+                if (d1 <= 9 && d2 <= 9 && d3 <= 9 && d4 <= 9 && d5 <= 9 && d6 <= 9 && secs <= 9_000_000_000UL)
+                {
+                    uint us = ((((d1 * 10 + d2) * 10 + d3) * 10 + d4) * 10 + d5) * 10 + d6;
+                    t.TsNs = (long)(secs * 1_000_000_000UL + us * 1000UL); t.TsIsNs = true;
+                    return SplitEvent(line[(j + 8)..], ref t);
+                }
+            }
+        }
         // Optional flags column ("d..1." — any width, or none; never starting with a digit), then "<timestamp>:".
         // One scalar pass parses the timestamp while finding it.
         int i = close + 1;
@@ -153,13 +174,8 @@ public static class LineTokenizer
     static bool SplitEvent(ReadOnlySpan<byte> rest, ref LineTokens t)
     {
         rest = rest.TrimStart((byte)' ');
-        int i = 0;
-        while (i < rest.Length)
-        {
-            byte c = rest[i];
-            if (c == ':' || c == '(' || c == ' ') break;
-            i++;
-        }
+        int i = rest.IndexOfAny((byte)':', (byte)'(', (byte)' ');
+        if (i < 0) i = rest.Length;
         if (i == 0) return false;
         t.Event = rest[..i];
         if (i < rest.Length && rest[i] == ':') i++;

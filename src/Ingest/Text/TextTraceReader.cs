@@ -64,6 +64,21 @@ public sealed class TextTraceReader : IEventReader
     public int Read(Span<TraceEvent> dest)
     {
         int n = 0;
+        long lines = 0, events = 0;
+        try
+        {
+            return ReadLines(dest, ref n, ref lines, ref events);
+        }
+        finally
+        {
+            // Counted locally per call: two counter updates per line were measurable on a 4 M-line file.
+            Stats.Add(_hLines, lines);
+            Stats.Add(_hEvents, events);
+        }
+    }
+
+    int ReadLines(Span<TraceEvent> dest, ref int n, ref long lines, ref long events)
+    {
         // Reserve one slot so a pending lost_events row and its event always fit together.
         while (n < dest.Length - 1)
         {
@@ -73,7 +88,7 @@ public sealed class TextTraceReader : IEventReader
                 if (!_finished) { _finished = true; Stats.Add(_hOverlong, _lines.OverlongLines); }
                 return n;
             }
-            Stats.Add(_hLines);
+            lines++;
             if (line.IsEmpty) continue;
             byte first = line[0];
             if (first == '#') { Stats.Add(_hHeader); HeaderLine(line); continue; }
@@ -125,7 +140,7 @@ public sealed class TextTraceReader : IEventReader
                 dest[n] = ev;
             }
             _lastTs = e.TsNs;
-            Stats.Add(_hEvents);
+            events++;
             if (_lines.LastLineHadNoNewline) Stats.Add("last_line_without_newline", Severity.Info);
             n++;
         }
