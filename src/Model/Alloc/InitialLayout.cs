@@ -33,7 +33,7 @@ public static class InitialLayout
     /// sensitive (1, <c>PB_nonsensitive</c> clear); mainline and <c>__GFP_UNMAPPED</c> start at 0 (mapped).</param>
     /// <param name="flaggedFraction">when 0–1, instead of <paramref name="initialFlag"/>: that fraction of the zone's
     /// max-order groups of pageblocks carry flag 1, spread evenly (§8.3 "proportional to trace mix").</param>
-    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, PfnBitmap? keepAllocated = null, int initialFlag = 0, double flaggedFraction = -1)
+    public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, IPfnSet? keepAllocated = null, int initialFlag = 0, double flaggedFraction = -1)
     {
         int maxOrderForFlags = options.MaxPageOrder;
         int FlagOf(long pfn)

@@ -1,7 +1,13 @@
 namespace AsiTrace.Model.Alloc;
 
+/// <summary>A set of page frames (pages held by allocations older than a trace, …).</summary>
+public interface IPfnSet
+{
+    bool Contains(long pfn);
+}
+
 /// <summary>One bit per page frame over [Base, Base + Pages): a set of pfns with range queries in 64-page words.</summary>
-public sealed class PfnBitmap
+public sealed class PfnBitmap : IPfnSet
 {
     readonly ulong[] _bits;
     public long Base { get; }

@@ -9,8 +9,10 @@ namespace AsiTrace.Replay.Requests;
 /// </summary>
 public sealed class PreScan
 {
-    public PfnBitmap KeepAllocated { get; }
-    readonly PfnBitmap _touched;
+    /// <summary>Pages the trace frees before it allocates them. Sparse: memory only where the trace touches.</summary>
+    public SparsePfnBits KeepAllocated { get; } = new();
+    readonly SparsePfnBits _touched = new();
+    readonly long _pfnLimit;
     public long MaxPfn { get; private set; } = -1;
     public int MaxCpu { get; private set; } = -1;
     public long Events { get; private set; }
@@ -55,8 +57,8 @@ public sealed class PreScan
     }
 
     readonly IReadOnlyList<(long Start, long End, int Zone)> _zones;
-    // The requested migratetype of each live allocation's head pfn, 2 bits per pfn (0: unknown, else mt + 1).
-    readonly byte[] _allocMt;
+    // The requested migratetype of each live allocation's head pfn (0: unknown, else mt + 1), only where touched.
+    readonly SparsePfnMap<byte> _allocMt = new(); // requested migratetype + 1 of live allocation heads
     // Per CPU × zone × pcp list (PerCpuPages.Pindex): running balance of blocks and its minimum.
     // Per CPU × zone: running balance of blocks per pcp list and its minimum.
     (long[] Balance, long[] Min)?[] _lists = new (long[], long[])?[16 * ZoneIndex.Count];
@@ -65,10 +67,8 @@ public sealed class PreScan
     /// <param name="zones">pfn ranges of the zones (for which zone's pcp lists an event touches); empty: one zone.</param>
     public PreScan(long pfnLimit, IReadOnlyList<(long Start, long End, int Zone)>? zones = null)
     {
-        KeepAllocated = new PfnBitmap(0, pfnLimit);
-        _touched = new PfnBitmap(0, pfnLimit);
+        _pfnLimit = pfnLimit;
         _zones = zones ?? [];
-        _allocMt = new byte[(pfnLimit + 3) / 4];
     }
 
     /// <summary>
@@ -105,14 +105,9 @@ public sealed class PreScan
         if (l.Balance[i] < l.Min[i]) l.Min[i] = l.Balance[i];
     }
 
-    int AllocMt(long pfn) => pfn >= 0 && pfn < (long)_allocMt.Length * 4 ? ((_allocMt[pfn >> 2] >> (int)((pfn & 3) * 2)) & 3) - 1 : -1;
+    int AllocMt(long pfn) => _allocMt.Get(pfn) - 1;
 
-    void SetAllocMt(long pfn, int mt)
-    {
-        if (pfn < 0 || pfn >= (long)_allocMt.Length * 4) return;
-        int shift = (int)((pfn & 3) * 2);
-        _allocMt[pfn >> 2] = (byte)((_allocMt[pfn >> 2] & ~(3 << shift)) | (((mt + 1) & 3) << shift));
-    }
+    void SetAllocMt(long pfn, int mt) => _allocMt.Set(pfn, (byte)(mt + 1));
 
     public void Add(ReadOnlySpan<TraceEvent> events)
     {
@@ -187,13 +182,13 @@ public sealed class PreScan
         if (order > 20) return;
         long n = 1L << order;
         if (pfn + n > MaxPfn) MaxPfn = pfn + n - 1;
-        if (pfn < 0 || pfn + n > _touched.Pages) { PfnsOutOfRange++; return; }
-        if (free && !_touched.AnyInRange(pfn, n)) KeepAllocated.AddRange(pfn, n);
+        if (pfn < 0 || pfn + n > _pfnLimit) { PfnsOutOfRange++; return; }
+        if (free && !_touched.AnyInRange(pfn, n)) KeepAllocated.SetRange(pfn, n, true);
         else if (free)
         {
             // Partly touched: only the untouched pages were allocated before the trace.
-            for (long p = pfn; p < pfn + n; p++) if (!_touched.Contains(p)) KeepAllocated.AddRange(p, 1);
+            for (long p = pfn; p < pfn + n; p++) if (!_touched.Contains(p)) KeepAllocated.SetRange(p, 1, true);
         }
-        _touched.AddRange(pfn, n);
+        _touched.SetRange(pfn, n, true);
     }
 }

@@ -14,7 +14,7 @@ namespace AsiTrace.Replay.Requests;
 public sealed class RequestReconstructor
 {
     readonly IRequestSink[] _sinks;
-    readonly PfnBitmap? _preexisting;
+    readonly IPfnSet? _preexisting;
     readonly HashSet<long> _preexistingFreed = new();
     // Live allocations by head pfn: slot + 1 (0: none).
     readonly SparsePfnMap<int> _liveByHead = new();
@@ -41,7 +41,7 @@ public sealed class RequestReconstructor
 
     readonly Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? _classify;
 
-    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, PfnBitmap? preexisting, Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? classify = null)
+    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, IPfnSet? preexisting, Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? classify = null)
     {
         _classify = classify;
         _sinks = sinks.ToArray();

@@ -1,11 +1,24 @@
 namespace AsiTrace.Replay.Requests;
 
 /// <summary>A set of page frames, one bit each, kept as 64-bit words in a <see cref="SparsePfnMap{T}"/>.</summary>
-public sealed class SparsePfnBits
+public sealed class SparsePfnBits : Model.Alloc.IPfnSet
 {
     readonly SparsePfnMap<ulong> _words = new();
 
     public bool Contains(long pfn) => pfn >= 0 && (_words.Get(pfn >> 6) & (1UL << (int)(pfn & 63))) != 0;
+
+    /// <summary>Is any frame of [pfn, pfn + count) in the set?</summary>
+    public bool AnyInRange(long pfn, long count)
+    {
+        for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
+        {
+            int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
+            ulong mask = hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
+            if ((_words.Get(p >> 6) & mask) != 0) return true;
+            p += hi - lo;
+        }
+        return false;
+    }
 
     public void SetRange(long pfn, long count, bool value)
     {
