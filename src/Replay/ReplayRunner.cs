@@ -28,6 +28,10 @@ public sealed record ReplayOptions
     public PolicyKnobs Knobs { get; init; } = new();
     /// <summary>User classification rules (<c>--classify</c>), tried before the defaults.</summary>
     public IReadOnlyList<ClassifyRule> Classify { get; init; } = [];
+    /// <summary><c>--placement trace</c>: keep the traced pfns (MMU-side costs of where pages really were; no allocator
+    /// model, no fidelity). Policies whose pageblock grouping is the allocator's (asi-freetypes, unmapped) need model
+    /// placement.</summary>
+    public bool TracePlacement { get; init; }
     /// <summary>Where to write <c>requests.parquet</c> (every request's class and reason), or null.</summary>
     public Stream? RequestsOutput { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
@@ -186,7 +190,8 @@ public static class ReplayRunner
             if (e.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.ModelFailures;
         }
         var fidelityRun = runs.FirstOrDefault(r => r.Engine.Spec.Kind == PolicyKind.NoAsi && !r.Engine.Spec.Mermap);
-        if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Engine.Allocator);
+        if (options.TracePlacement) result.Assumptions.Add("--placement trace: pages stay at the traced pfns; the allocator model is not run, so there is no fidelity check and no allocator metric");
+        else if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Engine.Allocator);
         else result.Assumptions.Add("no noasi policy in the run: the fidelity check needs it");
         return result;
     }
@@ -237,7 +242,10 @@ public static class ReplayRunner
                 for (int o = 0; o <= buddy.MaxPageOrder; o++)
                     for (int ft = 0; ft < Freetype.Count; ft++)
                         foreach (long pfn in z.Zone.FreeList(o, ft)) initialFree.Add((pfn, o));
-        return new PolicyEngine(policy, options.Knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, initialFree);
+        if (options.TracePlacement && policy.Kind is PolicyKind.AsiFreetypes or PolicyKind.Unmapped)
+            throw new ArgumentException($"policy {policy.Name} groups pages by pageblock in the allocator, which --placement trace does not model; use --placement model");
+        return new PolicyEngine(policy, options.Knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, initialFree)
+        { TracePlacement = options.TracePlacement };
     }
 
     /// <summary>RAM for the direct map: the snapshot's System RAM ranges, else the zones' spans.</summary>

@@ -70,6 +70,22 @@ public class ReplayCliTests
 public class ReplayRequestsTests
 {
     [Fact]
+    public void trace_placement_keeps_the_traced_pfns_and_skips_what_needs_the_allocator()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "tp");
+        var (code, stdout, err) = CliTests.Run("replay", TestPaths.Sample("dd-cat"), "-o", outDir, "--placement", "trace", "--policy", "noasi,asi-rfc,unmapped", "--json");
+        Assert.True(code == 0, err);
+        Assert.Contains("unmapped needs --placement model", err);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.False(root.GetProperty("policies").TryGetProperty("unmapped", out _));
+        Assert.Empty(root.GetProperty("fidelity").EnumerateObject());
+        Assert.Contains(root.GetProperty("assumptions").EnumerateArray(), a => a.GetString()!.Contains("--placement trace"));
+        // The restricted map is split where the kernel really put the pages.
+        Assert.True(root.GetProperty("policies").GetProperty("asi-rfc").GetProperty("metrics").GetProperty("restricted_map_splits_2m").GetInt64() > 0);
+        Assert.Equal(2, CliTests.Run("replay", TestPaths.Sample("dd-cat"), "-o", outDir, "--placement", "trace", "--policy", "unmapped").Code);
+    }
+
+    [Fact]
     public void requests_parquet_lists_every_allocation_with_its_class_and_reason()
     {
         string outDir = Path.Combine(TestPaths.TempDir(), "r");

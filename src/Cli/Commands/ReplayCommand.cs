@@ -27,8 +27,8 @@ static class ReplayCommand
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
         var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (model-reference.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
-        var placement = new Option<string>("--placement") { Description = "model: the model places every request (default)", DefaultValueFactory = _ => "model" };
-        placement.AcceptOnlyFromAmong("model");
+        var placement = new Option<string>("--placement") { Description = "model: the model places every request (default); trace: pages stay where the trace shows them (MMU-side costs only; not for asi-freetypes/unmapped)", DefaultValueFactory = _ => "model" };
+        placement.AcceptOnlyFromAmong("model", "trace");
         var snapshot = new Option<string?>("--snapshot") { Description = "record directory (snapshot-start/, snapshot-end/) or a snapshot directory; default: the input's own when it is a record directory" };
         var cpuModel = new Option<string>("--cpu-model") { Description = $"CPU preset for TLB geometry and costs: {string.Join(", ", CpuPreset.All.Select(p => p.Name))}", DefaultValueFactory = _ => CpuPreset.SapphireRapids.Name };
         cpuModel.AcceptOnlyFromAmong(CpuPreset.All.Select(p => p.Name).ToArray());
@@ -58,6 +58,13 @@ static class ReplayCommand
                     return ExitCodes.Usage;
                 }
                 if (!specs.Contains(ps)) specs.Add(ps);
+            }
+            if (pr.GetValue(placement) == "trace")
+            {
+                // Pageblock grouping is the allocator's business, which trace placement does not model.
+                var dropped = specs.Where(x => x.Kind is PolicyKind.AsiFreetypes or PolicyKind.Unmapped).ToList();
+                foreach (var d in dropped) { specs.Remove(d); Console.Error.WriteLine($"note: {d.Name} needs --placement model; left out"); }
+                if (specs.Count == 0) { Console.Error.WriteLine("asitrace: no policy left that --placement trace can replay"); return ExitCodes.Usage; }
             }
             var rules = new List<ClassifyRule>();
             var knobs = new PolicyKnobs();
@@ -92,6 +99,7 @@ static class ReplayCommand
                 {
                     StartSnapshot = start, EndSnapshot = end, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
                     Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream,
+                    TracePlacement = pr.GetValue(placement) == "trace",
                 },
                 (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
             progress.Done();
@@ -103,7 +111,7 @@ static class ReplayCommand
             WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
-            var run = RunJson(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result);
+            var run = RunJson(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!);
             WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 
             if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
@@ -176,7 +184,7 @@ static class ReplayCommand
     }
 
     static JsonObject RunJson(string input, string? snapDir, string[] policies, string cpu, CostModel costs, PolicyKnobs knobs,
-        List<ClassifyRule> rules, long intervalNs, ReplayResult r)
+        List<ClassifyRule> rules, long intervalNs, ReplayResult r, string placementName)
     {
         var inputs = new JsonArray();
         foreach (var f in Directory.Exists(input) ? Directory.GetFiles(input).Order(StringComparer.Ordinal).ToArray() : [input])
@@ -200,7 +208,7 @@ static class ReplayCommand
             ["snapshot"] = snapDir is null ? null : Path.GetFullPath(snapDir),
             ["options"] = new JsonObject
             {
-                ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = "model", ["cpu_model"] = cpu,
+                ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = placementName, ["cpu_model"] = cpu,
                 ["interval_ns"] = intervalNs,
                 ["classify"] = new JsonArray(rules.Select(x => (JsonNode?)x.Text).ToArray()),
                 ["knobs"] = new JsonObject(typeof(PolicyKnobs).GetProperties().Select(p => KeyValuePair.Create(p.Name, (JsonNode?)JsonValue.Create(p.GetValue(knobs)?.ToString())))),

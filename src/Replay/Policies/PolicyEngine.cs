@@ -27,6 +27,9 @@ public sealed class PolicyEngine : IRequestSink
     public TlbMachine Tlb { get; }
     public CostModel Costs { get; }
     public string Name => Spec.Name;
+    /// <summary><c>--placement trace</c>: pages stay at the pfns the trace shows; the allocator model is not asked
+    /// (its state does not follow), so only the MMU-side costs of where pages really were are modelled.</summary>
+    public bool TracePlacement { get; init; }
 
     const ulong VmemmapBase = 0xffff_ea00_0000_0000UL; // 4-level layout (Documentation/arch/x86/x86_64/mm.rst)
     readonly byte[] _pageClass;          // per pfn: class + 1 of the allocation holding it (0: free or older)
@@ -125,7 +128,8 @@ public sealed class PolicyEngine : IRequestSink
         if (Spec.Kind == PolicyKind.AsiFreetypes && !Knobs.NoBlockMayFlip && (r.Gfp & (ulong)Gfp.DirectReclaim) == 0) always |= AllocFlags.NoBlock;
         _cpu = r.Cpu;
         if (r.Order <= 20 && (uint)r.Migratetype < 8) _mix[(r.Order * 8 + r.Migratetype) * 3 + (int)r.Class]++;
-        long pfn = Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, NoAsiFlags(r.Gfp, r.Order), always);
+        long pfn = TracePlacement ? r.TracePfn : Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, NoAsiFlags(r.Gfp, r.Order), always);
+        if (TracePlacement && (pfn < 0 || pfn + (1L << r.Order) > _pageClass.Length)) { ModelFailures++; return -1; }
         if (pfn < 0) { ModelFailures++; return -1; }
         long n = 1L << r.Order;
         Access(r.Cpu, StructPage(pfn), Restricted0);
@@ -214,7 +218,7 @@ public sealed class PolicyEngine : IRequestSink
                 _cpaDirect.Add(DirectMap.SetPresent((ulong)modelPfn, n, true), Tlb, r.Cpu);
                 break;
         }
-        Allocator.Free(r.Cpu, modelPfn, r.Order);
+        if (!TracePlacement) Allocator.Free(r.Cpu, modelPfn, r.Order);
     }
 
     /// <summary>The RFC's unmap worker: clear the queued pages from the restricted map, then one
@@ -230,7 +234,7 @@ public sealed class PolicyEngine : IRequestSink
             hi = Math.Max(hi, pfn + (1L << order));
         }
         KernelFlush(cpu, DirectMap.VirtualAddress((ulong)lo), DirectMap.VirtualAddress((ulong)hi));
-        foreach (var (pfn, order, _) in _rfcPending) Allocator.FreeToBuddy(pfn, order);
+        if (!TracePlacement) foreach (var (pfn, order, _) in _rfcPending) Allocator.FreeToBuddy(pfn, order);
         _rfcPending.Clear();
         _rfcPendingPages = 0;
     }
