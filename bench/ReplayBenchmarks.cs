@@ -18,7 +18,7 @@ sealed class MemoryEventReader(SynthTrace t) : IOrderedEventReader
     public int Read(Span<TraceEvent> dest)
     {
         int n = Math.Min(dest.Length, t.Events.Count - _pos);
-        for (int i = 0; i < n; i++) dest[i] = t.Events[_pos + i];
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(t.Events).Slice(_pos, n).CopyTo(dest);
         _pos += n;
         return n;
     }

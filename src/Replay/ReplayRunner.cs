@@ -92,22 +92,9 @@ public static class ReplayRunner
         var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList());
         var traceCounts = new long[EventKinds.Count];
         long changedOwnership = 0, lost = 0;
-        var buf = new TraceEvent[Chunk];
         using (var reader = open())
         {
-            int n;
-            while ((n = reader.Read(buf)) > 0)
-            {
-                var span = buf.AsSpan(0, n);
-                scan.Add(span);
-                foreach (ref readonly var e in span)
-                {
-                    traceCounts[(int)e.Kind]++;
-                    if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) changedOwnership++;
-                    if (e.Kind == EventKind.LostEvents && e.Lost > 0) lost += e.Lost;
-                }
-                progress?.Invoke(1, reader.BytesConsumed);
-            }
+            PreScanParallel(reader, scan, traceCounts, ref changedOwnership, ref lost, progress);
             result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
             foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
@@ -146,12 +133,11 @@ public static class ReplayRunner
         for (int i = 0; i < runs.Length; i++)
             runs[i] = new PolicyRun(policies[i], BuildEngine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0));
 
-        // Pass 2: one reader; each policy replays the same chunks on its own thread with its own reconstructor.
-        ReplayParallel(open, runs, scan, options, progress);
+        // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
+        var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);
 
         foreach (var run in runs)
         {
-            var recon = run.Recon!;
             var e = run.Engine;
             e.Finish();
             var m = new Dictionary<string, double>(StringComparer.Ordinal)
@@ -160,12 +146,12 @@ public static class ReplayRunner
                 ["frees"] = recon.Frees,
                 ["frees_of_preexisting_allocations"] = recon.PreexistingFrees,
                 ["batched_free_duplicates"] = recon.BatchedDuplicates,
-                ["allocations_nonsensitive"] = run.Classifier!.Counts[(int)Sensitivity.Nonsensitive],
-                ["allocations_sensitive"] = run.Classifier.Counts[(int)Sensitivity.Sensitive],
-                ["allocations_unmapped"] = run.Classifier.Counts[(int)Sensitivity.Unmapped],
-                ["allocations_classified_by_rule"] = run.Classifier.CountsByReason[(int)ClassReason.Rule],
-                ["allocations_classified_hardwall"] = run.Classifier.CountsByReason[(int)ClassReason.Hardwall],
-                ["allocations_classified_page_cache"] = run.Classifier.CountsByReason[(int)ClassReason.PageCache],
+                ["allocations_nonsensitive"] = classifier.Counts[(int)Sensitivity.Nonsensitive],
+                ["allocations_sensitive"] = classifier.Counts[(int)Sensitivity.Sensitive],
+                ["allocations_unmapped"] = classifier.Counts[(int)Sensitivity.Unmapped],
+                ["allocations_classified_by_rule"] = classifier.CountsByReason[(int)ClassReason.Rule],
+                ["allocations_classified_hardwall"] = classifier.CountsByReason[(int)ClassReason.Hardwall],
+                ["allocations_classified_page_cache"] = classifier.CountsByReason[(int)ClassReason.PageCache],
             };
             e.AddMetrics(m);
             if (e.Spec.Kind == PolicyKind.NoAsi)
@@ -183,10 +169,7 @@ public static class ReplayRunner
             result.Series.AddRange(run.Series);
             result.Pageblocks.AddRange(run.Pageblocks);
             if (run == runs[0]) foreach (var (k, v) in e.Mix) result.Mix[k] = v;
-            if (run == runs[0])
-            {
-                foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
-            }
+            if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
             if (e.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.ModelFailures;
         }
         var fidelityRun = runs.FirstOrDefault(r => r.Engine.Spec.Kind == PolicyKind.NoAsi && !r.Engine.Spec.Mermap);
@@ -200,8 +183,7 @@ public static class ReplayRunner
     {
         public PolicySpec Spec { get; } = spec;
         public PolicyEngine Engine { get; } = engine;
-        public RequestReconstructor? Recon;
-        public SensitivityClassifier? Classifier;
+        public RequestPlayer Player { get; } = new(engine);
         public List<SeriesPoint> Series { get; } = new();
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
@@ -260,31 +242,90 @@ public static class ReplayRunner
         return ram;
     }
 
-    /// <summary>A chunk of events shared by the policy threads; the last one done hands the buffer back.</summary>
+    /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPages"/>, a worker runs
+    /// <see cref="PreScan.AddLists"/> and counts the trace's own allocator events, over the same chunks.</summary>
+    static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, ref long changedOwnership, ref long lost,
+        Action<int, long>? progress)
+    {
+        const int depth = 4;
+        using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
+        for (int i = 0; i < depth + 2; i++) pool.Add(new SharedChunk(Chunk));
+        using var queue = new System.Collections.Concurrent.BlockingCollection<SharedChunk>(depth);
+        Exception? failure = null;
+        long own = 0, lostEvents = 0;
+        var worker = new Thread(() =>
+        {
+            try
+            {
+                foreach (var chunk in queue.GetConsumingEnumerable())
+                {
+                    var span = chunk.Events.AsSpan(0, chunk.Count);
+                    scan.AddLists(span);
+                    foreach (ref readonly var e in span)
+                    {
+                        traceCounts[(int)e.Kind]++;
+                        if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) own++;
+                        if (e.Kind == EventKind.LostEvents && e.Lost > 0) lostEvents += e.Lost;
+                    }
+                    if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                }
+            }
+            catch (Exception ex) { failure = ex; queue.CompleteAdding(); }
+        }) { IsBackground = true, Name = "pre-scan" };
+        worker.Start();
+        try
+        {
+            while (Volatile.Read(ref failure) is null)
+            {
+                if (!pool.TryTake(out var chunk, 100)) continue;
+                chunk.Count = reader.Read(chunk.Events);
+                if (chunk.Count == 0) { pool.Add(chunk); break; }
+                chunk.Pending = 2;
+                if (!queue.TryAdd(chunk, Timeout.Infinite)) break;
+                scan.AddPages(chunk.Events.AsSpan(0, chunk.Count));
+                if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                progress?.Invoke(1, reader.BytesConsumed);
+            }
+        }
+        catch (InvalidOperationException) when (Volatile.Read(ref failure) is not null)
+        {
+            // The worker failed and closed the queue under us: its exception is the one to report.
+        }
+        finally
+        {
+            if (!queue.IsAddingCompleted) queue.CompleteAdding();
+            worker.Join();
+        }
+        if (failure is not null) throw new AggregateException("the pre-scan failed", failure);
+        changedOwnership += own;
+        lost += lostEvents;
+    }
+
+    /// <summary>A chunk of events and its requests, shared by the policy threads; the last one done hands it back.</summary>
     sealed class SharedChunk(int size)
     {
         public readonly TraceEvent[] Events = new TraceEvent[size];
+        public readonly RequestBatch Batch = new();
         public int Count;
         public int Pending;
     }
 
-    static void ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan, ReplayOptions options, Action<int, long>? progress)
+    /// <summary>Pass 2. This thread reads and reconstructs (one reconstruction, classification and request log for every
+    /// policy); each policy's thread plays the chunks' requests into its model. With one policy that is a two-stage
+    /// pipeline on two cores.</summary>
+    static (RequestReconstructor, SensitivityClassifier) ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan,
+        ReplayOptions options, Action<int, long>? progress)
     {
         using var reader = open();
         Func<int, string?> commOf = id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null;
         using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf) : null;
-        foreach (var run in runs)
+        var classifier = new SensitivityClassifier(options.Classify, commOf, scan.IsPageCache);
+        var recon = new RequestReconstructor([], scan.KeepAllocated, r =>
         {
-            run.Classifier = new SensitivityClassifier(options.Classify, commOf, scan.IsPageCache);
-            var classifier = run.Classifier;
-            var myLog = run == runs[0] ? log : null;
-            run.Recon = new RequestReconstructor([run.Engine], scan.KeepAllocated, r =>
-            {
-                var c = classifier.Classify(in r, out var why);
-                myLog?.Add(in r, c, why);
-                return (c, why);
-            });
-        }
+            var c = classifier.Classify(in r, out var why);
+            log?.Add(in r, c, why);
+            return (c, why);
+        });
         int depth = 4;
         using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
         for (int i = 0; i < depth + 2; i++) pool.Add(new SharedChunk(Chunk));
@@ -301,7 +342,7 @@ public static class ReplayRunner
                 {
                     foreach (var chunk in q.GetConsumingEnumerable())
                     {
-                        Consume(run, chunk.Events.AsSpan(0, chunk.Count), options.IntervalNs);
+                        Consume(run, chunk, options.IntervalNs);
                         if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
                     }
                 }
@@ -316,10 +357,15 @@ public static class ReplayRunner
                 if (!pool.TryTake(out var chunk, 100)) continue;
                 chunk.Count = reader.Read(chunk.Events);
                 if (chunk.Count == 0) { pool.Add(chunk); break; }
+                recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch);
                 chunk.Pending = runs.Length;
                 foreach (var q in queues) if (!q.IsAddingCompleted) q.Add(chunk);
                 progress?.Invoke(2, reader.BytesConsumed);
             }
+        }
+        catch (InvalidOperationException) when (Volatile.Read(ref failure) is not null)
+        {
+            // A policy thread failed and closed the queues under us: its exception is the one to report.
         }
         finally
         {
@@ -328,16 +374,21 @@ public static class ReplayRunner
         }
         if (failure is not null) throw new AggregateException("a policy replay failed", failure);
         foreach (var run in runs) Sample(run, long.MaxValue, final: true);
+        return (recon, classifier);
     }
 
-    static void Consume(PolicyRun run, ReadOnlySpan<TraceEvent> events, long interval)
+    static void Consume(PolicyRun run, SharedChunk chunk, long interval)
     {
-        foreach (ref readonly var e in events)
+        var player = run.Player;
+        player.Begin(chunk.Batch);
+        var events = chunk.Events.AsSpan(0, chunk.Count);
+        for (int i = 0; i < events.Length; i++)
         {
+            ref readonly var e = ref events[i];
             if (interval > 0 && e.TsNs >= run.NextSample) Sample(run, e.TsNs, final: false, interval);
-            run.Recon!.Add(in e);
-            run.LastTs = e.TsNs;
+            player.Event(i, in e);
         }
+        if (events.Length > 0) run.LastTs = events[^1].TsNs;
     }
 
     /// <summary>Names of the metrics the time series carries (cumulative values).</summary>

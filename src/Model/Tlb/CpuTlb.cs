@@ -47,16 +47,68 @@ public sealed class CpuTlb
     /// containing the address ("smashed", AMD).</summary>
     (SetAssociativeTlb Tlb, int Level) L2(int level) => level == 3 && _p.L2_1G.Entries == 0 ? (_l2, 2) : (level == 3 ? _l2_1g : _l2, level);
 
+    // The last L1 hits, by PCID and 4 KiB page. While no entry of this CPU was inserted or invalidated since (same
+    // epoch), probing again for the same page and PCID must end at the same entry — the probes before it missed and
+    // nothing changed them — so the memo answers with that entry and does the hit's LRU update. Struct page accesses
+    // of neighbouring pfns share a vmemmap page; this skips their probes without changing any outcome or count.
+    struct Memo
+    {
+        public ulong Page;
+        public ulong Pfn;
+        public long Epoch;
+        public int Level;   // the L1 structure: L1(Level) (no object reference: copying a memo needs no GC write barrier)
+        public int Index;
+        public ushort Pcid;
+    }
+    Memo _memo0, _memo1;
+    long _epoch = 1;
+
+    /// <summary>Answer repeated L1 hits from the memo (default). Off: every lookup probes; the outcomes, pfns, LRU
+    /// order and counts are the same either way (a test replays random sequences both ways).</summary>
+    public bool RepeatHitMemo { get; init; } = true;
+    /// <summary>L1 hits the memo answered (a diagnostic; already counted in the structures' hits).</summary>
+    public long MemoHits { get; private set; }
+
+    void Changed() => _epoch++;
+
     /// <summary>Translates <paramref name="va"/> in <paramref name="pcid"/>; on a miss walks <paramref name="tables"/>.
     /// <paramref name="globalPages"/>: CR4.PGE, so G entries are installed as global.</summary>
     public TlbOutcome Translate(ushort pcid, ulong va, PageTables tables, bool globalPages, out ulong pfn)
     {
+        ulong page = va >> 12;
+        if (!RepeatHitMemo) _epoch++;
+        if (_memo0.Epoch == _epoch && _memo0.Page == page && _memo0.Pcid == pcid)
+        {
+            var t = L1(_memo0.Level);
+            MemoHits++;
+            t.Touch(_memo0.Index);
+            t.CountHit();
+            pfn = _memo0.Pfn;
+            return TlbOutcome.L1Hit;
+        }
+        if (_memo1.Epoch == _epoch && _memo1.Page == page && _memo1.Pcid == pcid)
+        {
+            var t = L1(_memo1.Level);
+            MemoHits++;
+            t.Touch(_memo1.Index);
+            t.CountHit();
+            pfn = _memo1.Pfn;
+            (_memo0, _memo1) = (_memo1, _memo0);
+            return TlbOutcome.L1Hit;
+        }
         for (int level = 1; level <= 3; level++)
         {
             var t = L1(level);
-            if (t.TryLookup(pcid, va, level, out pfn)) { t.CountHit(); return TlbOutcome.L1Hit; }
+            if (t.TryLookup(pcid, va, level, out pfn, out int index))
+            {
+                t.CountHit();
+                _memo1 = _memo0;
+                _memo0 = new Memo { Page = page, Pfn = pfn, Epoch = _epoch, Level = level, Index = index, Pcid = pcid };
+                return TlbOutcome.L1Hit;
+            }
         }
         _l1_4k.CountMiss();
+        Changed();
         for (int level = 1; level <= 3; level++)
         {
             var (t, l) = L2(level);
@@ -87,6 +139,7 @@ public sealed class CpuTlb
     /// <summary>INVLPG of <paramref name="va"/> in the current PCID (globals included). Returns entries dropped.</summary>
     public int Invlpg(ushort pcid, ulong va)
     {
+        Changed();
         int n = 0;
         foreach (var t in Structures) n += t.InvalidateAddress(pcid, va, includeGlobal: true);
         return n;
@@ -95,6 +148,7 @@ public sealed class CpuTlb
     /// <summary>INVPCID type 0: one address in one PCID, not globals.</summary>
     public int InvpcidAddress(ushort pcid, ulong va)
     {
+        Changed();
         int n = 0;
         foreach (var t in Structures) n += t.InvalidateAddress(pcid, va, includeGlobal: false);
         return n;
@@ -103,6 +157,7 @@ public sealed class CpuTlb
     /// <summary>CR3 write with flush / INVPCID type 1: the non-global entries of one PCID.</summary>
     public int FlushPcid(ushort pcid)
     {
+        Changed();
         int n = 0;
         foreach (var t in Structures) n += t.InvalidateAll(pcid, includeGlobal: false);
         return n;
@@ -111,6 +166,7 @@ public sealed class CpuTlb
     /// <summary>INVPCID type 2 / CR4.PGE toggle: everything, all PCIDs, globals included.</summary>
     public int FlushGlobal()
     {
+        Changed();
         int n = 0;
         foreach (var t in Structures) n += t.InvalidateAll(null, includeGlobal: true);
         return n;
@@ -119,6 +175,7 @@ public sealed class CpuTlb
     /// <summary>INVPCID type 3: all non-global entries of every PCID.</summary>
     public int FlushAllNonGlobal()
     {
+        Changed();
         int n = 0;
         foreach (var t in Structures) n += t.InvalidateAll(null, includeGlobal: false);
         return n;

@@ -19,6 +19,7 @@ public sealed class SetAssociativeTlb
 
     readonly Entry[] _entries;
     readonly int _sets, _ways;
+    readonly ulong _setMask; // _sets − 1 when _sets is a power of two (the usual geometry): no division per lookup
     uint _clock;
     public string Name { get; }
     public int Capacity => _entries.Length;
@@ -34,30 +35,40 @@ public sealed class SetAssociativeTlb
         _ways = Math.Max(1, g.Ways);
         _sets = g.Entries == 0 ? 0 : Math.Max(1, g.Entries / _ways);
         _entries = new Entry[_sets * _ways];
+        _setMask = _sets > 0 && (_sets & (_sets - 1)) == 0 ? (ulong)_sets - 1 : 0;
     }
 
     static int Shift(int level) => 12 + 9 * (level - 1);
-    int SetOf(ulong vpn) => (int)(vpn % (ulong)_sets);
+    int SetOf(ulong vpn) => (int)(_setMask != 0 || _sets == 1 ? vpn & _setMask : vpn % (ulong)_sets);
 
     /// <summary>Finds a translation of <paramref name="va"/> at <paramref name="level"/>; returns the 4 KiB frame.</summary>
-    public bool TryLookup(ushort pcid, ulong va, int level, out ulong pfn)
+    public bool TryLookup(ushort pcid, ulong va, int level, out ulong pfn) => TryLookup(pcid, va, level, out pfn, out _);
+
+    /// <summary>As <see cref="TryLookup(ushort, ulong, int, out ulong)"/>, also giving the entry's index for <see cref="Touch"/>.</summary>
+    public bool TryLookup(ushort pcid, ulong va, int level, out ulong pfn, out int index)
     {
         pfn = 0;
+        index = -1;
         if (_sets == 0) return false;
         ulong vpn = va >> Shift(level);
         int b = SetOf(vpn) * _ways;
+        var entries = _entries;
         for (int w = 0; w < _ways; w++)
         {
-            ref var e = ref _entries[b + w];
-            if (e.Level == level && e.Vpn == vpn && (e.Global || e.Pcid == pcid))
+            ref var e = ref entries[b + w];
+            if (e.Vpn == vpn && e.Level == level && (e.Global || e.Pcid == pcid))
             {
                 e.Lru = ++_clock;
                 pfn = e.Pfn + ((va >> 12) & ((1UL << (9 * (level - 1))) - 1));
+                index = b + w;
                 return true;
             }
         }
         return false;
     }
+
+    /// <summary>A repeated hit on entry <paramref name="index"/> (known unchanged since it was found): its LRU update.</summary>
+    public void Touch(int index) => _entries[index].Lru = ++_clock;
 
     public void CountHit() => Hits++;
     public void CountMiss() => Misses++;

@@ -502,7 +502,7 @@ public sealed class PolicyEngine : IRequestSink
 
     void Access(int cpu, ulong va, bool restricted)
     {
-        cpu %= Tlb.Cpus.Length;
+        if ((uint)cpu >= (uint)Tlb.Cpus.Length) cpu %= Tlb.Cpus.Length;
         bool r = restricted && Restricted is not null;
         var outcome = Tlb.TranslateKernel(cpu, va, r, out _);
         int space = r ? 1 : 0;

@@ -56,7 +56,8 @@ public sealed class PreScan
         }
     }
 
-    readonly IReadOnlyList<(long Start, long End, int Zone)> _zones;
+    readonly (long Start, long End, int Zone)[] _zones;
+    int _lastZone;
     // The requested migratetype of each live allocation's head pfn (0: unknown, else mt + 1), only where touched.
     readonly SparsePfnMap<byte> _allocMt = new(); // requested migratetype + 1 of live allocation heads
     // Per CPU × zone × pcp list (PerCpuPages.Pindex): running balance of blocks and its minimum.
@@ -68,7 +69,7 @@ public sealed class PreScan
     public PreScan(long pfnLimit, IReadOnlyList<(long Start, long End, int Zone)>? zones = null)
     {
         _pfnLimit = pfnLimit;
-        _zones = zones ?? [];
+        _zones = zones?.ToArray() ?? [];
     }
 
     /// <summary>
@@ -88,8 +89,13 @@ public sealed class PreScan
 
     int ZoneOf(long pfn)
     {
-        foreach (var z in _zones) if (pfn >= z.Start && pfn < z.End) return z.Zone;
-        return _zones.Count == 0 ? ZoneIndex.Normal : -1;
+        var zones = _zones;
+        if (zones.Length == 0) return ZoneIndex.Normal;
+        ref readonly var last = ref zones[_lastZone];
+        if (pfn >= last.Start && pfn < last.End) return last.Zone;
+        for (int i = 0; i < zones.Length; i++)
+            if (pfn >= zones[i].Start && pfn < zones[i].End) { _lastZone = i; return zones[i].Zone; }
+        return -1;
     }
 
     void ListStep(int cpu, long pfn, int order, int mt, int delta)
@@ -109,27 +115,19 @@ public sealed class PreScan
 
     void SetAllocMt(long pfn, int mt) => _allocMt.Set(pfn, (byte)(mt + 1));
 
+    /// <summary>Both halves of the pre-scan over <paramref name="events"/>. The halves share no state, so a caller may
+    /// run <see cref="AddPages"/> and <see cref="AddLists"/> over the same chunks on two threads.</summary>
     public void Add(ReadOnlySpan<TraceEvent> events)
+    {
+        AddPages(events);
+        AddLists(events);
+    }
+
+    /// <summary>Which pages are older than the trace, the highest pfn, and which allocations the page cache took.</summary>
+    public void AddPages(ReadOnlySpan<TraceEvent> events)
     {
         foreach (ref readonly var e in events)
         {
-            Events++;
-            if (e.Cpu > MaxCpu) MaxCpu = e.Cpu;
-            if (e.TsNs < FirstTs) FirstTs = e.TsNs;
-            if (e.TsNs > LastTs) LastTs = e.TsNs;
-            if (e.Kind == EventKind.MmPagePcpuDrain && e.Has(EventFields.Pfn))
-                ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
-            if (e.Kind == EventKind.MmPageAllocZoneLocked && e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0)
-                ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
-            if (e.Kind == EventKind.MmPagePcpuDrain)
-            {
-                if (DecayPoints.IsDecayStart(ref _lastKind, e.Cpu, e.Kind))
-                {
-                    if (!DecayPointsByCpu.TryGetValue(e.Cpu, out var list)) DecayPointsByCpu[e.Cpu] = list = new();
-                    list.Add(e.TsNs);
-                }
-            }
-            else DecayPoints.Note(ref _lastKind, e.Cpu, e.Kind);
             if (!e.Has(EventFields.Pfn)) continue;
             long pfn = (long)e.Pfn;
             int order = e.Has(EventFields.Order) ? e.Order : 0;
@@ -143,22 +141,6 @@ public sealed class PreScan
                         if ((e.Gfp & (ulong)Gfp.Hardwall) != 0) _userPagesAllocated += 1L << order;
                     }
                     Touch(pfn, order, free: false);
-                    if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
-                    {
-                        ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
-                        SetAllocMt(pfn, e.Migratetype);
-                    }
-                    if (order == 0 && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
-                    {
-                        if (e.Cpu >= Order0AllocsByCpu.Length)
-                        {
-                            var a = Order0AllocsByCpu;
-                            Array.Resize(ref a, e.Cpu + 1);
-                            for (int c = 0; c < a.Length; c++) a[c] ??= new long[Migratetype.PcpTypes];
-                            Order0AllocsByCpu = a;
-                        }
-                        Order0AllocsByCpu[e.Cpu][e.Migratetype]++;
-                    }
                     break;
                 case EventKind.MmFilemapAddToPageCache:
                     MarkPageCache(pfn);
@@ -166,9 +148,6 @@ public sealed class PreScan
                 case EventKind.MmPageFree:
                     _ordinalByHead.Set(pfn, 0);
                     Touch(pfn, order, free: true);
-                    // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
-                    // the best the trace offers (unknown for allocations older than the trace: not counted).
-                    if (AllocMt(pfn) is int fmt and >= 0) { ListStep(e.Cpu, pfn, order, fmt, +1); SetAllocMt(pfn, -1); }
                     break;
                 case EventKind.MmPageFreeBatched:
                     Touch(pfn, 0, free: true);
@@ -177,12 +156,77 @@ public sealed class PreScan
         }
     }
 
+    /// <summary>Events, CPUs and time span; the pcp lists' running balances; where pcp decay ran.</summary>
+    public void AddLists(ReadOnlySpan<TraceEvent> events)
+    {
+        foreach (ref readonly var e in events)
+        {
+            Events++;
+            if (e.Cpu > MaxCpu) MaxCpu = e.Cpu;
+            if (e.TsNs < FirstTs) FirstTs = e.TsNs;
+            if (e.TsNs > LastTs) LastTs = e.TsNs;
+            switch (e.Kind)
+            {
+                case EventKind.MmPagePcpuDrain:
+                    if (e.Has(EventFields.Pfn)) ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
+                    if (DecayPoints.IsDecayStart(ref _lastKind, e.Cpu, e.Kind))
+                    {
+                        if (!DecayPointsByCpu.TryGetValue(e.Cpu, out var list)) DecayPointsByCpu[e.Cpu] = list = new();
+                        list.Add(e.TsNs);
+                    }
+                    continue;
+                case EventKind.MmPageAllocZoneLocked:
+                    if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0) ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
+                    break;
+                case EventKind.MmPageAlloc when e.Has(EventFields.Pfn) && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes:
+                {
+                    long pfn = (long)e.Pfn;
+                    int order = e.Has(EventFields.Order) ? e.Order : 0;
+                    ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
+                    SetAllocMt(pfn, e.Migratetype);
+                    if (order == 0) CountOrder0(e.Cpu, e.Migratetype);
+                    break;
+                }
+                case EventKind.MmPageFree when e.Has(EventFields.Pfn):
+                {
+                    // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
+                    // the best the trace offers (unknown for allocations older than the trace: not counted).
+                    long pfn = (long)e.Pfn;
+                    if (AllocMt(pfn) is int fmt and >= 0)
+                    {
+                        ListStep(e.Cpu, pfn, e.Has(EventFields.Order) ? e.Order : 0, fmt, +1);
+                        SetAllocMt(pfn, -1);
+                    }
+                    break;
+                }
+            }
+            DecayPoints.Note(ref _lastKind, e.Cpu, e.Kind);
+        }
+    }
+
+    void CountOrder0(int cpu, int mt)
+    {
+        if (cpu >= Order0AllocsByCpu.Length)
+        {
+            var a = Order0AllocsByCpu;
+            Array.Resize(ref a, cpu + 1);
+            for (int c = 0; c < a.Length; c++) a[c] ??= new long[Migratetype.PcpTypes];
+            Order0AllocsByCpu = a;
+        }
+        Order0AllocsByCpu[cpu][mt]++;
+    }
+
     void Touch(long pfn, int order, bool free)
     {
         if (order > 20) return;
         long n = 1L << order;
         if (pfn + n > MaxPfn) MaxPfn = pfn + n - 1;
         if (pfn < 0 || pfn + n > _pfnLimit) { PfnsOutOfRange++; return; }
+        if (n == 1)
+        {
+            if (!_touched.TestAndSet(pfn) && free) KeepAllocated.SetRange(pfn, 1, true);
+            return;
+        }
         if (free && !_touched.AnyInRange(pfn, n)) KeepAllocated.SetRange(pfn, n, true);
         else if (free)
         {

@@ -13,15 +13,19 @@ namespace AsiTrace.Replay.Requests;
 /// </summary>
 public sealed class RequestReconstructor
 {
-    readonly IRequestSink[] _sinks;
+    readonly RequestPlayer[] _players;
+    readonly RequestBatch _own = new();
+    RequestBatch _batch;
+    int _event;
     readonly IPfnSet? _preexisting;
     readonly HashSet<long> _preexistingFreed = new();
     // Live allocations by head pfn: slot + 1 (0: none).
     readonly SparsePfnMap<int> _liveByHead = new();
     // Pages inside live allocations: most allocations are of pages nobody holds, and this answers that in one lookup.
     readonly SparsePfnBits _livePages = new();
-    // Live allocations in slots: head pfn, order, pages not yet freed, request id, and one model pfn per sink.
-    long[] _head = new long[1024], _remaining = new long[1024], _id = new long[1024], _modelPfn;
+    // Live allocations in slots: head pfn, order, pages not yet freed, request id. Where each model put them is the
+    // players' business (RequestPlayer), so one reconstruction can feed models on other threads.
+    long[] _head = new long[1024], _remaining = new long[1024], _id = new long[1024];
     byte[] _order = new byte[1024];
     readonly Stack<int> _freeSlots = new();
     int _slots;
@@ -37,28 +41,66 @@ public sealed class RequestReconstructor
     public long Frees { get; private set; }
     public long PreexistingFrees { get; private set; }
     public long BatchedDuplicates { get; private set; }
-    public long LiveAllocations => _liveByHead.Count;
+    public long LiveAllocations => _slots - _freeSlots.Count;
 
     readonly Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? _classify;
 
+    /// <param name="sinks">models fed directly by <see cref="Add(in TraceEvent)"/>; empty when the caller plays the
+    /// batches of <see cref="Add(ReadOnlySpan{TraceEvent}, RequestBatch)"/> itself.</param>
     public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, IPfnSet? preexisting, Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? classify = null)
     {
         _classify = classify;
-        _sinks = sinks.ToArray();
+        _players = sinks.Select(s => new RequestPlayer(s)).ToArray();
         _preexisting = preexisting;
-        _modelPfn = new long[1024 * Math.Max(_sinks.Length, 1)];
+        _batch = _own;
     }
 
     void Count(string anomaly, long n = 1) => Anomalies[anomaly] = Anomalies.GetValueOrDefault(anomaly) + n;
 
+    /// <summary>Reconstructs the requests of <paramref name="events"/> into <paramref name="batch"/> (cleared first),
+    /// for <see cref="RequestPlayer"/>s to apply to their models.</summary>
+    public void Add(ReadOnlySpan<TraceEvent> events, RequestBatch batch)
+    {
+        batch.Clear();
+        _batch = batch;
+        for (int i = 0; i < events.Length; i++)
+        {
+            _event = i;
+            Reconstruct(in events[i]);
+        }
+        _batch = _own;
+    }
+
+    /// <summary>Reconstructs and feeds the sinks given at construction.</summary>
     public void Add(ReadOnlySpan<TraceEvent> events)
     {
         foreach (ref readonly var e in events) Add(in e);
     }
 
+    /// <summary>Reconstructs one event and feeds the sinks given at construction.</summary>
     public void Add(in TraceEvent e)
     {
-        foreach (var s in _sinks) s.Observe(in e);
+        _own.Clear();
+        _event = 0;
+        Reconstruct(in e);
+        foreach (var p in _players)
+        {
+            p.Begin(_own);
+            p.Event(0, in e);
+        }
+    }
+
+    ref RequestAction Emit(RequestOp op)
+    {
+        ref var a = ref _batch.Next();
+        a.Event = _event;
+        a.Op = op;
+        a.Slot = -1;
+        return ref a;
+    }
+
+    void Reconstruct(in TraceEvent e)
+    {
         switch (e.Kind)
         {
             case EventKind.MmPageAlloc: OnAlloc(in e); break;
@@ -68,21 +110,18 @@ public sealed class RequestReconstructor
             case EventKind.SysWrite:
                 if (e.Has(EventFields.Bytes) && e.Bytes > 0)
                 {
-                    int pages = (int)Math.Min((e.Bytes + 4095) / 4096, 1 << 20);
-                    foreach (var s in _sinks) s.FileCopy(in e, pages);
+                    ref var a = ref Emit(RequestOp.FileCopy);
+                    a.Pages = (int)Math.Min((e.Bytes + 4095) / 4096, 1 << 20);
                 }
                 break;
             case EventKind.MmFilemapAddToPageCache:
                 if (e.Has(EventFields.Pfn) && e.Pfn != 0)
                 {
                     long pfn = (long)e.Pfn;
-                    int pages = e.Has(EventFields.Order) ? 1 << Math.Min((int)e.Order, 10) : 1;
-                    bool live = FindLive(pfn, out int slot);
-                    for (int s = 0; s < _sinks.Length; s++)
-                    {
-                        long m = live ? _modelPfn[slot * _sinks.Length + s] : pfn;
-                        if (m >= 0) _sinks[s].PageCacheAccess(in e, live ? m + (pfn - _head[slot]) : m, pages);
-                    }
+                    ref var a = ref Emit(RequestOp.PageCache);
+                    a.Pages = e.Has(EventFields.Order) ? 1 << Math.Min((int)e.Order, 10) : 1;
+                    a.Pfn = pfn;
+                    if (FindLive(pfn, out int slot)) { a.Slot = slot; a.Offset = pfn - _head[slot]; }
                 }
                 break;
             case EventKind.LostEvents:
@@ -105,17 +144,21 @@ public sealed class RequestReconstructor
         if (FindLive(pfn, out int stale))
         {
             Count("alloc_of_live_pfn");
-            ReleaseWhole(stale, e.TsNs, e.Cpu);
+            ReleaseWhole(stale);
         }
         ulong gfp = e.Has(EventFields.Gfp) ? e.Gfp : 0;
         int mt = e.Has(EventFields.Migratetype) && e.Migratetype >= 0 ? e.Migratetype
             : Migratetype.FromGfpBits((gfp & (ulong)Ingest.Canonical.Gfp.Movable) != 0, (gfp & (ulong)Ingest.Canonical.Gfp.Reclaimable) != 0);
-        var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt,
-            GfpZone(gfp, e.Has(EventFields.Gfp)), Allocations);
-        if (_classify is not null) { var (c, why) = _classify(req); req = req with { Class = c, Reason = why }; }
+        int zone = GfpZone(gfp, e.Has(EventFields.Gfp));
+        var cls = Classify.Sensitivity.Nonsensitive;
+        var why = Classify.ClassReason.Default;
+        if (_classify is not null)
+            (cls, why) = _classify(new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt, zone, Allocations));
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
-        for (int s = 0; s < _sinks.Length; s++) _modelPfn[slot * _sinks.Length + s] = _sinks[s].Alloc(in req);
+        ref var a = ref Emit(RequestOp.Alloc);
+        a.Slot = slot; a.Pfn = pfn; a.Order = (byte)order; a.Gfp = gfp; a.Migratetype = (sbyte)mt; a.HighestZoneIdx = (byte)zone;
+        a.Id = Allocations; a.Class = cls; a.Reason = why;
         _liveByHead.Set(pfn, slot + 1);
         _livePages.SetRange(pfn, 1L << order, true);
         Allocations++;
@@ -157,12 +200,8 @@ public sealed class RequestReconstructor
                 pages = (1L << _order[slot]) - offset;
                 order = 63 - (int)ulong.LeadingZeroCount((ulong)pages);
             }
-            var req = new FreeRequest(e.TsNs, e.Cpu, pfn, order, _id[slot], offset);
-            for (int s = 0; s < _sinks.Length; s++)
-            {
-                long m = _modelPfn[slot * _sinks.Length + s];
-                if (m >= 0) _sinks[s].Free(in req, m + offset);
-            }
+            ref var a = ref Emit(RequestOp.Free);
+            a.Slot = slot; a.Pfn = pfn; a.Order = (byte)order; a.Id = _id[slot]; a.Offset = offset;
             _remaining[slot] -= pages;
             _livePages.SetRange(pfn, pages, false);
             if (_remaining[slot] <= 0) Retire(slot);
@@ -171,8 +210,8 @@ public sealed class RequestReconstructor
         }
         if (_preexisting is not null && _preexisting.Contains(pfn) && _preexistingFreed.Add(pfn))
         {
-            var req = new FreeRequest(e.TsNs, e.Cpu, pfn, order, -1, 0);
-            foreach (var s in _sinks) s.Free(in req, pfn);
+            ref var a = ref Emit(RequestOp.FreePreexisting);
+            a.Pfn = pfn; a.Order = (byte)order;
             PreexistingFrees++;
             Frees++;
             return;
@@ -181,13 +220,8 @@ public sealed class RequestReconstructor
         // (vmalloc, sunrpc, …; model-reference.md §2) the pages came off the CPU's pcp list unseen. Each model makes
         // the same untraced allocation now (order and migratetype of a bulk request: order 0, unmovable) and frees it.
         Count(e.Cpu < _lostSeen.Length && _lostSeen[e.Cpu] ? "free_without_traced_alloc_after_lost_events" : "free_without_traced_alloc");
-        var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, 0, Migratetype.Unmovable, ZoneIndex.Normal);
-        var free = new FreeRequest(e.TsNs, e.Cpu, pfn, order, _nextId++, 0);
-        foreach (var s in _sinks)
-        {
-            long m = s.Alloc(in bulk);
-            if (m >= 0) s.Free(in free, m);
-        }
+        ref var u = ref Emit(RequestOp.UntracedAllocFree);
+        u.Pfn = pfn; u.Order = (byte)order; u.Id = _nextId++;
         Frees++;
     }
 
@@ -206,18 +240,14 @@ public sealed class RequestReconstructor
         return false;
     }
 
-    void ReleaseWhole(int slot, long ts, int cpu)
+    void ReleaseWhole(int slot)
     {
         long pages = _remaining[slot];
         int order = _order[slot];
         if (pages == 1L << order)
         {
-            var req = new FreeRequest(ts, cpu, _head[slot], order, _id[slot], 0);
-            for (int s = 0; s < _sinks.Length; s++)
-            {
-                long m = _modelPfn[slot * _sinks.Length + s];
-                if (m >= 0) _sinks[s].Free(in req, m);
-            }
+            ref var a = ref Emit(RequestOp.Free);
+            a.Slot = slot; a.Pfn = _head[slot]; a.Order = (byte)order; a.Id = _id[slot]; a.Offset = 0;
         }
         else Count("partly_freed_allocation_dropped");
         Retire(slot);
@@ -237,7 +267,6 @@ public sealed class RequestReconstructor
         {
             int n = _head.Length * 2;
             Array.Resize(ref _head, n); Array.Resize(ref _remaining, n); Array.Resize(ref _id, n); Array.Resize(ref _order, n);
-            Array.Resize(ref _modelPfn, n * Math.Max(_sinks.Length, 1));
         }
         return _slots++;
     }

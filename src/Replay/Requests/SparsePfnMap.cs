@@ -1,20 +1,64 @@
 namespace AsiTrace.Replay.Requests;
 
-/// <summary>A set of page frames, one bit each, kept as 64-bit words in a <see cref="SparsePfnMap{T}"/>.</summary>
+/// <summary>
+/// A set of page frames, one bit each, in 64-bit words kept in pages of 4 Ki words (256 Ki frames, 1 GiB of memory)
+/// allocated when first set: memory only where the trace touches, one indexed load per query. Clearing never allocates.
+/// </summary>
 public sealed class SparsePfnBits : Model.Alloc.IPfnSet
 {
-    readonly SparsePfnMap<ulong> _words = new();
+    const int WordShift = 12, WordsPerPage = 1 << WordShift, WordMask = WordsPerPage - 1;
+    ulong[]?[] _pages = new ulong[]?[64];
 
-    public bool Contains(long pfn) => pfn >= 0 && (_words.Get(pfn >> 6) & (1UL << (int)(pfn & 63))) != 0;
+    public bool Contains(long pfn)
+    {
+        if (pfn < 0) return false;
+        long w = pfn >> 6, p = w >> WordShift;
+        if ((ulong)p >= (ulong)_pages.Length) return false;
+        var page = _pages[p];
+        return page is not null && (page[w & WordMask] & (1UL << (int)(pfn & 63))) != 0;
+    }
+
+    ulong Word(long w)
+    {
+        long p = w >> WordShift;
+        if ((ulong)p >= (ulong)_pages.Length) return 0;
+        var page = _pages[p];
+        return page is null ? 0 : page[w & WordMask];
+    }
+
+    ref ulong WordForWrite(long w)
+    {
+        long p = w >> WordShift;
+        if (p >= _pages.Length)
+        {
+            if (p > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(w), "pfn beyond any plausible machine");
+            Array.Resize(ref _pages, (int)Math.Max(p + 1, _pages.Length * 2L));
+        }
+        var page = _pages[p] ??= new ulong[WordsPerPage];
+        return ref page[w & WordMask];
+    }
+
+    static ulong Mask(int lo, int hi) => hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
+
+    /// <summary>Adds <paramref name="pfn"/>; returns whether it was already in the set.</summary>
+    public bool TestAndSet(long pfn)
+    {
+        if (pfn < 0) return false;
+        ref ulong word = ref WordForWrite(pfn >> 6);
+        ulong bit = 1UL << (int)(pfn & 63);
+        bool was = (word & bit) != 0;
+        word |= bit;
+        return was;
+    }
 
     /// <summary>Is any frame of [pfn, pfn + count) in the set?</summary>
     public bool AnyInRange(long pfn, long count)
     {
+        if (pfn >= 0 && (pfn & 63) + count <= 64) return count > 0 && (Word(pfn >> 6) & Mask((int)(pfn & 63), (int)((pfn & 63) + count))) != 0;
         for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
-            ulong mask = hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
-            if ((_words.Get(p >> 6) & mask) != 0) return true;
+            if ((Word(p >> 6) & Mask(lo, hi)) != 0) return true;
             p += hi - lo;
         }
         return false;
@@ -24,11 +68,14 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     {
         for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
         {
-            long w = p >> 6;
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
-            ulong mask = hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
-            ulong old = _words.Get(w);
-            _words.Set(w, value ? old | mask : old & ~mask);
+            ulong mask = Mask(lo, hi);
+            if (value) WordForWrite(p >> 6) |= mask;
+            else
+            {
+                long w = p >> 6, pg = w >> WordShift;
+                if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~mask;
+            }
             p += hi - lo;
         }
     }
@@ -38,11 +85,10 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
 /// A value per page frame, stored in 64 Ki-frame pages allocated when first written: array speed for the live
 /// allocation tables the replay consults on every event, memory only where the trace touches (0 means "none").
 /// </summary>
-public sealed class SparsePfnMap<T> where T : struct, IEquatable<T>
+public sealed class SparsePfnMap<T> where T : struct
 {
     const int Shift = 16, PageSize = 1 << Shift, Mask = PageSize - 1;
     T[]?[] _pages = new T[]?[64];
-    public int Count { get; private set; }
 
     public T Get(long pfn)
     {
@@ -58,12 +104,15 @@ public sealed class SparsePfnMap<T> where T : struct, IEquatable<T>
         long p = pfn >> Shift;
         if (p >= _pages.Length)
         {
-            if (p > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(pfn));
+            if (p > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(pfn), "pfn beyond any plausible machine");
             Array.Resize(ref _pages, (int)Math.Max(p + 1, _pages.Length * 2L));
         }
-        var page = _pages[p] ??= new T[PageSize];
-        bool was = !page[pfn & Mask].Equals(default), now = !value.Equals(default);
-        if (was != now) Count += now ? 1 : -1;
+        var page = _pages[p];
+        if (page is null)
+        {
+            if (EqualityComparer<T>.Default.Equals(value, default)) return;
+            _pages[p] = page = new T[PageSize];
+        }
         page[pfn & Mask] = value;
     }
 }

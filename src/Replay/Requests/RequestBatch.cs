@@ -1,0 +1,129 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Model.Alloc;
+using AsiTrace.Replay.Classify;
+
+namespace AsiTrace.Replay.Requests;
+
+/// <summary>What one event asks of every policy's model, beyond <see cref="IRequestSink.Observe"/>.</summary>
+public enum RequestOp : byte
+{
+    /// <summary>Place a new allocation (reconstructor slot <see cref="RequestAction.Slot"/>).</summary>
+    Alloc,
+    /// <summary>Free pages of a live allocation: <see cref="RequestAction.Offset"/> pages into its slot.</summary>
+    Free,
+    /// <summary>Free pages allocated before the trace, at their traced pfn.</summary>
+    FreePreexisting,
+    /// <summary>An allocation the trace did not show (a bulk allocation's page), freed at once.</summary>
+    UntracedAllocFree,
+    /// <summary>A page-cache fill of a live allocation's pages (slot and offset), or of untracked pages (slot −1, traced pfn).</summary>
+    PageCache,
+    /// <summary>A read()/write() copying <see cref="RequestAction.Pages"/> pages.</summary>
+    FileCopy,
+}
+
+/// <summary>
+/// One step of the request stream. The event it belongs to (<see cref="Event"/>, an index into the chunk) supplies
+/// time, CPU, pid and comm; the rest is here. Policies never see reconstructor state: frees name the allocation's slot,
+/// and each policy's <see cref="RequestPlayer"/> keeps where its own model put that slot's pages.
+/// </summary>
+public struct RequestAction
+{
+    public int Event;
+    public RequestOp Op;
+    public byte Order;
+    public sbyte Migratetype;
+    public byte HighestZoneIdx;
+    public Sensitivity Class;
+    public ClassReason Reason;
+    public int Slot;
+    public int Pages;
+    public long Pfn;
+    public long Offset;
+    /// <summary>Alloc: the allocation's ordinal; Free: the request id of the allocation freed.</summary>
+    public long Id;
+    public ulong Gfp;
+}
+
+/// <summary>The actions of one chunk of events, in event order.</summary>
+public sealed class RequestBatch
+{
+    public RequestAction[] Actions = new RequestAction[1024];
+    public int Count;
+
+    public void Clear() => Count = 0;
+
+    public ref RequestAction Next()
+    {
+        if (Count == Actions.Length) Array.Resize(ref Actions, Actions.Length * 2);
+        ref var a = ref Actions[Count++];
+        a = default;
+        return ref a;
+    }
+}
+
+/// <summary>
+/// Applies a <see cref="RequestBatch"/> to one policy's model, remembering where that model placed each live
+/// allocation (by reconstructor slot). Call <see cref="Event"/> for every event of the chunk, in order.
+/// </summary>
+public sealed class RequestPlayer(IRequestSink sink)
+{
+    long[] _modelPfn = new long[1024];
+    RequestBatch? _batch;
+    int _next;
+
+    public IRequestSink Sink => sink;
+
+    public void Begin(RequestBatch batch)
+    {
+        _batch = batch;
+        _next = 0;
+    }
+
+    public void Event(int index, in TraceEvent e)
+    {
+        sink.Observe(in e);
+        var b = _batch!;
+        while (_next < b.Count && b.Actions[_next].Event == index) Apply(in b.Actions[_next++], in e);
+    }
+
+    void Apply(in RequestAction a, in TraceEvent e)
+    {
+        switch (a.Op)
+        {
+            case RequestOp.Alloc:
+            {
+                var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, a.Gfp,
+                    a.Migratetype, a.HighestZoneIdx, a.Id, a.Class, a.Reason);
+                if (a.Slot >= _modelPfn.Length) Array.Resize(ref _modelPfn, Math.Max(a.Slot + 1, _modelPfn.Length * 2));
+                _modelPfn[a.Slot] = sink.Alloc(in req);
+                break;
+            }
+            case RequestOp.Free:
+            {
+                long m = _modelPfn[a.Slot];
+                if (m >= 0) sink.Free(new FreeRequest(e.TsNs, e.Cpu, a.Pfn, a.Order, a.Id, a.Offset), m + a.Offset);
+                break;
+            }
+            case RequestOp.FreePreexisting:
+                sink.Free(new FreeRequest(e.TsNs, e.Cpu, a.Pfn, a.Order, -1, 0), a.Pfn);
+                break;
+            case RequestOp.UntracedAllocFree:
+            {
+                var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, 0,
+                    Model.Alloc.Migratetype.Unmovable, ZoneIndex.Normal);
+                long m = sink.Alloc(in bulk);
+                if (m >= 0) sink.Free(new FreeRequest(e.TsNs, e.Cpu, a.Pfn, a.Order, a.Id, 0), m);
+                break;
+            }
+            case RequestOp.PageCache:
+            {
+                long m = a.Slot >= 0 ? _modelPfn[a.Slot] : a.Pfn;
+                if (m >= 0) sink.PageCacheAccess(in e, a.Slot >= 0 ? m + a.Offset : m, a.Pages);
+                break;
+            }
+            case RequestOp.FileCopy:
+                sink.FileCopy(in e, a.Pages);
+                break;
+        }
+    }
+}
