@@ -31,6 +31,7 @@ public sealed class CpuTlb
         _l1_1g = preset.L1Shared ? _l1_4k : new SetAssociativeTlb("L1 dTLB 1G", preset.L1_1G, 3);
         _l2 = new SetAssociativeTlb("STLB/L2 4K+2M", preset.L2, 1, 2);
         _l2_1g = new SetAssociativeTlb("STLB 1G", preset.L2_1G, 3);
+        _l1ByLevel = [_l1_4k, _l1_4k, _l1_2m, _l1_1g];
         var all = new List<SetAssociativeTlb> { _l1_4k };
         if (!preset.L1Shared) { all.Add(_l1_2m); all.Add(_l1_1g); }
         all.Add(_l2);
@@ -41,7 +42,8 @@ public sealed class CpuTlb
     /// <summary>Every distinct structure of this CPU (an array, so invalidation loops allocate nothing).</summary>
     public SetAssociativeTlb[] Structures { get; }
 
-    SetAssociativeTlb L1(int level) => level switch { 1 => _l1_4k, 2 => _l1_2m, _ => _l1_1g };
+    readonly SetAssociativeTlb[] _l1ByLevel;
+    SetAssociativeTlb L1(int level) => _l1ByLevel[level];
 
     /// <summary>L2 placement: 1 GiB pages go to the 1G STLB where there is one, else are held as the 2 MiB piece
     /// containing the address ("smashed", AMD).</summary>

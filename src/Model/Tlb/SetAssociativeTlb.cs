@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
 namespace AsiTrace.Model.Tlb;
 
 /// <summary>
@@ -18,6 +21,10 @@ public sealed class SetAssociativeTlb
     }
 
     readonly Entry[] _entries;
+    // Per way, the entry's (vpn << 2 | level), 0 when invalid, in rows of _stride (ways rounded up to 4, padding 0):
+    // a lookup compares a set's tags four at a time and reads an entry only on a tag match.
+    readonly ulong[] _tags;
+    readonly int _stride;
     readonly int _sets, _ways;
     readonly ulong _setMask; // _sets − 1 when _sets is a power of two (the usual geometry): no division per lookup
     uint _clock;
@@ -35,6 +42,8 @@ public sealed class SetAssociativeTlb
         _ways = Math.Max(1, g.Ways);
         _sets = g.Entries == 0 ? 0 : Math.Max(1, g.Entries / _ways);
         _entries = new Entry[_sets * _ways];
+        _stride = (_ways + 3) & ~3;
+        _tags = new ulong[Math.Max(_sets, 1) * _stride];
         _setMask = _sets > 0 && (_sets & (_sets - 1)) == 0 ? (ulong)_sets - 1 : 0;
     }
 
@@ -51,20 +60,48 @@ public sealed class SetAssociativeTlb
         index = -1;
         if (_sets == 0) return false;
         ulong vpn = va >> Shift(level);
-        int b = SetOf(vpn) * _ways;
-        var entries = _entries;
-        for (int w = 0; w < _ways; w++)
+        int set = SetOf(vpn);
+        ulong tag = Tag(vpn, level);
+        int tb = set * _stride, b = set * _ways;
+        if (Vector256.IsHardwareAccelerated)
         {
-            ref var e = ref entries[b + w];
-            if (e.Vpn == vpn && e.Level == level && (e.Global || e.Pcid == pcid))
+            var key = Vector256.Create(tag);
+            ref ulong row = ref _tags[tb];
+            for (int w = 0; w < _ways; w += 4)
             {
-                e.Lru = ++_clock;
-                pfn = e.Pfn + ((va >> 12) & ((1UL << (9 * (level - 1))) - 1));
-                index = b + w;
-                return true;
+                uint mask = Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)w), key).ExtractMostSignificantBits();
+                // Ascending ways, as the plain loop: the first entry that also matches the PCID (or is global) wins.
+                while (mask != 0)
+                {
+                    int i = b + w + BitOperations.TrailingZeroCount(mask);
+                    mask &= mask - 1;
+                    if (Hit(i, pcid, va, level, out pfn)) { index = i; return true; }
+                }
             }
+            return false;
         }
+        for (int w = 0; w < _ways; w++)
+            if (_tags[tb + w] == tag && Hit(b + w, pcid, va, level, out pfn)) { index = b + w; return true; }
         return false;
+    }
+
+    static ulong Tag(ulong vpn, int level) => (vpn << 2) | (uint)level;
+
+    bool Hit(int i, ushort pcid, ulong va, int level, out ulong pfn)
+    {
+        ref var e = ref _entries[i];
+        if (!e.Global && e.Pcid != pcid) { pfn = 0; return false; }
+        e.Lru = ++_clock;
+        pfn = e.Pfn + ((va >> 12) & ((1UL << (9 * (level - 1))) - 1));
+        return true;
+    }
+
+    int TagIndex(int i) => i / _ways * _stride + i % _ways;
+
+    void Drop(int i)
+    {
+        _entries[i].Level = 0;
+        _tags[TagIndex(i)] = 0;
     }
 
     /// <summary>A repeated hit on entry <paramref name="index"/> (known unchanged since it was found): its LRU update.</summary>
@@ -88,6 +125,7 @@ public sealed class SetAssociativeTlb
             if (e.Lru < _entries[victim].Lru) victim = b + w;
         }
         _entries[victim] = new Entry { Vpn = vpn, Pfn = pagePfn, Lru = ++_clock, Pcid = pcid, Level = (byte)level, Global = global };
+        _tags[TagIndex(victim)] = Tag(vpn, level);
     }
 
     /// <summary>INVLPG semantics: drops every entry (any size) of <paramref name="pcid"/> covering <paramref name="va"/>,
@@ -104,7 +142,7 @@ public sealed class SetAssociativeTlb
             for (int w = 0; w < _ways; w++)
             {
                 ref var e = ref _entries[b + w];
-                if (e.Level == level && e.Vpn == vpn && (e.Global ? includeGlobal : e.Pcid == pcid)) { e.Level = 0; n++; }
+                if (e.Level == level && e.Vpn == vpn && (e.Global ? includeGlobal : e.Pcid == pcid)) { Drop(b + w); n++; }
             }
         }
         return n;
@@ -119,7 +157,7 @@ public sealed class SetAssociativeTlb
         {
             ref var e = ref _entries[i];
             if (e.Level == 0) continue;
-            if (e.Global ? includeGlobal : (pcid is null || e.Pcid == pcid)) { e.Level = 0; n++; }
+            if (e.Global ? includeGlobal : (pcid is null || e.Pcid == pcid)) { Drop(i); n++; }
         }
         return n;
     }

@@ -157,7 +157,7 @@ public sealed class TlbMachine
     /// <summary>A kernel load in the restricted (ASI) or unrestricted address space: each has its own page tables and PCID.</summary>
     public TlbOutcome TranslateKernel(int cpu, ulong va, bool restricted, out ulong pfn)
     {
-        Apply(cpu);
+        if (_applied[cpu] != _logSeq) Apply(cpu);
         if (restricted)
         {
             var tables = Restricted ?? throw new InvalidOperationException("no restricted address space (ASI off)");
