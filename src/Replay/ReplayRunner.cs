@@ -242,8 +242,8 @@ public static class ReplayRunner
         return ram;
     }
 
-    /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPages"/>, a worker runs
-    /// <see cref="PreScan.AddLists"/> and counts the trace's own allocator events, over the same chunks.</summary>
+    /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPageCache"/>, a worker runs
+    /// <see cref="PreScan.AddPagesAndLists"/> and counts the trace's own allocator events, over the same chunks.</summary>
     static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, ref long changedOwnership, ref long lost,
         Action<int, long>? progress)
     {
@@ -260,7 +260,7 @@ public static class ReplayRunner
                 foreach (var chunk in queue.GetConsumingEnumerable())
                 {
                     var span = chunk.Events.AsSpan(0, chunk.Count);
-                    scan.AddLists(span);
+                    scan.AddPagesAndLists(span);
                     foreach (ref readonly var e in span)
                     {
                         traceCounts[(int)e.Kind]++;
@@ -282,7 +282,7 @@ public static class ReplayRunner
                 if (chunk.Count == 0) { pool.Add(chunk); break; }
                 chunk.Pending = 2;
                 if (!queue.TryAdd(chunk, Timeout.Infinite)) break;
-                scan.AddPages(chunk.Events.AsSpan(0, chunk.Count));
+                scan.AddPageCache(chunk.Events.AsSpan(0, chunk.Count));
                 if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
                 progress?.Invoke(1, reader.BytesConsumed);
             }

@@ -46,11 +46,14 @@ public sealed class PolicyEngine : IRequestSink
     public long PageblockFlipsToNonsensitive, PageblockFlipsToSensitive, UnmappedPageblocks, PerAllocationUnmaps;
     public long MermapPages, MermapLocalFlushes;
     public double ZeroingNs, TracedTlbNs, AsiTransitionNs, MermapNs;
+    readonly double _zero4kNs, _copy4kNs; // per page, in ns at the preset's clock: charged on every allocation
 
     public PolicyEngine(PolicySpec spec, PolicyKnobs knobs, PageAllocator allocator, IReadOnlyList<PhysRange> ram, long pfnLimit,
         int cpus, CpuPreset preset, CostModel costs, IEnumerable<(long Pfn, int Order)> initialFree)
     {
         Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs;
+        _zero4kNs = costs.Zero4K.Ns(costs.CpuGhz);
+        _copy4kNs = costs.Copy4K.Ns(costs.CpuGhz);
         DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !spec.IsAsi });
         if (spec.IsAsi)
         {
@@ -273,7 +276,7 @@ public sealed class PolicyEngine : IRequestSink
 
     public void FileCopy(in TraceEvent e, int pages)
     {
-        CopyNs += pages * Costs.Copy4K.Ns(Costs.CpuGhz) + Costs.FileIoBase.Ns(Costs.CpuGhz);
+        CopyNs += pages * _copy4kNs + Costs.FileIoBase.Ns(Costs.CpuGhz);
         FileCopies++;
         FileCopyPages += pages;
         if (Spec.IsAsi)
@@ -333,7 +336,7 @@ public sealed class PolicyEngine : IRequestSink
     void CopyOnWrite(int cpu, long pfn)
     {
         CowCopies++;
-        CopyNs += Costs.Copy4K.Ns(Costs.CpuGhz);
+        CopyNs += _copy4kNs;
         if (Spec.IsAsi)
         {
             if (_mermap is not null && Knobs.MermapSlots >= 2) { MermapAccess(cpu, 2); return; }
@@ -451,7 +454,7 @@ public sealed class PolicyEngine : IRequestSink
     void Zero(int cpu, long pfn, long n, bool inRestricted, bool exitIfUnmapped)
     {
         BytesZeroed += n * 4096;
-        ZeroingNs += n * Costs.Zero4K.Ns(Costs.CpuGhz);
+        ZeroingNs += n * _zero4kNs;
         if (Spec.IsAsi && exitIfUnmapped)
         {
             if (_mermap is not null) { MermapAccess(cpu, (int)Math.Min(n, int.MaxValue)); return; }
@@ -464,7 +467,7 @@ public sealed class PolicyEngine : IRequestSink
     void MermapZero(int cpu, long n)
     {
         BytesZeroed += n * 4096;
-        ZeroingNs += n * Costs.Zero4K.Ns(Costs.CpuGhz);
+        ZeroingNs += n * _zero4kNs;
         _fallbackMermap ??= new Mermap(Tlb.Cpus.Length, Knobs.MermapWindowPages);
         MermapAccess(cpu, (int)Math.Min(n, int.MaxValue), _mermap ?? _fallbackMermap);
     }

@@ -116,48 +116,45 @@ public sealed class PreScan
     void SetAllocMt(long pfn, int mt) => _allocMt.Set(pfn, (byte)(mt + 1));
 
     /// <summary>Both halves of the pre-scan over <paramref name="events"/>. The halves share no state, so a caller may
-    /// run <see cref="AddPages"/> and <see cref="AddLists"/> over the same chunks on two threads.</summary>
+    /// run <see cref="AddPageCache"/> and <see cref="AddPagesAndLists"/> over the same chunks on two threads.</summary>
     public void Add(ReadOnlySpan<TraceEvent> events)
     {
-        AddPages(events);
-        AddLists(events);
+        AddPageCache(events);
+        AddPagesAndLists(events);
     }
 
-    /// <summary>Which pages are older than the trace, the highest pfn, and which allocations the page cache took.</summary>
-    public void AddPages(ReadOnlySpan<TraceEvent> events)
+    /// <summary>Numbers the successful allocations and notes which of them the page cache later took; counts the pages
+    /// allocated (and how many for user data). The lighter half: the thread that also reads the input runs it.</summary>
+    public void AddPageCache(ReadOnlySpan<TraceEvent> events)
     {
         foreach (ref readonly var e in events)
         {
             if (!e.Has(EventFields.Pfn)) continue;
             long pfn = (long)e.Pfn;
-            int order = e.Has(EventFields.Order) ? e.Order : 0;
             switch (e.Kind)
             {
                 case EventKind.MmPageAlloc:
+                    int order = e.Has(EventFields.Order) ? e.Order : 0;
                     if (pfn != 0 && pfn != -1 && order <= 20)
                     {
                         _ordinalByHead.Set(pfn, ++_ordinal);
                         _pagesAllocated += 1L << order;
                         if ((e.Gfp & (ulong)Gfp.Hardwall) != 0) _userPagesAllocated += 1L << order;
                     }
-                    Touch(pfn, order, free: false);
                     break;
                 case EventKind.MmFilemapAddToPageCache:
                     MarkPageCache(pfn);
                     break;
                 case EventKind.MmPageFree:
                     _ordinalByHead.Set(pfn, 0);
-                    Touch(pfn, order, free: true);
-                    break;
-                case EventKind.MmPageFreeBatched:
-                    Touch(pfn, 0, free: true);
                     break;
             }
         }
     }
 
-    /// <summary>Events, CPUs and time span; the pcp lists' running balances; where pcp decay ran.</summary>
-    public void AddLists(ReadOnlySpan<TraceEvent> events)
+    /// <summary>Events, CPUs and time span; which pages are older than the trace and the highest pfn; the pcp lists'
+    /// running balances; where pcp decay ran.</summary>
+    public void AddPagesAndLists(ReadOnlySpan<TraceEvent> events)
     {
         foreach (ref readonly var e in events)
         {
@@ -178,27 +175,36 @@ public sealed class PreScan
                 case EventKind.MmPageAllocZoneLocked:
                     if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0) ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
                     break;
-                case EventKind.MmPageAlloc when e.Has(EventFields.Pfn) && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes:
+                case EventKind.MmPageAlloc when e.Has(EventFields.Pfn):
                 {
                     long pfn = (long)e.Pfn;
                     int order = e.Has(EventFields.Order) ? e.Order : 0;
-                    ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
-                    SetAllocMt(pfn, e.Migratetype);
-                    if (order == 0) CountOrder0(e.Cpu, e.Migratetype);
+                    Touch(pfn, order, free: false);
+                    if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
+                    {
+                        ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
+                        SetAllocMt(pfn, e.Migratetype);
+                        if (order == 0) CountOrder0(e.Cpu, e.Migratetype);
+                    }
                     break;
                 }
                 case EventKind.MmPageFree when e.Has(EventFields.Pfn):
                 {
+                    long pfn = (long)e.Pfn;
+                    int order = e.Has(EventFields.Order) ? e.Order : 0;
+                    Touch(pfn, order, free: true);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).
-                    long pfn = (long)e.Pfn;
                     if (AllocMt(pfn) is int fmt and >= 0)
                     {
-                        ListStep(e.Cpu, pfn, e.Has(EventFields.Order) ? e.Order : 0, fmt, +1);
+                        ListStep(e.Cpu, pfn, order, fmt, +1);
                         SetAllocMt(pfn, -1);
                     }
                     break;
                 }
+                case EventKind.MmPageFreeBatched when e.Has(EventFields.Pfn):
+                    Touch((long)e.Pfn, 0, free: true);
+                    break;
             }
             DecayPoints.Note(ref _lastKind, e.Cpu, e.Kind);
         }
