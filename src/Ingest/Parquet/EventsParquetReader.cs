@@ -9,7 +9,7 @@ namespace AsiTrace.Ingest.Parquet;
 /// Reads an events Parquet file back into canonical events, one row group at a time (memory bounded by the largest
 /// row group). Columns absent from the file (written by an older asitrace) read as null.
 /// </summary>
-public sealed class EventsParquetReader : IOrderedEventReader
+public sealed partial class EventsParquetReader : IOrderedEventReader
 {
     readonly Stream _stream;
     readonly ParquetReader _reader;
@@ -31,12 +31,8 @@ public sealed class EventsParquetReader : IOrderedEventReader
     byte?[] _tlbReason = []; long?[] _tlbPages = []; int?[] _prevPid = []; int?[] _nextPid = []; long?[] _prevState = [];
     ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = []; long?[] _bytes = [];
     readonly Dictionary<string, int> _commIds = new(StringComparer.Ordinal);
-    // Files this tool wrote are decoded by OwnPageDecoder: kind, comm and call site as ids, never as strings.
+    // Files this tool wrote are decoded by OwnPageDecoder (EventsParquetReader.Fast.cs).
     readonly bool _fast;
-    int[] _kindId = [], _commIdRow = [], _callSiteIdRow = [];
-    byte[] _chunk = [], _pageBuf = [];
-    bool[] _present = [];
-    readonly ZstdSharp.Decompressor _zstd = new();
 
     public EventsParquetReader(Stream stream, string name) : this(stream, name, allowOwnDecoder: true) { }
 
@@ -77,6 +73,7 @@ public sealed class EventsParquetReader : IOrderedEventReader
 
     public int Read(Span<TraceEvent> dest)
     {
+        if (_fast) return ReadFast(dest);
         int n = 0;
         while (n < dest.Length)
         {
@@ -92,26 +89,17 @@ public sealed class EventsParquetReader : IOrderedEventReader
             e.TsNs = _ts[i];
             e.Cpu = _cpu[i];
             EventFields f = 0;
-            if (_fast)
+            if (!EventKinds.TryParse(_kind[i], out e.Kind))
+                throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"unknown kind '{_kind[i]}'");
+            if (_comm[i] is string comm)
             {
-                e.Kind = (EventKind)_kindId[i];
-                if (_commIdRow[i] >= 0) { e.CommId = _commIdRow[i]; f |= EventFields.Comm; }
-                if (_callSiteIdRow[i] >= 0) { e.CallSiteId = _callSiteIdRow[i]; f |= EventFields.CallSite; }
+                if (!_commIds.TryGetValue(comm, out int id)) _commIds[comm] = id = Comms.Intern(comm);
+                e.CommId = id; f |= EventFields.Comm;
             }
-            else
+            if (_callSite[i] is string site)
             {
-                if (!EventKinds.TryParse(_kind[i], out e.Kind))
-                    throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"unknown kind '{_kind[i]}'");
-                if (_comm[i] is string comm)
-                {
-                    if (!_commIds.TryGetValue(comm, out int id)) _commIds[comm] = id = Comms.Intern(comm);
-                    e.CommId = id; f |= EventFields.Comm;
-                }
-                if (_callSite[i] is string site)
-                {
-                    if (!_callSiteIds.TryGetValue(site, out int sid)) _callSiteIds[site] = sid = CallSites.Intern(site);
-                    e.CallSiteId = sid; f |= EventFields.CallSite;
-                }
+                if (!_callSiteIds.TryGetValue(site, out int sid)) _callSiteIds[site] = sid = CallSites.Intern(site);
+                e.CallSiteId = sid; f |= EventFields.CallSite;
             }
             if (_pid[i] is int pid) { e.Pid = pid; f |= EventFields.Pid; }
             if (_pfn[i] is ulong pfn) { e.Pfn = pfn; f |= EventFields.Pfn; }
@@ -175,142 +163,6 @@ public sealed class EventsParquetReader : IOrderedEventReader
         }
         _rows = n; _pos = 0;
         BytesConsumed = _stream.CanSeek ? _stream.Position : BytesConsumed;
-    }
-
-    /// <summary>Reads every column chunk of a row group this tool wrote with <see cref="OwnPageDecoder"/>.</summary>
-    void LoadRowGroupFast(int index)
-    {
-        var meta = _reader.Metadata!.RowGroups[index];
-        long rows = meta.NumRows;
-        if (rows < 0 || rows > 64 << 20) throw new InvalidTraceException(_name, $"row group {index}", $"implausible row count {rows}");
-        int n = (int)rows;
-        Ensure(ref _ts, n); Ensure(ref _cpu, n); Ensure(ref _pid, n); Ensure(ref _kindId, n); Ensure(ref _commIdRow, n); Ensure(ref _callSiteIdRow, n);
-        Ensure(ref _pfn, n); Ensure(ref _order, n); Ensure(ref _gfp, n); Ensure(ref _mt, n); Ensure(ref _refill, n);
-        Ensure(ref _fbOrder, n); Ensure(ref _allocMt, n); Ensure(ref _fbMt, n); Ensure(ref _chown, n);
-        Ensure(ref _tlbReason, n); Ensure(ref _tlbPages, n); Ensure(ref _prevPid, n); Ensure(ref _nextPid, n); Ensure(ref _prevState, n);
-        Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _bytes, n); Ensure(ref _present, n);
-        Array.Fill(_commIdRow, -1, 0, n); Array.Fill(_callSiteIdRow, -1, 0, n);
-        Array.Clear(_pid, 0, n); Array.Clear(_pfn, 0, n); Array.Clear(_order, 0, n); Array.Clear(_gfp, 0, n); Array.Clear(_mt, 0, n);
-        Array.Clear(_refill, 0, n); Array.Clear(_fbOrder, 0, n); Array.Clear(_allocMt, 0, n); Array.Clear(_fbMt, 0, n); Array.Clear(_chown, 0, n);
-        Array.Clear(_tlbReason, 0, n); Array.Clear(_tlbPages, 0, n); Array.Clear(_prevPid, 0, n); Array.Clear(_nextPid, 0, n); Array.Clear(_prevState, 0, n);
-        Array.Clear(_ino, 0, n); Array.Clear(_index, 0, n); Array.Clear(_dev, 0, n); Array.Clear(_lost, 0, n); Array.Clear(_bytes, 0, n);
-        try
-        {
-            foreach (var col in meta.Columns)
-            {
-                var cm = col.MetaData ?? throw new InvalidDataException("column chunk without metadata");
-                string name = cm.PathInSchema[0];
-                var page = ReadPage(cm.DataPageOffset, cm.TotalCompressedSize, n, out int encoding);
-                bool optional = name is not ("ts_ns" or "cpu" or "kind");
-                int pos = optional ? OwnPageDecoder.DecodeDefinitionLevels(page, n, _present) : 0;
-                if (!optional) _present.AsSpan(0, n).Fill(true);
-                var v = page[pos..];
-                switch (name)
-                {
-                    case "ts_ns":
-                        if (encoding == 5) OwnPageDecoder.DecodeDeltaInt64(v, _ts.AsSpan(0, n));
-                        else for (int i = 0; i < n; i++) _ts[i] = BinaryPrimitives.ReadInt64LittleEndian(v[(i * 8)..]);
-                        break;
-                    case "cpu": for (int i = 0; i < n; i++) _cpu[i] = (ushort)BinaryPrimitives.ReadInt32LittleEndian(v[(i * 4)..]); break;
-                    case "kind": Strings(v, n, true, _kindId, kind: true); break;
-                    case "comm": Strings(v, n, false, _commIdRow, kind: false); break;
-                    case "call_site": Strings(v, n, false, _callSiteIdRow, kind: false, callSite: true); break;
-                    case "pid": I32(v, n, null, (i, x) => _pid[i] = x); break;
-                    case "pfn": I64(v, n, (i, x) => _pfn[i] = (ulong)x); break;
-                    case "order": I32(v, n, null, (i, x) => _order[i] = (byte)x); break;
-                    case "gfp": I64(v, n, (i, x) => _gfp[i] = (ulong)x); break;
-                    case "migratetype": I32(v, n, null, (i, x) => _mt[i] = (sbyte)x); break;
-                    case "percpu_refill": Bools(v, n, (i, x) => _refill[i] = x); break;
-                    case "fallback_order": I32(v, n, null, (i, x) => _fbOrder[i] = (sbyte)x); break;
-                    case "alloc_migratetype": I32(v, n, null, (i, x) => _allocMt[i] = (sbyte)x); break;
-                    case "fallback_migratetype": I32(v, n, null, (i, x) => _fbMt[i] = (sbyte)x); break;
-                    case "change_ownership": Bools(v, n, (i, x) => _chown[i] = x); break;
-                    case "tlb_reason": I32(v, n, null, (i, x) => _tlbReason[i] = (byte)x); break;
-                    case "tlb_pages": I64(v, n, (i, x) => _tlbPages[i] = x); break;
-                    case "prev_pid": I32(v, n, null, (i, x) => _prevPid[i] = x); break;
-                    case "next_pid": I32(v, n, null, (i, x) => _nextPid[i] = x); break;
-                    case "prev_state": I64(v, n, (i, x) => _prevState[i] = x); break;
-                    case "ino": I64(v, n, (i, x) => _ino[i] = (ulong)x); break;
-                    case "index": I64(v, n, (i, x) => _index[i] = (ulong)x); break;
-                    case "dev": I32(v, n, null, (i, x) => _dev[i] = (uint)x); break;
-                    case "lost": I64(v, n, (i, x) => _lost[i] = x); break;
-                    case "bytes": I64(v, n, (i, x) => _bytes[i] = x); break;
-                }
-            }
-        }
-        catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException or ArgumentOutOfRangeException or ZstdSharp.ZstdException)
-        {
-            throw new InvalidTraceException(_name, $"row group {index}", $"cannot read columns: {e.Message}");
-        }
-        _rows = n; _pos = 0;
-        BytesConsumed = _stream.Position;
-    }
-
-    ReadOnlySpan<byte> ReadPage(long offset, long size, int rows, out int encoding)
-    {
-        if (offset < 4 || size <= 0 || size > int.MaxValue / 2 || offset + size > _stream.Length) throw new InvalidDataException($"column chunk at {offset} (+{size}) outside the file");
-        if (_chunk.Length < size) _chunk = new byte[size];
-        _stream.Position = offset;
-        _stream.ReadExactly(_chunk, 0, (int)size);
-        if (!OwnPageDecoder.TryReadHeader(_chunk.AsSpan(0, (int)size), out var h) || h.Type != 0)
-            throw new InvalidDataException("page header is not a data page");
-        if (h.NumValues != rows) throw new InvalidDataException($"page has {h.NumValues} values for {rows} rows");
-        // A cell is at most a call-site string; a page never needs more than a KiB per row (and at most 1 GiB).
-        if (h.Uncompressed < 0 || h.Compressed < 0 || h.Uncompressed > Math.Min((long)rows * 1024 + (1 << 20), 1L << 30)
-            || h.HeaderLength + h.Compressed > size) throw new InvalidDataException("page sizes implausible");
-        if (_pageBuf.Length < h.Uncompressed) _pageBuf = new byte[h.Uncompressed];
-        int got = _zstd.Unwrap(_chunk.AsSpan(h.HeaderLength, h.Compressed), _pageBuf.AsSpan(0, h.Uncompressed));
-        if (got != h.Uncompressed) throw new InvalidDataException("page decompressed to the wrong size");
-        encoding = h.Encoding;
-        return _pageBuf.AsSpan(0, h.Uncompressed);
-    }
-
-    delegate void Put<T>(int row, T value);
-
-    void I32(ReadOnlySpan<byte> v, int n, Action<int>? _, Put<int> put)
-    {
-        int k = 0;
-        for (int i = 0; i < n; i++) if (_present[i]) { put(i, BinaryPrimitives.ReadInt32LittleEndian(v[(k * 4)..])); k++; }
-    }
-
-    void I64(ReadOnlySpan<byte> v, int n, Put<long> put)
-    {
-        int k = 0;
-        for (int i = 0; i < n; i++) if (_present[i]) { put(i, BinaryPrimitives.ReadInt64LittleEndian(v[(k * 8)..])); k++; }
-    }
-
-    void Bools(ReadOnlySpan<byte> v, int n, Put<bool> put)
-    {
-        int k = 0;
-        for (int i = 0; i < n; i++) if (_present[i]) { put(i, ((v[k >> 3] >> (k & 7)) & 1) != 0); k++; }
-    }
-
-    /// <summary>PLAIN byte arrays (4-byte length + bytes) to ids: kinds by name, comms and call sites interned.</summary>
-    void Strings(ReadOnlySpan<byte> v, int n, bool required, int[] ids, bool kind, bool callSite = false)
-    {
-        int pos = 0;
-        ReadOnlySpan<byte> last = default;
-        int lastId = -1;
-        for (int i = 0; i < n; i++)
-        {
-            if (!_present[i]) { if (required) throw new InvalidDataException("null in a required column"); continue; }
-            int len = BinaryPrimitives.ReadInt32LittleEndian(v[pos..]);
-            if (len < 0 || pos + 4 + len > v.Length) throw new InvalidDataException("string cell outside the page");
-            var s = v.Slice(pos + 4, len);
-            pos += 4 + len;
-            if (lastId >= 0 && s.SequenceEqual(last)) { ids[i] = lastId; continue; }
-            int id;
-            if (kind)
-            {
-                var k = EventKinds.FromTracepoint(s);
-                if (k == EventKind.None && s.SequenceEqual("lost_events"u8)) k = EventKind.LostEvents;
-                if (k == EventKind.None) throw new InvalidDataException($"unknown kind '{System.Text.Encoding.UTF8.GetString(s)}'");
-                id = (int)k;
-            }
-            else if (callSite) id = CallSites.Intern(s);
-            else id = Comms.Intern(s);
-            ids[i] = id; last = s; lastId = id;
-        }
     }
 
     static void Col<T>(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<T?> field, T?[] buf, int n) where T : struct

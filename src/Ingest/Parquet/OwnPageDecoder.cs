@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Buffers.Binary;
 
 namespace AsiTrace.Ingest.Parquet;
@@ -101,13 +104,20 @@ static class OwnPageDecoder
     }
 
     /// <summary>Definition levels (width 1) into <paramref name="present"/>; returns the bytes consumed (4-byte length + runs).</summary>
-    public static int DecodeDefinitionLevels(ReadOnlySpan<byte> page, int rows, Span<bool> present)
+    public static int DecodeDefinitionLevels(ReadOnlySpan<byte> page, int rows, Span<bool> present) =>
+        DecodeDefinitionLevels(page, rows, present, out _);
+
+    /// <summary>As above; <paramref name="presentCount"/> is how many cells are non-null (all or none lets the caller
+    /// copy values without a test per row).</summary>
+    public static int DecodeDefinitionLevels(ReadOnlySpan<byte> page, int rows, Span<bool> present, out int presentCount)
     {
         if (page.Length < 4) throw new InvalidDataException("definition levels: page too short");
         int len = BinaryPrimitives.ReadInt32LittleEndian(page);
         if (len < 0 || len > page.Length - 4) throw new InvalidDataException("definition levels: bad length");
         var s = page.Slice(4, len);
-        int pos = 0, row = 0;
+        if (present.Length < rows) throw new ArgumentException("present shorter than rows", nameof(present));
+        ref byte bytes = ref Unsafe.As<bool, byte>(ref MemoryMarshal.GetReference(present));
+        int pos = 0, row = 0, count = 0;
         while (row < rows && pos < s.Length)
         {
             ulong header = Varint(s, ref pos);
@@ -117,19 +127,43 @@ static class OwnPageDecoder
                 for (int g = 0; g < groups && pos < s.Length; g++)
                 {
                     byte b = s[pos++];
-                    for (int k = 0; k < 8 && row < rows; k++) present[row++] = ((b >> k) & 1) != 0;
+                    count += BitOperations.PopCount((uint)(rows - row >= 8 ? b : b & ((1 << (rows - row)) - 1)));
+                    if (rows - row >= 8)
+                    {
+                        // Eight cells at once: each bit of b becomes a bool byte (0 or 1).
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref bytes, row), BitsToBools[b]);
+                        row += 8;
+                    }
+                    else for (int k = 0; k < 8 && row < rows; k++) present[row++] = ((b >> k) & 1) != 0;
                 }
             }
             else
             {
-                int count = (int)(header >> 1);
+                int runLength = (int)(header >> 1);
                 if (pos >= s.Length) break;
                 bool v = (s[pos++] & 1) != 0;
-                for (int k = 0; k < count && row < rows; k++) present[row++] = v;
+                int take = Math.Min(runLength, rows - row);
+                if (take < 0) throw new InvalidDataException("definition levels: bad run length");
+                present.Slice(row, take).Fill(v);
+                row += take;
+                if (v) count += take;
             }
         }
         if (row < rows) throw new InvalidDataException("definition levels: fewer than the rows");
+        presentCount = count;
         return 4 + len;
+    }
+
+    // BitsToBools[b]: the eight bits of b, lowest first, as eight bytes of 0 or 1 (little-endian ulong).
+    static readonly ulong[] BitsToBools = BuildBitsToBools();
+
+    static ulong[] BuildBitsToBools()
+    {
+        var t = new ulong[256];
+        for (int b = 0; b < 256; b++)
+            for (int k = 0; k < 8; k++)
+                if ((b >> k & 1) != 0) t[b] |= 1UL << (8 * k);
+        return t;
     }
 
     /// <summary>DELTA_BINARY_PACKED int64 values.</summary>
