@@ -21,3 +21,13 @@ public interface IEventReader : IDisposable
 /// <summary>A reader whose events already come in timestamp order (it merges its per-CPU streams itself, or reads an
 /// events file), so the opener does not put the bounded merger in front of it.</summary>
 public interface IOrderedEventReader : IEventReader;
+
+/// <summary>A reader that can leave out fields a consumer never looks at (a pre-scan needs a handful of columns of a
+/// wide file). Events then lack those fields (<see cref="TraceEvent.Fields"/> says so and their values are 0).
+/// Timestamp, CPU and kind are always read.</summary>
+public interface IFieldProjection
+{
+    /// <param name="fields">the optional fields to decode; the rest are skipped.</param>
+    /// <param name="comms">decode task names (and call sites) too.</param>
+    void OnlyFields(EventFields fields, bool comms);
+}

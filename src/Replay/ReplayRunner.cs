@@ -94,6 +94,10 @@ public static class ReplayRunner
         long changedOwnership = 0, lost = 0;
         using (var reader = open())
         {
+            // The pre-scan reads pfn, order, gfp, migratetype, percpu_refill (PreScan) and change_ownership, lost (below).
+            if (reader is IFieldProjection projection)
+                projection.OnlyFields(EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype
+                    | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost, comms: false);
             PreScanParallel(reader, scan, traceCounts, ref changedOwnership, ref lost, progress);
             result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
             foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));

@@ -240,4 +240,52 @@ public class OwnParquetDecoderTests
             Assert.True(net[i].E.Equals(own[i].E), $"row {i}: {net[i].E} vs {own[i].E}");
         }
     }
+
+    [Fact]
+    public async Task a_projection_skips_the_other_columns_and_keeps_the_asked_ones_exact()
+    {
+        var (events, reader) = ReadAll.Path(TestPaths.Sample("churn"));
+        string path = Path.Combine(TestPaths.TempDir(), "p.parquet");
+        await using (var fs = File.Create(path))
+        {
+            var w = await AsiTrace.Ingest.Parquet.EventsParquetWriter.CreateAsync(fs, 50_000);
+            await w.WriteAsync(events.ToArray(), reader.Comms);
+            await w.CompleteAsync(reader.Metadata, reader.Stats);
+            await w.DisposeAsync();
+        }
+        reader.Dispose();
+        const AsiTrace.Ingest.Canonical.EventFields keep = AsiTrace.Ingest.Canonical.EventFields.Pfn | AsiTrace.Ingest.Canonical.EventFields.Order
+            | AsiTrace.Ingest.Canonical.EventFields.Migratetype;
+        List<AsiTrace.Ingest.Canonical.TraceEvent> Read(bool project)
+        {
+            using var r = AsiTrace.Ingest.Parquet.EventsParquetReader.Open(path);
+            if (project) ((AsiTrace.Ingest.IFieldProjection)r).OnlyFields(keep, comms: false);
+            var buf = new AsiTrace.Ingest.Canonical.TraceEvent[3000];
+            var list = new List<AsiTrace.Ingest.Canonical.TraceEvent>();
+            int n;
+            while ((n = r.Read(buf)) > 0) list.AddRange(buf.AsSpan(0, n).ToArray());
+            return list;
+        }
+        var full = Read(false);
+        var some = Read(true);
+        Assert.Equal(full.Count, some.Count);
+        int withPfn = 0, withGfpDropped = 0;
+        for (int i = 0; i < full.Count; i++)
+        {
+            var f = full[i];
+            var p = some[i];
+            // What was asked for is exact; the rest is absent and zero; time, CPU and kind always come.
+            var expected = new AsiTrace.Ingest.Canonical.TraceEvent
+            {
+                TsNs = f.TsNs, Cpu = f.Cpu, Kind = f.Kind, Fields = f.Fields & keep,
+                Pfn = f.Has(AsiTrace.Ingest.Canonical.EventFields.Pfn) ? f.Pfn : 0,
+                Order = f.Has(AsiTrace.Ingest.Canonical.EventFields.Order) ? f.Order : (byte)0,
+                Migratetype = f.Has(AsiTrace.Ingest.Canonical.EventFields.Migratetype) ? f.Migratetype : (sbyte)0,
+            };
+            Assert.True(expected.Equals(p), $"row {i}: {p} vs {expected}");
+            if (p.Has(AsiTrace.Ingest.Canonical.EventFields.Pfn)) withPfn++;
+            if (f.Has(AsiTrace.Ingest.Canonical.EventFields.Gfp)) withGfpDropped++;
+        }
+        Assert.True(withPfn > 100_000 && withGfpDropped > 100_000, $"{withPfn} rows kept a pfn, {withGfpDropped} lost a gfp");
+    }
 }

@@ -11,8 +11,19 @@ namespace AsiTrace.Ingest.Parquet;
 /// <see cref="EventFields"/> bit into the row's mask where the cell is present; <see cref="ReadFast"/> then assembles
 /// events with no per-column branches. Kind, comm and call site become ids, never strings.
 /// </summary>
-public sealed partial class EventsParquetReader
+public sealed partial class EventsParquetReader : IFieldProjection
 {
+    EventFields _wanted = (EventFields)uint.MaxValue;
+    bool _wantComms = true;
+
+    /// <summary>Skips the column chunks of fields not in <paramref name="fields"/> (not read, not decompressed) in this
+    /// tool's files; Parquet.Net's path decodes everything regardless.</summary>
+    public void OnlyFields(EventFields fields, bool comms)
+    {
+        _wanted = fields;
+        _wantComms = comms;
+    }
+
     int[] _kindId = [], _commIdRow = [], _callSiteIdRow = [];
     EventFields[] _fieldsRow = [];
     // Values of the optional columns, 0 where the cell is null (the row's mask tells which are present).
@@ -92,6 +103,7 @@ public sealed partial class EventsParquetReader
             {
                 var cm = col.MetaData ?? throw new InvalidDataException("column chunk without metadata");
                 string name = cm.PathInSchema[0];
+                if (!Wanted(name)) continue; // cleared below as if absent
                 seen.Add(name);
                 var page = ReadPage(cm.DataPageOffset, cm.TotalCompressedSize, n, out int encoding);
                 bool optional = name is not ("ts_ns" or "cpu" or "kind");
@@ -123,6 +135,13 @@ public sealed partial class EventsParquetReader
             if (!seen.Contains(name)) ClearOptional(name, n);
         _rows = n; _pos = 0;
         BytesConsumed = _stream.Position;
+    }
+
+    bool Wanted(string column)
+    {
+        if (column is "comm" or "call_site") return _wantComms;
+        foreach (var (name, flag) in OptionalColumns) if (name == column) return (_wanted & flag) != 0;
+        return true;
     }
 
     static readonly (string Name, EventFields Flag)[] OptionalColumns =
