@@ -62,6 +62,11 @@ public class RecordTests
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "record.json")));
         Assert.Contains("kmem/no_such_event", json.RootElement.GetProperty("events_missing").EnumerateArray().Select(e => e.GetString()));
         Assert.True(Directory.GetFiles(Path.Combine(dir, "stats")).Length >= 1);
+        // The summary counts what was written: one line per event.
+        long written = File.ReadLines(Path.Combine(dir, "trace.txt")).LongCount();
+        Assert.True(written > 100, $"{written} lines");
+        Assert.Equal(written, json.RootElement.GetProperty("lines").GetInt64());
+        Assert.Contains($"recorded {written:N0} events (", err);
 
         // The directory is an input as it is: stats finds the trace and the snapshot's formats.
         var (sc, sout, serr) = CliTests.Run("stats", dir, "--json");

@@ -78,7 +78,7 @@ static class RecordCommand
             catch (RecordException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.IoError; }
             finally { rec.Restore(); }
             var r = rec.Result;
-            Console.Error.WriteLine($"recorded {r.BytesWritten / 1e6:F1} MB of {r.Enabled.Count} events in {r.Duration.TotalSeconds:F1} s into {Path.Combine(options.OutputDir, "trace.txt")}; tracefs restored");
+            Console.Error.WriteLine($"recorded {r.LinesWritten:N0} events ({r.BytesWritten / 1e6:F1} MB; {r.Enabled.Count} event types enabled) in {r.Duration.TotalSeconds:F1} s into {Path.Combine(options.OutputDir, "trace.txt")}; tracefs restored");
             if (r.StoppedBecause is not null) { Console.Error.WriteLine($"asitrace: {r.StoppedBecause}"); return ExitCodes.IoError; }
             if (r.Lost > 0)
                 Console.Error.WriteLine($"warning: {r.Lost:N0} events were lost (ring buffer full); record again with --buffer-kb {r.SuggestedBufferKb}");

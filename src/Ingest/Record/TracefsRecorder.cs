@@ -22,6 +22,8 @@ public sealed class RecordResult
     public List<string> Enabled { get; } = new();
     public List<string> Missing { get; } = new();
     public long BytesWritten { get; set; }
+    /// <summary>Lines written to trace.txt: one per event (and per lost-events marker).</summary>
+    public long LinesWritten { get; set; }
     public long Lost { get; set; }
     public long Entries { get; set; }
     public Dictionary<int, (long Overrun, long Dropped, long Entries)> PerCpu { get; } = new();
@@ -203,7 +205,7 @@ public sealed class TracefsRecorder : IDisposable
                 fixed (byte* p = buf) n = read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    try { fs.Write(buf, 0, (int)n); Result.BytesWritten += n; }
+                    try { fs.Write(buf, 0, (int)n); Result.BytesWritten += n; Result.LinesWritten += buf.AsSpan(0, (int)n).Count((byte)'\n'); }
                     catch (IOException e)
                     {
                         Result.StoppedBecause = $"writing {output} failed ({e.Message}); tracing stopped, {Result.BytesWritten:N0} bytes kept";
@@ -258,7 +260,7 @@ public sealed class TracefsRecorder : IDisposable
         if (Result.Lost > 0)
         {
             // Enough to hold what was lost, rounded up to a power of two.
-            double need = _o.BufferKb * (1 + (double)Result.Lost / Math.Max(Result.Entries + Result.BytesWritten / 120, 1));
+            double need = _o.BufferKb * (1 + (double)Result.Lost / Math.Max(Result.Entries + Result.LinesWritten, 1));
             int kb = _o.BufferKb * 2;
             while (kb < need) kb *= 2;
             Result.SuggestedBufferKb = kb;
@@ -302,6 +304,7 @@ public sealed class TracefsRecorder : IDisposable
         sb.Append($"  \"command\": {(command is null ? "null" : System.Text.Json.JsonSerializer.Serialize(command))},\n");
         sb.Append($"  \"duration_s\": {Result.Duration.TotalSeconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)},\n");
         sb.Append($"  \"bytes\": {Result.BytesWritten},\n");
+        sb.Append($"  \"lines\": {Result.LinesWritten},\n");
         sb.Append($"  \"lost_events\": {Result.Lost},\n");
         sb.Append($"  \"stopped_because\": {(Result.StoppedBecause is null ? "null" : System.Text.Json.JsonSerializer.Serialize(Result.StoppedBecause))}\n");
         sb.Append("}\n");
