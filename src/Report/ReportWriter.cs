@@ -71,7 +71,10 @@ public static class ReportWriter
             if (pols.Contains(bare) && Ns(bare) > 0)
                 lines.Add($"The mermap saves {-Pct(Ns(p), Ns(bare)):0.0}% of `{bare}`'s CPU time ({r.Total(bare, "asi_exits") - r.Total(p, "asi_exits"):N0} fewer asi_exits).");
         }
-        if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", "latency_ns") > 0)
+        bool noneUnmapped = pols.Where(p => p is "unmapped" or "secretfree").Any(p => r.Has(p, "allocations_unmapped") && r.Total(p, "allocations_unmapped") == 0);
+        if (noneUnmapped)
+            lines.Add("No allocation was classified `unmapped` (the default rules never do: direct-map removal is a property of the user, e.g. guest_memfd), so `unmapped` and `secretfree` replay as `noasi` here; name the workload with a rule such as `--classify 'comm=firecracker:unmapped'`.");
+        else if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", "latency_ns") > 0)
             lines.Add($"`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by {Pct(r.Total("unmapped", "latency_ns"), r.Total("secretfree", "latency_ns")):+0.0;-0.0}% against per-allocation unmapping (`secretfree`): {r.Total("unmapped", "kernel_range_flushes"):N0} vs {r.Total("secretfree", "kernel_range_flushes"):N0} shootdowns.");
         if (pols.Contains("asi-freetypes") && pols.Contains("asi-rfc") && Ns("asi-rfc") > 0)
             lines.Add($"Sensitivity in the freetype (`asi-freetypes`) costs {Pct(Ns("asi-freetypes"), Ns("asi-rfc")):+0.0;-0.0}% against the RFC's per-page mapping (`asi-rfc`), with {r.Total("asi-freetypes", "pageblock_flips"):N0} pageblock flips instead of {r.Total("asi-rfc", "restricted_map_splits_2m"):N0} restricted-map splits.");

@@ -58,6 +58,9 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
         Assert.Contains("| metric | `noasi` | `asi-rfc` |", md);
         Assert.Contains("The mermap saves", md);
         Assert.Contains("mm_page_alloc_zone_locked", md);
+        // churn has no direct-map-removed memory: the headline says so instead of comparing two identical replays.
+        Assert.Contains("No allocation was classified `unmapped`", md);
+        Assert.DoesNotContain("`__GFP_UNMAPPED` pools change", md);
 
         string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org", ""));
@@ -65,6 +68,21 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
         Assert.Contains("<svg", html);
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("Cost constants", html);
+    }
+
+    [Fact]
+    public void with_unmapped_allocations_the_headline_compares_the_pool_with_per_allocation_unmapping()
+    {
+        string dir = TestPaths.TempDir();
+        string events = Path.Combine(dir, "fc.parquet"), results = Path.Combine(dir, "fc-results"), outDir = Path.Combine(dir, "fc-report");
+        Assert.Equal(0, CliTests.Run("synth", "firecracker-populate", "--param", "guest_mib=64", "-o", events).Code);
+        var (rc, _, rerr) = CliTests.Run("replay", events, "-o", results, "--policy", "noasi,unmapped,secretfree");
+        Assert.True(rc == 0, rerr);
+        var (code, _, err) = CliTests.Run("report", results, "-o", outDir);
+        Assert.True(code == 0, err);
+        string md = File.ReadAllText(Path.Combine(outDir, "summary.md"));
+        Assert.Contains("`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by -", md);
+        Assert.DoesNotContain("No allocation was classified", md);
     }
 
     [Fact]

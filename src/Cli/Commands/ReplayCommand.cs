@@ -247,6 +247,10 @@ static class ReplayCommand
                 e.WriteLine($"{row,-28}" + string.Concat(names.Select(n => $"{r.Metrics[n].GetValueOrDefault(row),22:N0}")));
         var first = r.Metrics[names[0]];
         e.WriteLine($"requests: {first.GetValueOrDefault("allocations"):N0} allocations ({first.GetValueOrDefault("allocations_sensitive"):N0} sensitive, {first.GetValueOrDefault("allocations_unmapped"):N0} unmapped), {first.GetValueOrDefault("frees"):N0} frees; every metric is in totals.parquet and --json");
+        // One classification feeds every policy: the counts are the same in each.
+        bool directMapPolicies = names.Any(n => n.StartsWith("unmapped", StringComparison.Ordinal) || n.StartsWith("secretfree", StringComparison.Ordinal));
+        if (directMapPolicies && first.GetValueOrDefault("allocations") > 0 && first.GetValueOrDefault("allocations_unmapped") == 0)
+            e.WriteLine("note: no allocation was classified unmapped, so unmapped and secretfree replay as noasi; add a rule such as --classify 'comm=firecracker:unmapped'");
         if (r.Anomalies.Count > 0)
         {
             e.WriteLine("anomalies (resolved):");
