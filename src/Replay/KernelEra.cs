@@ -23,7 +23,8 @@ public static class KernelEra
     public static FallbackRules Fallback((int Major, int Minor) v) =>
         AtLeast(v, 6, 15) ? FallbackRules.ClaimThenSteal : AtLeast(v, 6, 10) ? FallbackRules.Legacy610 : FallbackRules.Legacy69;
 
-    /// <summary>v6.7+ auto-tuned pcp; v5.14–v6.6 high-order lists with fixed high; older: order 0 only.</summary>
+    /// <summary>v6.7+ auto-tuned pcp; v5.14–v6.6 high-order lists with fixed high and free_factor (v5.18+ with
+    /// free_high); older: order 0 only.</summary>
     public static PcpRules Pcp((int Major, int Minor) v) =>
-        AtLeast(v, 6, 7) ? PcpRules.V67 : AtLeast(v, 5, 14) ? PcpRules.V514 : PcpRules.Legacy;
+        AtLeast(v, 6, 7) ? PcpRules.V67 : AtLeast(v, 5, 18) ? PcpRules.V518 : AtLeast(v, 5, 14) ? PcpRules.V514 : PcpRules.Legacy;
 }

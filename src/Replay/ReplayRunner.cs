@@ -115,12 +115,16 @@ public static class ReplayRunner
         // Zone specs with their pcp lists, once; each policy builds its own zones from them.
         var readySpecs = new List<ZoneSpec>();
         bool spread = false;
+        var anchored = new List<string>();
         foreach (var spec0 in specs)
         {
-            var spec = spec0.Pcp.Any(p => p.Count > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan) } : spec0;
+            var counts = StartPcpCounts(spec0, scan, options.Allocator.Pcp, anchored);
+            var spec = counts.Values.Any(c => c > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan, counts) } : spec0;
             spread |= spec.PcpLists is not null;
             readySpecs.Add(spec);
         }
+        if (anchored.Count > 0)
+            result.Assumptions.Add("pcp counts at the trace start anchored to the first drain (before v6.7 a free drains exactly when the count reaches the fixed high): " + string.Join("; ", anchored));
         if (options.StartSnapshot?.Cpus is int snapCpus && snapCpus > result.Cpus) result.Cpus = snapCpus;
         if (spread)
             result.Assumptions.Add("pcp lists: zoneinfo gives pages per CPU, not per list; each list starts with the fewest blocks the trace proves it held (its running balance of allocations, refills, drains and frees never goes negative), and the rest of the CPU's pages sit on the order-0 list the trace draws on least");
@@ -436,14 +440,43 @@ public static class ReplayRunner
         return o with { Allocator = o.Allocator with { Buddy = o.Allocator.Buddy with { Fallback = fallback }, Pcp = pcp } };
     }
 
-    /// <summary>Each CPU's starting pcp lists in <paramref name="spec"/>: the trace's lower bound per list, and the rest of
-    /// the snapshot's count on the order-0 list that CPU draws on least.</summary>
-    static Dictionary<int, PcpListSeed[]> PcpLists(ZoneSpec spec, PreScan scan)
+    /// <summary>
+    /// Pages on each CPU's pcp lists of <paramref name="spec"/> when the trace starts: the start snapshot's count, except
+    /// that before v6.7 (fixed <c>high</c>, v5.14+ with every order the trace's balance counts) a CPU whose lists the
+    /// trace shows drained started with high minus what it gained up to that first drain. The snapshot is taken before
+    /// tracing begins and pages move in between (a 6.1 recording: 583 in the snapshot, 775 at the start, which both the
+    /// first drain and the end snapshot confirm).
+    /// </summary>
+    static Dictionary<int, long> StartPcpCounts(ZoneSpec spec, PreScan scan, PcpRules rules, List<string> anchored)
     {
-        var result = new Dictionary<int, PcpListSeed[]>();
+        var counts = new Dictionary<int, long>();
         foreach (var p in spec.Pcp)
         {
-            if (p.Count <= 0) continue;
+            long count = p.Count;
+            if (rules is PcpRules.V514 or PcpRules.V518 && p.High > 0 && scan.PagesBeforeFirstDrain(p.Cpu, spec.Index) is long gained)
+            {
+                long implied = p.High - gained;
+                if (implied >= 0 && implied != count)
+                {
+                    anchored.Add($"{spec.Name} CPU {p.Cpu} {count} → {implied}");
+                    count = implied;
+                }
+            }
+            counts[p.Cpu] = count;
+        }
+        return counts;
+    }
+
+    /// <summary>Each CPU's starting pcp lists in <paramref name="spec"/>: the trace's lower bound per list, and the rest of
+    /// the CPU's start count (<see cref="StartPcpCounts"/>) on the order-0 list that CPU draws on least.</summary>
+    static Dictionary<int, PcpListSeed[]> PcpLists(ZoneSpec spec, PreScan scan, Dictionary<int, long> counts)
+    {
+        var result = new Dictionary<int, PcpListSeed[]>();
+        foreach (var p0 in spec.Pcp)
+        {
+            long startCount = counts.GetValueOrDefault(p0.Cpu, p0.Count);
+            if (startCount <= 0) continue;
+            var p = p0 with { Count = (int)Math.Min(startCount, int.MaxValue) };
             var need = scan.MinimumPcpBlocks(p.Cpu, spec.Index);
             var blocks = new long[need.Length];
             long needPages = 0;

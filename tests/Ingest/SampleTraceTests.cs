@@ -15,6 +15,7 @@ public class SampleTraceTests
         { "trace-cmd/v6.report.txt", "trace-cmd-report" },
         { "trace-cmd/v7-zstd.report.txt", "trace-cmd-report" },
         { "perf/kmem.perf.script.txt", "perf-script" },
+        { "qemu-6.1", "ftrace" }, // Linux 6.1 under qemu: the older kernel's own output
     };
 
     static readonly string[] Names =
@@ -25,7 +26,13 @@ public class SampleTraceTests
 
     static string ReadText(string path)
     {
-        if (Directory.Exists(path)) path = Path.Combine(path, "trace.txt");
+        if (Directory.Exists(path)) path = File.Exists(Path.Combine(path, "trace.txt")) ? Path.Combine(path, "trace.txt") : Path.Combine(path, "trace.txt.zst");
+        if (path.EndsWith(".zst"))
+        {
+            using var z = new ZstdSharp.DecompressionStream(File.OpenRead(path));
+            using var sr = new StreamReader(z);
+            return sr.ReadToEnd();
+        }
         if (path.EndsWith(".gz"))
         {
             using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);

@@ -46,6 +46,48 @@ public class PcpRulesTests
     }
 
     [Fact]
+    public void rmqueue_pcplist_halves_free_factor_on_every_allocation_not_only_on_refills()
+    {
+        var (z, pcp) = Pcp(PcpRules.V514, high: 630);
+        var pages = new List<long>();
+        for (int i = 0; i < 1200; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
+        var drained = new List<int>();
+        void Free(long p)
+        {
+            int before = pcp.Count;
+            pcp.Free(p, 0, Migratetype.Movable);
+            if (pcp.Count <= before) drained.Add(before + 1 - pcp.Count);
+        }
+        int k = 0;
+        while (drained.Count < 3) Free(pages[k++]); // 63, 126, 252: free_factor is now 3
+        // Two allocations served from the (non-empty) list, no refill: 3 → 1 → 0.
+        Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
+        Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
+        Assert.Empty(pcp.Refills);
+        while (drained.Count < 4) Free(pages[k++]);
+        Assert.Equal([63, 126, 252, 63], drained);
+        Assert.Empty(z.Validate());
+    }
+
+    [Fact]
+    public void from_v5_18_an_order_1_to_3_free_while_only_freeing_drains_the_whole_pcp()
+    {
+        foreach (var rules in new[] { PcpRules.V518, PcpRules.V514 })
+        {
+            var (z, pcp) = Pcp(rules, high: 630);
+            var small = new List<long>();
+            for (int i = 0; i < 700; i++) small.Add(z.Rmqueue(0, Migratetype.Movable));
+            long order2 = z.Rmqueue(2, Migratetype.Movable);
+            foreach (long p in small) pcp.Free(p, 0, Migratetype.Movable); // one drain (63): free_factor 1
+            int before = pcp.Count;
+            pcp.Free(order2, 2, Migratetype.Movable);
+            if (rules == PcpRules.V518) Assert.Equal(0, pcp.Count);          // free_high: nr_pcp_high() 0, free everything
+            else Assert.Equal(before + 4, pcp.Count);                        // below high: kept
+            Assert.Empty(z.Validate());
+        }
+    }
+
+    [Fact]
     public void before_v5_14_only_order_0_is_cached_and_drains_are_batch_sized()
     {
         var (z, pcp) = Pcp(PcpRules.Legacy);
@@ -65,8 +107,10 @@ public class PcpRulesTests
     [InlineData("6.18.44-fc", FallbackRules.ClaimThenSteal, PcpRules.V67)]
     [InlineData("6.15.0", FallbackRules.ClaimThenSteal, PcpRules.V67)]
     [InlineData("6.12.48+deb13-amd64", FallbackRules.Legacy610, PcpRules.V67)]
-    [InlineData("6.6.1", FallbackRules.Legacy69, PcpRules.V514)]
-    [InlineData("6.1.0-27-amd64", FallbackRules.Legacy69, PcpRules.V514)]
+    [InlineData("6.6.1", FallbackRules.Legacy69, PcpRules.V518)]
+    [InlineData("6.1.0-27-amd64", FallbackRules.Legacy69, PcpRules.V518)]
+    [InlineData("5.18.0", FallbackRules.Legacy69, PcpRules.V518)]
+    [InlineData("5.15.0-91-generic", FallbackRules.Legacy69, PcpRules.V514)]
     [InlineData("5.10.0-32-amd64", FallbackRules.Legacy69, PcpRules.Legacy)]
     [InlineData("4.19.0", FallbackRules.Legacy69, PcpRules.Legacy)]
     public void rules_follow_the_traced_kernel_release(string release, FallbackRules fallback, PcpRules pcp)

@@ -115,9 +115,8 @@ public static class TraceOpener
         string uname = Path.Combine(snap, "uname");
         if (File.Exists(uname))
         {
-            // "Linux vm 6.18.44-fc-v657 #1 SMP ..." (uname -a): the release is the third word.
-            var words = File.ReadAllText(uname).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (words.Length >= 3) meta.KernelRelease = words[2];
+            // "Linux vm 6.18.44-fc-v657 #1 SMP ..." (uname -a) or the bare release (uname -r).
+            if (Binary.PidComms.ReleaseFromUname(File.ReadAllText(uname).Trim()) is { } release) meta.KernelRelease = release;
         }
         string clock = Path.Combine(snap, "trace_clock");
         if (File.Exists(clock))

@@ -5,8 +5,12 @@ public enum PcpRules
 {
     /// <summary>v6.7+: high_min/high_max auto-tuning, refills scaled by alloc_factor, free_count, decay_pcp_high().</summary>
     V67,
-    /// <summary>v5.14–v6.6: orders 0–3 and THP cached; fixed high (zone_highsize); refill = batch (max(batch &gt;&gt; order, 2));
-    /// frees drain batch &lt;&lt; free_factor pages (doubling while frees come without allocations), within [batch, high − batch].</summary>
+    /// <summary>v5.18–v6.6: as <see cref="V514"/>, plus <c>free_high</c> (f26b3fa04611): freeing a page of order 1–3
+    /// while free_factor is non-zero (frees without allocations in between) drains the whole pcp.</summary>
+    V518,
+    /// <summary>v5.14–v5.17: orders 0–3 and THP cached; fixed high (zone_highsize); refill = batch (max(batch &gt;&gt; order, 2));
+    /// frees drain batch &lt;&lt; free_factor pages (doubling while frees come without allocations, halved by every
+    /// allocation from the pcp), within [batch, high − batch].</summary>
     V514,
     /// <summary>≤ v5.13: order 0 only; fixed high (6 × batch); refill and drain exactly batch pages.</summary>
     Legacy,
@@ -101,7 +105,10 @@ public sealed class PerCpuPages
     /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
     public long Alloc(int order, int mt, bool noFragment = false, bool mayConvert = false)
     {
+        // rmqueue_pcplist(): "On allocation, reduce the number of pages that are batch freed" — free_count (v6.7+),
+        // free_factor (v5.14–v6.6), on every allocation from the pcp, not only on refills.
         FreeCount >>= 1;
+        _freeFactor >>= 1;
         var list = _lists[ListIndex(mt, order)];
         if (list.Count == 0)
         {
@@ -131,9 +138,8 @@ public sealed class PerCpuPages
         if (Rules != PcpRules.V67)
         {
             // v5.14–v6.6 __rmqueue_pcplist(): batch, scaled to the order; ≤ v5.13: batch.
-            _freeFactor >>= 1;
             int b = Batch;
-            if (Rules == PcpRules.V514 && b > 1) b = Math.Max(b >> order, 2);
+            if (Rules is PcpRules.V514 or PcpRules.V518 && b > 1) b = Math.Max(b >> order, 2);
             return b;
         }
         int baseBatch = Batch;
@@ -185,12 +191,18 @@ public sealed class PerCpuPages
         int pindex = ListIndex(mt, order);
         _lists[pindex].AddFirst(pfn);
         Count += 1 << order;
-        if (Count < High) return;
+        // v5.18+ free_unref_page_commit(): free_high = free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER, and then
+        // nr_pcp_high() is 0 and nr_pcp_free() is the whole count.
+        bool freeHigh = Rules == PcpRules.V518 && _freeFactor > 0 && order > 0 && order <= CostlyOrder;
+        // nr_pcp_high() (v5.14+): with reclaim active at most batch << 2 pages stay.
+        int high = freeHigh ? 0 : Rules != PcpRules.Legacy && _flags.ReclaimActive ? Math.Min(Batch << 2, High) : High;
+        if (Count < high) return;
         int n;
-        if (Rules == PcpRules.Legacy || High < Batch) n = High < Batch ? 1 : Batch;
+        if (freeHigh) n = Count;
+        else if (Rules == PcpRules.Legacy || high < Batch) n = high < Batch ? 1 : Batch;
         else
         {
-            int maxNrFree = High - Batch;
+            int maxNrFree = high - Batch;
             int b = Batch << _freeFactor;
             if (b < maxNrFree) _freeFactor++;
             n = Math.Clamp(b, Batch, Math.Max(Batch, maxNrFree));

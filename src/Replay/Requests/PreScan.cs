@@ -72,6 +72,41 @@ public sealed class PreScan
         _zones = zones?.ToArray() ?? [];
     }
 
+    // Per CPU × zone: pages on all pcp lists relative to the start (every free and allocation of a pcp order, refills,
+    // drains), and that balance just before the first drain (long.MinValue: no drain seen).
+    long[] _pages = new long[16 * ZoneIndex.Count], _atFirstDrain = Filled(16 * ZoneIndex.Count);
+
+    static long[] Filled(int n) { var a = new long[n]; Array.Fill(a, long.MinValue); return a; }
+
+    /// <summary>
+    /// Pages the pcp lists of <paramref name="cpu"/> in <paramref name="zone"/> gained from the trace start up to the first
+    /// drain the trace shows there (counting the free that triggered it), or null when the trace shows none. Before v6.7
+    /// <c>high</c> is fixed, and a free drains exactly when the count reaches it, so the count at the start was
+    /// high − this (for an order-0 free; a larger free may overshoot high).
+    /// </summary>
+    public long? PagesBeforeFirstDrain(int cpu, int zone)
+    {
+        int k = cpu * ZoneIndex.Count + zone;
+        return k < _atFirstDrain.Length && _atFirstDrain[k] != long.MinValue ? _atFirstDrain[k] : null;
+    }
+
+    void PageStep(int cpu, long pfn, int order, long delta, bool drain = false)
+    {
+        if (!PerCpuPages.AllowedOrder(order)) return;
+        int zone = ZoneOf(pfn);
+        if (zone < 0) return;
+        int k = cpu * ZoneIndex.Count + zone;
+        if (k >= _pages.Length)
+        {
+            int n = Math.Max(k + 1, _pages.Length * 2), old = _pages.Length;
+            Array.Resize(ref _pages, n);
+            Array.Resize(ref _atFirstDrain, n);
+            Array.Fill(_atFirstDrain, long.MinValue, old, n - old);
+        }
+        if (drain && _atFirstDrain[k] == long.MinValue) _atFirstDrain[k] = _pages[k];
+        _pages[k] += delta << order;
+    }
+
     /// <summary>
     /// The fewest blocks each pcp list of <paramref name="cpu"/> in <paramref name="zone"/> must have held at the start
     /// for the trace to make sense: the deepest point its running balance reached, counting allocations served from the
@@ -165,7 +200,11 @@ public sealed class PreScan
             switch (e.Kind)
             {
                 case EventKind.MmPagePcpuDrain:
-                    if (e.Has(EventFields.Pfn)) ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
+                    if (e.Has(EventFields.Pfn))
+                    {
+                        ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
+                        PageStep(e.Cpu, (long)e.Pfn, e.Order, -1, drain: true);
+                    }
                     if (DecayPoints.IsDecayStart(ref _lastKind, e.Cpu, e.Kind))
                     {
                         if (!DecayPointsByCpu.TryGetValue(e.Cpu, out var list)) DecayPointsByCpu[e.Cpu] = list = new();
@@ -173,13 +212,18 @@ public sealed class PreScan
                     }
                     continue;
                 case EventKind.MmPageAllocZoneLocked:
-                    if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0) ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
+                    if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0)
+                    {
+                        ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
+                        PageStep(e.Cpu, (long)e.Pfn, e.Order, +1);
+                    }
                     break;
                 case EventKind.MmPageAlloc when e.Has(EventFields.Pfn):
                 {
                     long pfn = (long)e.Pfn;
                     int order = e.Has(EventFields.Order) ? e.Order : 0;
                     Touch(pfn, order, free: false);
+                    if (pfn != 0 && pfn != -1) PageStep(e.Cpu, pfn, order, -1);
                     if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
                         ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
@@ -193,6 +237,7 @@ public sealed class PreScan
                     long pfn = (long)e.Pfn;
                     int order = e.Has(EventFields.Order) ? e.Order : 0;
                     Touch(pfn, order, free: true);
+                    PageStep(e.Cpu, pfn, order, +1);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).
                     if (AllocMt(pfn) is int fmt and >= 0)

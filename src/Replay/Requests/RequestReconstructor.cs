@@ -30,10 +30,10 @@ public sealed class RequestReconstructor
     readonly Stack<int> _freeSlots = new();
     int _slots;
     long _nextId;
-    // Per CPU: the last pfns mm_page_free reported, to recognise the batched twin.
-    const int RecentFrees = 64;
-    long[][] _recent = [];
-    int[] _recentPos = [];
+    // Pages mm_page_free reported whose mm_page_free_batched twin has not come yet. free_unref_page_list() (≤ 6.9) and
+    // free_unref_folios() (6.10+) emit mm_page_free for the whole list first and the batched events after, and a list
+    // holds hundreds of pages (a 6.1 recording shows runs of 330), so the twin is looked up by pfn, not in a window.
+    readonly SparsePfnBits _awaitingTwin = new();
     bool[] _lostSeen = [];
 
     public Dictionary<string, long> Anomalies { get; } = new(StringComparer.Ordinal);
@@ -125,9 +125,9 @@ public sealed class RequestReconstructor
                 }
                 break;
             case EventKind.LostEvents:
-                // The CPU's recent history can no longer be trusted.
+                // A lost mm_page_free leaves its batched twin looking like a free of its own (which it then is); a lost
+                // twin leaves a mark that the page's next allocation clears.
                 EnsureCpu(e.Cpu);
-                Array.Fill(_recent[e.Cpu], -1);
                 _lostSeen[e.Cpu] = true;
                 Count("lost_event_records");
                 break;
@@ -161,6 +161,7 @@ public sealed class RequestReconstructor
         a.Id = Allocations; a.Class = cls; a.Reason = why;
         _liveByHead.Set(pfn, slot + 1);
         _livePages.SetRange(pfn, 1L << order, true);
+        _awaitingTwin.SetRange(pfn, 1L << order, false);
         Allocations++;
     }
 
@@ -185,10 +186,10 @@ public sealed class RequestReconstructor
         EnsureCpu(e.Cpu);
         if (batched)
         {
-            if (SeenRecently(e.Cpu, pfn)) { BatchedDuplicates++; return; }
+            if (_awaitingTwin.Contains(pfn)) { _awaitingTwin.SetRange(pfn, 1, false); BatchedDuplicates++; return; }
             Count("batched_free_without_twin");
         }
-        else Remember(e.Cpu, pfn);
+        else _awaitingTwin.SetRange(pfn, 1, true);
 
         if (FindLive(pfn, out int slot))
         {
@@ -273,25 +274,6 @@ public sealed class RequestReconstructor
 
     void EnsureCpu(int cpu)
     {
-        if (cpu < _recent.Length) return;
-        int old = _recent.Length;
-        Array.Resize(ref _recent, cpu + 1);
-        Array.Resize(ref _recentPos, cpu + 1);
-        Array.Resize(ref _lostSeen, cpu + 1);
-        for (int c = old; c <= cpu; c++) { _recent[c] = new long[RecentFrees]; Array.Fill(_recent[c], -1); }
-    }
-
-    void Remember(int cpu, long pfn)
-    {
-        _recent[cpu][_recentPos[cpu]] = pfn;
-        _recentPos[cpu] = (_recentPos[cpu] + 1) & (RecentFrees - 1);
-    }
-
-    bool SeenRecently(int cpu, long pfn)
-    {
-        var r = _recent[cpu];
-        for (int i = 0; i < r.Length; i++)
-            if (r[i] == pfn) { r[i] = -1; return true; }
-        return false;
+        if (cpu >= _lostSeen.Length) Array.Resize(ref _lostSeen, cpu + 1);
     }
 }
