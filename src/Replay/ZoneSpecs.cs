@@ -63,8 +63,16 @@ public static class ZoneSpecs
                 mov[10] = zi.Free >> 10;
                 free[Migratetype.Movable] = mov;
             }
+            // v6.7+ tunes high between high_min and high_max, which zoneinfo prints only since later kernels (6.12 does
+            // not): then they come from zone_set_pageset_high_and_batch()'s zone_highsize() — the low watermark and an
+            // eighth of the managed pages, split over the node's CPUs — with the printed high as the start value.
+            bool tuned = KernelEra.Parse(snap.KernelRelease) is { } release && KernelEra.Pcp(release) == PcpRules.V67;
+            var sizing = ZoneSizing.Pcp(zi.Managed, zi.Low, snap.Cpus ?? Math.Max(zi.Pagesets.Count, 1));
+            if (tuned && zi.Pagesets.Any(p => p.HighMin is null || p.HighMax is null))
+                assumptions.Add($"{zi.Name}: zoneinfo prints no high_min/high_max; from zone_highsize(): high_min {sizing.HighMin}, high_max {sizing.HighMax} (each CPU's printed high is where it starts)");
             var pcp = zi.Pagesets.Select(p => new PcpSpec(p.Cpu, (int)p.Count, (int)p.High, (int)p.Batch,
-                (int)(p.HighMin ?? p.High), (int)(p.HighMax ?? p.High))).ToList();
+                (int)(p.HighMin ?? (tuned ? Math.Min(sizing.HighMin, p.High) : p.High)),
+                (int)(p.HighMax ?? (tuned ? Math.Max(sizing.HighMax, p.High) : p.High)))).ToList();
             var zram = ram.Where(r => r.Item2 > zi.StartPfn && r.Item1 < zi.StartPfn + zi.Spanned)
                 .Select(r => (Math.Max(r.Item1, zi.StartPfn), Math.Min(r.Item2, zi.StartPfn + zi.Spanned))).ToList();
             specs.Add(new ZoneSpec

@@ -16,6 +16,7 @@ public class SampleTraceTests
         { "trace-cmd/v7-zstd.report.txt", "trace-cmd-report" },
         { "perf/kmem.perf.script.txt", "perf-script" },
         { "qemu-6.1", "ftrace" }, // Linux 6.1 under qemu: the older kernel's own output
+        { "qemu-6.12", "ftrace" },
     };
 
     static readonly string[] Names =

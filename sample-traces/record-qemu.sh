@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# record.sh OUTDIR — a real trace from Debian 12's kernel (linux-image-amd64, 6.1) booted under qemu-system-x86_64
+# record-qemu.sh OUTDIR [KERNEL_PACKAGE] — a real trace from a Debian 12 kernel (default: the one linux-image-amd64
+# depends on, 6.1; e.g. linux-image-6.12.117+deb12-amd64 for 6.12) booted under qemu-system-x86_64
 # (TCG: no KVM here) with a busybox initramfs that enables the replay's events, snapshots /proc and the event formats,
 # runs a small workload (anonymous buffers from dd, a tmpfs file written and read back), and writes everything to a
 # second serial port. The host splits that stream into trace.txt, snapshot-start/, snapshot-end/ and stats/ — the
 # layout `asitrace record` makes. Needs: qemu-system-x86, busybox-static, cpio; downloads the kernel package.
 set -euo pipefail
-out=${1:?usage: $0 OUTDIR}
+out=${1:?usage: $0 OUTDIR [KERNEL_PACKAGE]}
+out=$(realpath -m "$out")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-apt-get download -q linux-image-amd64 >/dev/null 2>&1 || true
-pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+pkg=${2:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')}
 apt-get download -q "$pkg" >/dev/null 2>&1
 dpkg-deb -x "$pkg"_*.deb kroot
 kernel=$(ls kroot/boot/vmlinuz-*)
