@@ -28,8 +28,21 @@ for i in \$(seq 1 $((8 * scale))); do
 done
 WORK
 chmod +x "$work"
+# Machine snapshots around the trace-cmd recording, in the layout `asitrace record` writes, so that
+# `asitrace replay $out/large.dat --snapshot $out` starts from the real zones and is held to the fidelity targets.
+snapshot() {
+  local d="$out/$1"; mkdir -p "$d"
+  for f in zoneinfo pagetypeinfo buddyinfo meminfo vmstat iomem cpuinfo; do cat /proc/$f >"$d/$f"; done
+  uname -a >"$d/uname"; nproc >"$d/nproc"; cat $T/trace_clock >"$d/trace_clock"
+  for e in "${EV[@]}"; do cp "$T/events/${e/://}/format" "$d/${e/:/.}.format" 2>/dev/null || true; done
+}
 args=(); for e in "${EV[@]}"; do args+=(-e "$e"); done
+# Size the ring buffers first: allocating 2 × 64 MiB between the snapshot and the first event would leave the
+# snapshot's pcp state far from the one the trace starts in.
+echo 65536 >$T/buffer_size_kb
+snapshot snapshot-start
 trace-cmd record --no-filter -d -q -b 65536 "${args[@]}" -o "$out/large.dat" "$work" || true   # exits 1 on these VMs after a complete file
+snapshot snapshot-end
 perf record -q -a -m 16M "${args[@]}" -o "$out/large.perf.data" -- "$work" 2>/dev/null
 rm -f "$work"
 ls -la "$out"
