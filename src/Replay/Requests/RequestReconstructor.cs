@@ -6,8 +6,8 @@ namespace AsiTrace.Replay.Requests;
 /// <summary>
 /// Turns the event stream into allocation and free requests for every policy's model (design.md, Replay: Requests).
 /// Frees are matched to the live allocation covering their pfn (a high-order allocation may be freed in pieces);
-/// <c>mm_page_free_batched</c> repeats the <c>mm_page_free</c> just before it on current kernels
-/// (observed-kernel-behaviour.md) and is then dropped, while a batched free with no such twin (kernels that emitted
+/// <c>mm_page_free_batched</c> repeats an earlier <c>mm_page_free</c> of the same page on current kernels
+/// (observed-kernel-behaviour.md; the whole list is reported by mm_page_free first) and is then dropped, while a batched free with no such twin (kernels that emitted
 /// only <c>mm_pagevec_free</c>) is a free of its own. Frees of pages allocated before the trace go to every model at
 /// their traced pfn. Everything else odd is counted under <see cref="Anomalies"/> and resolved, never fatal.
 /// </summary>
