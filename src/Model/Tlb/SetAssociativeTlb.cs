@@ -43,6 +43,9 @@ public sealed class SetAssociativeTlb
         _sets = g.Entries == 0 ? 0 : Math.Max(1, g.Entries / _ways);
         _entries = new Entry[_sets * _ways];
         _stride = (_ways + 3) & ~3;
+        _occupied = new int[_entries.Length];
+        _slot = new int[_entries.Length];
+        Array.Fill(_slot, -1);
         _tags = new ulong[Math.Max(_sets, 1) * _stride];
         _setMask = _sets > 0 && (_sets & (_sets - 1)) == 0 ? (ulong)_sets - 1 : 0;
     }
@@ -98,10 +101,30 @@ public sealed class SetAssociativeTlb
 
     int TagIndex(int i) => i / _ways * _stride + i % _ways;
 
+    // The valid entries' indices, so that a full flush visits only them (a 2,048-entry STLB is mostly empty again
+    // right after one): _occupied[0.._valid) holds indices, _slot[i] is i's position there (−1: invalid).
+    int[] _occupied = [], _slot = [];
+    int _valid;
+
+    void Occupy(int i)
+    {
+        if (_slot[i] >= 0) return;
+        _slot[i] = _valid;
+        _occupied[_valid++] = i;
+    }
+
     void Drop(int i)
     {
         _entries[i].Level = 0;
         _tags[TagIndex(i)] = 0;
+        int at = _slot[i];
+        if (at >= 0)
+        {
+            int last = _occupied[--_valid];
+            _occupied[at] = last;
+            _slot[last] = at;
+            _slot[i] = -1;
+        }
     }
 
     /// <summary>A repeated hit on entry <paramref name="index"/> (known unchanged since it was found): its LRU update.</summary>
@@ -126,6 +149,7 @@ public sealed class SetAssociativeTlb
         }
         _entries[victim] = new Entry { Vpn = vpn, Pfn = pagePfn, Lru = ++_clock, Pcid = pcid, Level = (byte)level, Global = global };
         _tags[TagIndex(victim)] = Tag(vpn, level);
+        Occupy(victim);
     }
 
     /// <summary>INVLPG semantics: drops every entry (any size) of <paramref name="pcid"/> covering <paramref name="va"/>,
@@ -153,17 +177,15 @@ public sealed class SetAssociativeTlb
     public int InvalidateAll(ushort? pcid, bool includeGlobal)
     {
         int n = 0;
-        for (int i = 0; i < _entries.Length; i++)
+        // Backwards over the valid entries: Drop moves the last one into the dropped one's place, already visited.
+        for (int k = _valid - 1; k >= 0; k--)
         {
+            int i = _occupied[k];
             ref var e = ref _entries[i];
-            if (e.Level == 0) continue;
             if (e.Global ? includeGlobal : (pcid is null || e.Pcid == pcid)) { Drop(i); n++; }
         }
         return n;
     }
 
-    public int Count
-    {
-        get { int n = 0; foreach (var e in _entries) if (e.Level != 0) n++; return n; }
-    }
+    public int Count => _valid;
 }

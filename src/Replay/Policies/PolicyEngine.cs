@@ -46,6 +46,7 @@ public sealed class PolicyEngine : IRequestSink
     public long PageblockFlipsToNonsensitive, PageblockFlipsToSensitive, UnmappedPageblocks, PerAllocationUnmaps;
     public long MermapPages, MermapLocalFlushes;
     public double ZeroingNs, TracedTlbNs, AsiTransitionNs, MermapNs;
+    readonly double _transitionNs; // one asi_exit + asi_enter
     readonly double _zero4kNs, _copy4kNs; // per page, in ns at the preset's clock: charged on every allocation
 
     public PolicyEngine(PolicySpec spec, PolicyKnobs knobs, PageAllocator allocator, IReadOnlyList<PhysRange> ram, long pfnLimit,
@@ -53,6 +54,7 @@ public sealed class PolicyEngine : IRequestSink
     {
         Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs;
         _zero4kNs = costs.Zero4K.Ns(costs.CpuGhz);
+        _transitionNs = TransitionNs(costs, knobs);
         _copy4kNs = costs.Copy4K.Ns(costs.CpuGhz);
         DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !spec.IsAsi });
         if (spec.IsAsi)
@@ -489,15 +491,22 @@ public sealed class PolicyEngine : IRequestSink
     void AsiExit(int cpu, ExitCause cause)
     {
         AsiExits[(int)cause]++;
-        double ghz = Costs.CpuGhz;
-        double ns = Costs.AsiExit.Ns(ghz) + Costs.AsiEnter.Ns(ghz);
-        // Control flushes on the way out (prevent_control), data flushes on the way back in (protect_data).
-        if (Knobs.Ibpb) ns += Costs.Ibpb.Ns(ghz);
-        if (Knobs.RsbStuff) ns += Costs.RsbStuff.Ns(ghz);
-        if (Knobs.L1dFlush) ns += Costs.L1dFlush.Ns(ghz);
-        if (Knobs.Verw) ns += Costs.Verw.Ns(ghz);
-        if (Knobs.FlushOnTransition) { ns += 2 * Costs.LocalFullFlush.Ns(ghz); Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal(); }
-        AsiTransitionNs += ns;
+        if (Knobs.FlushOnTransition) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
+        AsiTransitionNs += _transitionNs;
+    }
+
+    /// <summary>What one asi_exit and the asi_enter after it cost under the preset's taint/flush policy: control flushes
+    /// on the way out (prevent_control), data flushes on the way back in (protect_data). Constant per engine.</summary>
+    static double TransitionNs(CostModel costs, PolicyKnobs knobs)
+    {
+        double ghz = costs.CpuGhz;
+        double ns = costs.AsiExit.Ns(ghz) + costs.AsiEnter.Ns(ghz);
+        if (knobs.Ibpb) ns += costs.Ibpb.Ns(ghz);
+        if (knobs.RsbStuff) ns += costs.RsbStuff.Ns(ghz);
+        if (knobs.L1dFlush) ns += costs.L1dFlush.Ns(ghz);
+        if (knobs.Verw) ns += costs.Verw.Ns(ghz);
+        if (knobs.FlushOnTransition) ns += 2 * costs.LocalFullFlush.Ns(ghz);
+        return ns;
     }
 
     /// <summary>Kernel loads by address space, and those that missed every TLB level (a page walk).</summary>
