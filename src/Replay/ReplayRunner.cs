@@ -243,8 +243,7 @@ public static class ReplayRunner
     {
         var ram = new List<Model.Paging.PhysRange>();
         if (snap?.Iomem is { } io)
-            foreach (var r in io)
-                if (r.Depth == 0 && r.Name == "System RAM") ram.Add(new Model.Paging.PhysRange(r.Start, r.EndExclusive));
+            foreach (var (start, end) in SnapshotParsers.SystemRam(io)) ram.Add(new Model.Paging.PhysRange(start, end));
         if (ram.Count == 0)
             foreach (var z in specs) ram.Add(new Model.Paging.PhysRange((ulong)z.StartPfn << 12, (ulong)(z.StartPfn + z.SpannedPages) << 12));
         return ram;

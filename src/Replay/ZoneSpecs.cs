@@ -24,8 +24,7 @@ public static class ZoneSpecs
         if (snap.Zoneinfo is null) throw new InvalidDataException($"{snap.Directory}: the snapshot has no zoneinfo; the model needs one to size the zones");
         var ram = new List<(long, long)>();
         if (snap.Iomem is { } iomem)
-            foreach (var r in iomem)
-                if (r.Depth == 0 && r.Name == "System RAM") ram.Add(((long)(r.Start >> 12), (long)((r.EndExclusive + 4095) >> 12)));
+            foreach (var (start, end) in SnapshotParsers.SystemRam(iomem)) ram.Add(((long)(start >> 12), (long)((end + 4095) >> 12)));
         if (ram.Count == 0) assumptions.Add("no /proc/iomem System RAM ranges (not recorded as root?): every pfn in a zone span taken as RAM");
         var pt = snap.Pagetypeinfo;
         if (pt is null) assumptions.Add("no pagetypeinfo: pageblocks taken as movable and free memory from zoneinfo as max-order blocks");
