@@ -61,6 +61,8 @@ public sealed class CpuTlb
         public int Level;   // the L1 structure: L1(Level) (no object reference: copying a memo needs no GC write barrier)
         public int Index;
         public ushort Pcid;
+
+        public readonly bool Answers(ulong page, ushort pcid, long epoch) => Epoch == epoch && Page == page && Pcid == pcid;
     }
     Memo _memo0, _memo1;
     long _epoch = 1;
@@ -73,30 +75,30 @@ public sealed class CpuTlb
 
     void Changed() => _epoch++;
 
+    /// <summary>The hit the memo stands for: the entry's LRU update and the structure's hit count, as a probe would do.</summary>
+    TlbOutcome MemoHit(in Memo m, out ulong pfn)
+    {
+        var t = L1(m.Level);
+        MemoHits++;
+        t.Touch(m.Index);
+        t.CountHit();
+        pfn = m.Pfn;
+        return TlbOutcome.L1Hit;
+    }
+
     /// <summary>Translates <paramref name="va"/> in <paramref name="pcid"/>; on a miss walks <paramref name="tables"/>.
     /// <paramref name="globalPages"/>: CR4.PGE, so G entries are installed as global.</summary>
     public TlbOutcome Translate(ushort pcid, ulong va, PageTables tables, bool globalPages, out ulong pfn)
     {
         ulong page = va >> 12;
-        if (!RepeatHitMemo) _epoch++;
-        if (_memo0.Epoch == _epoch && _memo0.Page == page && _memo0.Pcid == pcid)
+        if (RepeatHitMemo)
         {
-            var t = L1(_memo0.Level);
-            MemoHits++;
-            t.Touch(_memo0.Index);
-            t.CountHit();
-            pfn = _memo0.Pfn;
-            return TlbOutcome.L1Hit;
-        }
-        if (_memo1.Epoch == _epoch && _memo1.Page == page && _memo1.Pcid == pcid)
-        {
-            var t = L1(_memo1.Level);
-            MemoHits++;
-            t.Touch(_memo1.Index);
-            t.CountHit();
-            pfn = _memo1.Pfn;
-            (_memo0, _memo1) = (_memo1, _memo0);
-            return TlbOutcome.L1Hit;
+            if (_memo0.Answers(page, pcid, _epoch)) return MemoHit(in _memo0, out pfn);
+            if (_memo1.Answers(page, pcid, _epoch))
+            {
+                (_memo0, _memo1) = (_memo1, _memo0);
+                return MemoHit(in _memo0, out pfn);
+            }
         }
         for (int level = 1; level <= 3; level++)
         {
