@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Input;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace AsiTrace.Ingest.Parquet;
@@ -26,10 +27,50 @@ public sealed partial class EventsParquetReader : IFieldProjection
 
     int[] _kindId = [], _commIdRow = [], _callSiteIdRow = [];
     EventFields[] _fieldsRow = [];
-    // Values of the optional columns, 0 where the cell is null (the row's mask tells which are present).
-    int[] _pidV = [], _orderV = [], _mtV = [], _fbOrderV = [], _allocMtV = [], _fbMtV = [], _tlbReasonV = [], _prevPidV = [], _nextPidV = [], _devV = [];
-    long[] _pfnV = [], _gfpV = [], _tlbPagesV = [], _prevStateV = [], _inoV = [], _indexV = [], _lostV = [], _bytesV = [];
-    byte[] _refillV = [], _chownV = [];
+    // Values of the optional columns by cell type and slot (OptionalColumns), 0 where the cell is null (the row's mask
+    // tells which are present).
+    readonly int[][] _i32 = Empty<int>(10);
+    readonly long[][] _i64 = Empty<long>(8);
+    readonly byte[][] _bool = Empty<byte>(2);
+
+    static T[][] Empty<T>(int n)
+    {
+        var a = new T[n][];
+        for (int i = 0; i < n; i++) a[i] = [];
+        return a;
+    }
+
+    enum Cell : byte { I32, I64, Bool }
+    readonly record struct OptionalColumn(EventFields Flag, Cell Cell, int Slot);
+
+    const int PidSlot = 0, OrderSlot = 1, MtSlot = 2, FbOrderSlot = 3, AllocMtSlot = 4, FbMtSlot = 5, TlbReasonSlot = 6,
+        PrevPidSlot = 7, NextPidSlot = 8, DevSlot = 9;
+    const int PfnSlot = 0, GfpSlot = 1, TlbPagesSlot = 2, PrevStateSlot = 3, InoSlot = 4, IndexSlot = 5, LostSlot = 6, BytesSlot = 7;
+    const int RefillSlot = 0, ChownSlot = 1;
+
+    static readonly Dictionary<string, OptionalColumn> OptionalColumns = new(StringComparer.Ordinal)
+    {
+        ["pid"] = new(EventFields.Pid, Cell.I32, PidSlot),
+        ["pfn"] = new(EventFields.Pfn, Cell.I64, PfnSlot),
+        ["order"] = new(EventFields.Order, Cell.I32, OrderSlot),
+        ["gfp"] = new(EventFields.Gfp, Cell.I64, GfpSlot),
+        ["migratetype"] = new(EventFields.Migratetype, Cell.I32, MtSlot),
+        ["percpu_refill"] = new(EventFields.PercpuRefill, Cell.Bool, RefillSlot),
+        ["fallback_order"] = new(EventFields.FallbackOrder, Cell.I32, FbOrderSlot),
+        ["alloc_migratetype"] = new(EventFields.AllocMigratetype, Cell.I32, AllocMtSlot),
+        ["fallback_migratetype"] = new(EventFields.FallbackMigratetype, Cell.I32, FbMtSlot),
+        ["change_ownership"] = new(EventFields.ChangeOwnership, Cell.Bool, ChownSlot),
+        ["tlb_reason"] = new(EventFields.TlbReason, Cell.I32, TlbReasonSlot),
+        ["tlb_pages"] = new(EventFields.TlbPages, Cell.I64, TlbPagesSlot),
+        ["prev_pid"] = new(EventFields.PrevPid, Cell.I32, PrevPidSlot),
+        ["next_pid"] = new(EventFields.NextPid, Cell.I32, NextPidSlot),
+        ["prev_state"] = new(EventFields.PrevState, Cell.I64, PrevStateSlot),
+        ["ino"] = new(EventFields.Ino, Cell.I64, InoSlot),
+        ["index"] = new(EventFields.Index, Cell.I64, IndexSlot),
+        ["dev"] = new(EventFields.Dev, Cell.I32, DevSlot),
+        ["lost"] = new(EventFields.Lost, Cell.I64, LostSlot),
+        ["bytes"] = new(EventFields.Bytes, Cell.I64, BytesSlot),
+    };
     byte[] _chunk = [], _pageBuf = [];
     bool[] _present = [];
     int _presentCount; // non-null cells of the column being decoded
@@ -58,26 +99,26 @@ public sealed partial class EventsParquetReader : IFieldProjection
                 e.Fields = _fieldsRow[i];
                 e.CommId = _commIdRow[i];
                 e.CallSiteId = _callSiteIdRow[i];
-                e.Pid = _pidV[i];
-                e.Pfn = (ulong)_pfnV[i];
-                e.Order = (byte)_orderV[i];
-                e.Gfp = (ulong)_gfpV[i];
-                e.Migratetype = (sbyte)_mtV[i];
-                e.PercpuRefill = _refillV[i];
-                e.FallbackOrder = (sbyte)_fbOrderV[i];
-                e.AllocMigratetype = (sbyte)_allocMtV[i];
-                e.FallbackMigratetype = (sbyte)_fbMtV[i];
-                e.ChangeOwnership = _chownV[i];
-                e.TlbReason = (byte)_tlbReasonV[i];
-                e.TlbPages = _tlbPagesV[i];
-                e.PrevPid = _prevPidV[i];
-                e.NextPid = _nextPidV[i];
-                e.PrevState = _prevStateV[i];
-                e.Ino = (ulong)_inoV[i];
-                e.Index = (ulong)_indexV[i];
-                e.Dev = (uint)_devV[i];
-                e.Lost = _lostV[i];
-                e.Bytes = _bytesV[i];
+                e.Pid = _i32[PidSlot][i];
+                e.Pfn = (ulong)_i64[PfnSlot][i];
+                e.Order = (byte)_i32[OrderSlot][i];
+                e.Gfp = (ulong)_i64[GfpSlot][i];
+                e.Migratetype = (sbyte)_i32[MtSlot][i];
+                e.PercpuRefill = _bool[RefillSlot][i];
+                e.FallbackOrder = (sbyte)_i32[FbOrderSlot][i];
+                e.AllocMigratetype = (sbyte)_i32[AllocMtSlot][i];
+                e.FallbackMigratetype = (sbyte)_i32[FbMtSlot][i];
+                e.ChangeOwnership = _bool[ChownSlot][i];
+                e.TlbReason = (byte)_i32[TlbReasonSlot][i];
+                e.TlbPages = _i64[TlbPagesSlot][i];
+                e.PrevPid = _i32[PrevPidSlot][i];
+                e.NextPid = _i32[NextPidSlot][i];
+                e.PrevState = _i64[PrevStateSlot][i];
+                e.Ino = (ulong)_i64[InoSlot][i];
+                e.Index = (ulong)_i64[IndexSlot][i];
+                e.Dev = (uint)_i32[DevSlot][i];
+                e.Lost = _i64[LostSlot][i];
+                e.Bytes = _i64[BytesSlot][i];
             }
             _pos += take;
             n += take;
@@ -122,7 +163,8 @@ public sealed partial class EventsParquetReader : IFieldProjection
                     case "comm": Strings(v, n, false, _commIdRow, kind: false, flag: EventFields.Comm); break;
                     case "call_site": Strings(v, n, false, _callSiteIdRow, kind: false, callSite: true, flag: EventFields.CallSite); break;
                     default:
-                        if (!DecodeOptional(name, v, n)) { /* a column this version does not know: skipped */ }
+                        // A column this version does not know is skipped.
+                        if (OptionalColumns.TryGetValue(name, out var column)) DecodeOptional(column, v, n);
                         break;
                 }
             }
@@ -131,81 +173,32 @@ public sealed partial class EventsParquetReader : IFieldProjection
         {
             throw new InvalidTraceException(_name, $"row group {index}", $"cannot read columns: {e.Message}");
         }
-        foreach (var (name, _) in OptionalColumns)
-            if (!seen.Contains(name)) ClearOptional(name, n);
+        foreach (var (name, column) in OptionalColumns)
+            if (!seen.Contains(name)) ClearOptional(column, n);
         _rows = n; _pos = 0;
         BytesConsumed = _stream.Position;
     }
 
-    bool Wanted(string column)
-    {
-        if (column is "comm" or "call_site") return _wantComms;
-        foreach (var (name, flag) in OptionalColumns) if (name == column) return (_wanted & flag) != 0;
-        return true;
-    }
+    bool Wanted(string column) =>
+        column is "comm" or "call_site" ? _wantComms : !OptionalColumns.TryGetValue(column, out var c) || (_wanted & c.Flag) != 0;
 
-    static readonly (string Name, EventFields Flag)[] OptionalColumns =
-    [
-        ("pid", EventFields.Pid), ("pfn", EventFields.Pfn), ("order", EventFields.Order), ("gfp", EventFields.Gfp),
-        ("migratetype", EventFields.Migratetype), ("percpu_refill", EventFields.PercpuRefill), ("fallback_order", EventFields.FallbackOrder),
-        ("alloc_migratetype", EventFields.AllocMigratetype), ("fallback_migratetype", EventFields.FallbackMigratetype),
-        ("change_ownership", EventFields.ChangeOwnership), ("tlb_reason", EventFields.TlbReason), ("tlb_pages", EventFields.TlbPages),
-        ("prev_pid", EventFields.PrevPid), ("next_pid", EventFields.NextPid), ("prev_state", EventFields.PrevState),
-        ("ino", EventFields.Ino), ("index", EventFields.Index), ("dev", EventFields.Dev), ("lost", EventFields.Lost), ("bytes", EventFields.Bytes),
-    ];
-
-    bool DecodeOptional(string name, ReadOnlySpan<byte> v, int n)
+    void DecodeOptional(OptionalColumn c, ReadOnlySpan<byte> v, int n)
     {
-        switch (name)
+        switch (c.Cell)
         {
-            case "pid": I32(v, n, ref _pidV, EventFields.Pid); return true;
-            case "pfn": I64(v, n, ref _pfnV, EventFields.Pfn); return true;
-            case "order": I32(v, n, ref _orderV, EventFields.Order); return true;
-            case "gfp": I64(v, n, ref _gfpV, EventFields.Gfp); return true;
-            case "migratetype": I32(v, n, ref _mtV, EventFields.Migratetype); return true;
-            case "percpu_refill": Bools(v, n, ref _refillV, EventFields.PercpuRefill); return true;
-            case "fallback_order": I32(v, n, ref _fbOrderV, EventFields.FallbackOrder); return true;
-            case "alloc_migratetype": I32(v, n, ref _allocMtV, EventFields.AllocMigratetype); return true;
-            case "fallback_migratetype": I32(v, n, ref _fbMtV, EventFields.FallbackMigratetype); return true;
-            case "change_ownership": Bools(v, n, ref _chownV, EventFields.ChangeOwnership); return true;
-            case "tlb_reason": I32(v, n, ref _tlbReasonV, EventFields.TlbReason); return true;
-            case "tlb_pages": I64(v, n, ref _tlbPagesV, EventFields.TlbPages); return true;
-            case "prev_pid": I32(v, n, ref _prevPidV, EventFields.PrevPid); return true;
-            case "next_pid": I32(v, n, ref _nextPidV, EventFields.NextPid); return true;
-            case "prev_state": I64(v, n, ref _prevStateV, EventFields.PrevState); return true;
-            case "ino": I64(v, n, ref _inoV, EventFields.Ino); return true;
-            case "index": I64(v, n, ref _indexV, EventFields.Index); return true;
-            case "dev": I32(v, n, ref _devV, EventFields.Dev); return true;
-            case "lost": I64(v, n, ref _lostV, EventFields.Lost); return true;
-            case "bytes": I64(v, n, ref _bytesV, EventFields.Bytes); return true;
-            default: return false;
+            case Cell.I32: Plain(v, n, ref _i32[c.Slot], c.Flag); break;
+            case Cell.I64: Plain(v, n, ref _i64[c.Slot], c.Flag); break;
+            default: Bools(v, n, ref _bool[c.Slot], c.Flag); break;
         }
     }
 
-    void ClearOptional(string name, int n)
+    void ClearOptional(OptionalColumn c, int n)
     {
-        switch (name)
+        switch (c.Cell)
         {
-            case "pid": Zero(ref _pidV, n); break;
-            case "pfn": Zero(ref _pfnV, n); break;
-            case "order": Zero(ref _orderV, n); break;
-            case "gfp": Zero(ref _gfpV, n); break;
-            case "migratetype": Zero(ref _mtV, n); break;
-            case "percpu_refill": Zero(ref _refillV, n); break;
-            case "fallback_order": Zero(ref _fbOrderV, n); break;
-            case "alloc_migratetype": Zero(ref _allocMtV, n); break;
-            case "fallback_migratetype": Zero(ref _fbMtV, n); break;
-            case "change_ownership": Zero(ref _chownV, n); break;
-            case "tlb_reason": Zero(ref _tlbReasonV, n); break;
-            case "tlb_pages": Zero(ref _tlbPagesV, n); break;
-            case "prev_pid": Zero(ref _prevPidV, n); break;
-            case "next_pid": Zero(ref _nextPidV, n); break;
-            case "prev_state": Zero(ref _prevStateV, n); break;
-            case "ino": Zero(ref _inoV, n); break;
-            case "index": Zero(ref _indexV, n); break;
-            case "dev": Zero(ref _devV, n); break;
-            case "lost": Zero(ref _lostV, n); break;
-            case "bytes": Zero(ref _bytesV, n); break;
+            case Cell.I32: Zero(ref _i32[c.Slot], n); break;
+            case Cell.I64: Zero(ref _i64[c.Slot], n); break;
+            default: Zero(ref _bool[c.Slot], n); break;
         }
     }
 
@@ -234,45 +227,26 @@ public sealed partial class EventsParquetReader : IFieldProjection
         return _pageBuf.AsSpan(0, h.Uncompressed);
     }
 
-    // PLAIN values of the present cells, in order; absent cells read 0. Bounds: the page must hold every present value.
-    void I32(ReadOnlySpan<byte> v, int n, ref int[] dst, EventFields flag)
+    // PLAIN values of the present cells, in order, little-endian (this path is only taken on little-endian machines);
+    // absent cells read 0. Bounds: the page must hold every present value.
+    void Plain<T>(ReadOnlySpan<byte> v, int n, ref T[] dst, EventFields flag) where T : unmanaged
     {
         Ensure(ref dst, n);
         var d = dst;
         if (_presentCount == n)
         {
             // Every cell present (the common case for a kind-specific column in a one-kind row group, and for pid).
-            MemoryMarshal.Cast<byte, int>(v[..checked(n * 4)]).CopyTo(d);
-            if (!BitConverter.IsLittleEndian) for (int i = 0; i < n; i++) d[i] = BinaryPrimitives.ReverseEndianness(d[i]);
+            MemoryMarshal.Cast<byte, T>(v[..checked(n * Unsafe.SizeOf<T>())]).CopyTo(d);
             Flag(n, flag);
             return;
         }
         if (_presentCount == 0) { Array.Clear(d, 0, n); return; }
+        var values = MemoryMarshal.Cast<byte, T>(v[..(v.Length / Unsafe.SizeOf<T>() * Unsafe.SizeOf<T>())]);
         int k = 0;
         for (int i = 0; i < n; i++)
         {
-            if (_present[i]) { d[i] = BinaryPrimitives.ReadInt32LittleEndian(v.Slice(k, 4)); k += 4; _fieldsRow[i] |= flag; }
-            else d[i] = 0;
-        }
-    }
-
-    void I64(ReadOnlySpan<byte> v, int n, ref long[] dst, EventFields flag)
-    {
-        Ensure(ref dst, n);
-        var d = dst;
-        if (_presentCount == n)
-        {
-            MemoryMarshal.Cast<byte, long>(v[..checked(n * 8)]).CopyTo(d);
-            if (!BitConverter.IsLittleEndian) for (int i = 0; i < n; i++) d[i] = BinaryPrimitives.ReverseEndianness(d[i]);
-            Flag(n, flag);
-            return;
-        }
-        if (_presentCount == 0) { Array.Clear(d, 0, n); return; }
-        int k = 0;
-        for (int i = 0; i < n; i++)
-        {
-            if (_present[i]) { d[i] = BinaryPrimitives.ReadInt64LittleEndian(v.Slice(k, 8)); k += 8; _fieldsRow[i] |= flag; }
-            else d[i] = 0;
+            if (_present[i]) { d[i] = values[k++]; _fieldsRow[i] |= flag; }
+            else d[i] = default;
         }
     }
 

@@ -58,7 +58,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
             throw new InvalidTraceException(name, "schema", "Parquet file is not an asitrace events file (no ts_ns/kind columns)");
         }
         MetadataCodec.Decode(_reader.CustomMetadata, Metadata, Stats);
-        _fast = allowOwnDecoder && _reader.Metadata?.CreatedBy == "asitrace" && stream.CanSeek
+        _fast = allowOwnDecoder && _reader.Metadata?.CreatedBy == "asitrace" && stream.CanSeek && BitConverter.IsLittleEndian
             && Environment.GetEnvironmentVariable("ASITRACE_PARQUET_NET") is null;
         Metadata.Inputs.Clear();
         Metadata.Inputs.Add(name);
