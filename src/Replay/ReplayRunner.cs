@@ -254,32 +254,69 @@ public static class ReplayRunner
     static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, ref long changedOwnership, ref long lost,
         Action<int, long>? progress)
     {
+        long own = 0, lostEvents = 0;
+        RunChunks(reader, 1, progress, "the pre-scan failed",
+            beforeHandOff: null,
+            alongside: chunk => scan.AddPageCache(chunk.Events.AsSpan(0, chunk.Count)),
+            consumers: [("pre-scan", chunk =>
+            {
+                var span = chunk.Events.AsSpan(0, chunk.Count);
+                scan.AddPagesAndLists(span);
+                foreach (ref readonly var e in span)
+                {
+                    traceCounts[(int)e.Kind]++;
+                    if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) own++;
+                    if (e.Kind == EventKind.LostEvents && e.Lost > 0) lostEvents += e.Lost;
+                }
+            })]);
+        changedOwnership += own;
+        lost += lostEvents;
+    }
+
+    /// <summary>A chunk of events and its requests, shared by the threads of a pass; the last one done hands it back.</summary>
+    sealed class SharedChunk(int size)
+    {
+        public readonly TraceEvent[] Events = new TraceEvent[size];
+        public readonly RequestBatch Batch = new();
+        public int Count;
+        public int Pending;
+    }
+
+    /// <summary>
+    /// One pass over the input: this thread reads each chunk, runs <paramref name="beforeHandOff"/> on it, hands it to
+    /// every consumer thread, then runs <paramref name="alongside"/> on it while they work. Chunks come from a small
+    /// pool and return to it when the last user is done, so memory stays bounded. A consumer's exception stops the pass
+    /// and is rethrown (wrapped in <paramref name="failureMessage"/>); an exception of this thread (bad input) passes
+    /// through as it is.
+    /// </summary>
+    static void RunChunks(IEventReader reader, int pass, Action<int, long>? progress, string failureMessage,
+        Action<SharedChunk>? beforeHandOff, Action<SharedChunk>? alongside, (string Name, Action<SharedChunk> Work)[] consumers)
+    {
         const int depth = 4;
         using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
         for (int i = 0; i < depth + 2; i++) pool.Add(new SharedChunk(Chunk));
-        using var queue = new System.Collections.Concurrent.BlockingCollection<SharedChunk>(depth);
+        var queues = consumers.Select(_ => new System.Collections.Concurrent.BlockingCollection<SharedChunk>(depth)).ToArray();
+        int users = consumers.Length + (alongside is null ? 0 : 1);
         Exception? failure = null;
-        long own = 0, lostEvents = 0;
-        var worker = new Thread(() =>
+        var threads = new Thread[consumers.Length];
+        for (int i = 0; i < consumers.Length; i++)
         {
-            try
+            var (name, work) = consumers[i];
+            var q = queues[i];
+            threads[i] = new Thread(() =>
             {
-                foreach (var chunk in queue.GetConsumingEnumerable())
+                try
                 {
-                    var span = chunk.Events.AsSpan(0, chunk.Count);
-                    scan.AddPagesAndLists(span);
-                    foreach (ref readonly var e in span)
+                    foreach (var chunk in q.GetConsumingEnumerable())
                     {
-                        traceCounts[(int)e.Kind]++;
-                        if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) own++;
-                        if (e.Kind == EventKind.LostEvents && e.Lost > 0) lostEvents += e.Lost;
+                        work(chunk);
+                        if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
                     }
-                    if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
                 }
-            }
-            catch (Exception ex) { failure = ex; queue.CompleteAdding(); }
-        }) { IsBackground = true, Name = "pre-scan" };
-        worker.Start();
+                catch (Exception ex) { Interlocked.CompareExchange(ref failure, ex, null); foreach (var other in queues) other.CompleteAdding(); }
+            }) { IsBackground = true, Name = name };
+            threads[i].Start();
+        }
         try
         {
             while (Volatile.Read(ref failure) is null)
@@ -287,34 +324,28 @@ public static class ReplayRunner
                 if (!pool.TryTake(out var chunk, 100)) continue;
                 chunk.Count = reader.Read(chunk.Events);
                 if (chunk.Count == 0) { pool.Add(chunk); break; }
-                chunk.Pending = 2;
-                if (!queue.TryAdd(chunk, Timeout.Infinite)) break;
-                scan.AddPageCache(chunk.Events.AsSpan(0, chunk.Count));
-                if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
-                progress?.Invoke(1, reader.BytesConsumed);
+                beforeHandOff?.Invoke(chunk);
+                chunk.Pending = users;
+                foreach (var q in queues) q.Add(chunk);
+                if (alongside is not null)
+                {
+                    alongside(chunk);
+                    if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                }
+                progress?.Invoke(pass, reader.BytesConsumed);
             }
         }
         catch (InvalidOperationException) when (Volatile.Read(ref failure) is not null)
         {
-            // The worker failed and closed the queue under us: its exception is the one to report.
+            // A consumer failed and closed the queues under us: its exception is the one to report.
         }
         finally
         {
-            if (!queue.IsAddingCompleted) queue.CompleteAdding();
-            worker.Join();
+            foreach (var q in queues) if (!q.IsAddingCompleted) q.CompleteAdding();
+            foreach (var t in threads) t.Join();
+            foreach (var q in queues) q.Dispose();
         }
-        if (failure is not null) throw new AggregateException("the pre-scan failed", failure);
-        changedOwnership += own;
-        lost += lostEvents;
-    }
-
-    /// <summary>A chunk of events and its requests, shared by the policy threads; the last one done hands it back.</summary>
-    sealed class SharedChunk(int size)
-    {
-        public readonly TraceEvent[] Events = new TraceEvent[size];
-        public readonly RequestBatch Batch = new();
-        public int Count;
-        public int Pending;
+        if (failure is not null) throw new AggregateException(failureMessage, failure);
     }
 
     /// <summary>Pass 2. This thread reads and reconstructs (one reconstruction, classification and request log for every
@@ -333,53 +364,10 @@ public static class ReplayRunner
             log?.Add(in r, c, why);
             return (c, why);
         });
-        int depth = 4;
-        using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
-        for (int i = 0; i < depth + 2; i++) pool.Add(new SharedChunk(Chunk));
-        var queues = runs.Select(_ => new System.Collections.Concurrent.BlockingCollection<SharedChunk>(depth)).ToArray();
-        Exception? failure = null;
-        var threads = new Thread[runs.Length];
-        for (int i = 0; i < runs.Length; i++)
-        {
-            var run = runs[i];
-            var q = queues[i];
-            threads[i] = new Thread(() =>
-            {
-                try
-                {
-                    foreach (var chunk in q.GetConsumingEnumerable())
-                    {
-                        Consume(run, chunk, options.IntervalNs);
-                        if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
-                    }
-                }
-                catch (Exception ex) { Interlocked.CompareExchange(ref failure, ex, null); foreach (var other in queues) other.CompleteAdding(); }
-            }) { IsBackground = true, Name = "replay " + run.Spec.Name };
-            threads[i].Start();
-        }
-        try
-        {
-            while (failure is null)
-            {
-                if (!pool.TryTake(out var chunk, 100)) continue;
-                chunk.Count = reader.Read(chunk.Events);
-                if (chunk.Count == 0) { pool.Add(chunk); break; }
-                recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch);
-                chunk.Pending = runs.Length;
-                foreach (var q in queues) if (!q.IsAddingCompleted) q.Add(chunk);
-                progress?.Invoke(2, reader.BytesConsumed);
-            }
-        }
-        catch (InvalidOperationException) when (Volatile.Read(ref failure) is not null)
-        {
-            // A policy thread failed and closed the queues under us: its exception is the one to report.
-        }
-        finally
-        {
-            foreach (var q in queues) if (!q.IsAddingCompleted) q.CompleteAdding();
-            foreach (var t in threads) t.Join();
-        }
-        if (failure is not null) throw new AggregateException("a policy replay failed", failure);
+        RunChunks(reader, 2, progress, "a policy replay failed",
+            beforeHandOff: chunk => recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch),
+            alongside: null,
+            consumers: runs.Select(run => ("replay " + run.Spec.Name, (Action<SharedChunk>)(chunk => Consume(run, chunk, options.IntervalNs)))).ToArray());
         foreach (var run in runs) Sample(run, long.MaxValue, final: true);
         return (recon, classifier);
     }
