@@ -80,7 +80,7 @@ public sealed class ReplayResult
 /// </summary>
 public static class ReplayRunner
 {
-    const int Chunk = 8192;
+    const int Chunk = 2048;
 
     public static ReplayResult Run(Func<IEventReader> open, ReplayOptions options, Action<int, long>? progress = null)
     {
