@@ -60,9 +60,19 @@ public sealed class PreScan
     int _lastZone;
     // The requested migratetype of each live allocation's head pfn (0: unknown, else mt + 1), only where touched.
     readonly SparsePfnMap<byte> _allocMt = new(); // requested migratetype + 1 of live allocation heads
-    // Per CPU × zone × pcp list (PerCpuPages.Pindex): running balance of blocks and its minimum.
-    // Per CPU × zone: running balance of blocks per pcp list and its minimum.
-    (long[] Balance, long[] Min)?[] _lists = new (long[], long[])?[16 * ZoneIndex.Count];
+
+    /// <summary>What the pre-scan follows of one CPU's pcp lists in one zone.</summary>
+    sealed class PcpTrack
+    {
+        /// <summary>Running balance of blocks per pcp list (pindex) and the lowest it went.</summary>
+        public readonly long[] Balance = new long[PerCpuPages.NrPcpLists], Min = new long[PerCpuPages.NrPcpLists];
+        /// <summary>Pages on all the lists relative to the start (every free and allocation of a pcp order, refills,
+        /// drains), and that balance just before the first drain (long.MinValue: no drain seen).</summary>
+        public long Pages, AtFirstDrain = long.MinValue;
+    }
+
+    // Per CPU × zone (cpu * ZoneIndex.Count + zone), created when the trace first touches it.
+    PcpTrack?[] _tracks = new PcpTrack?[16 * ZoneIndex.Count];
 
     /// <param name="pfnLimit">pfns at or above this are counted as out of range.</param>
     /// <param name="zones">pfn ranges of the zones (for which zone's pcp lists an event touches); empty: one zone.</param>
@@ -72,11 +82,23 @@ public sealed class PreScan
         _zones = zones?.ToArray() ?? [];
     }
 
-    // Per CPU × zone: pages on all pcp lists relative to the start (every free and allocation of a pcp order, refills,
-    // drains), and that balance just before the first drain (long.MinValue: no drain seen).
-    long[] _pages = new long[16 * ZoneIndex.Count], _atFirstDrain = Filled(16 * ZoneIndex.Count);
+    PcpTrack? Track(int cpu, int zone)
+    {
+        int k = cpu * ZoneIndex.Count + zone;
+        return k < _tracks.Length ? _tracks[k] : null;
+    }
 
-    static long[] Filled(int n) { var a = new long[n]; Array.Fill(a, long.MinValue); return a; }
+    /// <summary>The pcp lists of <paramref name="cpu"/> in the zone holding <paramref name="pfn"/>, or null when the pfn
+    /// is in no zone or <paramref name="order"/> is never cached on a pcp list.</summary>
+    PcpTrack? TrackFor(int cpu, long pfn, int order)
+    {
+        if (!PerCpuPages.AllowedOrder(order)) return null;
+        int zone = ZoneOf(pfn);
+        if (zone < 0) return null;
+        int k = cpu * ZoneIndex.Count + zone;
+        if (k >= _tracks.Length) Array.Resize(ref _tracks, Math.Max(k + 1, _tracks.Length * 2));
+        return _tracks[k] ??= new PcpTrack();
+    }
 
     /// <summary>
     /// Pages the pcp lists of <paramref name="cpu"/> in <paramref name="zone"/> gained from the trace start up to the first
@@ -84,27 +106,13 @@ public sealed class PreScan
     /// <c>high</c> is fixed, and a free drains exactly when the count reaches it, so the count at the start was
     /// high − this (for an order-0 free; a larger free may overshoot high).
     /// </summary>
-    public long? PagesBeforeFirstDrain(int cpu, int zone)
-    {
-        int k = cpu * ZoneIndex.Count + zone;
-        return k < _atFirstDrain.Length && _atFirstDrain[k] != long.MinValue ? _atFirstDrain[k] : null;
-    }
+    public long? PagesBeforeFirstDrain(int cpu, int zone) =>
+        Track(cpu, zone) is { AtFirstDrain: not long.MinValue } t ? t.AtFirstDrain : null;
 
-    void PageStep(int cpu, long pfn, int order, long delta, bool drain = false)
+    static void PageStep(PcpTrack t, int order, long delta, bool drain = false)
     {
-        if (!PerCpuPages.AllowedOrder(order)) return;
-        int zone = ZoneOf(pfn);
-        if (zone < 0) return;
-        int k = cpu * ZoneIndex.Count + zone;
-        if (k >= _pages.Length)
-        {
-            int n = Math.Max(k + 1, _pages.Length * 2), old = _pages.Length;
-            Array.Resize(ref _pages, n);
-            Array.Resize(ref _atFirstDrain, n);
-            Array.Fill(_atFirstDrain, long.MinValue, old, n - old);
-        }
-        if (drain && _atFirstDrain[k] == long.MinValue) _atFirstDrain[k] = _pages[k];
-        _pages[k] += delta << order;
+        if (drain && t.AtFirstDrain == long.MinValue) t.AtFirstDrain = t.Pages;
+        t.Pages += delta << order;
     }
 
     /// <summary>
@@ -116,9 +124,8 @@ public sealed class PreScan
     public long[] MinimumPcpBlocks(int cpu, int zone)
     {
         var need = new long[PerCpuPages.NrPcpLists];
-        int k = cpu * ZoneIndex.Count + zone;
-        if (k < _lists.Length && _lists[k] is { } l)
-            for (int i = 0; i < need.Length; i++) need[i] = Math.Max(0, -l.Min[i]);
+        if (Track(cpu, zone) is { } t)
+            for (int i = 0; i < need.Length; i++) need[i] = Math.Max(0, -t.Min[i]);
         return need;
     }
 
@@ -133,17 +140,12 @@ public sealed class PreScan
         return -1;
     }
 
-    void ListStep(int cpu, long pfn, int order, int mt, int delta)
+    static void ListStep(PcpTrack t, int order, int mt, int delta)
     {
-        if (!PerCpuPages.AllowedOrder(order) || (uint)mt >= Migratetype.PcpTypes) return;
-        int zone = ZoneOf(pfn);
-        if (zone < 0) return;
-        int k = cpu * ZoneIndex.Count + zone;
-        if (k >= _lists.Length) Array.Resize(ref _lists, Math.Max(k + 1, _lists.Length * 2));
-        var l = _lists[k] ??= (new long[PerCpuPages.NrPcpLists], new long[PerCpuPages.NrPcpLists]);
+        if ((uint)mt >= Migratetype.PcpTypes) return;
         int i = PerCpuPages.Pindex(mt, order);
-        l.Balance[i] += delta;
-        if (l.Balance[i] < l.Min[i]) l.Min[i] = l.Balance[i];
+        long b = t.Balance[i] += delta;
+        if (b < t.Min[i]) t.Min[i] = b;
     }
 
     int AllocMt(long pfn) => _allocMt.Get(pfn) - 1;
@@ -191,31 +193,34 @@ public sealed class PreScan
     /// running balances; where pcp decay ran.</summary>
     public void AddPagesAndLists(ReadOnlySpan<TraceEvent> events)
     {
+        // The span's bounds in locals: the loop below runs once per event of the trace.
+        int maxCpu = MaxCpu;
+        long firstTs = FirstTs, lastTs = LastTs;
         foreach (ref readonly var e in events)
         {
-            Events++;
-            if (e.Cpu > MaxCpu) MaxCpu = e.Cpu;
-            if (e.TsNs < FirstTs) FirstTs = e.TsNs;
-            if (e.TsNs > LastTs) LastTs = e.TsNs;
+            int cpu = e.Cpu;
+            if (cpu > maxCpu) maxCpu = cpu;
+            if (e.TsNs < firstTs) firstTs = e.TsNs;
+            if (e.TsNs > lastTs) lastTs = e.TsNs;
             switch (e.Kind)
             {
                 case EventKind.MmPagePcpuDrain:
-                    if (e.Has(EventFields.Pfn))
+                    if (e.Has(EventFields.Pfn) && TrackFor(cpu, (long)e.Pfn, e.Order) is { } drained)
                     {
-                        ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, -1);
-                        PageStep(e.Cpu, (long)e.Pfn, e.Order, -1, drain: true);
+                        ListStep(drained, e.Order, e.Migratetype, -1);
+                        PageStep(drained, e.Order, -1, drain: true);
                     }
-                    if (DecayPoints.IsDecayStart(ref _lastKind, e.Cpu, e.Kind))
+                    if (DecayPoints.IsDecayStart(ref _lastKind, cpu, e.Kind))
                     {
-                        if (!DecayPointsByCpu.TryGetValue(e.Cpu, out var list)) DecayPointsByCpu[e.Cpu] = list = new();
+                        if (!DecayPointsByCpu.TryGetValue(cpu, out var list)) DecayPointsByCpu[cpu] = list = new();
                         list.Add(e.TsNs);
                     }
                     continue;
                 case EventKind.MmPageAllocZoneLocked:
-                    if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0)
+                    if (e.PercpuRefill != 0 && e.Has(EventFields.Pfn) && e.Pfn != 0 && TrackFor(cpu, (long)e.Pfn, e.Order) is { } refilled)
                     {
-                        ListStep(e.Cpu, (long)e.Pfn, e.Order, e.Migratetype, +1);
-                        PageStep(e.Cpu, (long)e.Pfn, e.Order, +1);
+                        ListStep(refilled, e.Order, e.Migratetype, +1);
+                        PageStep(refilled, e.Order, +1);
                     }
                     break;
                 case EventKind.MmPageAlloc when e.Has(EventFields.Pfn):
@@ -223,12 +228,13 @@ public sealed class PreScan
                     long pfn = (long)e.Pfn;
                     int order = e.Has(EventFields.Order) ? e.Order : 0;
                     Touch(pfn, order, free: false);
-                    if (pfn != 0 && pfn != -1) PageStep(e.Cpu, pfn, order, -1);
+                    var t = TrackFor(cpu, pfn, order);
+                    if (t is not null && pfn != 0 && pfn != -1) PageStep(t, order, -1);
                     if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
-                        ListStep(e.Cpu, pfn, order, e.Migratetype, -1);
+                        if (t is not null) ListStep(t, order, e.Migratetype, -1);
                         SetAllocMt(pfn, e.Migratetype);
-                        if (order == 0) CountOrder0(e.Cpu, e.Migratetype);
+                        if (order == 0) CountOrder0(cpu, e.Migratetype);
                     }
                     break;
                 }
@@ -237,12 +243,13 @@ public sealed class PreScan
                     long pfn = (long)e.Pfn;
                     int order = e.Has(EventFields.Order) ? e.Order : 0;
                     Touch(pfn, order, free: true);
-                    PageStep(e.Cpu, pfn, order, +1);
+                    var t = TrackFor(cpu, pfn, order);
+                    if (t is not null) PageStep(t, order, +1);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).
                     if (AllocMt(pfn) is int fmt and >= 0)
                     {
-                        ListStep(e.Cpu, pfn, order, fmt, +1);
+                        if (t is not null) ListStep(t, order, fmt, +1);
                         SetAllocMt(pfn, -1);
                     }
                     break;
@@ -251,8 +258,12 @@ public sealed class PreScan
                     Touch((long)e.Pfn, 0, free: true);
                     break;
             }
-            DecayPoints.Note(ref _lastKind, e.Cpu, e.Kind);
+            DecayPoints.Note(ref _lastKind, cpu, e.Kind);
         }
+        Events += events.Length;
+        MaxCpu = maxCpu;
+        FirstTs = firstTs;
+        LastTs = lastTs;
     }
 
     void CountOrder0(int cpu, int mt)
