@@ -102,10 +102,14 @@ public sealed class PageAllocator
     /// <summary>The zone holding <paramref name="pfn"/>, or null.</summary>
     public AllocZone? ZoneOf(long pfn)
     {
+        // Frees come in runs from one zone: the last zone found answers most lookups.
+        if (_lastZone is { } last && pfn >= last.Buddy.StartPfn && pfn < last.Buddy.StartPfn + last.Buddy.Pages) return last;
         foreach (var z in Zones)
-            if (z is not null && pfn >= z.Buddy.StartPfn && pfn < z.Buddy.StartPfn + z.Buddy.Pages) return z;
+            if (z is not null && pfn >= z.Buddy.StartPfn && pfn < z.Buddy.StartPfn + z.Buddy.Pages) return _lastZone = z;
         return null;
     }
+
+    AllocZone? _lastZone;
 
     /// <summary>
     /// <c>__alloc_pages()</c> → <c>get_page_from_freelist()</c>: the first zone from <paramref name="highestZoneIdx"/>
@@ -275,10 +279,16 @@ public sealed class PageAllocator
     /// kswapd clearing ZONE_BELOW_HIGH once a zone is back above its high watermark.</summary>
     long _nextTickWork = long.MinValue;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Tick(long nowNs)
     {
-        // Most events come between two decay runs and with no zone flagged below high: nothing to do.
-        if (nowNs < _nextTickWork) return;
+        // Most events come between two decay runs and with no zone flagged below high: nothing to do (inlined into
+        // the caller, which runs once per event).
+        if (nowNs >= _nextTickWork) TickWork(nowNs);
+    }
+
+    void TickWork(long nowNs)
+    {
         _nextTickWork = long.MaxValue;
         for (int c = 0; c < Cpus; c++)
         {
