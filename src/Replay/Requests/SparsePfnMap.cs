@@ -66,6 +66,15 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
 
     public void SetRange(long pfn, long count, bool value)
     {
+        if (count == 1 && pfn >= 0)
+        {
+            // One page (an order-0 allocation or free: most calls): one word.
+            ulong bit = 1UL << (int)(pfn & 63);
+            if (value) { WordForWrite(pfn >> 6) |= bit; return; }
+            long w = pfn >> 6, pg = w >> WordShift;
+            if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~bit;
+            return;
+        }
         for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
