@@ -61,7 +61,9 @@ public sealed class SetAssociativeTlb
     {
         pfn = 0;
         index = -1;
-        if (_sets == 0) return false;
+        // An empty structure (no entry of its size loaded since the last flush: often the 4 KiB L1 while the kernel
+        // touches only 2 MiB and 1 GiB mappings) cannot hit; skipping its probe changes no outcome.
+        if (_valid == 0) return false;
         ulong vpn = va >> Shift(level);
         int set = SetOf(vpn);
         ulong tag = Tag(vpn, level);
