@@ -89,7 +89,9 @@ public static class ReplayRunner
         long pfnLimit = specs is { Count: > 0 } ? specs.Max(s => s.StartPfn + s.SpannedPages) : 1L << 28;
 
         // Pass 1.
-        var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList());
+        // The pcp-list balances seed a snapshot's pcp counts (StartPcpCounts, PcpLists): without them, not followed.
+        var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList(),
+            trackPcpLists: specs?.Any(z => z.Pcp.Count > 0) == true);
         var traceCounts = new long[EventKinds.Count];
         long changedOwnership = 0, lost = 0;
         using (var reader = open())

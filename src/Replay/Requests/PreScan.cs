@@ -74,12 +74,19 @@ public sealed class PreScan
     // Per CPU × zone (cpu * ZoneIndex.Count + zone), created when the trace first touches it.
     PcpTrack?[] _tracks = new PcpTrack?[16 * ZoneIndex.Count];
 
+    /// <summary>Follow the pcp lists (<see cref="MinimumPcpBlocks"/>, <see cref="PagesBeforeFirstDrain"/>,
+    /// <see cref="Order0AllocsByCpu"/>)? They seed the start snapshot's pcp counts onto lists, so without a snapshot
+    /// that has pcp counts nothing reads them and the pre-scan skips them (about half its work per allocation and free).</summary>
+    public bool TracksPcpLists { get; }
+
     /// <param name="pfnLimit">pfns at or above this are counted as out of range.</param>
     /// <param name="zones">pfn ranges of the zones (for which zone's pcp lists an event touches); empty: one zone.</param>
-    public PreScan(long pfnLimit, IReadOnlyList<(long Start, long End, int Zone)>? zones = null)
+    /// <param name="trackPcpLists">see <see cref="TracksPcpLists"/>.</param>
+    public PreScan(long pfnLimit, IReadOnlyList<(long Start, long End, int Zone)>? zones = null, bool trackPcpLists = true)
     {
         _pfnLimit = pfnLimit;
         _zones = zones?.ToArray() ?? [];
+        TracksPcpLists = trackPcpLists;
     }
 
     PcpTrack? Track(int cpu, int zone)
@@ -92,7 +99,7 @@ public sealed class PreScan
     /// is in no zone or <paramref name="order"/> is never cached on a pcp list.</summary>
     PcpTrack? TrackFor(int cpu, long pfn, int order)
     {
-        if (!PerCpuPages.AllowedOrder(order)) return null;
+        if (!TracksPcpLists || !PerCpuPages.AllowedOrder(order)) return null;
         int zone = ZoneOf(pfn);
         if (zone < 0) return null;
         int k = cpu * ZoneIndex.Count + zone;
@@ -230,7 +237,7 @@ public sealed class PreScan
                     Touch(pfn, order, free: false);
                     var t = TrackFor(cpu, pfn, order);
                     if (t is not null && pfn != 0 && pfn != -1) PageStep(t, order, -1);
-                    if (e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
+                    if (TracksPcpLists && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
                         if (t is not null) ListStep(t, order, e.Migratetype, -1);
                         SetAllocMt(pfn, e.Migratetype);
@@ -247,7 +254,7 @@ public sealed class PreScan
                     if (t is not null) PageStep(t, order, +1);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).
-                    if (AllocMt(pfn) is int fmt and >= 0)
+                    if (TracksPcpLists && AllocMt(pfn) is int fmt and >= 0)
                     {
                         if (t is not null) ListStep(t, order, fmt, +1);
                         SetAllocMt(pfn, -1);
