@@ -208,16 +208,33 @@ public sealed class DirectMap
         while (pfn < end)
         {
             ulong va = VirtualAddress(pfn);
-            var w = Tables.Lookup(va);
-            if (!w.Mapped) { r.Unmapped++; pfn++; continue; }
-            ulong oldFlags = w.Entry & Prot.FlagMask & ~(ulong)Pte.Pse;
-            ulong newFlags = (oldFlags | (ulong)set) & ~(ulong)clear;
-            if (w.Level == PageLevel.Pte)
+            var table = Tables.LeafTable(va, out int level, out int index);
+            if (table is null) { r.Unmapped++; pfn++; continue; }
+            if (level == PageLevel.Pte)
             {
-                if (newFlags != oldFlags) { Tables.SetLeafFlags(va, 1, newFlags); r.PagesChanged++; r.FlushNeeded = true; }
-                pfn++;
+                // 4 KiB leaves: this PTE table's entries for the following pages too, without walking again.
+                var entries = table.Entries;
+                do
+                {
+                    ulong e = entries[index];
+                    if (e == 0) r.Unmapped++;
+                    else
+                    {
+                        ulong old = e & Prot.FlagMask & ~(ulong)Pte.Pse;
+                        ulong updated = (old | (ulong)set) & ~(ulong)clear;
+                        if (updated != old)
+                        {
+                            entries[index] = (e & Prot.AddressMask) | (updated & Prot.FlagMask & ~(ulong)Pte.Pse);
+                            r.PagesChanged++; r.FlushNeeded = true;
+                        }
+                    }
+                    pfn++; index++;
+                } while (pfn < end && index < 512);
                 continue;
             }
+            var w = new Walk(true, level, table.Entries[index]);
+            ulong oldFlags = w.Entry & Prot.FlagMask & ~(ulong)Pte.Pse;
+            ulong newFlags = (oldFlags | (ulong)set) & ~(ulong)clear;
             ulong size = (ulong)PageLevel.Pages(w.Level);
             ulong basePfn = pfn & ~(size - 1);
             ulong inLeaf = Math.Min(end, basePfn + size) - pfn;

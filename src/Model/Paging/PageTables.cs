@@ -57,6 +57,31 @@ public sealed class PageTables
         return default;
     }
 
+    /// <summary>
+    /// As <see cref="Lookup"/>, but returns the table holding the leaf entry and the entry's index in it (null when
+    /// <see cref="Lookup"/> would report nothing mapped), so a caller can rewrite the entry, and its neighbours in the
+    /// same table, without walking again.
+    /// </summary>
+    public PageTablePage? LeafTable(ulong va, out int level, out int index)
+    {
+        var t = Root;
+        for (int l = Levels; l >= 1; l--)
+        {
+            int i = Index(va, l);
+            ulong e = t.Entries[i];
+            if (l == 1 || (e & (ulong)Pte.Pse) != 0)
+            {
+                level = l; index = i;
+                return e == 0 ? null : t;
+            }
+            var child = t.Children?[i];
+            if (child is null) break;
+            t = child;
+        }
+        level = 0; index = -1;
+        return null;
+    }
+
     /// <summary>Installs a leaf at <paramref name="level"/> for <paramref name="va"/>, creating tables on the way
     /// (as <c>kernel_physical_mapping_init</c> does top-down).</summary>
     public void MapLeaf(ulong va, int level, ulong pfn, Pte flags)
