@@ -67,6 +67,25 @@ public sealed class CpuTlb
     Memo _memo0, _memo1;
     long _epoch = 1;
 
+    // The last L1 hit on a 2 MiB or 1 GiB entry, answering for every address in that page: within the epoch nothing
+    // was inserted or invalidated, and the smaller-page L1 structures held nothing in the page's 1 GiB region when it
+    // was made (so still hold nothing there), so for any address of the page their probes miss and the probe at the
+    // entry's size ends at the same entry. Zeroing and copying walk the direct map page by page inside such pages.
+    struct LargeMemo
+    {
+        public ulong Vpn;      // va >> Shift
+        public ulong BasePfn;  // the entry's first 4 KiB frame
+        public long Epoch;
+        public int Shift;      // 21 or 30
+        public int Level;
+        public int Index;
+        public ushort Pcid;
+    }
+    LargeMemo _large;
+
+    /// <summary>L1 hits the large-page memo answered (a diagnostic; also counted in <see cref="MemoHits"/>).</summary>
+    public long LargeMemoHits { get; private set; }
+
     /// <summary>Answer repeated L1 hits from the memo (default). Off: every lookup probes; the outcomes, pfns, LRU
     /// order and counts are the same either way (a test replays random sequences both ways).</summary>
     public bool RepeatHitMemo { get; init; } = true;
@@ -100,6 +119,16 @@ public sealed class CpuTlb
                 return MemoHit(in _memo0, out pfn);
             }
         }
+        if (RepeatHitMemo && _large.Epoch == _epoch && _large.Pcid == pcid && va >> _large.Shift == _large.Vpn)
+        {
+            var lt = L1(_large.Level);
+            MemoHits++;
+            LargeMemoHits++;
+            lt.Touch(_large.Index);
+            lt.CountHit();
+            pfn = _large.BasePfn + (page & ((1UL << (_large.Shift - 12)) - 1));
+            return TlbOutcome.L1Hit;
+        }
         for (int level = 1; level <= 3; level++)
         {
             var t = L1(level);
@@ -108,6 +137,15 @@ public sealed class CpuTlb
                 t.CountHit();
                 _memo1 = _memo0;
                 _memo0 = new Memo { Page = page, Pfn = pfn, Epoch = _epoch, Level = level, Index = index, Pcid = pcid };
+                if (level > 1 && RepeatHitMemo && SmallerStructuresClear(level, va))
+                {
+                    int shift = 12 + 9 * (level - 1);
+                    _large = new LargeMemo
+                    {
+                        Vpn = va >> shift, BasePfn = pfn - (page & ((1UL << (shift - 12)) - 1)), Epoch = _epoch, Shift = shift,
+                        Level = level, Index = index, Pcid = pcid,
+                    };
+                }
                 return TlbOutcome.L1Hit;
             }
         }
@@ -138,6 +176,15 @@ public sealed class CpuTlb
         ulong l2Pfn = l2Level == w.Level ? pagePfn : pfn - ((va >> 12) & 511);
         l2.Insert(pcid, va, l2Level, l2Pfn, global);
         return TlbOutcome.Walk;
+    }
+
+    /// <summary>Do the L1 structures probed before <paramref name="level"/> certainly hold nothing in va's 1 GiB region?
+    /// (Never when they are the same structure, as on AMD's shared L1: the hit entry itself is there.)</summary>
+    bool SmallerStructuresClear(int level, ulong va)
+    {
+        for (int l = 1; l < level; l++)
+            if (L1(l).MayHoldRegion(va)) return false;
+        return true;
     }
 
     /// <summary>INVLPG of <paramref name="va"/> in the current PCID (globals included). Returns entries dropped.</summary>

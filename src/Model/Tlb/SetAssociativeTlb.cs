@@ -103,6 +103,17 @@ public sealed class SetAssociativeTlb
 
     int TagIndex(int i) => i / _ways * _stride + i % _ways;
 
+    // Which 1 GiB regions of the address space hold an entry, hashed to 64 bits: set on insert, cleared only when the
+    // structure empties, so a clear bit proves that no valid entry lies in that region (a set bit may be stale).
+    ulong _regions;
+
+    /// <summary>va's 1 GiB region as one of 64 bits (Fibonacci hashing: the direct map and the vmemmap start 512 GiB
+    /// aligned, so the low bits of va >> 30 alone would put both at bit 0).</summary>
+    static ulong RegionBit(ulong va) => 1UL << (int)(((va >> 30) * 0x9E3779B97F4A7C15UL) >> 58);
+
+    /// <summary>May an entry of this structure cover an address in <paramref name="va"/>'s 1 GiB region? False is certain.</summary>
+    public bool MayHoldRegion(ulong va) => (_regions & RegionBit(va)) != 0;
+
     // The valid entries' indices, so that a full flush visits only them (a 2,048-entry STLB is mostly empty again
     // right after one): _occupied[0.._valid) holds indices, _slot[i] is i's position there (−1: invalid).
     int[] _occupied = [], _slot = [];
@@ -126,6 +137,7 @@ public sealed class SetAssociativeTlb
             _occupied[at] = last;
             _slot[last] = at;
             _slot[i] = -1;
+            if (_valid == 0) _regions = 0;
         }
     }
 
@@ -151,6 +163,7 @@ public sealed class SetAssociativeTlb
         }
         _entries[victim] = new Entry { Vpn = vpn, Pfn = pagePfn, Lru = ++_clock, Pcid = pcid, Level = (byte)level, Global = global };
         _tags[TagIndex(victim)] = Tag(vpn, level);
+        _regions |= RegionBit(va);
         Occupy(victim);
     }
 
