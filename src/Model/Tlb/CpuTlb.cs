@@ -67,10 +67,11 @@ public sealed class CpuTlb
     Memo _memo0, _memo1;
     long _epoch = 1;
 
-    // The last L1 hit on a 2 MiB or 1 GiB entry, answering for every address in that page: within the epoch nothing
+    // The last two L1 hits on 2 MiB or 1 GiB entries, each answering for every address in its page: within the epoch nothing
     // was inserted or invalidated, and the smaller-page L1 structures held nothing in the page's 1 GiB region when it
     // was made (so still hold nothing there), so for any address of the page their probes miss and the probe at the
-    // entry's size ends at the same entry. Zeroing and copying walk the direct map page by page inside such pages.
+    // entry's size ends at the same entry. Zeroing and copying walk the direct map page by page inside such pages;
+    // two slots, because struct page loads (vmemmap, 2 MiB) come between them.
     struct LargeMemo
     {
         public ulong Vpn;      // va >> Shift
@@ -80,8 +81,11 @@ public sealed class CpuTlb
         public int Level;
         public int Index;
         public ushort Pcid;
+
+        public readonly bool Answers(ulong va, ushort pcid, long epoch) => Epoch == epoch && Pcid == pcid && va >> Shift == Vpn;
     }
-    LargeMemo _large;
+    LargeMemo _largeA, _largeB;
+    bool _largeBIsRecent;
 
     /// <summary>L1 hits the large-page memo answered (a diagnostic; also counted in <see cref="MemoHits"/>).</summary>
     public long LargeMemoHits { get; private set; }
@@ -119,15 +123,10 @@ public sealed class CpuTlb
                 return MemoHit(in _memo0, out pfn);
             }
         }
-        if (RepeatHitMemo && _large.Epoch == _epoch && _large.Pcid == pcid && va >> _large.Shift == _large.Vpn)
+        if (RepeatHitMemo)
         {
-            var lt = L1(_large.Level);
-            MemoHits++;
-            LargeMemoHits++;
-            lt.Touch(_large.Index);
-            lt.CountHit();
-            pfn = _large.BasePfn + (page & ((1UL << (_large.Shift - 12)) - 1));
-            return TlbOutcome.L1Hit;
+            if (_largeA.Answers(va, pcid, _epoch)) { _largeBIsRecent = false; return LargeMemoHit(in _largeA, page, out pfn); }
+            if (_largeB.Answers(va, pcid, _epoch)) { _largeBIsRecent = true; return LargeMemoHit(in _largeB, page, out pfn); }
         }
         for (int level = 1; level <= 3; level++)
         {
@@ -140,7 +139,11 @@ public sealed class CpuTlb
                 if (level > 1 && RepeatHitMemo && SmallerStructuresClear(level, va))
                 {
                     int shift = 12 + 9 * (level - 1);
-                    _large = new LargeMemo
+                    // The new one replaces the less recent of the two.
+                    bool intoB = !_largeBIsRecent;
+                    _largeBIsRecent = intoB;
+                    ref var slot = ref intoB ? ref _largeB : ref _largeA;
+                    slot = new LargeMemo
                     {
                         Vpn = va >> shift, BasePfn = pfn - (page & ((1UL << (shift - 12)) - 1)), Epoch = _epoch, Shift = shift,
                         Level = level, Index = index, Pcid = pcid,
@@ -176,6 +179,17 @@ public sealed class CpuTlb
         ulong l2Pfn = l2Level == w.Level ? pagePfn : pfn - ((va >> 12) & 511);
         l2.Insert(pcid, va, l2Level, l2Pfn, global);
         return TlbOutcome.Walk;
+    }
+
+    TlbOutcome LargeMemoHit(in LargeMemo m, ulong page, out ulong pfn)
+    {
+        var t = L1(m.Level);
+        MemoHits++;
+        LargeMemoHits++;
+        t.Touch(m.Index);
+        t.CountHit();
+        pfn = m.BasePfn + (page & ((1UL << (m.Shift - 12)) - 1));
+        return TlbOutcome.L1Hit;
     }
 
     /// <summary>Do the L1 structures probed before <paramref name="level"/> certainly hold nothing in va's 1 GiB region?
