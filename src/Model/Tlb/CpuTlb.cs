@@ -67,11 +67,11 @@ public sealed class CpuTlb
     Memo _memo0, _memo1;
     long _epoch = 1;
 
-    // The last two L1 hits on 2 MiB or 1 GiB entries, each answering for every address in its page: within the epoch nothing
-    // was inserted or invalidated, and the smaller-page L1 structures held nothing in the page's 1 GiB region when it
-    // was made (so still hold nothing there), so for any address of the page their probes miss and the probe at the
-    // entry's size ends at the same entry. Zeroing and copying walk the direct map page by page inside such pages;
-    // two slots, because struct page loads (vmemmap, 2 MiB) come between them.
+    // The last two L1 hits on 2 MiB or 1 GiB entries, each answering for every address in its page: within the epoch
+    // nothing was inserted or invalidated, and the smaller-page L1 structures held nothing in the page's 1 GiB region
+    // when it was made (so still hold nothing there), so for any address of the page their probes miss and the probe
+    // at the entry's size ends at the same entry. Zeroing and copying walk the direct map page by page inside such
+    // pages; two slots, because struct page loads (vmemmap, 2 MiB; under ASI in another PCID) come between them.
     struct LargeMemo
     {
         public ulong Vpn;      // va >> Shift
