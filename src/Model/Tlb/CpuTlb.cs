@@ -98,14 +98,15 @@ public sealed class CpuTlb
 
     void Changed() => _epoch++;
 
-    /// <summary>The hit the memo stands for: the entry's LRU update and the structure's hit count, as a probe would do.</summary>
-    TlbOutcome MemoHit(in Memo m, out ulong pfn)
+    /// <summary>The hit a memo stands for (entry <paramref name="index"/> of the L1 structure of <paramref name="level"/>):
+    /// the entry's LRU update and the structure's hit count, as a probe would do.</summary>
+    TlbOutcome MemoHit(int level, int index, ulong frame, out ulong pfn)
     {
-        var t = L1(m.Level);
+        var t = L1(level);
         MemoHits++;
-        t.Touch(m.Index);
+        t.Touch(index);
         t.CountHit();
-        pfn = m.Pfn;
+        pfn = frame;
         return TlbOutcome.L1Hit;
     }
 
@@ -116,17 +117,20 @@ public sealed class CpuTlb
         ulong page = va >> 12;
         if (RepeatHitMemo)
         {
-            if (_memo0.Answers(page, pcid, _epoch)) return MemoHit(in _memo0, out pfn);
+            if (_memo0.Answers(page, pcid, _epoch)) return MemoHit(_memo0.Level, _memo0.Index, _memo0.Pfn, out pfn);
             if (_memo1.Answers(page, pcid, _epoch))
             {
                 (_memo0, _memo1) = (_memo1, _memo0);
-                return MemoHit(in _memo0, out pfn);
+                return MemoHit(_memo0.Level, _memo0.Index, _memo0.Pfn, out pfn);
             }
-        }
-        if (RepeatHitMemo)
-        {
-            if (_largeA.Answers(va, pcid, _epoch)) { _largeBIsRecent = false; return LargeMemoHit(in _largeA, page, out pfn); }
-            if (_largeB.Answers(va, pcid, _epoch)) { _largeBIsRecent = true; return LargeMemoHit(in _largeB, page, out pfn); }
+            bool inA = _largeA.Answers(va, pcid, _epoch);
+            if (inA || _largeB.Answers(va, pcid, _epoch))
+            {
+                _largeBIsRecent = !inA;
+                ref readonly var m = ref _largeBIsRecent ? ref _largeB : ref _largeA;
+                LargeMemoHits++;
+                return MemoHit(m.Level, m.Index, m.BasePfn + (page & ((1UL << (m.Shift - 12)) - 1)), out pfn);
+            }
         }
         for (int level = 1; level <= 3; level++)
         {
@@ -179,17 +183,6 @@ public sealed class CpuTlb
         ulong l2Pfn = l2Level == w.Level ? pagePfn : pfn - ((va >> 12) & 511);
         l2.Insert(pcid, va, l2Level, l2Pfn, global);
         return TlbOutcome.Walk;
-    }
-
-    TlbOutcome LargeMemoHit(in LargeMemo m, ulong page, out ulong pfn)
-    {
-        var t = L1(m.Level);
-        MemoHits++;
-        LargeMemoHits++;
-        t.Touch(m.Index);
-        t.CountHit();
-        pfn = m.BasePfn + (page & ((1UL << (m.Shift - 12)) - 1));
-        return TlbOutcome.L1Hit;
     }
 
     /// <summary>Do the L1 structures probed before <paramref name="level"/> certainly hold nothing in va's 1 GiB region?
