@@ -232,10 +232,7 @@ public sealed class PreScan
                     break;
                 case EventKind.MmPageAlloc when e.Has(EventFields.Pfn):
                 {
-                    long pfn = (long)e.Pfn;
-                    int order = e.Has(EventFields.Order) ? e.Order : 0;
-                    Touch(pfn, order, free: false);
-                    var t = TrackFor(cpu, pfn, order);
+                    var t = TouchPages(in e, free: false, out long pfn, out int order);
                     if (t is not null && pfn != 0 && pfn != -1) PageStep(t, order, -1);
                     if (TracksPcpLists && e.Has(EventFields.Migratetype) && e.Migratetype is >= 0 and < Migratetype.PcpTypes)
                     {
@@ -247,10 +244,7 @@ public sealed class PreScan
                 }
                 case EventKind.MmPageFree when e.Has(EventFields.Pfn):
                 {
-                    long pfn = (long)e.Pfn;
-                    int order = e.Has(EventFields.Order) ? e.Order : 0;
-                    Touch(pfn, order, free: true);
-                    var t = TrackFor(cpu, pfn, order);
+                    var t = TouchPages(in e, free: true, out long pfn, out int order);
                     if (t is not null) PageStep(t, order, +1);
                     // free_frozen_pages() files the page under its pageblock's type; the allocation's requested type is
                     // the best the trace offers (unknown for allocations older than the trace: not counted).
@@ -271,6 +265,16 @@ public sealed class PreScan
         MaxCpu = maxCpu;
         FirstTs = firstTs;
         LastTs = lastTs;
+    }
+
+    /// <summary>An mm_page_alloc or mm_page_free with a pfn: its pages are touched (<see cref="Touch"/>); returns the
+    /// pcp lists it concerns (<see cref="TrackFor"/>), if followed.</summary>
+    PcpTrack? TouchPages(in TraceEvent e, bool free, out long pfn, out int order)
+    {
+        pfn = (long)e.Pfn;
+        order = e.Has(EventFields.Order) ? e.Order : 0;
+        Touch(pfn, order, free);
+        return TrackFor(e.Cpu, pfn, order);
     }
 
     void CountOrder0(int cpu, int mt)
