@@ -79,14 +79,8 @@ public sealed partial class EventsParquetReader : IFieldProjection
     int ReadFast(Span<TraceEvent> dest)
     {
         int n = 0;
-        while (n < dest.Length)
+        while (n < dest.Length && RowsLeft())
         {
-            if (_pos == _rows)
-            {
-                if (_rowGroup + 1 >= _reader.RowGroupCount) break;
-                LoadRowGroupFast(++_rowGroup);
-                continue;
-            }
             int take = Math.Min(dest.Length - n, _rows - _pos);
             for (int k = 0; k < take; k++)
             {

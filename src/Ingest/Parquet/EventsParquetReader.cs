@@ -75,14 +75,8 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
     {
         if (_fast) return ReadFast(dest);
         int n = 0;
-        while (n < dest.Length)
+        while (n < dest.Length && RowsLeft())
         {
-            if (_pos == _rows)
-            {
-                if (_rowGroup + 1 >= _reader.RowGroupCount) break;
-                LoadRowGroup(++_rowGroup);
-                continue;
-            }
             ref var e = ref dest[n++];
             e = default;
             int i = _pos++;
@@ -124,6 +118,17 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
             e.Fields = f;
         }
         return n;
+    }
+
+    /// <summary>Are rows left in the current row group, after loading the next one if it is used up?</summary>
+    bool RowsLeft()
+    {
+        while (_pos == _rows)
+        {
+            if (_rowGroup + 1 >= _reader.RowGroupCount) return false;
+            LoadRowGroup(++_rowGroup);
+        }
+        return true;
     }
 
     void LoadRowGroup(int index)
