@@ -232,21 +232,21 @@ public sealed class DirectMap
                 } while (pfn < end && index < 512);
                 continue;
             }
-            var w = new Walk(true, level, table.Entries[index]);
-            ulong oldFlags = w.Entry & Prot.FlagMask & ~(ulong)Pte.Pse;
+            // A large leaf: left alone, rewritten whole, or split.
+            ulong oldFlags = table.Entries[index] & Prot.FlagMask & ~(ulong)Pte.Pse;
             ulong newFlags = (oldFlags | (ulong)set) & ~(ulong)clear;
-            ulong size = (ulong)PageLevel.Pages(w.Level);
+            ulong size = (ulong)PageLevel.Pages(level);
             ulong basePfn = pfn & ~(size - 1);
             ulong inLeaf = Math.Min(end, basePfn + size) - pfn;
             if (newFlags == oldFlags) { r.SameProtPages += (long)inLeaf; pfn += inLeaf; continue; }
             if (pfn == basePfn && end - pfn >= size)
             {
-                Tables.SetLeafFlags(va, w.Level, newFlags);
+                Tables.SetLeafFlags(va, level, newFlags);
                 r.PreservedLarge++; r.PagesChanged += (long)size; r.FlushNeeded = true;
                 pfn += size;
                 continue;
             }
-            Split(va, w.Level, ref r);
+            Split(va, level, ref r);
         }
         return r;
     }
