@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>An event the allocator model emits, as the kernel's tracepoints would (model-reference.md §2).</summary>
@@ -92,6 +93,7 @@ public sealed class BuddyZone
     /// <summary>Free pages on one freetype's lists.</summary>
     public long FreePagesOfFreetype(int ft) => _freeByType[ft];
     /// <summary>Free pages on a migratetype's lists, every flag (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long FreePagesOfType(int mt)
     {
         long n = 0;
@@ -135,6 +137,7 @@ public sealed class BuddyZone
     }
 
     int Idx(long pfn) => (int)(pfn - StartPfn);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
 
     /// <summary>The pageblock's migratetype bits (its freetype without the flag).</summary>
@@ -143,6 +146,7 @@ public sealed class BuddyZone
     public void SetPageblockMigratetype(long pfn, int mt) =>
         _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)Freetype.Make(mt, Freetype.Flag(_pageblockMt[Idx(pfn) >> _pbOrder]));
     /// <summary><c>get_pfnblock_freetype()</c>: migratetype and flag.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int PageblockFreetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
     public void SetPageblockFreetype(long pfn, int ft) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)ft;
     public long NrFree(int order) => _nrFree[order];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>Which ASI series' freetype layout the buddy lists use (model-reference.md §7.1, §7.2).</summary>
@@ -20,8 +21,11 @@ public static class Freetype
 {
     public const int Flags = 2, Count = Migratetype.Count * Flags;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Mt(int ft) => ft % Migratetype.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Flag(int ft) => ft / Migratetype.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Make(int mt, int flag) => flag * Migratetype.Count + mt;
     /// <summary>The same migratetype with the other flag (opposite sensitivity / mapped ↔ unmapped).</summary>
     public static int Opposite(int ft) => Make(Mt(ft), 1 - Flag(ft));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>A zone of the node: its buddy allocator, its sizing and every CPU's pcp lists.</summary>
@@ -152,6 +153,7 @@ public sealed class PageAllocator
         return -1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int PreferredZone(int highest)
     {
         for (int z = highest; z >= 0; z--) if (Zones[z] is not null) return z;

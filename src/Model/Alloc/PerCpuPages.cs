@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>pcp rules by kernel era (model-reference.md §1.9, History).</summary>
@@ -61,6 +62,7 @@ public sealed class PerCpuPages
     /// <summary>Ablation (model-reference.md §8.3): one set of lists for both freetype flags, as if the series had not
     /// doubled them — sensitive and nonsensitive pages then mix in a CPU's cache.</summary>
     public bool SharedAcrossFlags { get; init; }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int ListIndex(int ft, int order) => Pindex(SharedAcrossFlags ? Freetype.Mt(ft) : ft, order);
     int _freeFactor;
 
@@ -80,11 +82,14 @@ public sealed class PerCpuPages
     }
 
     /// <summary><c>pcp_allowed_order()</c> (v5.14+).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AllowedOrder(int order) => order <= CostlyOrder || order == ThpOrder;
     /// <summary>Does this pcp cache <paramref name="order"/> under its era's rules (only order 0 before v5.14)?</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Allows(int order) => Rules == PcpRules.Legacy ? order == 0 : AllowedOrder(order);
 
     /// <summary><c>order_to_pindex()</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Pindex(int ft, int order)
     {
         int mt = Freetype.Mt(ft);
@@ -307,8 +312,12 @@ sealed class PfnDeque
         _a = b; _head = 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddFirst(long v) { if (_count == _a.Length) Grow(); _head = (_head - 1) & Mask; _a[_head] = v; _count++; }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddLast(long v) { if (_count == _a.Length) Grow(); _a[(_head + _count) & Mask] = v; _count++; }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long RemoveFirst() { long v = _a[_head]; _head = (_head + 1) & Mask; _count--; return v; }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long RemoveLast() { _count--; return _a[(_head + _count) & Mask]; }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>Zone indices as <c>enum zone_type</c> orders them on x86-64 (include/linux/mmzone.h).</summary>
@@ -42,5 +43,6 @@ public sealed record ZoneSpec
     /// <summary>No snapshot: every page not held by an older allocation is free, in the largest canonical blocks.</summary>
     public bool FreeAllUnblocked { get; init; }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long Protect(int highestZoneIdx) => highestZoneIdx >= 0 && highestZoneIdx < Protection.Length ? Protection[highestZoneIdx] : 0;
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AsiTrace.Model.Paging;
 
 namespace AsiTrace.Model.Tlb;
@@ -43,6 +44,7 @@ public sealed class CpuTlb
     public SetAssociativeTlb[] Structures { get; }
 
     readonly SetAssociativeTlb[] _l1ByLevel;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     SetAssociativeTlb L1(int level) => _l1ByLevel[level];
 
     /// <summary>L2 placement: 1 GiB pages go to the 1G STLB where there is one, else are held as the 2 MiB piece
@@ -62,6 +64,7 @@ public sealed class CpuTlb
         public int Index;
         public ushort Pcid;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly bool Answers(ulong page, ushort pcid, long epoch) => Epoch == epoch && Page == page && Pcid == pcid;
     }
     Memo _memo0, _memo1;
@@ -82,6 +85,7 @@ public sealed class CpuTlb
         public int Index;
         public ushort Pcid;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly bool Answers(ulong va, ushort pcid, long epoch) => Epoch == epoch && Pcid == pcid && va >> Shift == Vpn;
     }
     LargeMemo _largeA, _largeB;
@@ -96,10 +100,12 @@ public sealed class CpuTlb
     /// <summary>L1 hits the memo answered (a diagnostic; already counted in the structures' hits).</summary>
     public long MemoHits { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Changed() => _epoch++;
 
     /// <summary>The hit a memo stands for (entry <paramref name="index"/> of the L1 structure of <paramref name="level"/>):
     /// the entry's LRU update and the structure's hit count, as a probe would do.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     TlbOutcome MemoHit(int level, int index, ulong frame, out ulong pfn)
     {
         var t = L1(level);

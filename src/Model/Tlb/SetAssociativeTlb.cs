@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
@@ -50,7 +51,9 @@ public sealed class SetAssociativeTlb
         _setMask = _sets > 0 && (_sets & (_sets - 1)) == 0 ? (ulong)_sets - 1 : 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int Shift(int level) => 12 + 9 * (level - 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int SetOf(ulong vpn) => (int)(_setMask != 0 || _sets == 1 ? vpn & _setMask : vpn % (ulong)_sets);
 
     /// <summary>Finds a translation of <paramref name="va"/> at <paramref name="level"/>; returns the 4 KiB frame.</summary>
@@ -90,6 +93,7 @@ public sealed class SetAssociativeTlb
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static ulong Tag(ulong vpn, int level) => (vpn << 2) | (uint)level;
 
     bool Hit(int i, ushort pcid, ulong va, int level, out ulong pfn)
@@ -109,9 +113,11 @@ public sealed class SetAssociativeTlb
 
     /// <summary>va's 1 GiB region as one of 64 bits (Fibonacci hashing: the direct map and the vmemmap start 512 GiB
     /// aligned, so the low bits of va >> 30 alone would put both at bit 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static ulong RegionBit(ulong va) => 1UL << (int)(((va >> 30) * 0x9E3779B97F4A7C15UL) >> 58);
 
     /// <summary>May an entry of this structure cover an address in <paramref name="va"/>'s 1 GiB region? False is certain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool MayHoldRegion(ulong va) => (_regions & RegionBit(va)) != 0;
 
     // The valid entries' indices, so that a full flush visits only them (a 2,048-entry STLB is mostly empty again
@@ -142,9 +148,12 @@ public sealed class SetAssociativeTlb
     }
 
     /// <summary>A repeated hit on entry <paramref name="index"/> (known unchanged since it was found): its LRU update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Touch(int index) => _entries[index].Lru = ++_clock;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CountHit() => Hits++;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CountMiss() => Misses++;
 
     /// <summary>Installs a translation, evicting the least recently used way of its set.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Replay.Policies;
 
 /// <summary>The policies of design.md (Replay: Policies).</summary>
@@ -12,7 +13,7 @@ public sealed record PolicySpec(PolicyKind Kind, bool Mermap = false)
 
     public string Name => KindNames[(int)Kind] + (Mermap ? "+mermap" : "");
     /// <summary>ASI on: a restricted address space, asi_exits, no global pages.</summary>
-    public bool IsAsi => Kind is PolicyKind.AsiRfc or PolicyKind.AsiFreetypes;
+    public bool IsAsi { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Kind is PolicyKind.AsiRfc or PolicyKind.AsiFreetypes; }
 
     public static bool TryParse(string text, out PolicySpec spec)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Replay.Classify;
@@ -52,6 +53,7 @@ public sealed class RequestBatch
 
     public void Clear() => Count = 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref RequestAction Next()
     {
         if (Count == Actions.Length) Array.Resize(ref Actions, Actions.Length * 2);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AsiTrace.Replay.Requests;
 
 /// <summary>
@@ -9,6 +10,7 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     const int WordShift = 12, WordsPerPage = 1 << WordShift, WordMask = WordsPerPage - 1;
     ulong[]?[] _pages = new ulong[]?[64];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Contains(long pfn)
     {
         if (pfn < 0) return false;
@@ -99,6 +101,7 @@ public sealed class SparsePfnMap<T> where T : struct
     const int Shift = 16, PageSize = 1 << Shift, Mask = PageSize - 1;
     T[]?[] _pages = new T[]?[64];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T Get(long pfn)
     {
         long p = pfn >> Shift;
