@@ -361,12 +361,13 @@ public static class ReplayRunner
         using var reader = open();
         Func<int, string?> commOf = id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null;
         using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf) : null;
-        var classifier = new SensitivityClassifier(options.Classify, commOf, scan.IsPageCache);
-        var recon = new RequestReconstructor([], scan.KeepAllocated, r =>
+        // No allocation of the trace went to the page cache (most traces without filemap events): nothing to look up.
+        var classifier = new SensitivityClassifier(options.Classify, commOf, scan.PageCacheAllocations > 0 ? scan.IsPageCache : null);
+        var recon = new RequestReconstructor([], scan.KeepAllocated, (in AllocRequest r, out ClassReason why) =>
         {
-            var c = classifier.Classify(in r, out var why);
+            var c = classifier.Classify(in r, out why);
             log?.Add(in r, c, why);
-            return (c, why);
+            return c;
         });
         RunChunks(reader, 2, progress, "a policy replay failed",
             beforeHandOff: chunk => recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch),

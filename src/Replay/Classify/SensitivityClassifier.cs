@@ -66,15 +66,18 @@ public sealed record ClassifyRule(string? Comm, int? Pid, ulong GfpMask, int? Or
 /// The sensitivity of each allocation: user rules first (in order), then the defaults of model-reference.md §8.2 —
 /// <c>__GFP_UNMAPPED</c> (traces of kernels with the 2026 series) ⇒ unmapped; <c>__GFP_HARDWALL</c> (GFP_USER and everything built on it) ⇒ user data, sensitive; an allocation the trace later
 /// inserts into the page cache (<c>mm_filemap_add_to_page_cache</c>) ⇒ page cache, sensitive; everything else nonsensitive.
+/// <paramref name="isPageCache"/> is null when the trace added no allocation to the page cache.
 /// </summary>
-public sealed class SensitivityClassifier(IReadOnlyList<ClassifyRule> rules, Func<int, string?> commOf, Func<long, bool> isPageCache)
+public sealed class SensitivityClassifier(IReadOnlyList<ClassifyRule> rules, Func<int, string?> commOf, Func<long, bool>? isPageCache)
 {
     public long[] Counts { get; } = new long[3];
     public long[] CountsByReason { get; } = new long[5];
 
+    readonly int _ruleCount = rules.Count;
+
     public Sensitivity Classify(in AllocRequest r, out ClassReason reason)
     {
-        if (rules.Count > 0)
+        if (_ruleCount > 0)
         {
             string? comm = r.CommId >= 0 ? commOf(r.CommId) : null;
             foreach (var rule in rules)
@@ -83,7 +86,7 @@ public sealed class SensitivityClassifier(IReadOnlyList<ClassifyRule> rules, Fun
         if ((r.Gfp & (ulong)Gfp.Unmapped) != 0) return Count(Sensitivity.Unmapped, reason = ClassReason.Unmapped);
         // Page cache first: its gfp often carries __GFP_HARDWALL too (mapping_gfp_mask), and knowing it is page cache
         // tells the policies more (e.g. it is not a copy-on-write copy).
-        if (r.Ordinal >= 0 && isPageCache(r.Ordinal)) return Count(Sensitivity.Sensitive, reason = ClassReason.PageCache);
+        if (r.Ordinal >= 0 && isPageCache is not null && isPageCache(r.Ordinal)) return Count(Sensitivity.Sensitive, reason = ClassReason.PageCache);
         if ((r.Gfp & (ulong)Gfp.Hardwall) != 0) return Count(Sensitivity.Sensitive, reason = ClassReason.Hardwall);
         return Count(Sensitivity.Nonsensitive, reason = ClassReason.Default);
     }

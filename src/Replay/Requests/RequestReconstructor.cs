@@ -43,11 +43,15 @@ public sealed class RequestReconstructor
     public long BatchedDuplicates { get; private set; }
     public long LiveAllocations => _slots - _freeSlots.Count;
 
-    readonly Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? _classify;
+    readonly Classifier? _classify;
+
+    /// <summary>Classifies one allocation (by reference: an <see cref="AllocRequest"/> is 80 bytes, and this runs for
+    /// every allocation of the trace).</summary>
+    public delegate Classify.Sensitivity Classifier(in AllocRequest r, out Classify.ClassReason reason);
 
     /// <param name="sinks">models fed directly by <see cref="Add(in TraceEvent)"/>; empty when the caller plays the
     /// batches of <see cref="Add(ReadOnlySpan{TraceEvent}, RequestBatch)"/> itself.</param>
-    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, IPfnSet? preexisting, Func<AllocRequest, (Classify.Sensitivity, Classify.ClassReason)>? classify = null)
+    public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, IPfnSet? preexisting, Classifier? classify = null)
     {
         _classify = classify;
         _players = sinks.Select(s => new RequestPlayer(s)).ToArray();
@@ -153,7 +157,7 @@ public sealed class RequestReconstructor
         var cls = Classify.Sensitivity.Nonsensitive;
         var why = Classify.ClassReason.Default;
         if (_classify is not null)
-            (cls, why) = _classify(new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt, zone, Allocations));
+            cls = _classify(new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt, zone, Allocations), out why);
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         ref var a = ref Emit(RequestOp.Alloc);

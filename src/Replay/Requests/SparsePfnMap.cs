@@ -28,7 +28,16 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
         return page is null ? 0 : page[w & WordMask];
     }
 
+    // The common case (the word's page exists) inline at every write; allocating pages out of line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     ref ulong WordForWrite(long w)
+    {
+        long p = w >> WordShift;
+        if ((ulong)p < (ulong)_pages.Length && _pages[p] is { } page) return ref page[w & WordMask];
+        return ref WordForWriteGrow(w);
+    }
+
+    ref ulong WordForWriteGrow(long w)
     {
         long p = w >> WordShift;
         if (p >= _pages.Length)
@@ -66,17 +75,23 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetRange(long pfn, long count, bool value)
     {
         if (count == 1 && pfn >= 0)
         {
-            // One page (an order-0 allocation or free: most calls): one word.
+            // One page (an order-0 allocation or free: most calls): one word, inline at the call.
             ulong bit = 1UL << (int)(pfn & 63);
             if (value) { WordForWrite(pfn >> 6) |= bit; return; }
             long w = pfn >> 6, pg = w >> WordShift;
             if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~bit;
             return;
         }
+        SetRuns(pfn, count, value);
+    }
+
+    void SetRuns(long pfn, long count, bool value)
+    {
         for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
@@ -110,7 +125,16 @@ public sealed class SparsePfnMap<T> where T : struct
         return page is null ? default : page[pfn & Mask];
     }
 
+    // The common case (the frame's page exists) inline; allocating pages out of line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Set(long pfn, T value)
+    {
+        long p = pfn >> Shift;
+        if (pfn >= 0 && (ulong)p < (ulong)_pages.Length && _pages[p] is { } existing) existing[pfn & Mask] = value;
+        else SetGrow(pfn, value);
+    }
+
+    void SetGrow(long pfn, T value)
     {
         if (pfn < 0) return;
         long p = pfn >> Shift;
