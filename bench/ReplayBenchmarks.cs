@@ -2,6 +2,7 @@ using AsiTrace.Ingest;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Replay;
 using AsiTrace.Replay.Policies;
+using AsiTrace.Replay.Requests;
 using AsiTrace.Replay.Synth;
 using BenchmarkDotNet.Attributes;
 
@@ -26,8 +27,9 @@ sealed class MemoryEventReader(SynthTrace t) : IOrderedEventReader
 }
 
 /// <summary>
-/// Replay speed (issue 6): the kernel-build scenario (2,000,000 events: 488 processes × 1,024 pages allocated, touched
-/// and freed, plus context switches) replayed from memory through one policy, and through four side by side on two cores.
+/// Replay speed (issue 6): the kernel-build scenario (1,000,400 events: 488 processes × 1,024 pages allocated, touched
+/// and freed, plus context switches; BENCHMARKS.md's runs set ASITRACE_BENCH_PROCESSES=1952: 4,001,600 events)
+/// replayed from memory through one policy, and through four side by side on two cores.
 /// Events/s = events / mean; each event goes through the pre-scan and the replay (two passes).
 /// </summary>
 public class ReplayBenchmarks
@@ -94,4 +96,75 @@ public class ReplayFromFileBenchmarks
 
     [Benchmark(Description = "replay 4 policies from a 10 M-event events file (2 cores)")]
     public long Four() => Run("noasi", "asi-rfc", "asi-freetypes", "secretfree");
+}
+
+/// <summary>
+/// The replay's two busy stages apart, single-threaded, on the input of <see cref="ReplayBenchmarks"/>: the request
+/// reconstruction (pass 2's reading thread: one per replay whatever the number of policies) and one policy's work
+/// (its thread: the engine built as the replay builds it, then every chunk's requests played into it). The full
+/// replay's time is about pass 1 plus the slower of the two. Same input and ASITRACE_BENCH_PROCESSES as
+/// <see cref="ReplayBenchmarks"/>.
+/// </summary>
+public class ReplayStageBenchmarks
+{
+    SynthTrace _trace = null!;
+    PreScan _scan = null!;
+    readonly List<RequestBatch> _batches = new();
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _trace = Scenarios.Generate("kernel-build", new Dictionary<string, string> { ["processes"] = Environment.GetEnvironmentVariable("ASITRACE_BENCH_PROCESSES") ?? "488", ["mib_per_process"] = "4" });
+        _scan = new PreScan(1L << 28, trackPcpLists: false);
+        _scan.Add(Events);
+        var recon = NewReconstructor();
+        for (int o = 0; o < Events.Length; o += ReplayRunner.Chunk)
+        {
+            var b = new RequestBatch();
+            recon.Add(Events.Slice(o, Math.Min(ReplayRunner.Chunk, Events.Length - o)), b);
+            _batches.Add(b);
+        }
+    }
+
+    ReadOnlySpan<TraceEvent> Events => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_trace.Events);
+
+    RequestReconstructor NewReconstructor()
+    {
+        var classifier = new AsiTrace.Replay.Classify.SensitivityClassifier([], _ => null, _scan.PageCacheAllocations > 0 ? _scan.IsPageCache : null);
+        return new RequestReconstructor([], _scan.KeepAllocated, (in AllocRequest r, out AsiTrace.Replay.Classify.ClassReason why) => classifier.Classify(in r, out why));
+    }
+
+    [Benchmark(Description = "reconstruction alone")]
+    public long Reconstruction()
+    {
+        var recon = NewReconstructor();
+        var batch = new RequestBatch();
+        var events = Events;
+        for (int o = 0; o < events.Length; o += ReplayRunner.Chunk) recon.Add(events.Slice(o, Math.Min(ReplayRunner.Chunk, events.Length - o)), batch);
+        return recon.Allocations;
+    }
+
+    long Play(string policy)
+    {
+        PolicySpec.TryParse(policy, out var spec);
+        var engine = ReplayRunner.EngineAfterPreScan(spec, _scan, _trace.Metadata.CpuCount);
+        var player = new RequestPlayer(engine);
+        var events = Events;
+        for (int k = 0, o = 0; k < _batches.Count; k++, o += ReplayRunner.Chunk)
+        {
+            player.Begin(_batches[k]);
+            var chunk = events.Slice(o, Math.Min(ReplayRunner.Chunk, events.Length - o));
+            for (int j = 0; j < chunk.Length; j++) player.Event(j, in chunk[j]);
+        }
+        return engine.Accesses[0] + engine.Accesses[1];
+    }
+
+    [Benchmark(Description = "noasi policy work alone")]
+    public long NoAsi() => Play("noasi");
+
+    [Benchmark(Description = "asi-rfc policy work alone")]
+    public long AsiRfc() => Play("asi-rfc");
+
+    [Benchmark(Description = "asi-freetypes policy work alone")]
+    public long AsiFreetypes() => Play("asi-freetypes");
 }

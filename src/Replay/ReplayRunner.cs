@@ -82,7 +82,7 @@ public static class ReplayRunner
 {
     // Events per chunk: 230 KB, so the chunks in flight (the pool holds six) stay in the consumer core's L2; 8,192 was
     // measurably slower for one policy and no faster for four (BENCHMARKS.md, third session).
-    const int Chunk = 2048;
+    internal const int Chunk = 2048;
 
     public static ReplayResult Run(Func<IEventReader> open, ReplayOptions options, Action<int, long>? progress = null)
     {
@@ -200,6 +200,19 @@ public static class ReplayRunner
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
         public long LastTs;
+    }
+
+    /// <summary>The engine <see cref="Run"/> builds for <paramref name="policy"/> after this pre-scan when there is no
+    /// snapshot (zones inferred, the kernel's rules unknown, default options). For the benchmarks of the replay's
+    /// stages, which play prebuilt request batches into it without the pipeline.</summary>
+    internal static PolicyEngine EngineAfterPreScan(PolicySpec policy, PreScan scan, int cpus)
+    {
+        var result = new ReplayResult { Cpus = Math.Max(cpus, scan.MaxCpu + 1) };
+        var specs = InferZones(scan.MaxPfn, result.Assumptions);
+        var options = WithKernelRules(new ReplayOptions(), result);
+        var ram = RamRanges(null, specs);
+        long limit = specs.Max(z => z.StartPfn + z.SpannedPages);
+        return BuildEngine(policy, options, specs, scan, result, ram, limit, reportAssumptions: false);
     }
 
     static PolicyEngine BuildEngine(PolicySpec policy, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
