@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>An event the allocator model emits, as the kernel's tracepoints would (model-reference.md §2).</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>Which ASI series' freetype layout the buddy lists use (model-reference.md §7.1, §7.2).</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>A zone of the node: its buddy allocator, its sizing and every CPU's pcp lists.</summary>

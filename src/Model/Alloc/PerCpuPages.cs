@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>pcp rules by kernel era (model-reference.md §1.9, History).</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>Zone indices as <c>enum zone_type</c> orders them on x86-64 (include/linux/mmzone.h).</summary>

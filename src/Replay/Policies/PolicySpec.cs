@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace AsiTrace.Replay.Policies;
 
 /// <summary>The policies of design.md (Replay: Policies).</summary>
