@@ -121,10 +121,13 @@ public class ReplayStageBenchmarks
         for (int o = 0; o < Events.Length; o += ReplayRunner.Chunk)
         {
             var b = new RequestBatch();
-            recon.Add(Events.Slice(o, Math.Min(ReplayRunner.Chunk, Events.Length - o)), b);
+            recon.Add(ChunkAt(Events, o), b);
             _batches.Add(b);
         }
     }
+
+    /// <summary>The replay's chunk of events starting at <paramref name="o"/>.</summary>
+    static ReadOnlySpan<TraceEvent> ChunkAt(ReadOnlySpan<TraceEvent> events, int o) => events.Slice(o, Math.Min(ReplayRunner.Chunk, events.Length - o));
 
     ReadOnlySpan<TraceEvent> Events => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_trace.Events);
 
@@ -140,7 +143,7 @@ public class ReplayStageBenchmarks
         var recon = NewReconstructor();
         var batch = new RequestBatch();
         var events = Events;
-        for (int o = 0; o < events.Length; o += ReplayRunner.Chunk) recon.Add(events.Slice(o, Math.Min(ReplayRunner.Chunk, events.Length - o)), batch);
+        for (int o = 0; o < events.Length; o += ReplayRunner.Chunk) recon.Add(ChunkAt(events, o), batch);
         return recon.Allocations;
     }
 
@@ -153,7 +156,7 @@ public class ReplayStageBenchmarks
         for (int k = 0, o = 0; k < _batches.Count; k++, o += ReplayRunner.Chunk)
         {
             player.Begin(_batches[k]);
-            var chunk = events.Slice(o, Math.Min(ReplayRunner.Chunk, events.Length - o));
+            var chunk = ChunkAt(events, o);
             for (int j = 0; j < chunk.Length; j++) player.Event(j, in chunk[j]);
         }
         return engine.Accesses[0] + engine.Accesses[1];

@@ -138,8 +138,9 @@ public sealed class BuddyZone
     }
 
     int Idx(long pfn) => (int)(pfn - StartPfn);
+    /// <summary>Is <paramref name="pfn"/> one of this zone's pages?</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
+    public bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
 
     /// <summary>The pageblock's migratetype bits (its freetype without the flag).</summary>
     public int PageblockMigratetype(long pfn) => Freetype.Mt(_pageblockMt[Idx(pfn) >> _pbOrder]);

@@ -105,9 +105,9 @@ public sealed class PageAllocator
     public AllocZone? ZoneOf(long pfn)
     {
         // Frees come in runs from one zone: the last zone found answers most lookups.
-        if (_lastZone is { } last && pfn >= last.Buddy.StartPfn && pfn < last.Buddy.StartPfn + last.Buddy.Pages) return last;
+        if (_lastZone is { } last && last.Buddy.InZone(pfn)) return last;
         foreach (var z in Zones)
-            if (z is not null && pfn >= z.Buddy.StartPfn && pfn < z.Buddy.StartPfn + z.Buddy.Pages) return _lastZone = z;
+            if (z is not null && z.Buddy.InZone(pfn)) return _lastZone = z;
         return null;
     }
 
@@ -282,7 +282,7 @@ public sealed class PageAllocator
     /// kswapd clearing ZONE_BELOW_HIGH once a zone is back above its high watermark.</summary>
     long _nextTickWork = long.MinValue;
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Tick(long nowNs)
     {
         // Most events come between two decay runs and with no zone flagged below high: nothing to do (inlined into

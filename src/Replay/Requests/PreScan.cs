@@ -200,7 +200,7 @@ public sealed class PreScan
     /// running balances; where pcp decay ran.</summary>
     public void AddPagesAndLists(ReadOnlySpan<TraceEvent> events)
     {
-        // The span's bounds in locals: the loop below runs once per event of the trace.
+        // The running maximum and time span in locals, stored once per chunk: the loop below runs once per event.
         int maxCpu = MaxCpu;
         long firstTs = FirstTs, lastTs = LastTs;
         foreach (ref readonly var e in events)

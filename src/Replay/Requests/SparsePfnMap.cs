@@ -50,6 +50,15 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
         return ref page[w & WordMask];
     }
 
+    /// <summary>Sets or clears <paramref name="mask"/>'s bits of word <paramref name="w"/>; clearing never allocates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void SetBits(long w, ulong mask, bool value)
+    {
+        if (value) { WordForWrite(w) |= mask; return; }
+        long pg = w >> WordShift;
+        if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~mask;
+    }
+
     static ulong Mask(int lo, int hi) => hi - lo == 64 ? ulong.MaxValue : ((1UL << (hi - lo)) - 1) << lo;
 
     /// <summary>Adds <paramref name="pfn"/>; returns whether it was already in the set.</summary>
@@ -79,16 +88,9 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void SetRange(long pfn, long count, bool value)
     {
-        if (count == 1 && pfn >= 0)
-        {
-            // One page (an order-0 allocation or free: most calls): one word, inline at the call.
-            ulong bit = 1UL << (int)(pfn & 63);
-            if (value) { WordForWrite(pfn >> 6) |= bit; return; }
-            long w = pfn >> 6, pg = w >> WordShift;
-            if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~bit;
-            return;
-        }
-        SetRuns(pfn, count, value);
+        // One page (an order-0 allocation or free: most calls): one word, inline at the call.
+        if (count == 1 && pfn >= 0) SetBits(pfn >> 6, 1UL << (int)(pfn & 63), value);
+        else SetRuns(pfn, count, value);
     }
 
     void SetRuns(long pfn, long count, bool value)
@@ -96,13 +98,7 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
         for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
-            ulong mask = Mask(lo, hi);
-            if (value) WordForWrite(p >> 6) |= mask;
-            else
-            {
-                long w = p >> 6, pg = w >> WordShift;
-                if ((ulong)pg < (ulong)_pages.Length && _pages[pg] is { } page) page[w & WordMask] &= ~mask;
-            }
+            SetBits(p >> 6, Mask(lo, hi), value);
             p += hi - lo;
         }
     }
