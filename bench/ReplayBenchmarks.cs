@@ -151,7 +151,7 @@ public class ReplayStageBenchmarks
     {
         PolicySpec.TryParse(policy, out var spec);
         var engine = ReplayRunner.EngineAfterPreScan(spec, _scan, _trace.Metadata.CpuCount);
-        var player = new RequestPlayer(engine);
+        var player = new RequestPlayer<EngineSink>(new EngineSink(engine));
         var events = Events;
         for (int k = 0, o = 0; k < _batches.Count; k++, o += ReplayRunner.Chunk)
         {

@@ -195,7 +195,7 @@ public static class ReplayRunner
     {
         public PolicySpec Spec { get; } = spec;
         public PolicyEngine Engine { get; } = engine;
-        public RequestPlayer Player { get; } = new(engine);
+        public RequestPlayer<EngineSink> Player { get; } = new(new EngineSink(engine));
         public List<SeriesPoint> Series { get; } = new();
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;

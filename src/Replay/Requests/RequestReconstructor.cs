@@ -13,7 +13,7 @@ namespace AsiTrace.Replay.Requests;
 /// </summary>
 public sealed class RequestReconstructor
 {
-    readonly RequestPlayer[] _players;
+    readonly RequestPlayer<IRequestSink>[] _players;
     readonly RequestBatch _own = new();
     RequestBatch _batch;
     int _event;
@@ -54,7 +54,7 @@ public sealed class RequestReconstructor
     public RequestReconstructor(IReadOnlyList<IRequestSink> sinks, IPfnSet? preexisting, Classifier? classify = null)
     {
         _classify = classify;
-        _players = sinks.Select(s => new RequestPlayer(s)).ToArray();
+        _players = sinks.Select(s => new RequestPlayer<IRequestSink>(s)).ToArray();
         _preexisting = preexisting;
         _batch = _own;
     }
@@ -62,7 +62,7 @@ public sealed class RequestReconstructor
     void Count(string anomaly, long n = 1) => Anomalies[anomaly] = Anomalies.GetValueOrDefault(anomaly) + n;
 
     /// <summary>Reconstructs the requests of <paramref name="events"/> into <paramref name="batch"/> (cleared first),
-    /// for <see cref="RequestPlayer"/>s to apply to their models.</summary>
+    /// for <see cref="RequestPlayer{TSink}"/>s to apply to their models.</summary>
     public void Add(ReadOnlySpan<TraceEvent> events, RequestBatch batch)
     {
         batch.Clear();
