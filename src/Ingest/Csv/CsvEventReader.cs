@@ -90,32 +90,50 @@ public sealed class CsvEventReader : IEventReader
         if (!U64(CsvColumns.Pfn, EventFields.Pfn, ref e, out e.Pfn)) return RowStatus.Bad;
         if (!U(CsvColumns.Order, 63, out ulong order, out bool hasOrder)) return RowStatus.Bad;
         if (hasOrder) { e.Order = (byte)order; e.Fields |= EventFields.Order; }
+        // Columns that share storage in TraceEvent are parsed into locals and stored once the row is known to set one
+        // of each group: a parse of an empty cell writes 0, which would overwrite the group's value.
         var gfp = Cell(CsvColumns.Gfp);
+        ulong gfpValue = 0;
         if (!gfp.IsEmpty)
         {
-            if (SpanNumber.TryParseDec(gfp, out ulong g)) e.Gfp = g;
-            else if (gfp.Length > 2 && gfp[0] == '0' && (gfp[1] | 0x20) == 'x' && SpanNumber.TryParseHex(gfp[2..], out g)) e.Gfp = g;
-            else if (!_gfp.TryDecode(gfp, out e.Gfp)) return RowStatus.Bad;
+            if (SpanNumber.TryParseDec(gfp, out gfpValue)) { }
+            else if (gfp.Length > 2 && gfp[0] == '0' && (gfp[1] | 0x20) == 'x' && SpanNumber.TryParseHex(gfp[2..], out gfpValue)) { }
+            else if (!_gfp.TryDecode(gfp, out gfpValue)) return RowStatus.Bad;
             e.Fields |= EventFields.Gfp;
         }
         if (!I8(CsvColumns.Migratetype, EventFields.Migratetype, ref e, out e.Migratetype)) return RowStatus.Bad;
         if (!Bool(CsvColumns.PercpuRefill, EventFields.PercpuRefill, ref e, out e.PercpuRefill)) return RowStatus.Bad;
-        if (!I8(CsvColumns.FallbackOrder, EventFields.FallbackOrder, ref e, out e.FallbackOrder)) return RowStatus.Bad;
-        if (!I8(CsvColumns.AllocMigratetype, EventFields.AllocMigratetype, ref e, out e.AllocMigratetype)) return RowStatus.Bad;
-        if (!I8(CsvColumns.FallbackMigratetype, EventFields.FallbackMigratetype, ref e, out e.FallbackMigratetype)) return RowStatus.Bad;
-        if (!Bool(CsvColumns.ChangeOwnership, EventFields.ChangeOwnership, ref e, out e.ChangeOwnership)) return RowStatus.Bad;
+        if (!I8(CsvColumns.FallbackOrder, EventFields.FallbackOrder, ref e, out sbyte fallbackOrder)) return RowStatus.Bad;
+        if (!I8(CsvColumns.AllocMigratetype, EventFields.AllocMigratetype, ref e, out sbyte allocMt)) return RowStatus.Bad;
+        if (!I8(CsvColumns.FallbackMigratetype, EventFields.FallbackMigratetype, ref e, out sbyte fallbackMt)) return RowStatus.Bad;
+        if (!Bool(CsvColumns.ChangeOwnership, EventFields.ChangeOwnership, ref e, out byte changeOwnership)) return RowStatus.Bad;
         if (!U(CsvColumns.TlbReason, 255, out ulong reason, out bool hasReason)) return RowStatus.Bad;
         if (hasReason) { e.TlbReason = (byte)reason; e.Fields |= EventFields.TlbReason; }
-        if (!I64(CsvColumns.TlbPages, EventFields.TlbPages, ref e, out e.TlbPages)) return RowStatus.Bad;
-        if (!I32(CsvColumns.PrevPid, EventFields.PrevPid, ref e, out e.PrevPid)) return RowStatus.Bad;
-        if (!I32(CsvColumns.NextPid, EventFields.NextPid, ref e, out e.NextPid)) return RowStatus.Bad;
-        if (!I64(CsvColumns.PrevState, EventFields.PrevState, ref e, out e.PrevState)) return RowStatus.Bad;
-        if (!U64(CsvColumns.Ino, EventFields.Ino, ref e, out e.Ino)) return RowStatus.Bad;
+        if (!I64(CsvColumns.TlbPages, EventFields.TlbPages, ref e, out long tlbPages)) return RowStatus.Bad;
+        if (!I32(CsvColumns.PrevPid, EventFields.PrevPid, ref e, out int prevPid)) return RowStatus.Bad;
+        if (!I32(CsvColumns.NextPid, EventFields.NextPid, ref e, out int nextPid)) return RowStatus.Bad;
+        if (!I64(CsvColumns.PrevState, EventFields.PrevState, ref e, out long prevState)) return RowStatus.Bad;
+        if (!U64(CsvColumns.Ino, EventFields.Ino, ref e, out ulong ino)) return RowStatus.Bad;
         if (!U64(CsvColumns.Index, EventFields.Index, ref e, out e.Index)) return RowStatus.Bad;
         if (!U(CsvColumns.Dev, uint.MaxValue, out ulong dev, out bool hasDev)) return RowStatus.Bad;
-        if (hasDev) { e.Dev = (uint)dev; e.Fields |= EventFields.Dev; }
-        if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out e.Lost)) return RowStatus.Bad;
-        if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out e.Bytes)) return RowStatus.Bad;
+        if (hasDev) e.Fields |= EventFields.Dev;
+        if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out long lost)) return RowStatus.Bad;
+        if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out long bytes)) return RowStatus.Bad;
+        if (TraceEvent.SharedColumnsClash(e.Fields) is not null) return RowStatus.Bad;
+        var f = e.Fields;
+        if ((f & EventFields.Gfp) != 0) e.Gfp = gfpValue;
+        if ((f & EventFields.TlbPages) != 0) e.TlbPages = tlbPages;
+        if ((f & EventFields.PrevState) != 0) e.PrevState = prevState;
+        if ((f & EventFields.Ino) != 0) e.Ino = ino;
+        if ((f & EventFields.Lost) != 0) e.Lost = lost;
+        if ((f & EventFields.Bytes) != 0) e.Bytes = bytes;
+        if ((f & EventFields.Dev) != 0) e.Dev = (uint)dev;
+        if ((f & EventFields.PrevPid) != 0) e.PrevPid = prevPid;
+        if ((f & EventFields.NextPid) != 0) e.NextPid = nextPid;
+        if ((f & EventFields.FallbackOrder) != 0) e.FallbackOrder = fallbackOrder;
+        if ((f & EventFields.AllocMigratetype) != 0) e.AllocMigratetype = allocMt;
+        if ((f & EventFields.FallbackMigratetype) != 0) e.FallbackMigratetype = fallbackMt;
+        if ((f & EventFields.ChangeOwnership) != 0) e.ChangeOwnership = changeOwnership;
         return RowStatus.Ok;
     }
 

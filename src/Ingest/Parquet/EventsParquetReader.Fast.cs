@@ -96,23 +96,23 @@ public sealed partial class EventsParquetReader : IFieldProjection
                 e.Pid = _i32[PidSlot][i];
                 e.Pfn = (ulong)_i64[PfnSlot][i];
                 e.Order = (byte)_i32[OrderSlot][i];
-                e.Gfp = (ulong)_i64[GfpSlot][i];
                 e.Migratetype = (sbyte)_i32[MtSlot][i];
                 e.PercpuRefill = _bool[RefillSlot][i];
-                e.FallbackOrder = (sbyte)_i32[FbOrderSlot][i];
-                e.AllocMigratetype = (sbyte)_i32[AllocMtSlot][i];
-                e.FallbackMigratetype = (sbyte)_i32[FbMtSlot][i];
-                e.ChangeOwnership = _bool[ChownSlot][i];
                 e.TlbReason = (byte)_i32[TlbReasonSlot][i];
-                e.TlbPages = _i64[TlbPagesSlot][i];
-                e.PrevPid = _i32[PrevPidSlot][i];
-                e.NextPid = _i32[NextPidSlot][i];
-                e.PrevState = _i64[PrevStateSlot][i];
-                e.Ino = (ulong)_i64[InoSlot][i];
                 e.Index = (ulong)_i64[IndexSlot][i];
-                e.Dev = (uint)_i32[DevSlot][i];
-                e.Lost = _i64[LostSlot][i];
-                e.Bytes = _i64[BytesSlot][i];
+                // Columns sharing storage (TraceEvent): a row sets at most one of each group (checked when its row group
+                // was loaded) and absent cells read 0, so OR-ing a group's columns gives the one set, without branches.
+                e.Gfp = (ulong)(_i64[GfpSlot][i] | _i64[TlbPagesSlot][i] | _i64[BytesSlot][i] | _i64[LostSlot][i]
+                    | _i64[InoSlot][i] | _i64[PrevStateSlot][i]);
+                e.PrevPid = _i32[PrevPidSlot][i] | _i32[DevSlot][i];
+                if ((e.Fields & EventFields.NextPid) != 0) e.NextPid = _i32[NextPidSlot][i];
+                else
+                {
+                    e.FallbackOrder = (sbyte)_i32[FbOrderSlot][i];
+                    e.AllocMigratetype = (sbyte)_i32[AllocMtSlot][i];
+                    e.FallbackMigratetype = (sbyte)_i32[FbMtSlot][i];
+                    e.ChangeOwnership = _bool[ChownSlot][i];
+                }
             }
             _pos += take;
             n += take;
@@ -169,6 +169,9 @@ public sealed partial class EventsParquetReader : IFieldProjection
         }
         foreach (var (name, column) in OptionalColumns)
             if (!seen.Contains(name)) ClearOptional(column, n);
+        for (int i = 0; i < n; i++)
+            if (TraceEvent.SharedColumnsClash(_fieldsRow[i]) is { } clash)
+                throw new InvalidTraceException(_name, $"row group {index} row {i}", $"{clash} are both set; an event carries the columns of its kind only");
         _rows = n; _pos = 0;
         BytesConsumed = _stream.Position;
     }
