@@ -134,7 +134,7 @@ public class TraceEventLayoutTests
     [Fact]
     public void the_columns_of_each_traced_kind_fit_and_clashes_are_named()
     {
-        foreach (var e in EveryKind(new CommTable())) Assert.Null(TraceEvent.SharedColumnsClash(e.Fields));
+        foreach (var e in EveryKind(new CommTable())) { Assert.False(TraceEvent.ColumnsClash(e.Fields)); Assert.Null(TraceEvent.SharedColumnsClash(e.Fields)); }
         Assert.Equal("gfp and ino", TraceEvent.SharedColumnsClash(EventFields.Pfn | EventFields.Gfp | EventFields.Ino));
         Assert.Equal("prev_pid and dev", TraceEvent.SharedColumnsClash(EventFields.Dev | EventFields.PrevPid));
         Assert.Equal("fallback_order and next_pid", TraceEvent.SharedColumnsClash(EventFields.FallbackOrder | EventFields.NextPid));

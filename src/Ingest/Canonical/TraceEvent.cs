@@ -65,15 +65,22 @@ public struct TraceEvent
         | EventFields.ChangeOwnership;
 
     /// <summary>Does <paramref name="fields"/> hold two columns that share storage (a row no traced kind produces)?
-    /// Returns their names, for the reader's error message; null when they fit.</summary>
+    /// Cheap enough for every row of a file; <see cref="SharedColumnsClash"/> names them.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static bool ColumnsClash(EventFields fields) =>
+        System.Numerics.BitOperations.PopCount((uint)(fields & SharedWord)) > 1
+        || (fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)
+        || ((fields & EventFields.NextPid) != 0 && (fields & Extfrag) != 0);
+
+    /// <summary>The names of the columns sharing storage that <paramref name="fields"/> holds together, for the reader's
+    /// error message; null when they fit (<see cref="ColumnsClash"/>).</summary>
     public static string? SharedColumnsClash(EventFields fields)
     {
-        if ((fields & (SharedWord | EventFields.Dev | EventFields.PrevPid | EventFields.NextPid)) == 0) return null; // page events without gfp, …
+        if (!ColumnsClash(fields)) return null;
         EventFields clash;
         if (System.Numerics.BitOperations.PopCount((uint)(fields & SharedWord)) > 1) clash = fields & SharedWord;
         else if ((fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)) clash = EventFields.Dev | EventFields.PrevPid;
-        else if ((fields & EventFields.NextPid) != 0 && (fields & Extfrag) != 0) clash = EventFields.NextPid | (fields & Extfrag);
-        else return null;
+        else clash = EventFields.NextPid | (fields & Extfrag);
         var names = new List<string>();
         for (uint bits = (uint)clash; bits != 0; bits &= bits - 1)
             names.Add(ColumnName((EventFields)(bits & (uint)-(int)bits)));

@@ -119,7 +119,7 @@ public sealed class CsvEventReader : IEventReader
         if (hasDev) e.Fields |= EventFields.Dev;
         if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out long lost)) return RowStatus.Bad;
         if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out long bytes)) return RowStatus.Bad;
-        if (TraceEvent.SharedColumnsClash(e.Fields) is not null) return RowStatus.Bad;
+        if (TraceEvent.ColumnsClash(e.Fields)) return RowStatus.Bad;
         var f = e.Fields;
         if ((f & EventFields.Gfp) != 0) e.Gfp = gfpValue;
         if ((f & EventFields.TlbPages) != 0) e.TlbPages = tlbPages;

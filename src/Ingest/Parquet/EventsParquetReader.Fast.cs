@@ -170,8 +170,8 @@ public sealed partial class EventsParquetReader : IFieldProjection
         foreach (var (name, column) in OptionalColumns)
             if (!seen.Contains(name)) ClearOptional(column, n);
         for (int i = 0; i < n; i++)
-            if (TraceEvent.SharedColumnsClash(_fieldsRow[i]) is { } clash)
-                throw new InvalidTraceException(_name, $"row group {index} row {i}", $"{clash} are both set; an event carries the columns of its kind only");
+            if (TraceEvent.ColumnsClash(_fieldsRow[i]))
+                throw new InvalidTraceException(_name, $"row group {index} row {i}", $"{TraceEvent.SharedColumnsClash(_fieldsRow[i])} are both set; an event carries the columns of its kind only");
         _rows = n; _pos = 0;
         BytesConsumed = _stream.Position;
     }

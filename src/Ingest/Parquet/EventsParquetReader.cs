@@ -115,8 +115,8 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
             if (_dev[i] is uint dev) { e.Dev = dev; f |= EventFields.Dev; }
             if (_lost[i] is long lost) { e.Lost = lost; f |= EventFields.Lost; }
             if (_bytes[i] is long bytes) { e.Bytes = bytes; f |= EventFields.Bytes; }
-            if (TraceEvent.SharedColumnsClash(f) is { } clash)
-                throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"{clash} are both set; an event carries the columns of its kind only");
+            if (TraceEvent.ColumnsClash(f))
+                throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"{TraceEvent.SharedColumnsClash(f)} are both set; an event carries the columns of its kind only");
             e.Fields = f;
         }
         return n;
