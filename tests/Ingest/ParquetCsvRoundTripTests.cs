@@ -288,4 +288,60 @@ public class OwnParquetDecoderTests
         }
         Assert.True(withPfn > 100_000 && withGfpDropped > 100_000, $"{withPfn} rows kept a pfn, {withGfpDropped} lost a gfp");
     }
+    /// <summary>Events of one row group each (8 rows), numbered by their timestamps.</summary>
+    static List<AsiTrace.Ingest.Canonical.TraceEvent> Numbered(int rows) =>
+        Enumerable.Range(0, rows).Select(i => new AsiTrace.Ingest.Canonical.TraceEvent
+        {
+            Kind = AsiTrace.Ingest.Canonical.EventKind.MmPageFree, TsNs = i, Cpu = (ushort)(i % 3), Pfn = (ulong)(0x1000 + i),
+            Fields = AsiTrace.Ingest.Canonical.EventFields.Pfn,
+        }).ToList();
+
+    static async Task<string> WriteGroups(List<AsiTrace.Ingest.Canonical.TraceEvent> events, string file)
+    {
+        string path = Path.Combine(TestPaths.TempDir(), file);
+        await using var fs = File.Create(path);
+        var w = await AsiTrace.Ingest.Parquet.EventsParquetWriter.CreateAsync(fs, rowGroupSize: 8);
+        await w.WriteAsync(events.ToArray(), new AsiTrace.Ingest.Canonical.CommTable());
+        await w.CompleteAsync(new AsiTrace.Ingest.Canonical.TraceMetadata(), new AsiTrace.Ingest.Canonical.TraceStats());
+        await w.DisposeAsync();
+        return path;
+    }
+
+    [Fact]
+    public async Task a_bad_row_group_decoded_ahead_fails_when_its_rows_are_reached_not_before()
+    {
+        // The next row group is decoded while the current one is read out; its error must still come in order.
+        var events = Numbered(40);
+        var bad = events[20]; // row group 2, row 4
+        bad.Fields |= AsiTrace.Ingest.Canonical.EventFields.Gfp | AsiTrace.Ingest.Canonical.EventFields.Ino;
+        events[20] = bad;
+        string path = await WriteGroups(events, "bad-third-group.parquet");
+        using var r = new AsiTrace.Ingest.Parquet.EventsParquetReader(File.OpenRead(path), path, true);
+        var buf = new AsiTrace.Ingest.Canonical.TraceEvent[4];
+        var got = new List<long>();
+        var ex = Assert.Throws<AsiTrace.Ingest.Input.InvalidTraceException>(() =>
+        {
+            int n;
+            while ((n = r.Read(buf)) > 0) for (int i = 0; i < n; i++) got.Add(buf[i].TsNs);
+        });
+        Assert.Contains("row group 2 row 4", ex.Message);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => (long)i), got);
+    }
+
+    [Fact]
+    public async Task a_reader_left_mid_file_hands_its_buffers_to_the_next_one_intact()
+    {
+        var events = Numbered(100);
+        string path = await WriteGroups(events, "groups.parquet");
+        var buf = new AsiTrace.Ingest.Canonical.TraceEvent[5];
+        using (var first = new AsiTrace.Ingest.Parquet.EventsParquetReader(File.OpenRead(path), path, true))
+            Assert.Equal(5, first.Read(buf)); // a decode of the second row group is in flight at Dispose
+        for (int pass = 0; pass < 2; pass++)
+        {
+            using var r = new AsiTrace.Ingest.Parquet.EventsParquetReader(File.OpenRead(path), path, true);
+            var back = ReadAll.Drain(r);
+            Assert.Equal(events.Count, back.Count);
+            for (int i = 0; i < events.Count; i++) Assert.True(events[i].Equals(back[i]), $"pass {pass} row {i}");
+        }
+    }
 }

@@ -182,6 +182,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
 
     public void Dispose()
     {
+        ReturnRowGroups();
         _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _stream.Dispose();
     }
