@@ -1,4 +1,7 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace AsiTrace.Ingest.Canonical;
 
@@ -66,9 +69,9 @@ public struct TraceEvent
 
     /// <summary>Does <paramref name="fields"/> hold two columns that share storage (a row no traced kind produces)?
     /// Cheap enough for every row of a file; <see cref="SharedColumnsClash"/> names them.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ColumnsClash(EventFields fields) =>
-        System.Numerics.BitOperations.PopCount((uint)(fields & SharedWord)) > 1
+        BitOperations.PopCount((uint)(fields & SharedWord)) > 1
         || (fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)
         || ((fields & EventFields.NextPid) != 0 && (fields & Extfrag) != 0);
 
@@ -78,7 +81,7 @@ public struct TraceEvent
     {
         if (!ColumnsClash(fields)) return null;
         EventFields clash;
-        if (System.Numerics.BitOperations.PopCount((uint)(fields & SharedWord)) > 1) clash = fields & SharedWord;
+        if (BitOperations.PopCount((uint)(fields & SharedWord)) > 1) clash = fields & SharedWord;
         else if ((fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)) clash = EventFields.Dev | EventFields.PrevPid;
         else clash = EventFields.NextPid | (fields & Extfrag);
         var names = new List<string>();
@@ -90,7 +93,7 @@ public struct TraceEvent
     /// <summary>The column of one field as the schema names it (TlbPages → tlb_pages).</summary>
     static string ColumnName(EventFields field)
     {
-        var sb = new System.Text.StringBuilder();
+        var sb = new StringBuilder();
         foreach (char c in field.ToString())
         {
             if (char.IsUpper(c) && sb.Length > 0) sb.Append('_');
