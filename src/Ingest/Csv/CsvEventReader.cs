@@ -91,7 +91,7 @@ public sealed class CsvEventReader : IEventReader
         if (!U(CsvColumns.Order, 63, out ulong order, out bool hasOrder)) return RowStatus.Bad;
         if (hasOrder) { e.Order = (byte)order; e.Fields |= EventFields.Order; }
         // Columns that share storage in TraceEvent are parsed into locals and stored once the row is known to set one
-        // of each group: a parse of an empty cell writes 0, which would overwrite the group's value.
+        // of each group: a parse of an empty cell gives 0, which would overwrite the group's value.
         var gfp = Cell(CsvColumns.Gfp);
         ulong gfpValue = 0;
         if (!gfp.IsEmpty)
@@ -120,20 +120,18 @@ public sealed class CsvEventReader : IEventReader
         if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out long lost)) return RowStatus.Bad;
         if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out long bytes)) return RowStatus.Bad;
         if (TraceEvent.ColumnsClash(e.Fields)) return RowStatus.Bad;
-        var f = e.Fields;
-        if ((f & EventFields.Gfp) != 0) e.Gfp = gfpValue;
-        if ((f & EventFields.TlbPages) != 0) e.TlbPages = tlbPages;
-        if ((f & EventFields.PrevState) != 0) e.PrevState = prevState;
-        if ((f & EventFields.Ino) != 0) e.Ino = ino;
-        if ((f & EventFields.Lost) != 0) e.Lost = lost;
-        if ((f & EventFields.Bytes) != 0) e.Bytes = bytes;
-        if ((f & EventFields.Dev) != 0) e.Dev = (uint)dev;
-        if ((f & EventFields.PrevPid) != 0) e.PrevPid = prevPid;
-        if ((f & EventFields.NextPid) != 0) e.NextPid = nextPid;
-        if ((f & EventFields.FallbackOrder) != 0) e.FallbackOrder = fallbackOrder;
-        if ((f & EventFields.AllocMigratetype) != 0) e.AllocMigratetype = allocMt;
-        if ((f & EventFields.FallbackMigratetype) != 0) e.FallbackMigratetype = fallbackMt;
-        if ((f & EventFields.ChangeOwnership) != 0) e.ChangeOwnership = changeOwnership;
+        // An empty cell parsed as 0 and the row sets at most one column of each group: OR-ing a group's values stores the
+        // one set (as the fast Parquet reader does).
+        e.Gfp = gfpValue | (ulong)tlbPages | (ulong)bytes | (ulong)lost | ino | (ulong)prevState;
+        e.PrevPid = prevPid | (int)(uint)dev;
+        if (e.Has(EventFields.NextPid)) e.NextPid = nextPid;
+        else
+        {
+            e.FallbackOrder = fallbackOrder;
+            e.AllocMigratetype = allocMt;
+            e.FallbackMigratetype = fallbackMt;
+            e.ChangeOwnership = changeOwnership;
+        }
         return RowStatus.Ok;
     }
 
