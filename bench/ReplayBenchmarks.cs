@@ -1,6 +1,7 @@
 using AsiTrace.Ingest;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Replay;
+using AsiTrace.Replay.Machines;
 using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Requests;
 using AsiTrace.Replay.Synth;
@@ -150,8 +151,8 @@ public class ReplayStageBenchmarks
     long Play(string policy)
     {
         PolicySpec.TryParse(policy, out var spec);
-        var engine = ReplayRunner.EngineAfterPreScan(spec, _scan, _trace.Metadata.CpuCount);
-        var player = new RequestPlayer<EngineSink>(new EngineSink(engine));
+        var machine = ReplayRunner.MachineAfterPreScan(spec, _scan, _trace.Metadata.CpuCount);
+        var player = new RequestPlayer<MachineSink>(new MachineSink(machine));
         var events = Events;
         for (int k = 0, o = 0; k < _batches.Count; k++, o += ReplayRunner.Chunk)
         {
@@ -159,7 +160,7 @@ public class ReplayStageBenchmarks
             var chunk = ChunkAt(events, o);
             for (int j = 0; j < chunk.Length; j++) player.Event(j, in chunk[j]);
         }
-        return engine.Accesses[0] + engine.Accesses[1];
+        return machine.Accesses[0] + machine.Accesses[1];
     }
 
     [Benchmark(Description = "noasi policy work alone")]

@@ -4,8 +4,10 @@ using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Replay.Classify;
 using AsiTrace.Replay.Fidelity;
+using AsiTrace.Replay.Machines;
 using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Requests;
+using AsiTrace.Replay.Results;
 
 namespace AsiTrace.Replay;
 
@@ -56,8 +58,8 @@ public sealed class ReplayResult
     public List<FidelityCheck> Fidelity { get; } = new();
     public Dictionary<string, long> Anomalies { get; } = new(StringComparer.Ordinal);
     public List<string> Assumptions { get; } = new();
-    /// <summary>Metric values per policy, metric names snake_case as the CLI contract prints them.</summary>
-    public Dictionary<string, Dictionary<string, double>> Metrics { get; } = new(StringComparer.Ordinal);
+    /// <summary>Metric values per policy (names in <see cref="Results.Metrics"/>).</summary>
+    public Dictionary<string, MetricValues> Metrics { get; } = new(StringComparer.Ordinal);
     public string? KernelRelease { get; set; }
     public FallbackRules FallbackRules { get; set; }
     public PcpRules PcpRules { get; set; }
@@ -144,95 +146,97 @@ public static class ReplayRunner
         var policies = options.Policies.Count > 0 ? options.Policies : [new PolicySpec(PolicyKind.NoAsi)];
         var runs = new PolicyRun[policies.Count];
         for (int i = 0; i < runs.Length; i++)
-            runs[i] = new PolicyRun(policies[i], BuildEngine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0));
+            runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0));
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
         var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);
 
         foreach (var run in runs)
         {
-            var e = run.Engine;
+            var e = run.Machine;
             e.Finish();
-            var m = new Dictionary<string, double>(StringComparer.Ordinal)
+            var m = new MetricValues
             {
-                ["allocations"] = recon.Allocations,
-                ["frees"] = recon.Frees,
-                ["frees_of_preexisting_allocations"] = recon.PreexistingFrees,
-                ["batched_free_duplicates"] = recon.BatchedDuplicates,
-                ["allocations_nonsensitive"] = classifier.Counts[(int)Sensitivity.Nonsensitive],
-                ["allocations_sensitive"] = classifier.Counts[(int)Sensitivity.Sensitive],
-                ["allocations_unmapped"] = classifier.Counts[(int)Sensitivity.Unmapped],
-                ["allocations_classified_by_rule"] = classifier.CountsByReason[(int)ClassReason.Rule],
-                ["allocations_classified_hardwall"] = classifier.CountsByReason[(int)ClassReason.Hardwall],
-                ["allocations_classified_page_cache"] = classifier.CountsByReason[(int)ClassReason.PageCache],
+                [Metrics.Allocations] = recon.Allocations,
+                [Metrics.Frees] = recon.Frees,
+                [Metrics.FreesOfPreexistingAllocations] = recon.PreexistingFrees,
+                [Metrics.BatchedFreeDuplicates] = recon.BatchedDuplicates,
+                [Metrics.AllocationsNonsensitive] = classifier.Counts[(int)Sensitivity.Nonsensitive],
+                [Metrics.AllocationsSensitive] = classifier.Counts[(int)Sensitivity.Sensitive],
+                [Metrics.AllocationsUnmapped] = classifier.Counts[(int)Sensitivity.Unmapped],
+                [Metrics.AllocationsClassifiedByRule] = classifier.CountsByReason[(int)ClassReason.Rule],
+                [Metrics.AllocationsClassifiedHardwall] = classifier.CountsByReason[(int)ClassReason.Hardwall],
+                [Metrics.AllocationsClassifiedPageCache] = classifier.CountsByReason[(int)ClassReason.PageCache],
             };
-            e.AddMetrics(m);
-            if (e.Spec.Kind == PolicyKind.NoAsi)
-                foreach (var z in e.Allocator.Zones)
-                    if (z is not null)
-                        foreach (var pcp in z.Pcp)
-                        {
-                            m["pcp_drained_on_free"] = m.GetValueOrDefault("pcp_drained_on_free") + pcp.DrainedOnFree;
-                            m["pcp_drained_by_decay"] = m.GetValueOrDefault("pcp_drained_by_decay") + pcp.DrainedByDecay;
-                            m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_count"] = pcp.Count;
-                            m[$"pcp_{z.Spec.Name}_cpu{pcp.Cpu}_high"] = pcp.High;
-                        }
+            MachineMetrics.AddTo(e, m);
+            if (e.Spec.Kind == PolicyKind.NoAsi) AddPcpMetrics(e.Allocator, m);
             result.Metrics[e.Name] = m;
             result.EstimatedNs[e.Name] = e.EstimatedNs;
             result.Series.AddRange(run.Series);
             result.Pageblocks.AddRange(run.Pageblocks);
-            if (run == runs[0]) foreach (var (k, v) in e.Mix) result.Mix[k] = v;
+            if (run == runs[0]) foreach (var (k, v) in e.Mix.ToDictionary()) result.Mix[k] = v;
             if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
-            if (e.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.ModelFailures;
+            if (e.Counters.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.Counters.ModelFailures;
         }
-        var fidelityRun = runs.FirstOrDefault(r => r.Engine.Spec.Kind == PolicyKind.NoAsi && !r.Engine.Spec.Mermap);
+        var fidelityRun = runs.FirstOrDefault(r => r.Machine.Spec.Kind == PolicyKind.NoAsi && !r.Machine.Spec.Mermap);
         if (options.TracePlacement) result.Assumptions.Add("--placement trace: pages stay at the traced pfns; the allocator model is not run, so there is no fidelity check and no allocator metric");
-        else if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Engine.Allocator);
+        else if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Machine.Allocator);
         else result.Assumptions.Add("no noasi policy in the run: the fidelity check needs it");
         return result;
     }
 
-    sealed class PolicyRun(PolicySpec spec, PolicyEngine engine)
+    /// <summary>The pcp figures the fidelity work reads (noasi only): pages drained by frees and by decay, and each
+    /// CPU's pcp count and high at the end.</summary>
+    static void AddPcpMetrics(PageAllocator allocator, MetricValues m)
+    {
+        foreach (var z in allocator.Zones)
+            if (z is not null)
+                foreach (var pcp in z.Pcp)
+                {
+                    m[Metrics.PcpDrainedOnFree] = m.GetValueOrDefault(Metrics.PcpDrainedOnFree.Name) + pcp.DrainedOnFree;
+                    m[Metrics.PcpDrainedByDecay] = m.GetValueOrDefault(Metrics.PcpDrainedByDecay.Name) + pcp.DrainedByDecay;
+                    m.SetFamily(Metrics.PcpCount(z.Spec.Name, pcp.Cpu), pcp.Count);
+                    m.SetFamily(Metrics.PcpHigh(z.Spec.Name, pcp.Cpu), pcp.High);
+                }
+    }
+
+    sealed class PolicyRun(PolicySpec spec, Machine machine)
     {
         public PolicySpec Spec { get; } = spec;
-        public PolicyEngine Engine { get; } = engine;
-        public RequestPlayer<EngineSink> Player { get; } = new(new EngineSink(engine));
+        public Machine Machine { get; } = machine;
+        public RequestPlayer<MachineSink> Player { get; } = new(new MachineSink(machine));
         public List<SeriesPoint> Series { get; } = new();
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
         public long LastTs;
     }
 
-    /// <summary>The engine <see cref="Run"/> builds for <paramref name="policy"/> after this pre-scan when there is no
+    /// <summary>The machine <see cref="Run"/> builds for <paramref name="policy"/> after this pre-scan when there is no
     /// snapshot (zones inferred, the kernel's rules unknown, default options). For the benchmarks of the replay's
-    /// stages, which play prebuilt request batches into it without the pipeline.</summary>
-    internal static PolicyEngine EngineAfterPreScan(PolicySpec policy, PreScan scan, int cpus)
+    /// stages and the allocation test, which play prebuilt request batches into it without the pipeline.</summary>
+    internal static Machine MachineAfterPreScan(PolicySpec policy, PreScan scan, int cpus)
     {
         var result = new ReplayResult { Cpus = Math.Max(cpus, scan.MaxCpu + 1) };
         var specs = InferZones(scan.MaxPfn, result.Assumptions);
         var options = WithKernelRules(new ReplayOptions(), result);
         var ram = RamRanges(null, specs);
         long limit = specs.Max(z => z.StartPfn + z.SpannedPages);
-        return BuildEngine(policy, options, specs, scan, result, ram, limit, reportAssumptions: false);
+        return BuildMachine(policy, options, specs, scan, result, ram, limit, reportAssumptions: false);
     }
 
-    static PolicyEngine BuildEngine(PolicySpec policy, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
+    static Machine BuildMachine(PolicySpec spec, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
         IReadOnlyList<Model.Paging.PhysRange> ram, long pfnLimit, bool reportAssumptions)
     {
-        var layout = policy.Kind switch
-        {
-            PolicyKind.AsiFreetypes => FreetypeLayout.Sensitivity,
-            PolicyKind.Unmapped => FreetypeLayout.Unmapped,
-            _ => FreetypeLayout.None,
-        };
         var knobs = options.Knobs;
-        var buddy = options.Allocator.Buddy with { Freetypes = layout, ConvertAt = knobs.FlipWhen };
-        int flag = policy.Kind == PolicyKind.AsiFreetypes && knobs.InitialSensitivity == InitialSensitivity.Sensitive ? 1 : 0;
-        double fraction = policy.Kind == PolicyKind.AsiFreetypes && knobs.InitialSensitivity == InitialSensitivity.Trace ? scan.SensitivePageFraction : -1;
+        var policy = spec.Create(knobs);
+        if (options.TracePlacement && policy.NeedsModelPlacement)
+            throw new ArgumentException($"policy {policy.Name} groups pages by pageblock in the allocator, which --placement trace does not model; use --placement model");
+        var buddy = options.Allocator.Buddy with { Freetypes = policy.Layout, ConvertAt = knobs.FlipWhen };
+        var (flag, fraction) = policy.InitialPageblocks(scan.SensitivePageFraction);
         var zones = new List<InitialZone>();
-        foreach (var spec in specs)
+        foreach (var zoneSpec in specs)
         {
-            var iz = InitialLayout.Build(spec, buddy, scan.KeepAllocated, flag, fraction);
+            var iz = InitialLayout.Build(zoneSpec, buddy, scan.KeepAllocated, flag, fraction);
             if (iz is null) continue;
             iz.Zone.RecordEvents = false;
             if (reportAssumptions) result.Assumptions.AddRange(iz.Assumptions);
@@ -244,16 +248,7 @@ public static class ReplayRunner
         });
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
-        var initialFree = new List<(long, int)>();
-        if (policy.Kind == PolicyKind.AsiRfc)
-            foreach (var z in zones)
-                for (int o = 0; o <= buddy.MaxPageOrder; o++)
-                    for (int ft = 0; ft < Freetype.Count; ft++)
-                        foreach (long pfn in z.Zone.FreeList(o, ft)) initialFree.Add((pfn, o));
-        if (options.TracePlacement && policy.Kind is PolicyKind.AsiFreetypes or PolicyKind.Unmapped)
-            throw new ArgumentException($"policy {policy.Name} groups pages by pageblock in the allocator, which --placement trace does not model; use --placement model");
-        return new PolicyEngine(policy, options.Knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, initialFree)
-        { TracePlacement = options.TracePlacement };
+        return new Machine(policy, spec, knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, options.TracePlacement);
     }
 
     /// <summary>RAM for the direct map: the snapshot's System RAM ranges, else the zones' spans.</summary>
@@ -405,28 +400,22 @@ public static class ReplayRunner
         if (events.Length > 0) run.LastTs = events[^1].TsNs;
     }
 
-    /// <summary>Names of the metrics the time series carries (cumulative values).</summary>
-    public static readonly string[] SeriesMetrics =
-    [
-        "kernel_range_flushes", "ipis_sent", "ipis_received", "tlb_misses", "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing",
-        "asi_exits_context_switch", "pageblock_flips", "direct_map_splits_2m", "direct_map_splits_1g", "page_table_pages",
-        "direct_map_4k_pages", "direct_map_2m_pages", "direct_map_1g_pages", "restricted_map_4k_pages", "restricted_map_2m_pages",
-        "bytes_zeroed", "free_pages", "free_pages_in_2m_blocks", "extfrag", "mermap_local_flushes", "estimated_ns",
-    ];
+    /// <summary>Cells of the physical-memory map per sample: enough for a chart row, small enough for every interval.</summary>
+    const int PageblockMapBuckets = 256;
 
     static void Sample(PolicyRun run, long ts, bool final, long interval = 0)
     {
         if (run.NextSample == long.MinValue && !final) { run.NextSample = ts + interval; return; }
-        var m = new Dictionary<string, double>(StringComparer.Ordinal);
-        run.Engine.AddMetrics(m);
-        m["estimated_ns"] = run.Engine.EstimatedNs;
+        var m = new MetricValues();
+        MachineMetrics.AddTo(run.Machine, m);
+        m[Metrics.EstimatedNs] = run.Machine.EstimatedNs;
         long t = final ? run.LastTs : run.NextSample;
-        foreach (var name in SeriesMetrics)
-            if (m.TryGetValue(name, out double v)) run.Series.Add(new SeriesPoint(run.Engine.Name, t, name, v));
-        if (run.Engine.Spec.Kind is PolicyKind.AsiFreetypes or PolicyKind.Unmapped)
+        foreach (var metric in Metrics.Series)
+            if (m.TryGetValue(metric.Name, out double v)) run.Series.Add(new SeriesPoint(run.Machine.Name, t, metric.Name, v));
+        if (run.Machine.Policy.Layout != FreetypeLayout.None)
         {
-            var map = run.Engine.PageblockMap(256);
-            for (int b = 0; b < map.Length; b++) run.Pageblocks.Add(new PageblockCell(run.Engine.Name, t, b, map[b]));
+            var map = PageblockMap.Of(run.Machine.Allocator, PageblockMapBuckets);
+            for (int b = 0; b < map.Length; b++) run.Pageblocks.Add(new PageblockCell(run.Machine.Name, t, b, map[b]));
         }
         if (!final) while (run.NextSample <= ts) run.NextSample += interval;
     }

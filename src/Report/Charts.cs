@@ -1,3 +1,4 @@
+using AsiTrace.Replay.Results;
 using ScottPlot;
 
 namespace AsiTrace.Report;
@@ -11,137 +12,164 @@ public sealed record ChartFile(string Name, string Title, string Caption, string
 /// </summary>
 public static class Charts
 {
-    const int W = 960, H = 520;
-    static readonly Color[] Palette = new ScottPlot.Palettes.Category10().Colors;
-
-    static readonly (string Metric, string Label)[] CostCauses =
-    [
-        ("cost_zeroing_ns", "zeroing"), ("cost_copy_ns", "page copies"), ("cost_tlb_ns", "traced TLB flushes"),
-        ("cost_asi_transitions_ns", "asi_exit/enter + flushes"), ("cost_mermap_ns", "mermap"),
-        ("cost_model_flushes_ns", "shootdowns (model)"), ("cost_page_table_pages_ns", "page-table pages"),
-        ("cost_tlb_misses_ns", "TLB misses"),
-    ];
-
     public static List<ChartFile> DrawAll(ResultsSet r, string plotsDir)
     {
         ReportFonts.Register();
         Directory.CreateDirectory(plotsDir);
-        var charts = new List<ChartFile>();
-        void Save(Plot p, string name, string title, string caption, bool heatmap = false)
-        {
-            string png = Path.Combine(plotsDir, name + ".png"), svg = Path.Combine(plotsDir, name + ".svg");
-            p.SavePng(png, W, H);
-            p.SaveSvg(svg, W, H);
-            charts.Add(new ChartFile(name, title, caption, png, svg, heatmap));
-        }
-        var policies = r.Policies;
-        if (policies.Count == 0) return charts;
+        var charts = new ChartWriter(r, plotsDir);
+        if (r.Policies.Count == 0) return charts.Written;
+        charts.CostByCause();
+        charts.CostVsNoasi();
+        charts.ShootdownsOverTime();
+        charts.DirectMapComposition();
+        charts.PageblockMaps();
+        charts.FragmentationOverTime();
+        charts.Fidelity();
+        charts.AllocationMix();
+        return charts.Written;
+    }
+}
 
-        // 1. Cost per policy, stacked by cause; the asi transitions split by what caused the exits.
+/// <summary>Draws each chart of <see cref="Charts"/> from one results set into one plots directory.</summary>
+sealed class ChartWriter(ResultsSet r, string plotsDir)
+{
+    const int W = 960, H = 520;
+    static readonly Color[] Palette = new ScottPlot.Palettes.Category10().Colors;
+
+    static readonly (Metric Metric, string Label)[] CostCauses =
+    [
+        (Metrics.CostZeroingNs, "zeroing"), (Metrics.CostCopyNs, "page copies"), (Metrics.CostTlbNs, "traced TLB flushes"),
+        (Metrics.CostAsiTransitionsNs, "asi_exit/enter + flushes"), (Metrics.CostMermapNs, "mermap"),
+        (Metrics.CostModelFlushesNs, "shootdowns (model)"), (Metrics.CostPageTablePagesNs, "page-table pages"),
+        (Metrics.CostTlbMissesNs, "TLB misses"),
+    ];
+
+    static readonly (Metric Metric, string Label)[] ExitCauses =
+    [
+        (Metrics.AsiExitsPageCache, "asi_exits: page cache"), (Metrics.AsiExitsZeroing, "asi_exits: zeroing"),
+        (Metrics.AsiExitsCow, "asi_exits: copy-on-write"), (Metrics.AsiExitsContextSwitch, "asi_exits: context switch"),
+        (Metrics.AsiExitsOther, "asi_exits: other"),
+    ];
+
+    readonly IReadOnlyList<string> _policies = r.Policies;
+    readonly double _t0 = r.Series.Count > 0 ? r.Series.Min(s => s.TsNs) : 0;
+
+    public List<ChartFile> Written { get; } = new();
+
+    void Save(Plot p, string name, string title, string caption, bool heatmap = false)
+    {
+        string png = Path.Combine(plotsDir, name + ".png"), svg = Path.Combine(plotsDir, name + ".svg");
+        p.SavePng(png, W, H);
+        p.SaveSvg(svg, W, H);
+        Written.Add(new ChartFile(name, title, caption, png, svg, heatmap));
+    }
+
+    /// <summary>Cost per policy, stacked by cause; the asi transitions split by what caused the exits.</summary>
+    public void CostByCause()
+    {
+        var causes = new List<(string Label, Func<string, double> Ns)>();
+        foreach (var (metric, label) in CostCauses)
         {
-            var causes = new List<(string Label, Func<string, double> Ns)>();
-            foreach (var (metric, label) in CostCauses)
-            {
-                if (metric == "cost_asi_transitions_ns")
+            if (metric != Metrics.CostAsiTransitionsNs) { causes.Add((label, pol => r.Total(pol, metric))); continue; }
+            foreach (var (exitMetric, exitLabel) in ExitCauses)
+                causes.Add((exitLabel, pol =>
                 {
-                    foreach (var (exitMetric, exitLabel) in new[]
-                    {
-                        ("asi_exits_page_cache", "asi_exits: page cache"), ("asi_exits_zeroing", "asi_exits: zeroing"),
-                        ("asi_exits_cow", "asi_exits: copy-on-write"), ("asi_exits_context_switch", "asi_exits: context switch"), ("asi_exits_other", "asi_exits: other"),
-                    })
-                        causes.Add((exitLabel, pol =>
-                        {
-                            double all = r.Total(pol, "asi_exits");
-                            return all == 0 ? 0 : r.Total(pol, metric) * r.Total(pol, exitMetric) / all;
-                        }));
-                }
-                else causes.Add((label, pol => r.Total(pol, metric)));
-            }
-            var p = new Plot();
-            var bars = new List<Bar>();
-            var colors = new ScottPlot.Palettes.Category20().Colors;
-            for (int i = 0; i < policies.Count; i++)
-            {
-                double y = 0;
-                for (int c = 0; c < causes.Count; c++)
-                {
-                    double v = causes[c].Ns(policies[i]) / 1e6;
-                    if (v <= 0) continue;
-                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c % colors.Length] });
-                    y += v;
-                }
-            }
-            p.Add.Bars(bars);
+                    double all = r.Total(pol, Metrics.AsiExits);
+                    return all == 0 ? 0 : r.Total(pol, metric) * r.Total(pol, exitMetric) / all;
+                }));
+        }
+        var p = new Plot();
+        var bars = new List<Bar>();
+        var colors = new ScottPlot.Palettes.Category20().Colors;
+        for (int i = 0; i < _policies.Count; i++)
+        {
+            double y = 0;
             for (int c = 0; c < causes.Count; c++)
-                if (policies.Any(pol => causes[c].Ns(pol) > 0))
-                    p.Legend.ManualItems.Add(new LegendItem { LabelText = causes[c].Label, FillColor = colors[c % colors.Length] });
-            PolicyTicks(p, policies);
-            p.Title("Modelled CPU time per policy, by cause");
-            p.YLabel("CPU time (ms)");
-            p.ShowLegend(Alignment.UpperLeft);
-            p.Axes.Margins(bottom: 0);
-            Save(p, "cost_by_cause", "Cost per policy by cause",
-                "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on; asi_exit/enter transitions (with their IBPB/RSB/L1D/VERW flushes) split by what caused the exits. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
-        }
-
-        // 2. Relative to noasi.
-        if (policies.Contains("noasi") && r.Total("noasi", "estimated_ns") > 0)
-        {
-            var p = new Plot();
-            double b = r.Total("noasi", "estimated_ns");
-            var values = policies.Select(pol => (r.Total(pol, "estimated_ns") / b - 1) * 100).ToArray();
-            var bars = p.Add.Bars(values);
-            for (int i = 0; i < bars.Bars.Count; i++) bars.Bars[i].FillColor = values[i] > 0 ? Colors.IndianRed : Colors.SeaGreen;
-            PolicyTicks(p, policies);
-            p.Add.HorizontalLine(0, 1, Colors.Black);
-            p.Title("CPU time relative to noasi");
-            p.YLabel("change vs noasi (%)");
-            Save(p, "cost_vs_noasi", "Cost relative to noasi", "Estimated CPU time of each policy against the noasi replay of the same trace, in percent.");
-        }
-
-        double t0 = r.Series.Count > 0 ? r.Series.Min(s => s.TsNs) : 0;
-        double Sec(long ts) => (ts - t0) / 1e9;
-        void Lines(string name, string title, string caption, string ylabel, Func<string, (double[] X, double[] Y)?> data)
-        {
-            var p = new Plot();
-            int drawn = 0;
-            for (int i = 0; i < policies.Count; i++)
             {
-                var d = data(policies[i]);
-                if (d is null || d.Value.X.Length == 0) continue;
-                var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[i % Palette.Length]);
-                line.LegendText = policies[i];
-                line.LineWidth = 2;
-                drawn++;
+                double v = causes[c].Ns(_policies[i]) / 1e6;
+                if (v <= 0) continue;
+                bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c % colors.Length] });
+                y += v;
             }
-            if (drawn == 0) return;
-            p.Title(title);
-            p.XLabel("trace time (s)");
-            p.YLabel(ylabel);
-            p.ShowLegend(Alignment.UpperLeft);
-            Save(p, name, title, caption);
         }
-        (double[] X, double[] Y)? SeriesOf(string policy, string metric, Func<double, double>? f = null)
+        p.Add.Bars(bars);
+        for (int c = 0; c < causes.Count; c++)
+            if (_policies.Any(pol => causes[c].Ns(pol) > 0))
+                p.Legend.ManualItems.Add(new LegendItem { LabelText = causes[c].Label, FillColor = colors[c % colors.Length] });
+        PolicyTicks(p);
+        p.Title("Modelled CPU time per policy, by cause");
+        p.YLabel("CPU time (ms)");
+        p.ShowLegend(Alignment.UpperLeft);
+        p.Axes.Margins(bottom: 0);
+        Save(p, "cost_by_cause", "Cost per policy by cause",
+            "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on; asi_exit/enter transitions (with their IBPB/RSB/L1D/VERW flushes) split by what caused the exits. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
+    }
+
+    /// <summary>Each policy's CPU time relative to noasi.</summary>
+    public void CostVsNoasi()
+    {
+        if (!_policies.Contains("noasi") || r.Total("noasi", Metrics.EstimatedNs) <= 0) return;
+        var p = new Plot();
+        double b = r.Total("noasi", Metrics.EstimatedNs);
+        var values = _policies.Select(pol => (r.Total(pol, Metrics.EstimatedNs) / b - 1) * 100).ToArray();
+        var bars = p.Add.Bars(values);
+        for (int i = 0; i < bars.Bars.Count; i++) bars.Bars[i].FillColor = values[i] > 0 ? Colors.IndianRed : Colors.SeaGreen;
+        PolicyTicks(p);
+        p.Add.HorizontalLine(0, 1, Colors.Black);
+        p.Title("CPU time relative to noasi");
+        p.YLabel("change vs noasi (%)");
+        Save(p, "cost_vs_noasi", "Cost relative to noasi", "Estimated CPU time of each policy against the noasi replay of the same trace, in percent.");
+    }
+
+    double Sec(long ts) => (ts - _t0) / 1e9;
+
+    void Lines(string name, string title, string caption, string ylabel, Func<string, (double[] X, double[] Y)?> data)
+    {
+        var p = new Plot();
+        int drawn = 0;
+        for (int i = 0; i < _policies.Count; i++)
         {
-            var pts = r.Series.Where(s => s.Policy == policy && s.Metric == metric).OrderBy(s => s.TsNs).ToList();
-            if (pts.Count == 0) return null;
-            return (pts.Select(s => Sec(s.TsNs)).ToArray(), pts.Select(s => f is null ? s.Value : f(s.Value)).ToArray());
+            var d = data(_policies[i]);
+            if (d is null || d.Value.X.Length == 0) continue;
+            var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[i % Palette.Length]);
+            line.LegendText = _policies[i];
+            line.LineWidth = 2;
+            drawn++;
         }
+        if (drawn == 0) return;
+        p.Title(title);
+        p.XLabel("trace time (s)");
+        p.YLabel(ylabel);
+        p.ShowLegend(Alignment.UpperLeft);
+        Save(p, name, title, caption);
+    }
 
-        // 3. Shootdowns over time.
+    (double[] X, double[] Y)? SeriesOf(string policy, Metric metric, Func<double, double>? f = null)
+    {
+        var pts = r.Series.Where(s => s.Policy == policy && s.Metric == metric.Name).OrderBy(s => s.TsNs).ToList();
+        if (pts.Count == 0) return null;
+        return (pts.Select(s => Sec(s.TsNs)).ToArray(), pts.Select(s => f is null ? s.Value : f(s.Value)).ToArray());
+    }
+
+    public void ShootdownsOverTime() =>
         Lines("shootdowns_over_time", "TLB shootdown IPIs over time", "IPIs sent by the model's kernel-range flushes (cumulative), one line per policy.",
-            "IPIs sent (cumulative)", pol => SeriesOf(pol, "ipis_sent"));
+            "IPIs sent (cumulative)", pol => SeriesOf(pol, Metrics.IpisSent));
 
-        // 4. Direct-map composition per policy (bytes mapped by leaf size, both address spaces).
-        foreach (var pol in policies)
+    static readonly (Metric Metric, string Label, double Bytes)[] LeafSeries =
+    [
+        (Metrics.DirectMap4kPages, "direct map 4K", 4096.0), (Metrics.DirectMap2mPages, "direct map 2M", 2097152.0),
+        (Metrics.DirectMap1gPages, "direct map 1G", 1073741824.0),
+        (Metrics.RestrictedMap4kPages, "restricted 4K", 4096.0), (Metrics.RestrictedMap2mPages, "restricted 2M", 2097152.0),
+    ];
+
+    /// <summary>Direct-map composition per policy (bytes mapped by leaf size, both address spaces).</summary>
+    public void DirectMapComposition()
+    {
+        foreach (var pol in _policies)
         {
             var p = new Plot();
             int k = 0;
-            foreach (var (metric, label, bytes) in new[]
-            {
-                ("direct_map_4k_pages", "direct map 4K", 4096.0), ("direct_map_2m_pages", "direct map 2M", 2097152.0), ("direct_map_1g_pages", "direct map 1G", 1073741824.0),
-                ("restricted_map_4k_pages", "restricted 4K", 4096.0), ("restricted_map_2m_pages", "restricted 2M", 2097152.0),
-            })
+            foreach (var (metric, label, bytes) in LeafSeries)
             {
                 var d = SeriesOf(pol, metric, v => v * bytes / (1 << 30));
                 if (d is null) continue;
@@ -157,8 +185,11 @@ public static class Charts
             Save(p, "direct_map_" + Safe(pol), $"Direct map: {pol}",
                 "Bytes of the direct map (and ASI's restricted map) covered by 4 KiB, 2 MiB and 1 GiB leaves (DirectMap4k/2M/1G), present or not.");
         }
+    }
 
-        // 5. Physical-memory map heatmaps.
+    /// <summary>The physical-memory map heatmaps of the freetype policies.</summary>
+    public void PageblockMaps()
+    {
         foreach (var pol in r.Pageblocks.Select(x => x.Policy).Distinct())
         {
             var cells = r.Pageblocks.Where(x => x.Policy == pol).ToList();
@@ -180,92 +211,92 @@ public static class Charts
             Save(p, "pageblock_map_" + Safe(pol), $"Physical-memory map: {pol}",
                 $"Each column is a sample; each row a bucket of pageblocks in pfn order; colour = fraction of the bucket's pageblocks that are {flag}.", heatmap: true);
         }
+    }
 
-        // 6. Fragmentation over time.
+    public void FragmentationOverTime() =>
         Lines("fragmentation_over_time", "Free memory in blocks of 2 MiB or more", "Share of free pages that sit in free blocks of pageblock order or more, per policy.",
             "free in ≥ 2 MiB blocks / free (%)", pol =>
             {
-                var big = SeriesOf(pol, "free_pages_in_2m_blocks");
-                var all = SeriesOf(pol, "free_pages");
+                var big = SeriesOf(pol, Metrics.FreePagesIn2mBlocks);
+                var all = SeriesOf(pol, Metrics.FreePages);
                 if (big is null || all is null || big.Value.X.Length != all.Value.X.Length) return null;
                 return (big.Value.X, big.Value.Y.Select((v, i) => all.Value.Y[i] > 0 ? 100 * v / all.Value.Y[i] : 0).ToArray());
             });
 
-        // 7. Fidelity: model ÷ trace per check, so counts and page totals share one axis.
+    /// <summary>Fidelity: model ÷ trace per check, so counts and page totals share one axis.</summary>
+    public void Fidelity()
+    {
         var checks = r.Fidelity.Where(f => f.Trace > 0).ToList();
-        if (checks.Count > 0)
+        if (checks.Count == 0) return;
+        var p = new Plot();
+        var bars = new List<Bar>();
+        var ticks = new List<Tick>();
+        for (int i = 0; i < checks.Count; i++)
         {
-            var p = new Plot();
-            var bars = new List<Bar>();
-            var ticks = new List<Tick>();
-            for (int i = 0; i < checks.Count; i++)
-            {
-                double ratio = 100 * checks[i].Model / checks[i].Trace;
-                var color = checks[i].WithinTolerance switch { false => Colors.IndianRed, true => Colors.SeaGreen, null => Colors.SteelBlue };
-                bars.Add(new Bar { Position = checks.Count - 1 - i, Value = ratio, FillColor = color, Orientation = Orientation.Horizontal });
-                ticks.Add(new Tick(checks.Count - 1 - i, $"{checks[i].Check} ({checks[i].Trace:N0})"));
-            }
-            p.Add.Bars(bars);
-            p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
-            p.Axes.Left.MajorTickStyle.Length = 0;
-            var line = p.Add.VerticalLine(100, 1.5f, Colors.Black);
-            line.LinePattern = LinePattern.Dashed;
-            p.Legend.ManualItems.Add(new LegendItem { LabelText = "within target", FillColor = Colors.SeaGreen });
-            p.Legend.ManualItems.Add(new LegendItem { LabelText = "target missed", FillColor = Colors.IndianRed });
-            p.Legend.ManualItems.Add(new LegendItem { LabelText = "reported only", FillColor = Colors.SteelBlue });
-            p.ShowLegend(Alignment.LowerRight);
-            p.Title("Fidelity: the noasi model as % of what the kernel did");
-            p.XLabel("model ÷ trace (%) — 100 is exact; trace value in brackets");
-            p.Axes.SetLimitsX(0, Math.Max(150, bars.Max(b => b.Value) * 1.1));
-            Save(p, "fidelity", "Fidelity", "Each check's model value as a percentage of the trace's (events counted in the trace, or the end snapshot); green within the target, red missed, blue reported without a target.");
+            double ratio = 100 * checks[i].Model / checks[i].Trace;
+            var color = checks[i].WithinTolerance switch { false => Colors.IndianRed, true => Colors.SeaGreen, null => Colors.SteelBlue };
+            bars.Add(new Bar { Position = checks.Count - 1 - i, Value = ratio, FillColor = color, Orientation = Orientation.Horizontal });
+            ticks.Add(new Tick(checks.Count - 1 - i, $"{checks[i].Check} ({checks[i].Trace:N0})"));
         }
-
-        // 8. Allocation mix.
-        if (r.Mix.Count > 0)
-        {
-            var p = new Plot();
-            var cats = r.Mix.GroupBy(m => (m.Order, m.Migratetype)).OrderBy(g => g.Key.Order).ThenBy(g => g.Key.Migratetype).ToList();
-            string[] classes = ["nonsensitive", "sensitive", "unmapped"];
-            Color[] colors = [Colors.SteelBlue, Colors.IndianRed, Colors.DarkOrange];
-            var bars = new List<Bar>();
-            var ticks = new List<Tick>();
-            for (int i = 0; i < cats.Count; i++)
-            {
-                double y = 0;
-                for (int c = 0; c < classes.Length; c++)
-                {
-                    double v = cats[i].Where(m => m.Class == classes[c]).Sum(m => (double)m.Requests);
-                    if (v <= 0) continue;
-                    bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c] });
-                    y += v;
-                }
-                ticks.Add(new Tick(i, $"o{cats[i].Key.Order} {MtName(cats[i].Key.Migratetype)}"));
-            }
-            p.Add.Bars(bars);
-            p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
-            if (cats.Count > 6)
-            {
-                p.Axes.Bottom.TickLabelStyle.Rotation = 30;
-                p.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-                p.Axes.Bottom.MinimumSize = 80;
-            }
-            for (int c = 0; c < classes.Length; c++)
-                if (r.Mix.Any(m => m.Class == classes[c])) p.Legend.ManualItems.Add(new LegendItem { LabelText = classes[c], FillColor = colors[c] });
-            p.ShowLegend(Alignment.UpperRight);
-            p.Title("Allocation mix: order × migratetype × sensitivity");
-            p.YLabel("allocation requests");
-            p.Axes.Margins(bottom: 0);
-            Save(p, "allocation_mix", "Allocation mix", "Allocation requests of the trace by order and migratetype, stacked by the class the classifier gave them.");
-        }
-        return charts;
+        p.Add.Bars(bars);
+        p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        p.Axes.Left.MajorTickStyle.Length = 0;
+        var line = p.Add.VerticalLine(100, 1.5f, Colors.Black);
+        line.LinePattern = LinePattern.Dashed;
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "within target", FillColor = Colors.SeaGreen });
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "target missed", FillColor = Colors.IndianRed });
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "reported only", FillColor = Colors.SteelBlue });
+        p.ShowLegend(Alignment.LowerRight);
+        p.Title("Fidelity: the noasi model as % of what the kernel did");
+        p.XLabel("model ÷ trace (%) — 100 is exact; trace value in brackets");
+        p.Axes.SetLimitsX(0, Math.Max(150, bars.Max(b => b.Value) * 1.1));
+        Save(p, "fidelity", "Fidelity", "Each check's model value as a percentage of the trace's (events counted in the trace, or the end snapshot); green within the target, red missed, blue reported without a target.");
     }
 
-    static string MtName(int mt) => mt switch { 0 => "unmovable", 1 => "movable", 2 => "reclaimable", 3 => "highatomic", _ => $"mt{mt}" };
+    /// <summary>Allocation requests by order and migratetype, stacked by class.</summary>
+    public void AllocationMix()
+    {
+        if (r.Mix.Count == 0) return;
+        var p = new Plot();
+        var cats = r.Mix.GroupBy(m => (m.Order, m.Migratetype)).OrderBy(g => g.Key.Order).ThenBy(g => g.Key.Migratetype).ToList();
+        string[] classes = ["nonsensitive", "sensitive", "unmapped"];
+        Color[] colors = [Colors.SteelBlue, Colors.IndianRed, Colors.DarkOrange];
+        var bars = new List<Bar>();
+        var ticks = new List<Tick>();
+        for (int i = 0; i < cats.Count; i++)
+        {
+            double y = 0;
+            for (int c = 0; c < classes.Length; c++)
+            {
+                double v = cats[i].Where(m => m.Class == classes[c]).Sum(m => (double)m.Requests);
+                if (v <= 0) continue;
+                bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c] });
+                y += v;
+            }
+            ticks.Add(new Tick(i, $"o{cats[i].Key.Order} {MigratetypeNames.Of(cats[i].Key.Migratetype)}"));
+        }
+        p.Add.Bars(bars);
+        p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        if (cats.Count > 6)
+        {
+            p.Axes.Bottom.TickLabelStyle.Rotation = 30;
+            p.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+            p.Axes.Bottom.MinimumSize = 80;
+        }
+        for (int c = 0; c < classes.Length; c++)
+            if (r.Mix.Any(m => m.Class == classes[c])) p.Legend.ManualItems.Add(new LegendItem { LabelText = classes[c], FillColor = colors[c] });
+        p.ShowLegend(Alignment.UpperRight);
+        p.Title("Allocation mix: order × migratetype × sensitivity");
+        p.YLabel("allocation requests");
+        p.Axes.Margins(bottom: 0);
+        Save(p, "allocation_mix", "Allocation mix", "Allocation requests of the trace by order and migratetype, stacked by the class the classifier gave them.");
+    }
+
     static string Safe(string s) => string.Concat(s.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
 
-    static void PolicyTicks(Plot p, IReadOnlyList<string> policies)
+    void PolicyTicks(Plot p)
     {
-        var ticks = policies.Select((pol, i) => new Tick(i, pol)).ToArray();
+        var ticks = _policies.Select((pol, i) => new Tick(i, pol)).ToArray();
         p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
         p.Axes.Bottom.MajorTickStyle.Length = 0;
         p.HideGrid();

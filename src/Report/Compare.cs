@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using AsiTrace.Replay.Results;
 
 namespace AsiTrace.Report;
 
@@ -15,7 +16,9 @@ public sealed record Gate(string? Policy, string Metric, double Percent, string 
         if (!double.TryParse(right, NumberStyles.Float, CultureInfo.InvariantCulture, out double pct) || pct < 0)
             throw new FormatException($"--fail-on '{text}': '{right}' is not a percentage");
         int colon = left.IndexOf(':');
-        return colon > 0 ? new Gate(left[..colon], left[(colon + 1)..], pct, text) : new Gate(null, left, pct, text);
+        var gate = colon > 0 ? new Gate(left[..colon], left[(colon + 1)..], pct, text) : new Gate(null, left, pct, text);
+        if (!Metrics.IsKnown(gate.Metric)) throw new FormatException($"--fail-on '{text}': unknown metric '{gate.Metric}' (e.g. {Metrics.EstimatedNs}, {Metrics.AsiExits}, {Metrics.KernelRangeFlushes})");
+        return gate;
     }
 }
 
@@ -42,7 +45,7 @@ public static class Compare
     {
         var changes = new List<MetricChange>();
         foreach (var policy in baseline.Policies.Where(p => candidate.Policies.Contains(p)))
-            foreach (var metric in baseline.Totals.Where(t => t.Policy == policy).Select(t => t.Metric).Distinct().Where(m => candidate.Has(policy, m)))
+            foreach (var metric in baseline.Totals.Where(t => t.Policy == policy).Select(t => t.Metric).Distinct().Where(m => Metrics.IsKnown(m) && candidate.Has(policy, m)))
             {
                 double b = baseline.Total(policy, metric), c = candidate.Total(policy, metric);
                 var gate = gates.FirstOrDefault(g => g.Metric == metric && (g.Policy is null || g.Policy == policy));

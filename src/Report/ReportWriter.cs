@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using AsiTrace.Replay.Results;
 using CsvHelper;
 
 namespace AsiTrace.Report;
@@ -13,13 +14,13 @@ namespace AsiTrace.Report;
 public static class ReportWriter
 {
     /// <summary>Metrics the summary table shows per policy, with a label.</summary>
-    static readonly (string Metric, string Label)[] Headline =
+    static readonly (Metric Metric, string Label)[] Headline =
     [
-        ("estimated_ns", "CPU time (ms)"), ("latency_ns", "initiator time (ms)"), ("asi_exits", "asi_exits"),
-        ("kernel_range_flushes", "kernel shootdowns"), ("ipis_sent", "IPIs sent"), ("tlb_misses", "TLB misses"),
-        ("direct_map_splits_1g", "1G splits"), ("direct_map_splits_2m", "2M splits"), ("page_table_pages", "page-table pages"),
-        ("pageblock_flips", "pageblock flips"), ("unmapped_pageblocks", "unmapped pageblocks"), ("bytes_zeroed", "bytes zeroed"),
-        ("mermap_local_flushes", "mermap flushes"), ("extfrag", "fallbacks (extfrag)"),
+        (Metrics.EstimatedNs, "CPU time (ms)"), (Metrics.LatencyNs, "initiator time (ms)"), (Metrics.AsiExits, "asi_exits"),
+        (Metrics.KernelRangeFlushes, "kernel shootdowns"), (Metrics.IpisSent, "IPIs sent"), (Metrics.TlbMisses, "TLB misses"),
+        (Metrics.DirectMapSplits1G, "1G splits"), (Metrics.DirectMapSplits2M, "2M splits"), (Metrics.PageTablePages, "page-table pages"),
+        (Metrics.PageblockFlips, "pageblock flips"), (Metrics.UnmappedPageblocks, "unmapped pageblocks"), (Metrics.BytesZeroed, "bytes zeroed"),
+        (Metrics.MermapLocalFlushes, "mermap flushes"), (Metrics.Extfrag, "fallbacks (extfrag)"),
     ];
 
     public static List<string> Write(ResultsSet r, string outDir)
@@ -51,7 +52,7 @@ public static class ReportWriter
         return path;
     }
 
-    static string Fmt(string metric, double v) => metric is "estimated_ns" or "latency_ns"
+    static string Fmt(Metric metric, double v) => metric.Unit == "ns"
         ? (v / 1e6).ToString("N3", CultureInfo.InvariantCulture)
         : v.ToString("N0", CultureInfo.InvariantCulture);
 
@@ -59,25 +60,25 @@ public static class ReportWriter
     public static List<string> Headlines(ResultsSet r)
     {
         var lines = new List<string>();
-        double Ns(string p) => r.Total(p, "estimated_ns");
+        double Ns(string p) => r.Total(p, Metrics.EstimatedNs);
         double Pct(double a, double b) => b == 0 ? 0 : (a / b - 1) * 100;
         var pols = r.Policies;
         if (pols.Contains("noasi"))
             foreach (var p in pols.Where(p => p != "noasi"))
-                lines.Add($"`{p}` costs {Pct(Ns(p), Ns("noasi")):+0.0;-0.0}% CPU time against `noasi` ({Ns(p) / 1e6:N3} ms vs {Ns("noasi") / 1e6:N3} ms), with {r.Total(p, "asi_exits"):N0} asi_exits and {r.Total(p, "kernel_range_flushes"):N0} kernel shootdowns.");
+                lines.Add($"`{p}` costs {Pct(Ns(p), Ns("noasi")):+0.0;-0.0}% CPU time against `noasi` ({Ns(p) / 1e6:N3} ms vs {Ns("noasi") / 1e6:N3} ms), with {r.Total(p, Metrics.AsiExits):N0} asi_exits and {r.Total(p, Metrics.KernelRangeFlushes):N0} kernel shootdowns.");
         foreach (var p in pols.Where(p => p.EndsWith("+mermap", StringComparison.Ordinal)))
         {
             string bare = p[..^"+mermap".Length];
             if (pols.Contains(bare) && Ns(bare) > 0)
-                lines.Add($"The mermap saves {-Pct(Ns(p), Ns(bare)):0.0}% of `{bare}`'s CPU time ({r.Total(bare, "asi_exits") - r.Total(p, "asi_exits"):N0} fewer asi_exits).");
+                lines.Add($"The mermap saves {-Pct(Ns(p), Ns(bare)):0.0}% of `{bare}`'s CPU time ({r.Total(bare, Metrics.AsiExits) - r.Total(p, Metrics.AsiExits):N0} fewer asi_exits).");
         }
-        bool noneUnmapped = pols.Where(p => p is "unmapped" or "secretfree").Any(p => r.Has(p, "allocations_unmapped") && r.Total(p, "allocations_unmapped") == 0);
+        bool noneUnmapped = pols.Where(p => p is "unmapped" or "secretfree").Any(p => r.Has(p, Metrics.AllocationsUnmapped) && r.Total(p, Metrics.AllocationsUnmapped) == 0);
         if (noneUnmapped)
             lines.Add("No allocation was classified `unmapped` (the default rules never do: direct-map removal is a property of the user, e.g. guest_memfd), so `unmapped` and `secretfree` replay as `noasi` here; name the workload with a rule such as `--classify 'comm=firecracker:unmapped'`.");
-        else if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", "latency_ns") > 0)
-            lines.Add($"`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by {Pct(r.Total("unmapped", "latency_ns"), r.Total("secretfree", "latency_ns")):+0.0;-0.0}% against per-allocation unmapping (`secretfree`): {r.Total("unmapped", "kernel_range_flushes"):N0} vs {r.Total("secretfree", "kernel_range_flushes"):N0} shootdowns.");
+        else if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", Metrics.LatencyNs) > 0)
+            lines.Add($"`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by {Pct(r.Total("unmapped", Metrics.LatencyNs), r.Total("secretfree", Metrics.LatencyNs)):+0.0;-0.0}% against per-allocation unmapping (`secretfree`): {r.Total("unmapped", Metrics.KernelRangeFlushes):N0} vs {r.Total("secretfree", Metrics.KernelRangeFlushes):N0} shootdowns.");
         if (pols.Contains("asi-freetypes") && pols.Contains("asi-rfc") && Ns("asi-rfc") > 0)
-            lines.Add($"Sensitivity in the freetype (`asi-freetypes`) costs {Pct(Ns("asi-freetypes"), Ns("asi-rfc")):+0.0;-0.0}% against the RFC's per-page mapping (`asi-rfc`), with {r.Total("asi-freetypes", "pageblock_flips"):N0} pageblock flips instead of {r.Total("asi-rfc", "restricted_map_splits_2m"):N0} restricted-map splits.");
+            lines.Add($"Sensitivity in the freetype (`asi-freetypes`) costs {Pct(Ns("asi-freetypes"), Ns("asi-rfc")):+0.0;-0.0}% against the RFC's per-page mapping (`asi-rfc`), with {r.Total("asi-freetypes", Metrics.PageblockFlips):N0} pageblock flips instead of {r.Total("asi-rfc", Metrics.RestrictedMapSplits2M):N0} restricted-map splits.");
         return lines;
     }
 

@@ -16,7 +16,19 @@ public sealed class ResultsSet
     public JsonDocument? Run { get; init; }
 
     public IReadOnlyList<string> Policies => Totals.Select(t => t.Policy).Distinct().ToList();
-    public double Total(string policy, string metric) => Totals.FirstOrDefault(t => t.Policy == policy && t.Metric == metric)?.Value ?? 0;
+    /// <summary>The policy's total of <paramref name="metric"/>; 0 when the policy does not have it (restricted-map
+    /// figures exist only under ASI, pcp figures only under noasi).</summary>
+    public double Total(string policy, Metric metric) => Totals.FirstOrDefault(t => t.Policy == policy && t.Metric == metric.Name)?.Value ?? 0;
+
+    /// <summary><see cref="Total(string, Metric)"/> by name, for names read from files or the command line; a name no
+    /// replay writes is an error (<see cref="Metrics.IsKnown"/>).</summary>
+    public double Total(string policy, string metric)
+    {
+        if (!Metrics.IsKnown(metric)) throw new KeyNotFoundException($"unknown metric '{metric}'");
+        return Totals.FirstOrDefault(t => t.Policy == policy && t.Metric == metric)?.Value ?? 0;
+    }
+
+    public bool Has(string policy, Metric metric) => Has(policy, metric.Name);
     public bool Has(string policy, string metric) => Totals.Any(t => t.Policy == policy && t.Metric == metric);
 
     public static ResultsSet Load(string dir)

@@ -128,7 +128,7 @@ public class FreetypeTests
         var options = new BuddyOptions { Freetypes = FreetypeLayout.Sensitivity };
         var a = new PageAllocator([InitialLayout.Build(spec, options, initialFlag: 1)!], 1, new PageAllocatorOptions { Buddy = options });
         int flips = 0;
-        a.OnConvert = (_, _, order, ft) => { flips++; Assert.Equal(9, order); Assert.Equal(0, Freetype.Flag(ft)); };
+        a.OnConvert = (cpu, _, _, order, ft) => { flips++; Assert.Equal(0, cpu); Assert.Equal(9, order); Assert.Equal(0, Freetype.Flag(ft)); };
         int nonsens = Freetype.Make(Migratetype.Unmovable, 0);
         Assert.Equal(-1, a.Alloc(0, 0, ZoneIndex.Normal, nonsens, always: AllocFlags.NoBlock));
         Assert.Equal(0, flips);

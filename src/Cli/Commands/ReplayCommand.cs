@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using AsiTrace.Cli.Output;
 using AsiTrace.Ingest.Pipeline;
@@ -111,7 +110,8 @@ static class ReplayCommand
             WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
             WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
-            var run = RunJson(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!);
+            var run = RunManifest.Build(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!,
+                typeof(ReplayCommand).Assembly.GetName().Version?.ToString());
             WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 
             if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
@@ -183,41 +183,6 @@ static class ReplayCommand
         return false;
     }
 
-    static JsonObject RunJson(string input, string? snapDir, string[] policies, string cpu, CostModel costs, PolicyKnobs knobs,
-        List<ClassifyRule> rules, long intervalNs, ReplayResult r, string placementName)
-    {
-        var inputs = new JsonArray();
-        foreach (var f in Directory.Exists(input) ? Directory.GetFiles(input).Order(StringComparer.Ordinal).ToArray() : [input])
-        {
-            using var s = File.OpenRead(f);
-            inputs.Add(new JsonObject { ["path"] = Path.GetFullPath(f), ["bytes"] = s.Length, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(s)) });
-        }
-        var c = new JsonObject();
-        foreach (var p in typeof(CostModel).GetProperties())
-        {
-            var v = p.GetValue(costs);
-            if (v is Cost cost) c[p.Name] = new JsonObject { ["value"] = cost.Value, ["unit"] = cost.Unit, ["source"] = cost.Source, ["estimate"] = cost.Estimate };
-            else if (v is double d) c[p.Name] = d;
-            else if (v is string str) c[p.Name] = str;
-        }
-        return new JsonObject
-        {
-            ["tool"] = "asitrace",
-            ["version"] = typeof(ReplayCommand).Assembly.GetName().Version?.ToString(),
-            ["inputs"] = inputs,
-            ["snapshot"] = snapDir is null ? null : Path.GetFullPath(snapDir),
-            ["options"] = new JsonObject
-            {
-                ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = placementName, ["cpu_model"] = cpu,
-                ["interval_ns"] = intervalNs,
-                ["classify"] = new JsonArray(rules.Select(x => (JsonNode?)x.Text).ToArray()),
-                ["knobs"] = new JsonObject(typeof(PolicyKnobs).GetProperties().Select(p => KeyValuePair.Create(p.Name, (JsonNode?)JsonValue.Create(p.GetValue(knobs)?.ToString())))),
-            },
-            ["costs"] = c,
-            ["result"] = ResultsWriter.ToJson(r),
-        };
-    }
-
     static void WriteHuman(ReplayResult r, string outDir)
     {
         var e = Console.Error;
@@ -229,12 +194,12 @@ static class ReplayCommand
             e.WriteLine($"  {f.Name,-28} trace {f.Trace,12:N0}  model {f.Model,12:N0}  {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1") : "n/a"),8}  {verdict}");
         }
         // Policies side by side: the metrics that tell them apart.
-        string[] rows =
+        Metric[] rows =
         [
-            "asi_exits", "asi_exits_page_cache", "asi_exits_zeroing", "asi_exits_cow", "asi_exits_context_switch", "kernel_range_flushes",
-            "kernel_range_flushes_full", "ipis_sent", "tlb_misses", "direct_map_splits_1g", "direct_map_splits_2m",
-            "restricted_map_splits_2m", "page_table_pages", "pageblock_flips", "unmapped_pageblocks", "per_allocation_unmaps",
-            "bytes_zeroed", "mermap_local_flushes", "extfrag", "free_pages_in_2m_blocks",
+            Metrics.AsiExits, Metrics.AsiExitsPageCache, Metrics.AsiExitsZeroing, Metrics.AsiExitsCow, Metrics.AsiExitsContextSwitch,
+            Metrics.KernelRangeFlushes, Metrics.KernelRangeFlushesFull, Metrics.IpisSent, Metrics.TlbMisses, Metrics.DirectMapSplits1G,
+            Metrics.DirectMapSplits2M, Metrics.RestrictedMapSplits2M, Metrics.PageTablePages, Metrics.PageblockFlips, Metrics.UnmappedPageblocks,
+            Metrics.PerAllocationUnmaps, Metrics.BytesZeroed, Metrics.MermapLocalFlushes, Metrics.Extfrag, Metrics.FreePagesIn2mBlocks,
         ];
         var names = r.Metrics.Keys.ToList();
         double baseNs = r.EstimatedNs.GetValueOrDefault("noasi");
@@ -243,13 +208,13 @@ static class ReplayCommand
         e.WriteLine($"{"estimated CPU time (ms)",-28}" + string.Concat(names.Select(n => $"{r.EstimatedNs[n] / 1e6,22:N3}")));
         if (baseNs > 0) e.WriteLine($"{"  vs noasi",-28}" + string.Concat(names.Select(n => $"{(r.EstimatedNs[n] / baseNs - 1) * 100,21:+0.0;-0.0;0.0}%")));
         foreach (var row in rows)
-            if (names.Any(n => r.Metrics[n].GetValueOrDefault(row) != 0))
-                e.WriteLine($"{row,-28}" + string.Concat(names.Select(n => $"{r.Metrics[n].GetValueOrDefault(row),22:N0}")));
+            if (names.Any(n => r.Metrics[n].GetValueOrDefault(row.Name) != 0))
+                e.WriteLine($"{row.Name,-28}" + string.Concat(names.Select(n => $"{r.Metrics[n].GetValueOrDefault(row.Name),22:N0}")));
         var first = r.Metrics[names[0]];
-        e.WriteLine($"requests: {first.GetValueOrDefault("allocations"):N0} allocations ({first.GetValueOrDefault("allocations_sensitive"):N0} sensitive, {first.GetValueOrDefault("allocations_unmapped"):N0} unmapped), {first.GetValueOrDefault("frees"):N0} frees; every metric is in totals.parquet and --json");
+        e.WriteLine($"requests: {first.GetValueOrDefault(Metrics.Allocations.Name):N0} allocations ({first.GetValueOrDefault(Metrics.AllocationsSensitive.Name):N0} sensitive, {first.GetValueOrDefault(Metrics.AllocationsUnmapped.Name):N0} unmapped), {first.GetValueOrDefault(Metrics.Frees.Name):N0} frees; every metric is in totals.parquet and --json");
         // One classification feeds every policy: the counts are the same in each.
         bool directMapPolicies = names.Any(n => n.StartsWith("unmapped", StringComparison.Ordinal) || n.StartsWith("secretfree", StringComparison.Ordinal));
-        if (directMapPolicies && first.GetValueOrDefault("allocations") > 0 && first.GetValueOrDefault("allocations_unmapped") == 0)
+        if (directMapPolicies && first.GetValueOrDefault(Metrics.Allocations.Name) > 0 && first.GetValueOrDefault(Metrics.AllocationsUnmapped.Name) == 0)
             e.WriteLine("note: no allocation was classified unmapped, so unmapped and secretfree replay as noasi; add a rule such as --classify 'comm=firecracker:unmapped'");
         if (r.Anomalies.Count > 0)
         {

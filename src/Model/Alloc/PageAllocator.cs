@@ -48,9 +48,12 @@ public sealed class PageAllocator
     public long AllocsBelowMin { get; private set; }
     public long FailedAllocs { get; private set; }
     public long FreesOutsideZones { get; private set; }
-    /// <summary>Called after a block changed freetype (<see cref="BuddyZone.RmqueueConvert"/>): zone index, first pfn,
-    /// order of the converted block, the freetype it took. Policies charge the mapping change here.</summary>
-    public Action<int, long, int, int>? OnConvert { get; set; }
+    /// <summary>Called after a block changed freetype (<see cref="BuddyZone.RmqueueConvert"/>): the CPU whose request
+    /// or work did it, zone index, first pfn, order of the converted block, the freetype it took. Policies charge the
+    /// mapping change here.</summary>
+    public Action<int, int, long, int, int>? OnConvert { get; set; }
+    /// <summary>The CPU of the operation in progress (the kernel's <c>smp_processor_id()</c>), for <see cref="OnConvert"/>.</summary>
+    int _opCpu;
     /// <summary>Requests the freetype rules refused a conversion (ALLOC_NOBLOCK under the Sep 2025 rules).</summary>
     public long ConversionsRefused { get; private set; }
     readonly long[] _nextDecay;
@@ -73,7 +76,7 @@ public sealed class PageAllocator
             }
             Zones[iz.Spec.Index] = new AllocZone { Index = iz.Spec.Index, Buddy = iz.Zone, Spec = iz.Spec, Pcp = pcp, Flags = flags };
             int zoneIndex = iz.Spec.Index;
-            iz.Zone.OnConvert = (pfn, order, ft) => OnConvert?.Invoke(zoneIndex, pfn, order, ft);
+            iz.Zone.OnConvert = (pfn, order, ft) => OnConvert?.Invoke(_opCpu, zoneIndex, pfn, order, ft);
         }
         _nextDecay = new long[Cpus];
         Array.Fill(_nextDecay, long.MinValue);
@@ -119,8 +122,10 @@ public sealed class PageAllocator
     /// <paramref name="flags"/> (<c>gfp_to_alloc_flags()</c>: MIN_RESERVE for __GFP_HIGH, NON_BLOCK for atomic, …).
     /// Returns the pfn, or −1 when no zone has a free block.
     /// </summary>
-    public long Alloc(int cpu, int order, int highestZoneIdx, int mt, AllocFlags flags = AllocFlags.None, AllocFlags always = AllocFlags.None)
+    public long Alloc(int cpu, int order, int highestZoneIdx, int freetype, AllocFlags flags = AllocFlags.None, AllocFlags always = AllocFlags.None)
     {
+        _opCpu = cpu;
+        int mt = freetype;
         cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
         highestZoneIdx = Math.Clamp(highestZoneIdx, 0, ZoneIndex.Count - 1);
         // alloc_flags_nofragment(): only when the preferred zone is ZONE_NORMAL and ZONE_DMA32 is populated.
@@ -267,6 +272,22 @@ public sealed class PageAllocator
     {
         if ((uint)cpu >= (uint)Cpus) return;
         foreach (var z in Zones) z?.Pcp[cpu].Decay();
+    }
+
+    /// <summary>Converts one free pageblock of <paramref name="zone"/> to <paramref name="toFreetype"/> ahead of demand,
+    /// as work on <paramref name="cpu"/> (<see cref="BuddyZone.ConvertFreePageblock"/>). Returns its pfn, or −1.</summary>
+    public long ConvertFreePageblock(int cpu, AllocZone zone, int toFreetype)
+    {
+        _opCpu = cpu;
+        return zone.Buddy.ConvertFreePageblock(toFreetype);
+    }
+
+    /// <summary>In every zone, wholly free pageblocks of <paramref name="fromFreetype"/> beyond the first
+    /// <paramref name="keepPageblocks"/> go back to <paramref name="toFreetype"/>, as work on <paramref name="cpu"/>.</summary>
+    public void ReturnFreePageblocks(int cpu, int fromFreetype, int toFreetype, long keepPageblocks)
+    {
+        _opCpu = cpu;
+        foreach (var z in Zones) z?.Buddy.ReturnFreePageblocks(fromFreetype, toFreetype, keepPageblocks);
     }
 
     /// <summary><c>free_one_page()</c> straight to the buddy, bypassing the pcp lists (the ASI RFC's deferred frees).</summary>

@@ -26,6 +26,13 @@ public sealed class PfnBitmap : IPfnSet
         return (ulong)i < (ulong)Pages && (_bits[i >> 6] & (1UL << (int)(i & 63))) != 0;
     }
 
+    /// <summary>Is any pfn of [pfn, pfn + count) in the set?</summary>
+    public bool ContainsAny(long pfn, long count)
+    {
+        for (long i = 0; i < count; i++) if (Contains(pfn + i)) return true;
+        return false;
+    }
+
     /// <summary>Adds [pfn, pfn + count), clipped to the map.</summary>
     public void AddRange(long pfn, long count)
     {

@@ -1,3 +1,5 @@
+using AsiTrace.Model.Units;
+
 namespace AsiTrace.Model.Paging;
 
 /// <summary>How the direct map is built (<c>probe_page_size_mask</c>; model-reference.md §3.4).</summary>
@@ -69,6 +71,12 @@ public sealed class DirectMap
     }
 
     public ulong VirtualAddress(ulong pfn) => PageOffset + (pfn << 12);
+
+    /// <summary>Where the direct map maps <paramref name="pfn"/> (<c>__va(PFN_PHYS(pfn))</c>).</summary>
+    public VirtAddr VirtualAddress(Pfn pfn) => new(PageOffset + ((ulong)pfn.Value << Pfn.PageShift));
+
+    /// <summary><see cref="SetPresent(ulong, long, bool)"/> from a typed pfn.</summary>
+    public CpaResult SetPresent(Pfn first, long count, bool present) => SetPresent((ulong)first.Value, count, present);
 
     /// <summary>DirectMap4k / 2M / 1G in kB, as /proc/meminfo prints them.</summary>
     public (long Kb4k, long Kb2M, long Kb1G) MeminfoKb => (Pages[1] * 4, Pages[2] * 2048, Pages[3] * 1048576);

@@ -38,6 +38,25 @@ public sealed class FlushCounters
     /// <summary>The tlb_flush events (reason, pages) in the order the kernel would emit them, if recording is on.</summary>
     public List<(int Cpu, TlbFlushReason Reason, long Pages)>? Trace;
 
+    /// <summary>The counts as they are now (the trace-event log is not copied).</summary>
+    public FlushCounters Copy() => new()
+    {
+        IpisSent = IpisSent, IpisReceived = IpisReceived, Invlpg = Invlpg, LocalFullFlushes = LocalFullFlushes,
+        GlobalFlushes = GlobalFlushes, EntriesInvalidated = EntriesInvalidated, InvlpgbBroadcasts = InvlpgbBroadcasts,
+        KernelRangeFlushes = KernelRangeFlushes, KernelSinglePageFlushes = KernelSinglePageFlushes, KernelFullFlushes = KernelFullFlushes,
+    };
+
+    /// <summary>What was counted since <paramref name="start"/> (a <see cref="Copy"/> taken earlier).</summary>
+    public FlushCounters Minus(FlushCounters start) => new()
+    {
+        IpisSent = IpisSent - start.IpisSent, IpisReceived = IpisReceived - start.IpisReceived, Invlpg = Invlpg - start.Invlpg,
+        LocalFullFlushes = LocalFullFlushes - start.LocalFullFlushes, GlobalFlushes = GlobalFlushes - start.GlobalFlushes,
+        EntriesInvalidated = EntriesInvalidated - start.EntriesInvalidated, InvlpgbBroadcasts = InvlpgbBroadcasts - start.InvlpgbBroadcasts,
+        KernelRangeFlushes = KernelRangeFlushes - start.KernelRangeFlushes,
+        KernelSinglePageFlushes = KernelSinglePageFlushes - start.KernelSinglePageFlushes,
+        KernelFullFlushes = KernelFullFlushes - start.KernelFullFlushes,
+    };
+
     internal void Emit(int cpu, TlbFlushReason reason, long pages)
     {
         TraceEvents[(int)reason]++;

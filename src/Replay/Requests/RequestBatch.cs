@@ -66,7 +66,7 @@ public sealed class RequestBatch
 /// <summary>
 /// Applies a <see cref="RequestBatch"/> to one policy's model, remembering where that model placed each live
 /// allocation (by reconstructor slot). Call <see cref="Event"/> for every event of the chunk, in order.
-/// Generic in the sink so that a struct sink (<see cref="Policies.EngineSink"/>) gets a player compiled for it, calling
+/// Generic in the sink so that a struct sink (<see cref="Machines.MachineSink"/>) gets a player compiled for it, calling
 /// the engine directly: through the interface every event cost a virtual-stub dispatch (3 % of a policy's work).
 /// </summary>
 public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink

@@ -1,0 +1,359 @@
+using System.Runtime.CompilerServices;
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Model.Alloc;
+using AsiTrace.Model.Paging;
+using AsiTrace.Model.Tlb;
+using AsiTrace.Model.Units;
+using AsiTrace.Replay.Classify;
+using AsiTrace.Replay.Policies;
+using AsiTrace.Replay.Requests;
+
+namespace AsiTrace.Replay.Machines;
+
+/// <summary>
+/// One policy's machine: the page allocator (with the policy's freetype layout), the unrestricted direct map, ASI's
+/// restricted map, the vmemmap, the per-CPU TLBs, the mermap and the cost ledger, fed the shared request stream. It does
+/// what every policy does alike (places pages, touches <c>struct page</c>, charges copies and zeroing, replays traced
+/// flushes) and asks its <see cref="IPolicy"/> at each point where policies differ. Every kernel memory access an event
+/// implies goes through the TLB model. Costs are data; nothing is timed.
+/// </summary>
+public sealed class Machine : IRequestSink
+{
+    /// <summary>The outermost policy (a wrapper such as <c>+mermap</c> included).</summary>
+    public IPolicy Policy { get; }
+    public PolicySpec Spec { get; }
+    public PolicyKnobs Knobs { get; }
+    public PageAllocator Allocator { get; }
+    public DirectMap DirectMap { get; }
+    /// <summary>ASI's restricted direct map; null when the policy runs without ASI.</summary>
+    public DirectMap? Restricted { get; }
+    public TlbMachine Tlb { get; }
+    public CostModel Costs { get; }
+    public CostLedger Ledger { get; } = new();
+    public MachineCounters Counters { get; } = new();
+    public AllocationMix Mix { get; } = new();
+    public string Name => Policy.Name;
+    public bool IsAsi { get; }
+    /// <summary>Frames the per-page state covers.</summary>
+    public long PfnLimit { get; }
+    /// <summary><c>--placement trace</c>: pages stay at the pfns the trace shows; the allocator model is not asked (its
+    /// state does not follow), so only the MMU-side costs of where pages really were are modelled.</summary>
+    public bool TracePlacement { get; }
+
+    // The 4-level vmemmap base (Documentation/arch/x86/x86_64/mm.rst); 64 bytes of struct page per frame.
+    const ulong VmemmapBase = 0xffff_ea00_0000_0000UL;
+    const int StructPageBytes = 64;
+    readonly byte[] _pageClass;          // per pfn: class + 1 of the allocation holding it (0: free or older)
+    readonly CpaTotals _cpaDirect, _cpaRestricted;
+    readonly FlushCounters _flushBase;
+    readonly double _transitionNs;       // one asi_exit + asi_enter with the configured flushes
+    readonly double _zero4kNs, _copy4kNs;
+    Mermap? _mermap;
+    long _nextPolicyTick = long.MinValue;
+    int _lastCpu;
+
+    public Machine(IPolicy policy, PolicySpec spec, PolicyKnobs knobs, PageAllocator allocator, IReadOnlyList<PhysRange> ram,
+        long pfnLimit, int cpus, CpuPreset preset, CostModel costs, bool tracePlacement)
+    {
+        Policy = policy; Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs; PfnLimit = pfnLimit;
+        TracePlacement = tracePlacement;
+        IsAsi = policy.IsAsi;
+        _zero4kNs = costs.Zero4K.Ns(costs.CpuGhz);
+        _copy4kNs = costs.Copy4K.Ns(costs.CpuGhz);
+        _transitionNs = TransitionNs(costs, knobs);
+        DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !IsAsi });
+        if (IsAsi) Restricted = DirectMap.Build(ram, new DirectMapOptions { Restricted = true });
+        _pageClass = new byte[pfnLimit];
+        policy.Start(this);
+        MapVmemmap(DirectMap.Tables, pfnLimit, global: !IsAsi);
+        if (Restricted is not null) MapVmemmap(Restricted.Tables, pfnLimit, global: false);
+        Tlb = new TlbMachine(preset, Math.Max(cpus, 1), DirectMap.Tables, new TlbOptions
+        {
+            GlobalPages = !IsAsi, InvalidateOther = IsAsi, Invlpgb = knobs.Invlpgb && preset.Invlpgb,
+        }) { Restricted = Restricted?.Tables };
+        allocator.OnConvert = (cpu, zone, pfn, order, ft) => Policy.OnConvert(this, cpu, new Pfn(pfn), order, ft);
+        // What the initial layout cost is not the replay's: counters start from here.
+        _cpaDirect = new CpaTotals(this, DirectMap);
+        _cpaRestricted = new CpaTotals(this, Restricted);
+        _flushBase = Tlb.Counters.Copy();
+        if (spec.Mermap || policy.Layout == FreetypeLayout.Unmapped) _mermap = new Mermap(Math.Max(cpus, 1), knobs.MermapWindowPages);
+    }
+
+    /// <summary>The vmemmap (64-byte <c>struct page</c> per frame) mapped with 2 MiB leaves, as <c>vmemmap_populate</c> does.</summary>
+    static void MapVmemmap(PageTables tables, long pfnLimit, bool global)
+    {
+        long bytes = pfnLimit * StructPageBytes;
+        var flags = Pte.Present | Pte.Rw | Pte.Accessed | Pte.Dirty | Pte.Nx | (global ? Pte.Global : Pte.None);
+        // Backed by frames past the end of RAM: the model only translates these addresses, never allocates them.
+        ulong pmdPages = (ulong)PageLevel.Pages(PageLevel.Pmd), backing = (ulong)pfnLimit + pmdPages;
+        for (long off = 0; off < bytes; off += 2 << 20, backing += pmdPages)
+            tables.MapLeaf(VmemmapBase + (ulong)off, PageLevel.Pmd, backing, flags);
+    }
+
+    static VirtAddr StructPage(Pfn pfn) => new(VmemmapBase + (ulong)pfn.Value * StructPageBytes);
+
+    // ---- the request stream (IRequestSink) ----
+
+    public long Alloc(in AllocRequest r)
+    {
+        int ft = Policy.FreetypeFor(in r);
+        var always = Policy.AlwaysFlags(in r);
+        _lastCpu = r.Cpu;
+        Mix.Add(in r);
+        long placed = TracePlacement ? r.TracePfn
+            : Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, SlowPathFlags(r.Gfp, r.Order), always);
+        if (TracePlacement && (placed < 0 || placed + (1L << r.Order) > _pageClass.Length)) { Counters.ModelFailures++; return -1; }
+        if (placed < 0) { Counters.ModelFailures++; return -1; }
+        var pfn = new Pfn(placed);
+        long n = 1L << r.Order;
+        Access(r.Cpu, StructPage(pfn), IsAsi);
+        _pageClass.AsSpan((int)Math.Min(placed, int.MaxValue), (int)n).Fill((byte)(r.Class + 1));
+        bool zero = (r.Gfp & (ulong)Gfp.Zero) != 0;
+        // A user page allocated without __GFP_ZERO and not for the page cache is filled by copying another page:
+        // copy-on-write (wp_page_copy) is the common case (anonymous faults zero; swap-in and migration also copy).
+        if (r.Reason == ClassReason.Hardwall && !zero && r.Order == 0 && r.Migratetype == Migratetype.Movable) CopyOnWrite(r.Cpu, pfn);
+        Policy.OnAlloc(this, in r, pfn, n, zero);
+        return placed;
+    }
+
+    /// <summary><c>gfp_to_alloc_flags()</c>: __GFP_HIGH → ALLOC_MIN_RESERVE; without __GFP_DIRECT_RECLAIM (and without
+    /// __GFP_NOMEMALLOC) → ALLOC_NON_BLOCK, plus ALLOC_HIGHATOMIC for order &gt; 0.</summary>
+    public static AllocFlags SlowPathFlags(ulong gfp, int order)
+    {
+        var f = AllocFlags.None;
+        if ((gfp & (ulong)Gfp.High) != 0) f |= AllocFlags.MinReserve;
+        if ((gfp & (ulong)Gfp.DirectReclaim) == 0 && (gfp & (ulong)Gfp.NoMemalloc) == 0)
+        {
+            f |= AllocFlags.NonBlock;
+            if (order > 0) f |= AllocFlags.HighAtomic;
+        }
+        return f;
+    }
+
+    public void Free(in FreeRequest r, long modelPfn)
+    {
+        long n = 1L << r.Order;
+        _lastCpu = r.Cpu;
+        var pfn = new Pfn(modelPfn);
+        Access(r.Cpu, StructPage(pfn), IsAsi);
+        byte stored = _pageClass[modelPfn];
+        var cls = stored == 0 ? (Sensitivity?)null : (Sensitivity)(stored - 1);
+        _pageClass.AsSpan((int)modelPfn, (int)n).Clear();
+        if (Policy.OnFree(this, in r, pfn, n, cls) && !TracePlacement) Allocator.Free(r.Cpu, modelPfn, r.Order);
+    }
+
+    public void Observe(in TraceEvent e)
+    {
+        Allocator.Tick(e.TsNs);
+        if (e.TsNs >= _nextPolicyTick) _nextPolicyTick = Policy.OnTick(this, in e);
+        switch (e.Kind)
+        {
+            case EventKind.TlbFlush: TracedFlush(in e); break;
+            case EventKind.SchedSwitch: Policy.OnContextSwitch(this, in e); break;
+            case EventKind.SysRead or EventKind.SysWrite: Policy.OnKernelEntry(this, in e); break;
+        }
+    }
+
+    Pfn _lastPageCachePfn = new(-1);
+
+    public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages)
+    {
+        _lastPageCachePfn = new Pfn(modelPfn);
+        Policy.OnPageCacheAccess(this, e.Cpu, _lastPageCachePfn, pages);
+    }
+
+    public void FileCopy(in TraceEvent e, int pages)
+    {
+        Ledger.Charge(CostCause.Copy, pages * _copy4kNs + Costs.FileIoBase.Ns(Costs.CpuGhz));
+        Counters.FileCopies++;
+        Counters.FileCopyPages += pages;
+        Policy.OnFileCopy(this, e.Cpu, pages);
+    }
+
+    /// <summary>Finishes queued work (the policies' deferred unmaps and flushes) at the end of the trace.</summary>
+    public void Finish() => Policy.Finish(this, _lastCpu);
+
+    // ---- mechanisms the policies use ----
+
+    /// <summary>Clearing <paramref name="pages"/> pages, as the policy reaches them (<see cref="IPolicy.OnZero"/>).</summary>
+    public void Zero(int cpu, Pfn pfn, long pages, bool inRestricted) => Policy.OnZero(this, cpu, pfn, pages, inRestricted);
+
+    /// <summary>Charges clearing <paramref name="pages"/> pages (bytes and time), however they are reached.</summary>
+    public void ChargeZeroing(long pages)
+    {
+        Counters.BytesZeroed += pages * 4096;
+        Ledger.Charge(CostCause.Zeroing, pages * _zero4kNs);
+    }
+
+    /// <summary>Clearing pages that no kernel mapping covers (<c>__GFP_UNMAPPED | __GFP_ZERO</c>): through the mermap.</summary>
+    public void ZeroThroughMermap(int cpu, long pages)
+    {
+        ChargeZeroing(pages);
+        MapThroughMermap(cpu, (int)Math.Min(pages, int.MaxValue));
+    }
+
+    void CopyOnWrite(int cpu, Pfn pfn)
+    {
+        Counters.CowCopies++;
+        Ledger.Charge(CostCause.Copy, _copy4kNs);
+        Policy.OnCopyOnWrite(this, cpu, pfn);
+    }
+
+    /// <summary>Loads through the direct map of <paramref name="pages"/> pages at <paramref name="pfn"/>, in the
+    /// restricted or the unrestricted address space.</summary>
+    public void TouchDirectMap(int cpu, Pfn pfn, long pages, bool restricted)
+    {
+        bool r = restricted && Restricted is not null;
+        for (long i = 0; i < pages; i++) Access(cpu, DirectMap.VirtualAddress(pfn.Plus(i)), r);
+    }
+
+    /// <summary>Loads of the page-cache pages a read()/write() copies: the trace does not say which, so the last filled
+    /// page-cache pages stand for them (none before the first fill).</summary>
+    public void TouchLastPageCachePages(int cpu, int pages)
+    {
+        if (_lastPageCachePfn.Value >= 0) TouchDirectMap(cpu, _lastPageCachePfn, pages, restricted: false);
+    }
+
+    /// <summary>Kernel loads by address space (0 unrestricted, 1 restricted), and those that missed every TLB level.</summary>
+    public readonly long[] Accesses = new long[2], AccessMisses = new long[2];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Access(int cpu, VirtAddr va, bool restricted)
+    {
+        if ((uint)cpu >= (uint)Tlb.Cpus.Length) cpu %= Tlb.Cpus.Length;
+        bool r = restricted && Restricted is not null;
+        var outcome = Tlb.TranslateKernel(cpu, va.Value, r, out _);
+        int space = r ? 1 : 0;
+        Accesses[space]++;
+        if (outcome is TlbOutcome.Walk or TlbOutcome.Fault) AccessMisses[space]++;
+    }
+
+    /// <summary>One <c>asi_exit</c> (and the <c>asi_enter</c> after it) for <paramref name="cause"/>.</summary>
+    public void AsiExit(int cpu, ExitCause cause)
+    {
+        Counters.AsiExits[(int)cause]++;
+        if (Knobs.FlushOnTransition) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
+        Ledger.Charge(CostCause.AsiTransitions, _transitionNs);
+    }
+
+    /// <summary>What one asi_exit and the asi_enter after it cost under the configured mitigations: control flushes on
+    /// the way out (IBPB, RSB stuffing), data flushes on the way back in (L1D flush, VERW). Constant per machine.</summary>
+    static double TransitionNs(CostModel costs, PolicyKnobs knobs)
+    {
+        double ghz = costs.CpuGhz;
+        double ns = costs.AsiExit.Ns(ghz) + costs.AsiEnter.Ns(ghz);
+        if (knobs.Ibpb) ns += costs.Ibpb.Ns(ghz);
+        if (knobs.RsbStuff) ns += costs.RsbStuff.Ns(ghz);
+        if (knobs.L1dFlush) ns += costs.L1dFlush.Ns(ghz);
+        if (knobs.Verw) ns += costs.Verw.Ns(ghz);
+        if (knobs.FlushOnTransition) ns += 2 * costs.LocalFullFlush.Ns(ghz);
+        return ns;
+    }
+
+    /// <summary><c>mermap_get()</c>/<c>mermap_put()</c> for <paramref name="pages"/> pages: a fresh CPU-local virtual
+    /// range (one TLB miss per page), and a local full flush whenever the window wraps.</summary>
+    public void MapThroughMermap(int cpu, int pages)
+    {
+        _mermap ??= new Mermap(Tlb.Cpus.Length, Knobs.MermapWindowPages);
+        int flushes = _mermap.Get(cpu, pages);
+        Counters.MermapPages += pages;
+        Counters.MermapLocalFlushes += flushes;
+        double ghz = Costs.CpuGhz;
+        Ledger.Charge(CostCause.Mermap, pages * Costs.PageWalk.Ns(ghz) + flushes * (IsAsi ? Costs.LocalFullFlush.Ns(ghz) : Costs.GlobalFlush.Ns(ghz)));
+    }
+
+    /// <summary><c>flush_tlb_kernel_range()</c>, and what it costs the initiating CPU (its wait is the caller's latency):
+    /// the IPI round (or an INVLPGB broadcast) plus its own INVLPGs or full flush. The targets' handling is CPU time
+    /// (<see cref="CostCause.ModelFlushes"/>), not the caller's latency.</summary>
+    public void KernelFlush(int cpu, VirtAddr start, VirtAddr end)
+    {
+        cpu %= Tlb.Cpus.Length;
+        Tlb.FlushTlbKernelRange(cpu, start.Value, end.Value);
+        long pages = (long)((end.Value - start.Value + 4095) >> 12);
+        Ledger.Charge(CostCause.InitiatorFlushes, IpiRound()
+            + (pages > Tlb.Options.FlushCeiling ? Costs.GlobalFlush.Ns(Costs.CpuGhz) : pages * Costs.InvlpgPerPage.Ns(Costs.CpuGhz)));
+    }
+
+    /// <summary><see cref="KernelFlush"/> over the direct-map addresses of [<paramref name="first"/>, <paramref name="end"/>).</summary>
+    public void KernelFlush(int cpu, Pfn first, Pfn end) => KernelFlush(cpu, DirectMap.VirtualAddress(first), DirectMap.VirtualAddress(end));
+
+    /// <summary><c>flush_tlb_all()</c> (after a large-page split).</summary>
+    internal void FlushAll(int cpu)
+    {
+        cpu %= Tlb.Cpus.Length;
+        Tlb.FlushTlbAll(cpu);
+        Ledger.Charge(CostCause.InitiatorFlushes, IpiRound() + Costs.GlobalFlush.Ns(Costs.CpuGhz));
+    }
+
+    double IpiRound()
+    {
+        if (Tlb.Options.Invlpgb) return Costs.Invlpgb.Ns(Costs.CpuGhz);
+        int targets = Tlb.OnlineCount - 1;
+        return targets <= 0 ? 0 : Costs.IpiInitiatorBase.Ns(Costs.CpuGhz) + targets * Costs.IpiInitiatorPerTarget.Ns(Costs.CpuGhz);
+    }
+
+    /// <summary>Makes [<paramref name="pfn"/>, +<paramref name="pages"/>) present or not in the unrestricted direct map
+    /// (<c>set_direct_map_*</c>), charging splits and their flushes.</summary>
+    public void SetDirectMapPresent(int cpu, Pfn pfn, long pages, bool present) =>
+        _cpaDirect.Add(DirectMap.SetPresent(pfn, pages, present), cpu);
+
+    /// <summary>The same for ASI's restricted map.</summary>
+    public void SetRestrictedPresent(int cpu, Pfn pfn, long pages, bool present) =>
+        _cpaRestricted.Add(Restricted!.SetPresent(pfn, pages, present), cpu);
+
+    /// <summary>A <c>tlb_flush</c> event of the trace: the flush (and IPI) work the traced kernel did, charged as it is.</summary>
+    void TracedFlush(in TraceEvent e)
+    {
+        double ghz = Costs.CpuGhz;
+        double Flush(long pages)
+        {
+            if (pages < 0 || pages > Tlb.Options.FlushCeiling) { Counters.TracedFullFlushes++; return Costs.LocalFullFlush.Ns(ghz); }
+            Counters.TracedSinglePages += pages;
+            return pages * Costs.InvlpgPerPage.Ns(ghz);
+        }
+        double ns;
+        switch ((TlbFlushReason)e.TlbReason)
+        {
+            case TlbFlushReason.TaskSwitch: ns = Flush(-1); break;
+            case TlbFlushReason.RemoteShootdown:
+                Counters.TracedIpisReceived++;
+                ns = Costs.IpiPerTarget.Ns(ghz) + Costs.IpiInitiatorPerTarget.Ns(ghz) + Flush(e.TlbPages);
+                break;
+            case TlbFlushReason.LocalShootdown or TlbFlushReason.LocalMmShootdown: ns = Flush(e.TlbPages); break;
+            case TlbFlushReason.RemoteSendIpi: Counters.TracedIpisSent++; ns = Costs.IpiInitiatorBase.Ns(ghz); break;
+            case TlbFlushReason.RemoteWrongCpu: Counters.TracedIpisReceived++; ns = Costs.IpiPerTarget.Ns(ghz) + Costs.IpiInitiatorPerTarget.Ns(ghz); break;
+            default: return;
+        }
+        Ledger.Charge(CostCause.TracedTlb, ns);
+    }
+
+    // ---- what the results read ----
+
+    /// <summary>The flush work of the replay (the initial layout's excluded).</summary>
+    public FlushCounters ModelFlushes => Tlb.Counters.Minus(_flushBase);
+
+    public long Walks()
+    {
+        long w = 0;
+        foreach (var c in Tlb.Cpus) w += c.Walks;
+        return w;
+    }
+
+    public CpaTotals CpaDirect => _cpaDirect;
+    public CpaTotals CpaRestricted => _cpaRestricted;
+
+    /// <summary>Brings the counter-derived causes of the ledger up to date.</summary>
+    public CostLedger SettledLedger()
+    {
+        double ghz = Costs.CpuGhz;
+        Ledger.Settle(CostCause.ModelFlushes, Costs.FlushNs(ModelFlushes));
+        Ledger.Settle(CostCause.PageTablePages, (_cpaDirect.TablePages + _cpaRestricted.TablePages) * Costs.TablePageAlloc.Ns(ghz));
+        Ledger.Settle(CostCause.TlbMisses, Walks() * Costs.PageWalk.Ns(ghz));
+        return Ledger;
+    }
+
+    /// <summary>CPU time of the replayed work on all CPUs (IPI handling on the targets included).</summary>
+    public double EstimatedNs => SettledLedger().CpuTimeNs;
+    /// <summary>Time on the CPUs that issued the work (see <see cref="CostLedger.LatencyNs"/>).</summary>
+    public double LatencyNs => SettledLedger().LatencyNs;
+}

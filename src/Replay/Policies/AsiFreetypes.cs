@@ -1,0 +1,118 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Model.Alloc;
+using AsiTrace.Model.Units;
+using AsiTrace.Replay.Classify;
+using AsiTrace.Replay.Machines;
+using AsiTrace.Replay.Requests;
+
+namespace AsiTrace.Replay.Policies;
+
+/// <summary>
+/// <c>asi-freetypes</c>: the Sep 2025 "mm: ASI direct map management" series (docs/model.md, "asi-freetypes"). The
+/// sensitivity is part of the freetype, so free and pcp lists are kept per sensitivity and whole pageblocks are mapped
+/// in or out of the restricted map (preallocated at 2 MiB: no splits). Pageblocks start sensitive. The allocator flips a
+/// pageblock (<c>__rmqueue_asi()</c>) only after the normal path and HIGHATOMIC failed, and never for ALLOC_NOBLOCK
+/// requests. A pageblock that becomes nonsensitive is zeroed and mapped; one that becomes sensitive is unmapped and
+/// shot down with <c>flush_tlb_kernel_range()</c>.
+/// </summary>
+public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
+{
+    // Sensitive-ward flips whose kernel-range flush is still due (SensitiveFlushBatch > 1), and the span they cover.
+    int _pendingFlips;
+    long _pendingLo = long.MaxValue, _pendingHi;
+
+    public string Name => "asi-freetypes";
+    public bool IsAsi => true;
+    public FreetypeLayout Layout => FreetypeLayout.Sensitivity;
+    public bool NeedsModelPlacement => true;
+
+    /// <summary>The series boots with every pageblock sensitive; the knob may start all nonsensitive, or in proportion
+    /// to the trace's share of sensitive pages.</summary>
+    public (int Flag, double Fraction) InitialPageblocks(double traceSensitiveFraction) => knobs.InitialSensitivity switch
+    {
+        InitialSensitivity.Sensitive => (1, -1),
+        InitialSensitivity.Trace => (0, traceSensitiveFraction),
+        _ => (0, -1),
+    };
+
+    /// <summary>Freetype flag 1 = sensitive.</summary>
+    public int FreetypeFor(in AllocRequest r) =>
+        Freetype.Make(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1), r.Class == Sensitivity.Nonsensitive ? 0 : 1);
+
+    /// <summary>Requests that cannot reclaim may not flip a pageblock (they cannot wait for the flush), unless the
+    /// <see cref="PolicyKnobs.NoBlockMayFlip"/> ablation allows it.</summary>
+    public AllocFlags AlwaysFlags(in AllocRequest r) =>
+        !knobs.NoBlockMayFlip && (r.Gfp & (ulong)Gfp.DirectReclaim) == 0 ? AllocFlags.NoBlock : AllocFlags.None;
+
+    public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
+    {
+        if (zero) m.Zero(r.Cpu, pfn, pages, inRestricted: r.Class == Sensitivity.Nonsensitive);
+    }
+
+    public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls) => true;
+
+    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, int freetype)
+    {
+        long n = 1L << order;
+        long pageblocks = n >> m.Allocator.Options.Buddy.PageblockOrder;
+        if (Freetype.Flag(freetype) == 0)
+        {
+            // Becoming nonsensitive: zero the block (it held sensitive data), then map it; Present 0 → 1 needs no flush.
+            m.Counters.PageblockFlipsToNonsensitive += pageblocks;
+            if (!knobs.SkipZeroOnFlip) { m.Zero(cpu, pfn, n, inRestricted: false); m.Counters.PagesZeroedForFlip += n; }
+            m.SetRestrictedPresent(cpu, pfn, n, true);
+        }
+        else
+        {
+            // Becoming sensitive: unmap from the restricted map and shoot the translation down everywhere (or, with
+            // SensitiveFlushBatch > 1, once per batch of flips).
+            m.Counters.PageblockFlipsToSensitive += pageblocks;
+            m.SetRestrictedPresent(cpu, pfn, n, false);
+            _pendingFlips++;
+            _pendingLo = Math.Min(_pendingLo, pfn.Value);
+            _pendingHi = Math.Max(_pendingHi, pfn.Value + n);
+            if (_pendingFlips >= Math.Max(knobs.SensitiveFlushBatch, 1)) FlushPendingFlips(m, cpu);
+        }
+    }
+
+    void FlushPendingFlips(Machine m, int cpu)
+    {
+        if (_pendingFlips == 0) return;
+        m.KernelFlush(cpu, new Pfn(_pendingLo), new Pfn(_pendingHi));
+        _pendingFlips = 0;
+        _pendingLo = long.MaxValue; _pendingHi = 0;
+    }
+
+    /// <summary>Nonsensitive pages are mapped in the restricted map and cleared there; others need an exit.</summary>
+    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted)
+    {
+        m.ChargeZeroing(pages);
+        if (!inRestricted) m.AsiExit(cpu, ExitCause.Zeroing);
+        m.TouchDirectMap(cpu, pfn, pages, restricted: inRestricted);
+    }
+
+    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn)
+    {
+        m.AsiExit(cpu, ExitCause.CopyOnWrite);
+        m.TouchDirectMap(cpu, pfn, 1, restricted: false);
+    }
+
+    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages)
+    {
+        m.AsiExit(cpu, ExitCause.PageCache);
+        m.TouchDirectMap(cpu, pfn, pages, restricted: false);
+    }
+
+    public void OnFileCopy(Machine m, int cpu, int pages)
+    {
+        m.AsiExit(cpu, ExitCause.PageCache);
+        m.TouchLastPageCachePages(cpu, pages);
+    }
+
+    public void OnContextSwitch(Machine m, in TraceEvent e)
+    {
+        if (knobs.ExitOnEveryContextSwitch || e.PrevPid != e.NextPid) m.AsiExit(e.Cpu, ExitCause.ContextSwitch);
+    }
+
+    public void Finish(Machine m, int cpu) => FlushPendingFlips(m, cpu);
+}

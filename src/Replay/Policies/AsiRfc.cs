@@ -1,0 +1,135 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Model.Alloc;
+using AsiTrace.Model.Units;
+using AsiTrace.Replay.Classify;
+using AsiTrace.Replay.Machines;
+using AsiTrace.Replay.Requests;
+
+namespace AsiTrace.Replay.Policies;
+
+/// <summary>
+/// <c>asi-rfc</c>: ASI RFC v2 and the page-allocator problems its authors listed (docs/model.md, "asi-rfc"). The
+/// restricted map holds allocated nonsensitive pages only, mapped and unmapped page by page (4 KiB granular, so it
+/// splits); a page that held sensitive data is zeroed before it becomes visible there; freed nonsensitive pages queue
+/// for an asynchronous unmap (<see cref="PolicyKnobs.RfcUnmapBatch"/> pages, one <c>flush_tlb_kernel_range()</c> over
+/// the batch's span) and then go to the buddy bypassing the pcp lists. Every touch of memory outside the restricted map
+/// is an <c>asi_exit</c>, and so is every context switch.
+/// </summary>
+public sealed class AsiRfc(PolicyKnobs knobs) : IPolicy
+{
+    PfnBitmap _formerlySensitive = null!;
+    readonly List<(Pfn Pfn, int Order)> _pending = new();
+    long _pendingPages;
+
+    public string Name => "asi-rfc";
+    public bool IsAsi => true;
+    public FreetypeLayout Layout => FreetypeLayout.None;
+
+    /// <summary>Everything allocated when the trace starts (kernel data, taken as nonsensitive) is in the restricted map;
+    /// free pages are not.</summary>
+    public void Start(Machine m)
+    {
+        _formerlySensitive = new PfnBitmap(0, m.PfnLimit);
+        var free = new List<(long Pfn, int Order)>();
+        foreach (var z in m.Allocator.Zones)
+            if (z is not null)
+                for (int o = 0; o <= z.Buddy.Options.MaxPageOrder; o++)
+                    for (int ft = 0; ft < Freetype.Count; ft++)
+                        foreach (long pfn in z.Buddy.FreeList(o, ft)) free.Add((pfn, o));
+        free.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
+        long p = 0;
+        foreach (var (pfn, order) in free)
+        {
+            if (pfn > p) m.Restricted!.SetPresent(new Pfn(p), pfn - p, true);
+            p = Math.Max(p, pfn + (1L << order));
+        }
+        if (p < m.PfnLimit) m.Restricted!.SetPresent(new Pfn(p), m.PfnLimit - p, true);
+    }
+
+    public int FreetypeFor(in AllocRequest r) => Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1);
+
+    public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
+    {
+        if (r.Class == Sensitivity.Nonsensitive)
+        {
+            // Pages that held sensitive data are zeroed before they become visible in the restricted map.
+            if (_formerlySensitive.ContainsAny(pfn.Value, pages)) m.Zero(r.Cpu, pfn, pages, inRestricted: false);
+            m.SetRestrictedPresent(r.Cpu, pfn, pages, true);
+            if (zero) m.Zero(r.Cpu, pfn, pages, inRestricted: true);
+        }
+        else
+        {
+            _formerlySensitive.AddRange(pfn.Value, pages);
+            if (zero) m.Zero(r.Cpu, pfn, pages, inRestricted: false);
+        }
+    }
+
+    public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls)
+    {
+        if (cls is not (Sensitivity.Nonsensitive or null)) return true;
+        // Mapped in the restricted map: queued for the asynchronous unmap; the pages reach the buddy after the flush.
+        _pending.Add((pfn, r.Order));
+        _pendingPages += pages;
+        if (_pendingPages >= knobs.RfcUnmapBatch) UnmapWork(m, r.Cpu);
+        return false;
+    }
+
+    /// <summary>The RFC's unmap worker: clear the queued pages from the restricted map, one
+    /// <c>flush_tlb_kernel_range()</c> over the span they cover (a full flush above the single-page ceiling), then free
+    /// them to the buddy bypassing the pcp lists.</summary>
+    void UnmapWork(Machine m, int cpu)
+    {
+        long lo = long.MaxValue, hi = 0;
+        foreach (var (pfn, order) in _pending)
+        {
+            m.SetRestrictedPresent(cpu, pfn, 1L << order, false);
+            lo = Math.Min(lo, pfn.Value);
+            hi = Math.Max(hi, pfn.Value + (1L << order));
+        }
+        m.KernelFlush(cpu, new Pfn(lo), new Pfn(hi));
+        if (!m.TracePlacement) foreach (var (pfn, order) in _pending) m.Allocator.FreeToBuddy(pfn.Value, order);
+        _pending.Clear();
+        _pendingPages = 0;
+    }
+
+    /// <summary>Under ASI zeroing runs restricted when the pages are mapped there; otherwise it exits first.</summary>
+    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted)
+    {
+        m.ChargeZeroing(pages);
+        if (!inRestricted) m.AsiExit(cpu, ExitCause.Zeroing);
+        m.TouchDirectMap(cpu, pfn, pages, restricted: inRestricted);
+    }
+
+    /// <summary>The new page is a sensitive user page: the copy exits.</summary>
+    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn)
+    {
+        m.AsiExit(cpu, ExitCause.CopyOnWrite);
+        m.TouchDirectMap(cpu, pfn, 1, restricted: false);
+    }
+
+    /// <summary>The page cache is sensitive, so not in the restricted map.</summary>
+    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages)
+    {
+        m.AsiExit(cpu, ExitCause.PageCache);
+        m.TouchDirectMap(cpu, pfn, pages, restricted: false);
+    }
+
+    /// <summary>The copy exits once; the task stays unrestricted for the rest of the copy.</summary>
+    public void OnFileCopy(Machine m, int cpu, int pages)
+    {
+        m.AsiExit(cpu, ExitCause.PageCache);
+        m.TouchLastPageCachePages(cpu, pages);
+    }
+
+    /// <summary>RFC v2 exits on every context switch; Google's internal version only when the task changes
+    /// (<see cref="PolicyKnobs.ExitOnEveryContextSwitch"/>).</summary>
+    public void OnContextSwitch(Machine m, in TraceEvent e)
+    {
+        if (knobs.ExitOnEveryContextSwitch || e.PrevPid != e.NextPid) m.AsiExit(e.Cpu, ExitCause.ContextSwitch);
+    }
+
+    public void Finish(Machine m, int cpu)
+    {
+        if (_pending.Count > 0) UnmapWork(m, cpu);
+    }
+}
