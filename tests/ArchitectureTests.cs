@@ -126,8 +126,15 @@ public class ArchitectureTests
                 var text = File.ReadAllText(f);
                 foreach (Match m in Regex.Matches(text, @"(model-reference\.md|design\.md|trace-formats\.md|dotnet-stack\.md|\.\./shared)"))
                     offenders.Add($"{Path.GetFileName(f)}: {m.Value}");
-                foreach (Match m in Regex.Matches(text, @"docs/([a-z-]+\.md)"))
-                    if (!File.Exists(Path.Combine(TestPaths.RepoRoot, "docs", m.Groups[1].Value))) offenders.Add($"{Path.GetFileName(f)}: {m.Value} does not exist");
+                foreach (Match m in Regex.Matches(text, @"docs/([a-z-]+\.md)( §([0-9]+(?:\.[0-9]+)*))?"))
+                {
+                    var doc = Path.Combine(TestPaths.RepoRoot, "docs", m.Groups[1].Value);
+                    if (!File.Exists(doc)) { offenders.Add($"{Path.GetFileName(f)}: {m.Value} does not exist"); continue; }
+                    // A cited section is a heading "## N." / "### N.M" or a bold "**N.M**" paragraph of that document.
+                    string sec = m.Groups[3].Value;
+                    if (sec.Length > 0 && !Regex.IsMatch(File.ReadAllText(doc), $@"(?m)^(#+ {Regex.Escape(sec)}\.? |.*\*\*{Regex.Escape(sec)}\*\*)"))
+                        offenders.Add($"{Path.GetFileName(f)}: {m.Value} has no such section");
+                }
             }
         Assert.Empty(offenders);
     }

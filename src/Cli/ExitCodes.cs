@@ -1,6 +1,6 @@
 namespace AsiTrace.Cli;
 
-/// <summary>Exit codes of the CLI contract (design.md).</summary>
+/// <summary>Exit codes of the CLI contract (README, Commands).</summary>
 public static class ExitCodes
 {
     public const int Ok = 0, GateFailed = 1, Usage = 2, InvalidInput = 3, IoError = 4;

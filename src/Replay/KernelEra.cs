@@ -2,7 +2,7 @@ using AsiTrace.Model.Alloc;
 
 namespace AsiTrace.Replay;
 
-/// <summary>Which allocator rules hold for a traced kernel release (model-reference.md §0, §1.7, §1.9).</summary>
+/// <summary>Which allocator rules hold for a traced kernel release (docs/model.md §0, §1.7, §1.9).</summary>
 public static class KernelEra
 {
     /// <summary>"6.18.44-fc" → (6, 18); null when the release does not start with two numbers.</summary>

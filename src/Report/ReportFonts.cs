@@ -2,7 +2,7 @@ namespace AsiTrace.Report;
 
 /// <summary>
 /// Registers the DejaVu Sans shipped beside the assembly and makes it ScottPlot's default (its own default is DejaVu
-/// Serif, and on a box without fonts it silently draws no text at all: dotnet-stack.md §2).
+/// Serif, and on a box without fonts SkiaSharp silently draws no text at all).
 /// </summary>
 public static class ReportFonts
 {

@@ -16,7 +16,7 @@ public static class ReportWriter
     /// <summary>Metrics the summary table shows per policy, with a label.</summary>
     static readonly (Metric Metric, string Label)[] Headline =
     [
-        (Metrics.EstimatedNs, "CPU time (ms)"), (Metrics.LatencyNs, "initiator time (ms)"), (Metrics.AsiExits, "asi_exits"),
+        (Metrics.EstimatedNs, "CPU time (ms)"), (Metrics.LatencyNs, "initiator time (ms)"), (Metrics.AsiExits, Metrics.AsiExits.Name),
         (Metrics.KernelRangeFlushes, "kernel shootdowns"), (Metrics.IpisSent, "IPIs sent"), (Metrics.TlbMisses, "TLB misses"),
         (Metrics.DirectMapSplits1G, "1G splits"), (Metrics.DirectMapSplits2M, "2M splits"), (Metrics.PageTablePages, "page-table pages"),
         (Metrics.PageblockFlips, "pageblock flips"), (Metrics.UnmappedPageblocks, "unmapped pageblocks"), (Metrics.BytesZeroed, "bytes zeroed"),

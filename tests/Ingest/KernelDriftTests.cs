@@ -4,7 +4,7 @@ using AsiTrace.Ingest.Text;
 namespace AsiTrace.Tests.Ingest;
 
 /// <summary>
-/// One line per kernel era or tool rendering, in that version's exact format (trace-formats.md §2–§5 and kernel
+/// One line per kernel era or tool rendering, in that version's exact format (docs/formats.md §2–§5 and kernel
 /// history), decoded field by field. The rule each case pins is named in the test.
 /// </summary>
 public class KernelDriftTests

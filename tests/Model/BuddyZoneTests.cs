@@ -2,7 +2,7 @@ using AsiTrace.Model.Alloc;
 
 namespace AsiTrace.Tests.Model;
 
-/// <summary>Buddy allocator rules, named after the mm/page_alloc.c function each follows (model-reference.md §1).</summary>
+/// <summary>Buddy allocator rules, named after the mm/page_alloc.c function each follows (docs/model.md §1).</summary>
 public class BuddyZoneTests
 {
     const int U = Migratetype.Unmovable, M = Migratetype.Movable, R = Migratetype.Reclaimable;
@@ -251,7 +251,7 @@ public class HighAtomicTests
     }
 }
 
-/// <summary>The fallback rules of older kernels (model-reference.md §1.7.3), selectable for old traces.</summary>
+/// <summary>The fallback rules of older kernels (docs/model.md §1.7), selectable for old traces.</summary>
 public class LegacyFallbackTests
 {
     const int U = Migratetype.Unmovable, M = Migratetype.Movable;

@@ -2,7 +2,7 @@ using AsiTrace.Model.Paging;
 
 namespace AsiTrace.Tests.Model;
 
-/// <summary>Direct map and CPA rules, each test named after the kernel function it follows (model-reference.md §3).</summary>
+/// <summary>Direct map and CPA rules, each test named after the kernel function it follows (docs/model.md §3).</summary>
 public class DirectMapTests
 {
     const ulong GiB = 1UL << 30, MiB = 1UL << 20;

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace AsiTrace.Tests.Model;
 
-/// <summary>Freetypes (model-reference.md §7.1–7.2): index helpers enumerated exhaustively as the kernel's KUnit tests do,
+/// <summary>Freetypes (docs/model.md §7.1–7.2): index helpers enumerated exhaustively as the kernel's KUnit tests do,
 /// can_merge_freetypes, the per-freetype pcp lists, __rmqueue_asi and the __GFP_UNMAPPED conversion.</summary>
 public class FreetypeTests
 {

@@ -2,7 +2,7 @@ using AsiTrace.Model.Alloc;
 
 namespace AsiTrace.Tests.Model;
 
-/// <summary>pcp rules (model-reference.md §1.9), named after the kernel functions.</summary>
+/// <summary>pcp rules (docs/model.md §1.9), named after the kernel functions.</summary>
 public class PerCpuPagesTests
 {
     const int M = Migratetype.Movable;

@@ -3,7 +3,7 @@ using AsiTrace.Model.Tlb;
 
 namespace AsiTrace.Tests.Model;
 
-/// <summary>TLB and flush rules, named after the kernel function each follows (model-reference.md §4, §5).</summary>
+/// <summary>TLB and flush rules, named after the kernel function each follows (docs/model.md §4, §5).</summary>
 public class TlbTests
 {
     const ulong GiB = 1UL << 30, MiB = 1UL << 20;

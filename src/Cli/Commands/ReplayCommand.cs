@@ -25,7 +25,7 @@ static class ReplayCommand
         var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
-        var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (model-reference.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
+        var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
         var placement = new Option<string>("--placement") { Description = "model: the model places every request (default); trace: pages stay where the trace shows them (MMU-side costs only; not for asi-freetypes/unmapped)", DefaultValueFactory = _ => "model" };
         placement.AcceptOnlyFromAmong("model", "trace");
         var snapshot = new Option<string?>("--snapshot") { Description = "record directory (snapshot-start/, snapshot-end/) or a snapshot directory; default: the input's own when it is a record directory" };

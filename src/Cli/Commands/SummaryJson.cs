@@ -5,7 +5,7 @@ using AsiTrace.Ingest.Pipeline;
 
 namespace AsiTrace.Cli.Commands;
 
-/// <summary>The <c>stats --json</c> object (design.md CLI contract) and its human rendering.</summary>
+/// <summary>The <c>stats --json</c> object (README, Commands) and its human rendering.</summary>
 static class SummaryJson
 {
     public static void Write(Utf8JsonWriter w, EventSummary s, IEventReader reader)

@@ -1,7 +1,7 @@
 namespace AsiTrace.Cli.Output;
 
 /// <summary>Writes to a temporary name beside the target and renames on success, so an interrupted run never leaves a
-/// truncated output behind (design.md, CLI contract).</summary>
+/// truncated output behind (README, Commands).</summary>
 public sealed class AtomicFile : IDisposable
 {
     public string Target { get; }

@@ -4,7 +4,7 @@ using AsiTrace.Ingest.Input;
 namespace AsiTrace.Ingest.Binary;
 
 /// <summary>
-/// Decompresses one trace-cmd block (a v7 section or a per-CPU chunk: trace-formats.md §9.3) into a buffer of exactly
+/// Decompresses one trace-cmd block (a v7 section or a per-CPU chunk: docs/formats.md §9) into a buffer of exactly
 /// its declared size. A block that inflates past, or short of, its declared size is corrupt: exit 3 with the offset.
 /// </summary>
 public sealed class BlockDecompressor : IDisposable

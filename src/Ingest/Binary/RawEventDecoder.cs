@@ -6,7 +6,7 @@ using AsiTrace.Ingest.Text;
 namespace AsiTrace.Ingest.Binary;
 
 /// <summary>
-/// Decodes binary event records (trace-formats.md §1: common header, then the event's fields) into canonical events,
+/// Decodes binary event records (docs/formats.md §1: common header, then the event's fields) into canonical events,
 /// every field located through the format description the file carries — never a hard-coded id or offset. Gfp bits are
 /// named with the trace's own <c>__print_flags</c> table and sched_switch states with its own state letters, so a
 /// trace of any kernel decodes to the same canonical values its text rendering gives.

@@ -3,7 +3,7 @@ using AsiTrace.Ingest.Input;
 namespace AsiTrace.Ingest.Binary;
 
 /// <summary>
-/// One CPU's ring-buffer pages (trace-formats.md §8), read in place from the mapped file or from decompressed chunks
+/// One CPU's ring-buffer pages (docs/formats.md §8), read in place from the mapped file or from decompressed chunks
 /// (trace.dat v7: §9.3). <see cref="Advance"/> steps to the next data event, applying time deltas, time extends,
 /// absolute timestamps and padding; a page whose header says events were missed before it sets
 /// <see cref="PendingLost"/>. Malformed pages and events are counted and skipped, never trusted.

@@ -6,7 +6,7 @@ using AsiTrace.Ingest.Input;
 namespace AsiTrace.Ingest.Binary;
 
 /// <summary>
-/// The tracing metadata trace-cmd and perf embed (trace-formats.md §9.2 steps 1–6, §10.1 TRACING_DATA): the
+/// The tracing metadata trace-cmd and perf embed (docs/formats.md §9 steps 1–6, §10.1 TRACING_DATA): the
 /// ring-buffer page header, every recorded event's format description, and the saved cmdlines. Shared by
 /// trace.dat v6 (sequential), v7 (one section each) and perf.data (the TRACING_DATA feature).
 /// </summary>

@@ -1,7 +1,7 @@
 namespace AsiTrace.Ingest.Canonical;
 
 /// <summary>
-/// Kinds of canonical events, named after the tracepoint that produced them (design.md, schema table).
+/// Kinds of canonical events, named after the tracepoint that produced them (docs/formats.md §13).
 /// The numeric values are stable: they are what the in-memory stream carries; files store the names.
 /// </summary>
 public enum EventKind : byte

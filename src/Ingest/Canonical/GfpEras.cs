@@ -1,7 +1,7 @@
 namespace AsiTrace.Ingest.Canonical;
 
 /// <summary>
-/// Built-in gfp tables per kernel era (trace-formats.md §4.2), used only when the trace carries no format
+/// Built-in gfp tables per kernel era (docs/formats.md §4), used only when the trace carries no format
 /// description of its own. Masks are the kernel's values in that era; composites are listed first, as the
 /// kernel's <c>__def_gfpflag_names</c> does. The era boundaries come from the patches that moved the bits:
 /// 4.4 (__GFP_WAIT split into DIRECT/KSWAPD_RECLAIM), 4.10 (__GFP_OTHER_NODE removed), 4.15 (COLD/NOTRACK

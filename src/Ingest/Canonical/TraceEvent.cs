@@ -6,7 +6,7 @@ using System.Text;
 namespace AsiTrace.Ingest.Canonical;
 
 /// <summary>
-/// One canonical event: the union of the columns of every kind (design.md, "Canonical event stream").
+/// One canonical event: the union of the columns of every kind (docs/formats.md §13).
 /// Blittable and fixed-size so readers fill pooled arrays of it without allocating; which columns are
 /// meaningful is given by <see cref="Fields"/>. <see cref="CommId"/> indexes the reader's <see cref="CommTable"/>.
 /// </summary>

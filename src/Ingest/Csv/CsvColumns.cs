@@ -1,6 +1,6 @@
 namespace AsiTrace.Ingest.Csv;
 
-/// <summary>CSV columns: the names of the events schema, in schema order (design.md). Empty cell = null.</summary>
+/// <summary>CSV columns: the names of the events schema, in schema order (docs/formats.md §13). Empty cell = null.</summary>
 public static class CsvColumns
 {
     public static readonly string[] All =

@@ -4,7 +4,7 @@ namespace AsiTrace.Ingest.Formats;
 
 /// <summary>
 /// A small evaluator for the integer C expressions the kernel folds into print-fmt flag tables
-/// (trace-formats.md §1): literals with u/U/l/L suffixes, casts such as <c>( gfp_t)</c> or <c>(unsigned long)</c>,
+/// (docs/formats.md §1): literals with u/U/l/L suffixes, casts such as <c>( gfp_t)</c> or <c>(unsigned long)</c>,
 /// unary <c>~ - !</c>, <c>* / %</c>, <c>+ -</c>, <c>&lt;&lt; &gt;&gt;</c>, comparisons, <c>&amp; ^ |</c>, <c>&amp;&amp; ||</c>, <c>?:</c>.
 /// Unresolvable identifiers make the evaluation fail rather than guess.
 /// </summary>

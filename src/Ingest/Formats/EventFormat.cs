@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace AsiTrace.Ingest.Formats;
 
-/// <summary>One field of an event format description (trace-formats.md §1).</summary>
+/// <summary>One field of an event format description (docs/formats.md §1).</summary>
 public sealed record FormatField(string Name, string CType, int Offset, int Size, bool Signed, bool IsArray, bool IsDataLoc, bool IsRelLoc);
 
 /// <summary>

@@ -1,7 +1,7 @@
 namespace AsiTrace.Ingest.Formats;
 
 /// <summary>
-/// Extracts the <c>__print_flags</c> and <c>__print_symbolic</c> tables of a print fmt (trace-formats.md §1, §4.2),
+/// Extracts the <c>__print_flags</c> and <c>__print_symbolic</c> tables of a print fmt (docs/formats.md §1, §4.2),
 /// evaluating each mask with <see cref="CExpr"/>. This is what lets a trace from any kernel name its own gfp bits
 /// and tlb_flush reasons without our built-in tables.
 /// </summary>

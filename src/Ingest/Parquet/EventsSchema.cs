@@ -3,7 +3,7 @@ using Parquet.Schema;
 namespace AsiTrace.Ingest.Parquet;
 
 /// <summary>
-/// The columns of the canonical events file (design.md schema table), in file order. Names are the contract; the
+/// The columns of the canonical events file (docs/formats.md §13), in file order. Names are the contract; the
 /// writer (<see cref="EventsParquetWriter"/>) declares each with the physical and logical type Parquet.Net maps to
 /// these fields, and the reader reads them through these fields.
 /// </summary>

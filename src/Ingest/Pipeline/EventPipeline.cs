@@ -5,7 +5,7 @@ namespace AsiTrace.Ingest.Pipeline;
 
 /// <summary>
 /// Moves events from a reader to a sink. <see cref="RunParallel"/> decodes on one thread and hands pooled chunks to the
-/// sink on another (the Parquet encoder is the slower half: dotnet-stack.md §8), with a bounded queue so memory stays flat.
+/// sink on another (the Parquet encoder is the slower half: BENCHMARKS.md), with a bounded queue so memory stays flat.
 /// </summary>
 public static class EventPipeline
 {

@@ -41,7 +41,7 @@ public sealed class RecordResult
 /// </summary>
 public sealed class TracefsRecorder : IDisposable
 {
-    /// <summary>model-reference.md §8.6: what the replay reads. Missing ones are skipped and reported.</summary>
+    /// <summary>docs/formats.md §12: what the replay reads. Missing ones are skipped and reported.</summary>
     public static readonly string[] DefaultEvents =
     [
         "kmem/mm_page_alloc", "kmem/mm_page_alloc_zone_locked", "kmem/mm_page_free", "kmem/mm_page_free_batched",

@@ -4,7 +4,7 @@ using AsiTrace.Ingest.Input;
 namespace AsiTrace.Ingest.Snapshot;
 
 /// <summary>
-/// Parsers for the <c>/proc</c> files a recording snapshots (model-reference.md §8.1: the model's starting state).
+/// Parsers for the <c>/proc</c> files a recording snapshots (docs/model.md §8.1: the model's starting state).
 /// Each takes the file's text and its name; a line that does not parse is an <see cref="InvalidTraceException"/>
 /// naming the file and line, never a silent default.
 /// </summary>

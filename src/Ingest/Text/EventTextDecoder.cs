@@ -6,7 +6,7 @@ namespace AsiTrace.Ingest.Text;
 /// Decodes the event text of each schema kind, field by field, from every rendering we have seen: the kernel's
 /// print fmt (all versions since 2.6.33), trace-cmd's plugins and <c>-R</c> raw fields, the <c>fields=1</c> option,
 /// and perf script. Fields are found by name, so extra vendor fields are ignored and missing ones stay unset.
-/// Version rules (trace-formats.md §3):
+/// Version rules (docs/formats.md §3):
 /// <list type="bullet">
 /// <item>pfn: decimal before v5.14, <c>0x</c> hex since; a failed allocation prints <c>pfn=0x0</c> / <c>page=(null)</c> (text)
 ///   or all-ones (raw fields) and gets no pfn.</item>

@@ -1,7 +1,7 @@
 namespace AsiTrace.Ingest.Text;
 
 /// <summary>
-/// The line layouts of the text formats (trace-formats.md §2, §5, §6). <see cref="Ftrace"/> covers tracefs
+/// The line layouts of the text formats (docs/formats.md §2, §5, §6). <see cref="Ftrace"/> covers tracefs
 /// <c>trace</c>/<c>trace_pipe</c> and <c>trace-cmd report</c> (default and <c>-R</c>), which share the
 /// <c>comm-pid [cpu]</c> layout; the latency layouts have no brackets; perf script separates comm and tid by spaces.
 /// </summary>

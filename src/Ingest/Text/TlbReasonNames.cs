@@ -2,7 +2,7 @@ namespace AsiTrace.Ingest.Text;
 
 /// <summary>
 /// tlb_flush reason codes (arch/x86/include/asm/tlbflush.h, enum tlb_flush_reason) and every spelling
-/// kernels and tools printed for them (trace-formats.md §3.7). Keyed on the number wherever it is printed.
+/// kernels and tools printed for them (docs/formats.md §3.7). Keyed on the number wherever it is printed.
 /// </summary>
 public static class TlbReasonNames
 {

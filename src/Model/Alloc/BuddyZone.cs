@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace AsiTrace.Model.Alloc;
 
-/// <summary>An event the allocator model emits, as the kernel's tracepoints would (model-reference.md §2).</summary>
+/// <summary>An event the allocator model emits, as the kernel's tracepoints would (docs/model.md §2).</summary>
 public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, int Migratetype,
     int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false, bool PercpuRefill = false);
 
@@ -20,7 +20,7 @@ public enum FallbackRules
     Legacy69,
 }
 
-/// <summary>The internal <c>ALLOC_*</c> flags the model needs (mm/internal.h; model-reference.md §1.5).</summary>
+/// <summary>The internal <c>ALLOC_*</c> flags the model needs (mm/internal.h; docs/model.md §1.5).</summary>
 [Flags]
 public enum AllocFlags
 {
@@ -39,16 +39,16 @@ public enum AllocFlags
     Reserves = NonBlock | MinReserve | HighAtomic | Oom,
 }
 
-/// <summary>Options of the buddy model (model-reference.md §1.2, §1.7).</summary>
+/// <summary>Options of the buddy model (docs/model.md §1.2, §1.7).</summary>
 public sealed record BuddyOptions
 {
     public int MaxPageOrder { get; init; } = 10;
     public int PageblockOrder { get; init; } = 9;
-    /// <summary>Which kernel's fallback rules (model-reference.md §1.7.2–1.7.3).</summary>
+    /// <summary>Which kernel's fallback rules (docs/model.md §1.7).</summary>
     public FallbackRules Fallback { get; init; } = FallbackRules.ClaimThenSteal;
     /// <summary>Freetype layout of the free lists (mainline: migratetypes only).</summary>
     public FreetypeLayout Freetypes { get; init; } = FreetypeLayout.None;
-    /// <summary>Where in <c>__rmqueue()</c> a request may change a pageblock's freetype (model-reference.md §8.3): after
+    /// <summary>Where in <c>__rmqueue()</c> a request may change a pageblock's freetype (docs/model.md §8.3): after
     /// every fallback (the Sep 2025 series, from <c>rmqueue_buddy()</c>), before stealing, or before claiming.</summary>
     public ConvertPoint ConvertAt { get; init; } = ConvertPoint.AfterFallbacks;
 }
@@ -56,7 +56,7 @@ public sealed record BuddyOptions
 public enum ConvertPoint { AfterFallbacks, BeforeSteal, BeforeClaim }
 
 /// <summary>
-/// One zone's buddy allocator (mm/page_alloc.c; model-reference.md §1.4–§1.8): <c>free_area[order].free_list[type]</c>
+/// One zone's buddy allocator (mm/page_alloc.c; docs/model.md §1.4–§1.8): <c>free_area[order].free_list[type]</c>
 /// as doubly linked lists of head pfns, the pageblock migratetype bitmap, <c>expand()</c>, <c>__free_one_page()</c> with
 /// its merge restrictions above pageblock order and <c>buddy_merge_likely()</c> tail placement,
 /// <c>__rmqueue_smallest()</c>, and the v6.15+ fallback (<c>__rmqueue_claim</c> / <c>__rmqueue_steal</c>). Emits the
@@ -238,7 +238,7 @@ public sealed class BuddyZone
             Expand(i, order, o, mt);
             MarkAllocated(i, order, mt);
             // percpu_refill is computed inside __rmqueue_smallest() as "pcp-cacheable order and pcp type", not whether
-            // this removal is a refill (model-reference.md §2).
+            // this removal is a refill (docs/model.md §2).
             if (emitEvent) Emit(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt,
                 PercpuRefill: PerCpuPages.AllowedOrder(order) && Freetype.Mt(mt) < Migratetype.PcpTypes));
             return StartPfn + i;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace AsiTrace.Model.Alloc;
 
-/// <summary>Which ASI series' freetype layout the buddy lists use (model-reference.md §7.1, §7.2).</summary>
+/// <summary>Which ASI series' freetype layout the buddy lists use (docs/model.md §7.1, §7.2).</summary>
 public enum FreetypeLayout
 {
     /// <summary>Mainline: a freetype is a migratetype.</summary>

@@ -1,6 +1,6 @@
 namespace AsiTrace.Model.Alloc;
 
-/// <summary>Migratetypes (include/linux/mmzone.h with CONFIG_CMA and CONFIG_MEMORY_ISOLATION; model-reference.md §1.3).</summary>
+/// <summary>Migratetypes (include/linux/mmzone.h with CONFIG_CMA and CONFIG_MEMORY_ISOLATION; docs/model.md §1.3).</summary>
 public static class Migratetype
 {
     public const int Unmovable = 0, Movable = 1, Reclaimable = 2, HighAtomic = 3, Cma = 4, Isolate = 5, Count = 6;

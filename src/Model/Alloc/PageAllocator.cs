@@ -24,7 +24,7 @@ public sealed record PageAllocatorOptions
     public long StatIntervalNs { get; init; } = 1_000_000_000;
     /// <summary>Which kernel era's pcp rules (<see cref="PcpRules"/>).</summary>
     public PcpRules Pcp { get; init; } = PcpRules.V67;
-    /// <summary>Pageblocks changed per freetype flip (model-reference.md §8.3 "flip unit"): the one the request needs plus
+    /// <summary>Pageblocks changed per freetype flip (docs/model.md §8.3 "flip unit"): the one the request needs plus
     /// this many − 1 more, ahead of demand.</summary>
     public int FlipPageblocks { get; init; } = 1;
     /// <summary>Ablation: pcp lists shared by both freetype flags.</summary>

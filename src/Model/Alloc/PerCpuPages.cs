@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace AsiTrace.Model.Alloc;
 
-/// <summary>pcp rules by kernel era (model-reference.md §1.9, History).</summary>
+/// <summary>pcp rules by kernel era (docs/model.md §1.9, History).</summary>
 public enum PcpRules
 {
     /// <summary>v6.7+: high_min/high_max auto-tuning, refills scaled by alloc_factor, free_count, decay_pcp_high().</summary>
@@ -26,7 +26,7 @@ public sealed class ZoneFlags
 }
 
 /// <summary>
-/// One CPU's page lists for one zone (<c>struct per_cpu_pages</c>; model-reference.md §1.9, v6.7+ rules):
+/// One CPU's page lists for one zone (<c>struct per_cpu_pages</c>; docs/model.md §1.9, v6.7+ rules):
 /// 12 low-order lists (3 types × orders 0–3) plus 2 THP lists, <c>nr_pcp_alloc()</c> refills that double while
 /// order-0 allocations come without frees (63, 126, … 2016 pages with batch 63), <c>free_frozen_page_commit()</c> with
 /// <c>nr_pcp_high()</c>/<c>nr_pcp_free()</c> auto-tuning, and <c>free_pcppages_bulk()</c> draining the coldest pages
@@ -60,7 +60,7 @@ public sealed class PerCpuPages
     public long DrainedByDecay { get; private set; }
 
     public PcpRules Rules { get; }
-    /// <summary>Ablation (model-reference.md §8.3): one set of lists for both freetype flags, as if the series had not
+    /// <summary>Ablation (docs/model.md §8.3): one set of lists for both freetype flags, as if the series had not
     /// doubled them — sensitive and nonsensitive pages then mix in a CPU's cache.</summary>
     public bool SharedAcrossFlags { get; init; }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,7 +7,7 @@ public readonly record struct Watermarks(long Min, long Low, long High, long Pro
 public readonly record struct PcpSizing(int Batch, int HighMin, int HighMax);
 
 /// <summary>
-/// The kernel's sizing formulas (model-reference.md §1.9, §1.10), so a model without a snapshot gets the values a
+/// The kernel's sizing formulas (docs/model.md §1.9, §1.10), so a model without a snapshot gets the values a
 /// machine of that size would have: <c>min_free_kbytes</c> (with THP's recommended minimum),
 /// <c>__setup_per_zone_wmarks()</c>, <c>zone_batchsize()</c>, <c>zone_highsize()</c>.
 /// </summary>

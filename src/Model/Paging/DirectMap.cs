@@ -2,7 +2,7 @@ using AsiTrace.Model.Units;
 
 namespace AsiTrace.Model.Paging;
 
-/// <summary>How the direct map is built (<c>probe_page_size_mask</c>; model-reference.md §3.4).</summary>
+/// <summary>How the direct map is built (<c>probe_page_size_mask</c>; docs/model.md §3.4).</summary>
 public sealed record DirectMapOptions
 {
     /// <summary>2 MiB leaves (CPU PSE and no debug_pagealloc).</summary>

@@ -18,7 +18,7 @@ public readonly record struct Walk(bool Mapped, int Level, ulong Entry)
 }
 
 /// <summary>
-/// A radix page table of 4 or 5 levels (model-reference.md §3.1): every table one 512-entry page, leaves at the PTE
+/// A radix page table of 4 or 5 levels (docs/model.md §3.1): every table one 512-entry page, leaves at the PTE
 /// (4 KiB), PMD (2 MiB, PSE) or PUD (1 GiB, PSE) level. Counts table pages per level as they are allocated and freed.
 /// Only what the model needs is kept: entries carry real bits and frame addresses; tables are objects, not frames.
 /// </summary>

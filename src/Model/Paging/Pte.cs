@@ -1,6 +1,6 @@
 namespace AsiTrace.Model.Paging;
 
-/// <summary>x86-64 page-table entry bits (arch/x86/include/asm/pgtable_types.h; model-reference.md §3.2).</summary>
+/// <summary>x86-64 page-table entry bits (arch/x86/include/asm/pgtable_types.h; docs/model.md §3.2).</summary>
 [Flags]
 public enum Pte : ulong
 {

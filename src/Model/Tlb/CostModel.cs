@@ -2,43 +2,43 @@ using System.Text.Json;
 
 namespace AsiTrace.Model.Tlb;
 
-/// <summary>One cost constant with where its value comes from (model-reference.md §4.6, §8.5).</summary>
+/// <summary>One cost constant with where its value comes from (docs/costs.md, §8.5).</summary>
 public sealed record Cost(double Value, string Unit, string Source, bool Estimate)
 {
     public double Ns(double ghz) => Unit == "cycles" ? Value / ghz : Value;
 }
 
 /// <summary>
-/// The cost constants of the model (defaults from model-reference.md §8.5), overridable from JSON
+/// The cost constants of the model (defaults from docs/costs.md), overridable from JSON
 /// (<c>{"InvlpgPerPage": 120, "CpuGhz": 3.0}</c>: a number replaces the default value and keeps its unit). The model
 /// returns costs as data; it never measures time.
 /// </summary>
 public sealed record CostModel
 {
     public Cost InvlpgPerPage { get; init; } = new(100, "ns", "kernel arch/x86/mm/tlb.c, Documentation/arch/x86/tlb.rst (\"about 100 ns\")", false);
-    public Cost LocalFullFlush { get; init; } = new(150, "cycles", "model-reference.md §4.6", true);
-    public Cost GlobalFlush { get; init; } = new(300, "cycles", "model-reference.md §4.6", true);
-    public Cost PageWalk { get; init; } = new(150, "cycles", "model-reference.md §8.5 (average; 30 with a paging-structure-cache hit)", true);
-    public Cost IpiInitiatorBase { get; init; } = new(1500, "ns", "model-reference.md §4.6 (1.5 µs + 0.2 µs per target)", true);
-    public Cost IpiInitiatorPerTarget { get; init; } = new(200, "ns", "model-reference.md §4.6", true);
-    public Cost IpiPerTarget { get; init; } = new(700, "ns", "model-reference.md §8.5", true);
-    public Cost Invlpgb { get; init; } = new(500, "ns", "model-reference.md §8.5 (INVLPGB + TLBSYNC)", true);
-    public Cost Zero4K { get; init; } = new(250, "ns", "model-reference.md §8.5", true);
+    public Cost LocalFullFlush { get; init; } = new(150, "cycles", "docs/costs.md", true);
+    public Cost GlobalFlush { get; init; } = new(300, "cycles", "docs/costs.md", true);
+    public Cost PageWalk { get; init; } = new(150, "cycles", "docs/costs.md (average; 30 with a paging-structure-cache hit)", true);
+    public Cost IpiInitiatorBase { get; init; } = new(1500, "ns", "docs/costs.md (1.5 µs + 0.2 µs per target)", true);
+    public Cost IpiInitiatorPerTarget { get; init; } = new(200, "ns", "docs/costs.md", true);
+    public Cost IpiPerTarget { get; init; } = new(700, "ns", "docs/costs.md", true);
+    public Cost Invlpgb { get; init; } = new(500, "ns", "docs/costs.md (INVLPGB + TLBSYNC)", true);
+    public Cost Zero4K { get; init; } = new(250, "ns", "docs/costs.md", true);
     /// <summary>Copying 4 KiB between the page cache and user memory (read()/write()): not in §8.5; taken equal to zeroing
     /// 4 KiB (one streaming pass over the page) — an estimate.</summary>
     /// <summary>A read()/write() of a cached page apart from the data copy: entry/exit, fd and page-cache lookup.</summary>
     public Cost FileIoBase { get; init; } = new(750, "ns", "estimate from seed 002: ASI-off FIO randread at 1,003,102 IOPS ≈ 1.0 µs per 4 KiB read per job (one job assumed), minus Copy4K", true);
-    public Cost Copy4K { get; init; } = new(250, "ns", "estimate: equal to Zero4K (model-reference.md §8.5 has no copy constant)", true);
-    public Cost TablePageAlloc { get; init; } = new(500, "ns", "model-reference.md §8.5 (split)", true);
-    public Cost AsiExit { get; init; } = new(1500, "cycles", "model-reference.md §8.5 (#PF + asi_exit without flushes)", true);
-    public Cost AsiEnter { get; init; } = new(200, "cycles", "model-reference.md §8.5", true);
-    public Cost Ibpb { get; init; } = new(4000, "cycles", "model-reference.md §8.5", true);
-    public Cost RsbStuff { get; init; } = new(60, "cycles", "model-reference.md §8.5", true);
-    public Cost L1dFlush { get; init; } = new(2000, "cycles", "model-reference.md §8.5 (+ refill)", true);
-    public Cost Verw { get; init; } = new(300, "cycles", "model-reference.md §8.5", true);
+    public Cost Copy4K { get; init; } = new(250, "ns", "estimate: equal to Zero4K (docs/costs.md has no copy constant)", true);
+    public Cost TablePageAlloc { get; init; } = new(500, "ns", "docs/costs.md (split)", true);
+    public Cost AsiExit { get; init; } = new(1500, "cycles", "docs/costs.md (#PF + asi_exit without flushes)", true);
+    public Cost AsiEnter { get; init; } = new(200, "cycles", "docs/costs.md", true);
+    public Cost Ibpb { get; init; } = new(4000, "cycles", "docs/costs.md", true);
+    public Cost RsbStuff { get; init; } = new(60, "cycles", "docs/costs.md", true);
+    public Cost L1dFlush { get; init; } = new(2000, "cycles", "docs/costs.md (+ refill)", true);
+    public Cost Verw { get; init; } = new(300, "cycles", "docs/costs.md", true);
     /// <summary>Cycle ↔ time conversion (configuration: take it from the traced machine).</summary>
     public double CpuGhz { get; init; } = 2.5;
-    public string CpuGhzSource { get; init; } = "model-reference.md §8.5 default (configuration: set the traced machine's clock)";
+    public string CpuGhzSource { get; init; } = "docs/costs.md default (configuration: set the traced machine's clock)";
 
     /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns).</summary>
     public double FlushNs(FlushCounters c) =>

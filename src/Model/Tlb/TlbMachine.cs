@@ -2,7 +2,7 @@ using AsiTrace.Model.Paging;
 
 namespace AsiTrace.Model.Tlb;
 
-/// <summary>Flush policy knobs (model-reference.md §8.4).</summary>
+/// <summary>Flush policy knobs (docs/model.md §8.4).</summary>
 public sealed record TlbOptions
 {
     /// <summary><c>tlb_single_page_flush_ceiling</c>: above this many pages a range flush becomes a full flush.</summary>
@@ -65,7 +65,7 @@ public sealed class FlushCounters
 }
 
 /// <summary>
-/// The CPUs of a machine with their TLBs and the kernel's flush logic (arch/x86/mm/tlb.c; model-reference.md §4.2–4.3):
+/// The CPUs of a machine with their TLBs and the kernel's flush logic (arch/x86/mm/tlb.c; docs/model.md §4.2–4.3):
 /// <c>flush_tlb_kernel_range</c> / <c>flush_tlb_all</c> to every online CPU, <c>flush_tlb_mm_range</c> to the mm's CPUs that
 /// are not lazy, context switches choosing among 6 dynamic ASIDs per CPU with generation tracking, and the tlb_flush
 /// events each path emits. Returns counts; never sleeps or times anything.
@@ -95,7 +95,7 @@ public sealed class TlbMachine
     public PageTables Kernel { get; }
     /// <summary>ASI's restricted kernel tables (its own direct map), loaded in a separate PCID; null without ASI.</summary>
     public PageTables? Restricted { get; init; }
-    /// <summary>Offset of the restricted address space's PCID from the unrestricted one (model-reference.md §4.3: a
+    /// <summary>Offset of the restricted address space's PCID from the unrestricted one (docs/model.md §4.3: a
     /// separate PCID per space; bit 11 as PTI's user copy uses).</summary>
     public const ushort RestrictedPcidOffset = 2048;
     public FlushCounters Counters { get; } = new();

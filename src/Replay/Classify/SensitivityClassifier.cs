@@ -3,7 +3,7 @@ using AsiTrace.Replay.Requests;
 
 namespace AsiTrace.Replay.Classify;
 
-/// <summary>What an allocation holds, as the ASI policies see it (model-reference.md §8.2).</summary>
+/// <summary>What an allocation holds, as the ASI policies see it (docs/model.md §8.2).</summary>
 public enum Sensitivity : byte { Nonsensitive, Sensitive, Unmapped }
 
 /// <summary>Why an allocation got its class: a user rule, or which default rule.</summary>
@@ -63,7 +63,7 @@ public sealed record ClassifyRule(string? Comm, int? Pid, ulong GfpMask, int? Or
 }
 
 /// <summary>
-/// The sensitivity of each allocation: user rules first (in order), then the defaults of model-reference.md §8.2 —
+/// The sensitivity of each allocation: user rules first (in order), then the defaults of docs/model.md §8.2 —
 /// <c>__GFP_UNMAPPED</c> (traces of kernels with the 2026 series) ⇒ unmapped; <c>__GFP_HARDWALL</c> (GFP_USER and everything built on it) ⇒ user data, sensitive; an allocation the trace later
 /// inserts into the page cache (<c>mm_filemap_add_to_page_cache</c>) ⇒ page cache, sensitive; everything else nonsensitive.
 /// <paramref name="isPageCache"/> is null when the trace added no allocation to the page cache.

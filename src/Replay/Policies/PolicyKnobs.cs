@@ -3,7 +3,7 @@ namespace AsiTrace.Replay.Policies;
 public enum InitialSensitivity { Sensitive, Nonsensitive, Trace }
 
 /// <summary>
-/// Every policy knob of model-reference.md §8.3 (and the ASI transition policy of §6.1) with the spec's default.
+/// Every policy knob of docs/model.md §8.3 (and the ASI transition policy of §6.1) with the spec's default.
 /// </summary>
 public sealed record PolicyKnobs
 {

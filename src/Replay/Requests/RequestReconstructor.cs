@@ -4,7 +4,7 @@ using AsiTrace.Model.Alloc;
 namespace AsiTrace.Replay.Requests;
 
 /// <summary>
-/// Turns the event stream into allocation and free requests for every policy's model (design.md, Replay: Requests).
+/// Turns the event stream into allocation and free requests for every policy's model (docs/model.md §8.1).
 /// Frees are matched to the live allocation covering their pfn (a high-order allocation may be freed in pieces);
 /// <c>mm_page_free_batched</c> repeats an earlier <c>mm_page_free</c> of the same page on current kernels
 /// (observed-kernel-behaviour.md; the whole list is reported by mm_page_free first) and is then dropped, while a batched free with no such twin (kernels that emitted
@@ -222,7 +222,7 @@ public sealed class RequestReconstructor
             return;
         }
         // Freed again with no allocation traced in between: on kernels whose alloc_pages_bulk() emits no mm_page_alloc
-        // (vmalloc, sunrpc, …; model-reference.md §2) the pages came off the CPU's pcp list unseen. Each model makes
+        // (vmalloc, sunrpc, …; docs/model.md §2) the pages came off the CPU's pcp list unseen. Each model makes
         // the same untraced allocation now (order and migratetype of a bulk request: order 0, unmovable) and frees it.
         Count(e.Cpu < _lostSeen.Length && _lostSeen[e.Cpu] ? "free_without_traced_alloc_after_lost_events" : "free_without_traced_alloc");
         ref var u = ref Emit(RequestOp.UntracedAllocFree);

@@ -5,7 +5,7 @@ using Parquet.Serialization;
 
 namespace AsiTrace.Replay.Results;
 
-/// <summary>Writes a replay's results: <c>totals.parquet</c>, <c>fidelity.parquet</c>, <c>run.json</c> (design.md, Outputs),
+/// <summary>Writes a replay's results: <c>totals.parquet</c>, <c>fidelity.parquet</c>, <c>run.json</c> (docs/formats.md §13),
 /// and the <c>replay --json</c> object of the CLI contract.</summary>
 public static class ResultsWriter
 {
@@ -16,7 +16,7 @@ public static class ResultsWriter
         var rows = new List<TotalsRow>();
         foreach (var (policy, metrics) in r.Metrics)
         {
-            rows.Add(new TotalsRow { Policy = policy, Metric = "estimated_ns", Value = r.EstimatedNs.GetValueOrDefault(policy) });
+            rows.Add(new TotalsRow { Policy = policy, Metric = Metrics.EstimatedNs.Name, Value = r.EstimatedNs.GetValueOrDefault(policy) });
             foreach (var (k, v) in metrics) rows.Add(new TotalsRow { Policy = policy, Metric = k, Value = v });
         }
         return rows;
@@ -50,7 +50,7 @@ public static class ResultsWriter
         {
             var m = new JsonObject();
             foreach (var (k, v) in metrics) m[k] = JsonNumber(v);
-            policies[policy] = new JsonObject { ["estimated_ns"] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)), ["metrics"] = m };
+            policies[policy] = new JsonObject { [Metrics.EstimatedNs.Name] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)), ["metrics"] = m };
         }
         var fidelity = new JsonObject();
         foreach (var f in r.Fidelity)

@@ -3,7 +3,7 @@ using AsiTrace.Ingest.Input;
 
 namespace AsiTrace.Ingest.Binary.Perf;
 
-/// <summary>One <c>perf_event_attr</c> of the file with the sample ids that belong to it (trace-formats.md §10.1).</summary>
+/// <summary>One <c>perf_event_attr</c> of the file with the sample ids that belong to it (docs/formats.md §10.1).</summary>
 public sealed class PerfAttr
 {
     public uint Type { get; init; }
@@ -195,7 +195,7 @@ public sealed class PerfDataFile
         }
     }
 
-    /// <summary>TRACING_DATA: trace.dat v6 steps 1–6 with version "0.6" (trace-formats.md §10.1).</summary>
+    /// <summary>TRACING_DATA: trace.dat v6 steps 1–6 with version "0.6" (docs/formats.md §10.1).</summary>
     void ReadTracingData(ReadOnlySpan<byte> data, long at)
     {
         var c = new BinaryCursor(data, at, Name, false);

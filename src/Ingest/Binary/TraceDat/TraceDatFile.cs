@@ -3,7 +3,7 @@ using AsiTrace.Ingest.Input;
 
 namespace AsiTrace.Ingest.Binary.TraceDat;
 
-/// <summary>Where one CPU's ring-buffer pages are in the file (trace-formats.md §9.2 step 9, §9.3 BUFFER).</summary>
+/// <summary>Where one CPU's ring-buffer pages are in the file (docs/formats.md §9 step 9, §9.3 BUFFER).</summary>
 public readonly record struct CpuData(int Cpu, long Offset, long Size);
 
 /// <summary>
