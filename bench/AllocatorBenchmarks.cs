@@ -7,7 +7,7 @@ using BenchmarkDotNet.Attributes;
 namespace AsiTrace.Bench;
 
 /// <summary>
-/// Page-allocator speed (issue 5): requests through the full node model (zonelist, watermarks, pcp lists, buddy) on one
+/// Page-allocator speed: requests through the full node model (zonelist, watermarks, pcp lists, buddy) on one
 /// core, and the whole noasi replay (pre-scan, reconstruction, model) of the real churn sample. Requests/s = Requests /
 /// mean for the first; events/s = 368,148 / mean for the second.
 /// </summary>

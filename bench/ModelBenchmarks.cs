@@ -4,7 +4,7 @@ using BenchmarkDotNet.Attributes;
 
 namespace AsiTrace.Bench;
 
-/// <summary>Model speed (issue 4): TLB lookups, CPA of one 4K page inside a 2M leaf, kernel-flush bookkeeping for 64 CPUs.
+/// <summary>Model speed: TLB lookups, CPA of one 4K page inside a 2M leaf, kernel-flush bookkeeping for 64 CPUs.
 /// Each benchmark does <see cref="Ops"/> operations; ops/s = Ops / mean.</summary>
 public class ModelBenchmarks
 {

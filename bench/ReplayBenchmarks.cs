@@ -28,7 +28,7 @@ sealed class MemoryEventReader(SynthTrace t) : IOrderedEventReader
 }
 
 /// <summary>
-/// Replay speed (issue 6): the kernel-build scenario (1,000,400 events: 488 processes × 1,024 pages allocated, touched
+/// Replay speed: the kernel-build scenario (1,000,400 events: 488 processes × 1,024 pages allocated, touched
 /// and freed, plus context switches; BENCHMARKS.md's runs set ASITRACE_BENCH_PROCESSES=1952: 4,001,600 events)
 /// replayed from memory through one policy, and through four side by side on two cores.
 /// Events/s = events / mean; each event goes through the pre-scan and the replay (two passes).
@@ -61,7 +61,7 @@ public class ReplayBenchmarks
 }
 
 /// <summary>
-/// Replay from an events Parquet file (issue 6: four policies over a 10 M-event trace in under 10 s on two cores):
+/// Replay from an events Parquet file (target: four policies over a 10 M-event trace in under 10 s on two cores):
 /// the kernel-build scenario with 2,440 processes × 8 MiB (9,999,120 events, as `synth kernel-build --param processes=2440`) written once by the setup, then read twice per
 /// replay (pre-scan, replay) as the CLI does.
 /// </summary>

@@ -83,8 +83,7 @@ public sealed class ReplayResult
 public static class ReplayRunner
 {
     // Events per chunk: 128 KB of 64-byte events, so the chunks in flight (the pool holds six) stay in the consumer core's
-    // L2; 8,192 (of the then 112-byte events) was measurably slower for one policy and no faster for four (BENCHMARKS.md,
-    // third session).
+    // L2; larger chunks were measurably slower for one policy and no faster for four (BENCHMARKS.md).
     internal const int Chunk = 2048;
 
     public static ReplayResult Run(Func<IEventReader> open, ReplayOptions options, Action<int, long>? progress = null)

@@ -204,7 +204,7 @@ public class DirectMapTests
         Assert.Equal(12, report.Splits2M);
         Assert.Equal(0, report.Diff4kKb);
         // What the boot rules do not explain: the kernel maps 2 GiB beyond System RAM here (one 1G leaf and one
-        // 1 GiB region of 2M leaves); iomem shows no RAM for them (see the session note: likely the 3–4 GiB hole or
+        // 1 GiB region of 2M leaves); iomem shows no RAM for them (likely the 3–4 GiB hole or
         // memory past 25 GiB that Firecracker's E820 does not list). The model maps only RAM, so it is 2 GiB short.
         Assert.Equal(-1_048_576L, report.Diff2MKb);
         Assert.Equal(-1_048_576L, report.Diff1GKb);

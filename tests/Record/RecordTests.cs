@@ -15,7 +15,7 @@ public sealed class RequiresTracefsFactAttribute : FactAttribute
     }
 }
 
-/// <summary>asitrace record on this machine (issue 8). One class: recordings share tracefs, so they run one at a time.</summary>
+/// <summary>asitrace record on this machine. One class: recordings share tracefs, so they run one at a time.</summary>
 public class RecordTests
 {
     static readonly string T = TracefsRecorder.FindTracefs() ?? "/sys/kernel/tracing";

@@ -39,7 +39,7 @@ static class SynthRun
     public static double M(this ReplayResult r, string policy, string metric) => r.Metrics[policy][metric];
 }
 
-/// <summary>The seeds' published numbers from first principles (issue 6): default Sapphire Rapids constants, none tuned
+/// <summary>The seeds' published numbers from first principles: default Sapphire Rapids constants, none tuned
 /// per scenario; the model's numbers are in the README next to the published ones.</summary>
 public class SeedNumbersTests
 {

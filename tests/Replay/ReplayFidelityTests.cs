@@ -6,8 +6,8 @@ using Xunit;
 namespace AsiTrace.Tests.Replay;
 
 /// <summary>
-/// The noasi replay of each committed real trace with start and end snapshots reproduces what the kernel did (issue 5
-/// targets): mm_page_alloc_zone_locked and mm_page_pcpu_drain counts within 10 % (small counts within 10 events),
+/// The noasi replay of each committed real trace with start and end snapshots reproduces what the kernel did
+/// (docs/model.md §9): mm_page_alloc_zone_locked and mm_page_pcpu_drain counts within 10 % (small counts within 10 events),
 /// end-of-trace free pages per zone within 5 %.
 /// </summary>
 public class ReplayFidelityTests

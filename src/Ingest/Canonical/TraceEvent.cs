@@ -11,9 +11,9 @@ namespace AsiTrace.Ingest.Canonical;
 /// meaningful is given by <see cref="Fields"/>. <see cref="CommId"/> indexes the reader's <see cref="CommTable"/>.
 /// </summary>
 /// <remarks>
-/// Columns no kind carries together share storage, so an event is 64 bytes (one cache line) instead of 112: every
-/// pass of a replay streams hundreds of millions of them, and the copy and the cache misses scaled with the size
-/// (BENCHMARKS.md, fifth session). Sharing: <c>gfp</c> (page events), <c>tlb_pages</c> (tlb_flush), <c>bytes</c>
+/// Columns no kind carries together share storage, so an event is 64 bytes (one cache line): every pass of a replay
+/// streams hundreds of millions of them, and the copy and the cache misses scale with the size (BENCHMARKS.md).
+/// Sharing: <c>gfp</c> (page events), <c>tlb_pages</c> (tlb_flush), <c>bytes</c>
 /// (sys_read/sys_write), <c>lost</c> (lost_events), <c>ino</c> (filemap) and <c>prev_state</c> (sched_switch);
 /// <c>dev</c> (filemap) and <c>prev_pid</c> (sched_switch); <c>next_pid</c> (sched_switch) and the four
 /// mm_page_alloc_extfrag columns. So a field is only meaningful when <see cref="Fields"/> has it (reading another kind's

@@ -3,7 +3,7 @@ namespace AsiTrace.Model.Alloc;
 /// <summary>
 /// The <c>lru</c> links of free buddy heads (struct page's list_head while on a free list), kept only for pages that
 /// are free heads: an open-addressing table keyed by page index, so the per-page state stays at two bytes however
-/// large the zone (issue 5: ≤ 2 bytes per simulated page frame). Linear probing with backward-shift deletion.
+/// large the zone (a model of a 1 TiB machine must fit in a few GiB). Linear probing with backward-shift deletion.
 /// </summary>
 sealed class FreeLinks
 {

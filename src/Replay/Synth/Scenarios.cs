@@ -11,7 +11,7 @@ public sealed class SynthTrace
 }
 
 /// <summary>
-/// Synthetic scenarios for the workloads the seeds measured (issue 6), emitting the canonical events a real trace of
+/// Synthetic scenarios for the workloads the posts measured (docs/model.md §6.3, §7.2), emitting the canonical events a real trace of
 /// them would carry. Every parameter has a default and is documented in <see cref="Parameters"/>.
 /// </summary>
 public static class Scenarios
