@@ -32,203 +32,272 @@ public static class InitialLayout
     /// <param name="initialFlag">freetype flag every pageblock starts with: the Sep 2025 series starts all pageblocks
     /// sensitive (1, <c>PB_nonsensitive</c> clear); mainline and <c>__GFP_UNMAPPED</c> start at 0 (mapped).</param>
     /// <param name="flaggedFraction">when 0–1, instead of <paramref name="initialFlag"/>: that fraction of the zone's
-    /// max-order groups of pageblocks carry flag 1, spread evenly (§8.3 "proportional to trace mix").</param>
+    /// max-order groups of pageblocks carry flag 1, spread evenly (docs/model.md §8.3, "in proportion to the trace").</param>
     public static InitialZone? Build(ZoneSpec spec, BuddyOptions options, IPfnSet? keepAllocated = null, int initialFlag = 0, double flaggedFraction = -1)
     {
-        int maxOrderForFlags = options.MaxPageOrder;
+        if (spec.SpannedPages <= 0) return null;
+        var b = new Builder(spec, options, initialFlag, flaggedFraction);
+        if (!b.FindOnlinePageblocks()) return null;
+        b.BlockPagesThatCannotBeFree(keepAllocated);
+        b.ReadFreeBlocks();
+        b.PlaceMaxOrderBlocks();
+        b.TypeRemainingPageblocks();
+        if (spec.FreeAllUnblocked) b.FreeEverythingUnblocked();
+        b.PlacePageblockOrderBlocks();
+        b.PlaceBelowPageblockOrder();
+        return b.Finish();
+    }
+
+    /// <summary>The state of one zone's layout while <see cref="Build"/> runs its steps.</summary>
+    sealed class Builder
+    {
+        readonly ZoneSpec _spec;
+        readonly BuddyOptions _options;
+        readonly int _initialFlag, _pbOrder, _maxOrder;
+        readonly double _flaggedFraction;
+        readonly long _pbPages, _maxPages, _zoneEnd;
+        readonly List<(long Start, long End)> _ram;
+        readonly List<string> _assumptions = new();
+        readonly long[] _counts = new long[Migratetype.Count];
+        readonly List<(long Pfn, int Order, int Mt)> _placed = new();
+        List<long> _online = new();
+        long _baseOfZone, _endOfZone;
+        BuddyZone _zone = null!;
+        PfnBitmap _blocked = null!;
+        long[][] _free = null!, _shortfall = null!;
+        int[] _type = null!;
+        bool[] _fullyFree = null!;
+        Dictionary<long, int> _index = null!;
+
+        public Builder(ZoneSpec spec, BuddyOptions options, int initialFlag, double flaggedFraction)
+        {
+            _spec = spec; _options = options; _initialFlag = initialFlag; _flaggedFraction = flaggedFraction;
+            _pbOrder = options.PageblockOrder; _maxOrder = options.MaxPageOrder;
+            _pbPages = 1L << _pbOrder; _maxPages = 1L << _maxOrder;
+            _zoneEnd = spec.StartPfn + spec.SpannedPages;
+            _ram = spec.Ram.Count > 0 ? spec.Ram.OrderBy(r => r.Start).ToList() : [(spec.StartPfn, _zoneEnd)];
+        }
+
+        /// <summary>The freetype flag of the pageblock holding <paramref name="pfn"/>.</summary>
         int FlagOf(long pfn)
         {
-            if (flaggedFraction < 0) return initialFlag;
-            long g = pfn >> maxOrderForFlags;
-            return Math.Floor((g + 1) * flaggedFraction) > Math.Floor(g * flaggedFraction) ? 1 : 0;
+            if (_flaggedFraction < 0) return _initialFlag;
+            long g = pfn >> _options.MaxPageOrder;
+            return Math.Floor((g + 1) * _flaggedFraction) > Math.Floor(g * _flaggedFraction) ? 1 : 0;
         }
-        int pbOrder = options.PageblockOrder, maxOrder = options.MaxPageOrder;
-        long pbPages = 1L << pbOrder, maxPages = 1L << maxOrder;
-        if (spec.SpannedPages <= 0) return null;
-        long zoneEnd = spec.StartPfn + spec.SpannedPages;
-        var ram = spec.Ram.Count > 0 ? spec.Ram.OrderBy(r => r.Start).ToList() : [(spec.StartPfn, zoneEnd)];
 
-        // Online pageblocks: pagetypeinfo counts a pageblock when the pfn it visits (the zone start for the first) is online.
-        var online = new List<long>();
-        for (long pb = spec.StartPfn & ~(pbPages - 1); pb < zoneEnd; pb += pbPages)
-            if (IsRam(ram, Math.Max(pb, spec.StartPfn))) online.Add(pb);
-        var assumptions = new List<string>();
-        long[] counts = new long[Migratetype.Count];
-        if (spec.PageblocksByType is { } byType)
+        /// <summary>Online pageblocks: pagetypeinfo counts a pageblock when the pfn it visits (the zone start for the
+        /// first) is online. Also reads how many pageblocks of each type the snapshot counts. False: none online.</summary>
+        public bool FindOnlinePageblocks()
         {
-            for (int t = 0; t < Migratetype.Count && t < byType.Length; t++) counts[t] = byType[t];
-            long target = counts.Sum();
-            if (target > 0 && online.Count > target)
+            for (long pb = _spec.StartPfn & ~(_pbPages - 1); pb < _zoneEnd; pb += _pbPages)
+                if (IsRam(_ram, Math.Max(pb, _spec.StartPfn))) _online.Add(pb);
+            if (_spec.PageblocksByType is { } byType)
             {
-                assumptions.Add($"{spec.Name}: {online.Count} pageblocks are RAM but pagetypeinfo counts {target}; the first {target} are taken as online (memory blocks not onlined lie above them)");
-                online.RemoveRange((int)target, online.Count - (int)target);
+                for (int t = 0; t < Migratetype.Count && t < byType.Length; t++) _counts[t] = byType[t];
+                long target = _counts.Sum();
+                if (target > 0 && _online.Count > target)
+                {
+                    _assumptions.Add($"{_spec.Name}: {_online.Count} pageblocks are RAM but pagetypeinfo counts {target}; the first {target} are taken as online (memory blocks not onlined lie above them)");
+                    _online.RemoveRange((int)target, _online.Count - (int)target);
+                }
+                else if (_online.Count < target)
+                    _assumptions.Add($"{_spec.Name}: pagetypeinfo counts {target} pageblocks but only {_online.Count} are RAM in the zone span");
             }
-            else if (online.Count < target)
-                assumptions.Add($"{spec.Name}: pagetypeinfo counts {target} pageblocks but only {online.Count} are RAM in the zone span");
-        }
-        else
-        {
-            counts[Migratetype.Movable] = online.Count;
-            assumptions.Add($"{spec.Name}: no pagetypeinfo; every pageblock taken as movable");
-        }
-        if (online.Count == 0) return null;
-
-        long baseOfZone = online[0] & ~(maxPages - 1);
-        long endOfZone = (online[^1] + pbPages + maxPages - 1) & ~(maxPages - 1);
-        var zone = new BuddyZone(spec.Name, baseOfZone, endOfZone - baseOfZone, options);
-
-        // Pages that may never be free: outside the zone span, not RAM, or held by allocations older than the trace.
-        var blocked = new PfnBitmap(baseOfZone, endOfZone - baseOfZone);
-        blocked.AddRange(baseOfZone, spec.StartPfn - baseOfZone);
-        blocked.AddRange(zoneEnd, endOfZone - zoneEnd);
-        foreach (long pb in online) AddNonRam(blocked, ram, pb, pb + pbPages);
-        if (keepAllocated is not null)
-            foreach (long pb in online)
-                for (long p = pb; p < pb + pbPages; p++) if (keepAllocated.Contains(p)) blocked.AddRange(p, 1);
-
-        var free = new long[Migratetype.Count][];
-        var shortfall = new long[Migratetype.Count][];
-        for (int t = 0; t < Migratetype.Count; t++)
-        {
-            free[t] = new long[maxOrder + 1];
-            shortfall[t] = new long[maxOrder + 1];
-            var src = spec.FreeBlocks is { } fb && t < fb.Length ? fb[t] : [];
-            for (int o = 0; o < src.Length; o++)
+            else
             {
-                if (o <= maxOrder) free[t][o] = src[o];
-                else if (src[o] > 0) { assumptions.Add($"{spec.Name}: {src[o]} free blocks of order {o} > MAX_PAGE_ORDER {maxOrder} ignored"); }
+                _counts[Migratetype.Movable] = _online.Count;
+                _assumptions.Add($"{_spec.Name}: no pagetypeinfo; every pageblock taken as movable");
             }
+            if (_online.Count == 0) return false;
+            _baseOfZone = _online[0] & ~(_maxPages - 1);
+            _endOfZone = (_online[^1] + _pbPages + _maxPages - 1) & ~(_maxPages - 1);
+            _zone = new BuddyZone(_spec.Name, _baseOfZone, _endOfZone - _baseOfZone, _options);
+            _type = new int[_online.Count];
+            Array.Fill(_type, -1);
+            _fullyFree = new bool[_online.Count];
+            _index = new Dictionary<long, int>(_online.Count);
+            for (int j = 0; j < _online.Count; j++) _index[_online[j]] = j;
+            return true;
         }
 
-        var type = new int[online.Count];
-        Array.Fill(type, -1);
-        var fullyFree = new bool[online.Count];
-        var placed = new List<(long Pfn, int Order, int Mt)>();
-        var index = new Dictionary<long, int>(online.Count);
-        for (int j = 0; j < online.Count; j++) index[online[j]] = j;
-        int group = (int)(maxPages / pbPages);
-
-        // Max-order blocks: whole aligned groups of online pageblocks, taken from the top of the zone.
-        int cursor = online.Count - 1;
-        foreach (int t in new[] { Migratetype.Movable, Migratetype.Unmovable, Migratetype.Reclaimable, Migratetype.HighAtomic, Migratetype.Cma, Migratetype.Isolate })
+        /// <summary>Pages that may never be free: outside the zone span, not RAM, or held by allocations older than the trace.</summary>
+        public void BlockPagesThatCannotBeFree(IPfnSet? keepAllocated)
         {
-            long need = free[t][maxOrder];
-            while (need > 0)
-            {
-                int j = NextGroup(online, type, blocked, ref cursor, group, pbPages, maxPages);
-                if (j < 0) break;
-                for (int k = 0; k < group; k++) { type[j + k] = t; fullyFree[j + k] = true; }
-                counts[t] -= group;
-                placed.Add((online[j], maxOrder, t));
-                need--;
-            }
-            shortfall[t][maxOrder] += need;
-            if (counts[t] < 0)
-            {
-                assumptions.Add($"{spec.Name}: {Migratetype.Name(t)} free max-order blocks need {-counts[t]} more pageblocks than pagetypeinfo gives the type (snapshot files are not read atomically)");
-                counts[t] = 0;
-            }
+            _blocked = new PfnBitmap(_baseOfZone, _endOfZone - _baseOfZone);
+            _blocked.AddRange(_baseOfZone, _spec.StartPfn - _baseOfZone);
+            _blocked.AddRange(_zoneEnd, _endOfZone - _zoneEnd);
+            foreach (long pb in _online) AddNonRam(_blocked, _ram, pb, pb + _pbPages);
+            if (keepAllocated is not null)
+                foreach (long pb in _online)
+                    for (long p = pb; p < pb + _pbPages; p++) if (keepAllocated.Contains(p)) _blocked.AddRange(p, 1);
         }
 
-        // The remaining pageblocks take their types in runs from the zone start.
-        int ti = 0;
-        long extra = 0;
-        for (int j = 0; j < online.Count; j++)
+        /// <summary>The snapshot's free blocks per migratetype and order (pagetypeinfo).</summary>
+        public void ReadFreeBlocks()
         {
-            if (type[j] >= 0) continue;
-            while (ti < FillOrder.Length && counts[FillOrder[ti]] <= 0) ti++;
-            if (ti == FillOrder.Length) { type[j] = Migratetype.Movable; extra++; continue; }
-            type[j] = FillOrder[ti];
-            counts[FillOrder[ti]]--;
-        }
-        if (extra > 0) assumptions.Add($"{spec.Name}: {extra} online pageblocks more than pagetypeinfo counts; taken as movable");
-
-        if (spec.FreeAllUnblocked)
-        {
-            long lastGroup = -1;
-            foreach (long pb in online)
-            {
-                long g = pb & ~(maxPages - 1);
-                if (g == lastGroup) continue;
-                lastGroup = g;
-                PlaceAllFree(g, maxOrder, blocked, placed, type, index, pbPages);
-            }
-            assumptions.Add($"{spec.Name}: no snapshot; every page the trace does not show allocated before it is taken as free");
-        }
-
-        // Orders from pageblock order up to below max order: groups of pageblocks whose buddy group is not wholly free.
-        for (int o = maxOrder - 1; o >= pbOrder; o--)
-        {
-            int g = 1 << (o - pbOrder);
+            _free = new long[Migratetype.Count][];
+            _shortfall = new long[Migratetype.Count][];
             for (int t = 0; t < Migratetype.Count; t++)
             {
-                long need = free[t][o];
-                for (int j = online.Count - g; j >= 0 && need > 0; j--)
+                _free[t] = new long[_maxOrder + 1];
+                _shortfall[t] = new long[_maxOrder + 1];
+                var src = _spec.FreeBlocks is { } fb && t < fb.Length ? fb[t] : [];
+                for (int o = 0; o < src.Length; o++)
                 {
-                    long pfn = online[j];
-                    if ((pfn & ((1L << o) - 1)) != 0 || !Consecutive(online, j, g, pbPages)) continue;
-                    bool ok = true;
-                    for (int k = 0; k < g && ok; k++) ok = type[j + k] == t && !fullyFree[j + k];
-                    if (!ok || blocked.AnyInRange(pfn, 1L << o)) continue;
-                    long buddy = pfn ^ (1L << o);
-                    for (long b = buddy; b < buddy + (1L << o) && ok; b += pbPages)
-                        if (index.TryGetValue(b, out int bj) && fullyFree[bj]) ok = false;
-                    if (!ok) continue;
-                    for (int k = 0; k < g; k++) fullyFree[j + k] = true;
-                    placed.Add((pfn, o, t));
-                    need--;
+                    if (o <= _maxOrder) _free[t][o] = src[o];
+                    else if (src[o] > 0) _assumptions.Add($"{_spec.Name}: {src[o]} free blocks of order {o} > MAX_PAGE_ORDER {_maxOrder} ignored");
                 }
-                shortfall[t][o] += need;
             }
         }
 
-        // Below pageblock order: per type, split regions lazily. Splitting R into halves A and B flags B (it may never be
-        // wholly free) unless a half holds a page that must stay allocated, so no two free buddies ever arise.
-        for (int t = 0; t < Migratetype.Count; t++)
+        /// <summary>Max-order blocks: whole aligned groups of online pageblocks, taken from the top of the zone.</summary>
+        public void PlaceMaxOrderBlocks()
         {
-            int top = Math.Min(pbOrder, maxOrder);
-            var usable = new Stack<Region>[top + 1];
-            var unusable = new Stack<Region>[top + 1];
-            for (int k = 0; k <= top; k++) { usable[k] = new(); unusable[k] = new(); }
-            for (int j = 0; j < online.Count; j++)
-                if (type[j] == t && !fullyFree[j] && !blocked.AllInRange(online[j], pbPages))
-                    unusable[top].Push(new Region { Pfn = online[j], Overlaps = true });
-            for (int o = top - 1; o >= 0; o--)
+            int group = (int)(_maxPages / _pbPages);
+            int cursor = _online.Count - 1;
+            foreach (int t in new[] { Migratetype.Movable, Migratetype.Unmovable, Migratetype.Reclaimable, Migratetype.HighAtomic, Migratetype.Cma, Migratetype.Isolate })
             {
-                long need = free[t][o];
+                long need = _free[t][_maxOrder];
                 while (need > 0)
                 {
-                    if (usable[o].TryPop(out var r))
-                    {
-                        placed.Add((r.Pfn, o, t));
-                        need--;
-                        continue;
-                    }
-                    // Split the smallest larger region available.
-                    int k = o + 1;
-                    while (k <= top && usable[k].Count == 0 && unusable[k].Count == 0) k++;
-                    if (k > top) break;
-                    var big = usable[k].Count > 0 ? usable[k].Pop() : unusable[k].Pop();
-                    Split(big, k - 1, blocked, usable[k - 1], unusable[k - 1]);
+                    int j = NextGroup(_online, _type, _blocked, ref cursor, group, _pbPages, _maxPages);
+                    if (j < 0) break;
+                    for (int k = 0; k < group; k++) { _type[j + k] = t; _fullyFree[j + k] = true; }
+                    _counts[t] -= group;
+                    _placed.Add((_online[j], _maxOrder, t));
+                    need--;
                 }
-                shortfall[t][o] += need;
+                _shortfall[t][_maxOrder] += need;
+                if (_counts[t] < 0)
+                {
+                    _assumptions.Add($"{_spec.Name}: {Migratetype.Name(t)} free max-order blocks need {-_counts[t]} more pageblocks than pagetypeinfo gives the type (snapshot files are not read atomically)");
+                    _counts[t] = 0;
+                }
             }
         }
 
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], FlagOf(online[j])));
-        placed.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
-        foreach (var (pfn, order, mt) in placed) zone.AddFreeBlock(pfn, order, Freetype.Make(mt, FlagOf(pfn)));
-        for (int j = 0; j < online.Count; j++) zone.SetPageblockFreetype(online[j], Freetype.Make(type[j], FlagOf(online[j])));
+        /// <summary>The remaining pageblocks take their types in runs from the zone start.</summary>
+        public void TypeRemainingPageblocks()
+        {
+            int ti = 0;
+            long extra = 0;
+            for (int j = 0; j < _online.Count; j++)
+            {
+                if (_type[j] >= 0) continue;
+                while (ti < FillOrder.Length && _counts[FillOrder[ti]] <= 0) ti++;
+                if (ti == FillOrder.Length) { _type[j] = Migratetype.Movable; extra++; continue; }
+                _type[j] = FillOrder[ti];
+                _counts[FillOrder[ti]]--;
+            }
+            if (extra > 0) _assumptions.Add($"{_spec.Name}: {extra} online pageblocks more than pagetypeinfo counts; taken as movable");
+        }
 
-        var result = new InitialZone { Zone = zone, Spec = spec, Shortfall = shortfall, OnlinePageblocks = online.Count };
-        result.Assumptions.AddRange(assumptions);
-        long missing = 0;
-        foreach (var row in shortfall) foreach (long v in row) missing += v;
-        if (missing > 0) result.Assumptions.Add($"{spec.Name}: {missing} free blocks of the snapshot found no canonical place (too little room in pageblocks of their type)");
-        var freeMap = new PfnBitmap(baseOfZone, endOfZone - baseOfZone);
-        foreach (var (pfn, order, _) in placed) freeMap.AddRange(pfn, 1L << order);
-        SeedPcp(spec, online, type, fullyFree, freeMap, blocked, result, FlagOf);
-        return result;
+        /// <summary>Without a snapshot: every page the trace does not show allocated before it is free.</summary>
+        public void FreeEverythingUnblocked()
+        {
+            long lastGroup = -1;
+            foreach (long pb in _online)
+            {
+                long g = pb & ~(_maxPages - 1);
+                if (g == lastGroup) continue;
+                lastGroup = g;
+                PlaceAllFree(g, _maxOrder, _blocked, _placed, _type, _index, _pbPages);
+            }
+            _assumptions.Add($"{_spec.Name}: no snapshot; every page the trace does not show allocated before it is taken as free");
+        }
+
+        /// <summary>Orders from pageblock order up to below max order: groups of pageblocks whose buddy group is not wholly free.</summary>
+        public void PlacePageblockOrderBlocks()
+        {
+            for (int o = _maxOrder - 1; o >= _pbOrder; o--)
+            {
+                int g = 1 << (o - _pbOrder);
+                for (int t = 0; t < Migratetype.Count; t++)
+                {
+                    long need = _free[t][o];
+                    for (int j = _online.Count - g; j >= 0 && need > 0; j--)
+                        if (TryPlaceGroup(j, g, o, t)) need--;
+                    _shortfall[t][o] += need;
+                }
+            }
+        }
+
+        bool TryPlaceGroup(int j, int g, int o, int t)
+        {
+            long pfn = _online[j];
+            if ((pfn & ((1L << o) - 1)) != 0 || !Consecutive(_online, j, g, _pbPages)) return false;
+            for (int k = 0; k < g; k++) if (_type[j + k] != t || _fullyFree[j + k]) return false;
+            if (_blocked.AnyInRange(pfn, 1L << o)) return false;
+            long buddy = pfn ^ (1L << o);
+            for (long b = buddy; b < buddy + (1L << o); b += _pbPages)
+                if (_index.TryGetValue(b, out int bj) && _fullyFree[bj]) return false;
+            for (int k = 0; k < g; k++) _fullyFree[j + k] = true;
+            _placed.Add((pfn, o, t));
+            return true;
+        }
+
+        /// <summary>Below pageblock order: per type, split regions lazily. Splitting R into halves A and B flags B (it may
+        /// never be wholly free) unless a half holds a page that must stay allocated, so no two free buddies ever arise.</summary>
+        public void PlaceBelowPageblockOrder()
+        {
+            for (int t = 0; t < Migratetype.Count; t++)
+            {
+                int top = Math.Min(_pbOrder, _maxOrder);
+                var usable = new Stack<Region>[top + 1];
+                var unusable = new Stack<Region>[top + 1];
+                for (int k = 0; k <= top; k++) { usable[k] = new(); unusable[k] = new(); }
+                for (int j = 0; j < _online.Count; j++)
+                    if (_type[j] == t && !_fullyFree[j] && !_blocked.AllInRange(_online[j], _pbPages))
+                        unusable[top].Push(new Region { Pfn = _online[j], Overlaps = true });
+                for (int o = top - 1; o >= 0; o--)
+                {
+                    long need = _free[t][o];
+                    while (need > 0)
+                    {
+                        if (usable[o].TryPop(out var r))
+                        {
+                            _placed.Add((r.Pfn, o, t));
+                            need--;
+                            continue;
+                        }
+                        // Split the smallest larger region available.
+                        int k = o + 1;
+                        while (k <= top && usable[k].Count == 0 && unusable[k].Count == 0) k++;
+                        if (k > top) break;
+                        var big = usable[k].Count > 0 ? usable[k].Pop() : unusable[k].Pop();
+                        Split(big, k - 1, _blocked, usable[k - 1], unusable[k - 1]);
+                    }
+                    _shortfall[t][o] += need;
+                }
+            }
+        }
+
+        /// <summary>Each online pageblock's freetype from its type and flag.</summary>
+        void LabelPageblocks()
+        {
+            for (int j = 0; j < _online.Count; j++) _zone.SetPageblockFreetype(_online[j], Freetype.Make(_type[j], FlagOf(_online[j])));
+        }
+
+        /// <summary>Puts the placed blocks on the zone's free lists and seeds the pcp lists.</summary>
+        public InitialZone Finish()
+        {
+            LabelPageblocks();
+            _placed.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
+            foreach (var (pfn, order, mt) in _placed) _zone.AddFreeBlock(pfn, order, Freetype.Make(mt, FlagOf(pfn)));
+            // AddFreeBlock labels every pageblock a block covers with the block's type; a block found free across
+            // pageblocks of two types (no snapshot) keeps each pageblock's own label.
+            LabelPageblocks();
+            var result = new InitialZone { Zone = _zone, Spec = _spec, Shortfall = _shortfall, OnlinePageblocks = _online.Count };
+            result.Assumptions.AddRange(_assumptions);
+            long missing = 0;
+            foreach (var row in _shortfall) foreach (long v in row) missing += v;
+            if (missing > 0) result.Assumptions.Add($"{_spec.Name}: {missing} free blocks of the snapshot found no canonical place (too little room in pageblocks of their type)");
+            var freeMap = new PfnBitmap(_baseOfZone, _endOfZone - _baseOfZone);
+            foreach (var (pfn, order, _) in _placed) freeMap.AddRange(pfn, 1L << order);
+            SeedPcp(_spec, _online, _type, _fullyFree, freeMap, _blocked, result, FlagOf);
+            return result;
+        }
     }
 
     /// <summary>Frees everything unblocked in [pfn, pfn + 2^order) as the largest blocks possible: a region with a blocked
