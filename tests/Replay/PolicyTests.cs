@@ -46,7 +46,7 @@ public class SeedNumbersTests
     [Fact]
     public void firecracker_populate_unmapped_vs_secretfree_is_about_minus_70_percent()
     {
-        // Seed 004: 1.04 s → 313 ms (−70.0 %) on a Sapphire Rapids host whose CPU count is not published.
+        // The __GFP_UNMAPPED v2 cover letter: 1.04 s → 313 ms (−70.0 %) on a Sapphire Rapids host whose CPU count is not published.
         var r = SynthRun.Replay(SynthRun.Write("firecracker-populate"), "unmapped,secretfree");
         double change = (r.M("unmapped", "latency_ns") / r.M("secretfree", "latency_ns") - 1) * 100;
         Assert.InRange(change, -80, -60);
@@ -72,7 +72,7 @@ public class SeedNumbersTests
     [Fact]
     public void fio_randread_loses_about_70_percent_under_asi_rfc_and_about_13_percent_with_the_mermap()
     {
-        // Seed 003: ~−70 % with IBPB + RSB stuffing on every asi_exit; seed 002: 1,003,102 → 871,928 IOPS (−13.1 %).
+        // RFC v2: ~−70 % with IBPB + RSB stuffing on every asi_exit; the Aug 2025 prototype: 1,003,102 → 871,928 IOPS (−13.1 %).
         var r = SynthRun.Replay(SynthRun.Write("fio-randread", ("reads", "50000")), "noasi,asi-rfc,asi-rfc+mermap");
         double Throughput(string p) => (r.M("noasi", "latency_ns") / r.M(p, "latency_ns") - 1) * 100;
         Assert.InRange(Throughput("asi-rfc"), -80, -60);

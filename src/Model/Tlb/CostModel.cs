@@ -2,43 +2,43 @@ using System.Text.Json;
 
 namespace AsiTrace.Model.Tlb;
 
-/// <summary>One cost constant with where its value comes from (docs/costs.md, §8.5).</summary>
-public sealed record Cost(double Value, string Unit, string Source, bool Estimate)
+/// <summary>One cost constant: its value and unit, where the value comes from, whether it is an estimate, and the range
+/// its source allows (<see cref="Low"/>–<see cref="High"/>, in <see cref="Unit"/>). docs/costs.md lists them all.</summary>
+public sealed record Cost(double Value, string Unit, string Source, bool Estimate, double Low, double High)
 {
     public double Ns(double ghz) => Unit == "cycles" ? Value / ghz : Value;
 }
 
 /// <summary>
-/// The cost constants of the model (defaults from docs/costs.md), overridable from JSON
-/// (<c>{"InvlpgPerPage": 120, "CpuGhz": 3.0}</c>: a number replaces the default value and keeps its unit). The model
-/// returns costs as data; it never measures time.
+/// The cost constants of the model (docs/costs.md), overridable from JSON (<c>{"InvlpgPerPage": 120, "CpuGhz": 3.0}</c>: a
+/// number replaces the default value and keeps its unit). The model returns costs as data; it never measures time.
 /// </summary>
 public sealed record CostModel
 {
-    public Cost InvlpgPerPage { get; init; } = new(100, "ns", "kernel arch/x86/mm/tlb.c, Documentation/arch/x86/tlb.rst (\"about 100 ns\")", false);
-    public Cost LocalFullFlush { get; init; } = new(150, "cycles", "docs/costs.md", true);
-    public Cost GlobalFlush { get; init; } = new(300, "cycles", "docs/costs.md", true);
-    public Cost PageWalk { get; init; } = new(150, "cycles", "docs/costs.md (average; 30 with a paging-structure-cache hit)", true);
-    public Cost IpiInitiatorBase { get; init; } = new(1500, "ns", "docs/costs.md (1.5 µs + 0.2 µs per target)", true);
-    public Cost IpiInitiatorPerTarget { get; init; } = new(200, "ns", "docs/costs.md", true);
-    public Cost IpiPerTarget { get; init; } = new(700, "ns", "docs/costs.md", true);
-    public Cost Invlpgb { get; init; } = new(500, "ns", "docs/costs.md (INVLPGB + TLBSYNC)", true);
-    public Cost Zero4K { get; init; } = new(250, "ns", "docs/costs.md", true);
-    /// <summary>Copying 4 KiB between the page cache and user memory (read()/write()): not in §8.5; taken equal to zeroing
-    /// 4 KiB (one streaming pass over the page) — an estimate.</summary>
+    public Cost InvlpgPerPage { get; init; } = new(100, "ns", "kernel: arch/x86/mm/tlb.c and Documentation/arch/x86/tlb.rst (\"about 100 ns\")", false, 50, 250);
+    public Cost LocalFullFlush { get; init; } = new(150, "cycles", "estimate: CR3 reload, direct cost only (docs/costs.md)", true, 100, 500);
+    public Cost GlobalFlush { get; init; } = new(300, "cycles", "estimate: INVPCID all-contexts or CR4.PGE toggle, direct cost (docs/costs.md)", true, 200, 1000);
+    public Cost PageWalk { get; init; } = new(150, "cycles", "estimate: average walk; 20–40 with hot paging-structure caches (docs/costs.md)", true, 20, 600);
+    public Cost IpiInitiatorBase { get; init; } = new(1500, "ns", "estimate: flush IPI round trip on a Xeon (docs/costs.md)", true, 1000, 3000);
+    public Cost IpiInitiatorPerTarget { get; init; } = new(200, "ns", "estimate: each further target's share of the initiator's wait (docs/costs.md)", true, 100, 500);
+    public Cost IpiPerTarget { get; init; } = new(700, "ns", "estimate: interrupt entry, flush and exit on a target (docs/costs.md)", true, 500, 2000);
+    public Cost Invlpgb { get; init; } = new(500, "ns", "estimate: one INVLPGB + TLBSYNC broadcast (docs/costs.md)", true, 300, 2000);
+    public Cost Zero4K { get; init; } = new(250, "ns", "estimate: clear_page_erms, cache-hot to DRAM-bound (docs/costs.md)", true, 100, 1000);
     /// <summary>A read()/write() of a cached page apart from the data copy: entry/exit, fd and page-cache lookup.</summary>
-    public Cost FileIoBase { get; init; } = new(750, "ns", "estimate from seed 002: ASI-off FIO randread at 1,003,102 IOPS ≈ 1.0 µs per 4 KiB read per job (one job assumed), minus Copy4K", true);
-    public Cost Copy4K { get; init; } = new(250, "ns", "estimate: equal to Zero4K (docs/costs.md has no copy constant)", true);
-    public Cost TablePageAlloc { get; init; } = new(500, "ns", "docs/costs.md (split)", true);
-    public Cost AsiExit { get; init; } = new(1500, "cycles", "docs/costs.md (#PF + asi_exit without flushes)", true);
-    public Cost AsiEnter { get; init; } = new(200, "cycles", "docs/costs.md", true);
-    public Cost Ibpb { get; init; } = new(4000, "cycles", "docs/costs.md", true);
-    public Cost RsbStuff { get; init; } = new(60, "cycles", "docs/costs.md", true);
-    public Cost L1dFlush { get; init; } = new(2000, "cycles", "docs/costs.md (+ refill)", true);
-    public Cost Verw { get; init; } = new(300, "cycles", "docs/costs.md", true);
+    public Cost FileIoBase { get; init; } = new(750, "ns", "estimate from the Aug 2025 ASI prototype's FIO numbers: ASI-off FIO randread at 1,003,102 IOPS ≈ 1.0 µs per 4 KiB read per job (one job assumed), minus Copy4K (docs/costs.md)", true, 500, 1500);
+    /// <summary>Copying 4 KiB between the page cache and user memory (read()/write()): no published figure; taken equal to
+    /// zeroing 4 KiB (one streaming pass over the page).</summary>
+    public Cost Copy4K { get; init; } = new(250, "ns", "estimate: equal to Zero4K, no published figure (docs/costs.md)", true, 100, 1000);
+    public Cost TablePageAlloc { get; init; } = new(500, "ns", "estimate: alloc_pages(GFP_KERNEL) for a split's table plus 512 entries (docs/costs.md)", true, 200, 5000);
+    public Cost AsiExit { get; init; } = new(1500, "cycles", "estimate: #PF + asi_exit without mitigation flushes (docs/costs.md)", true, 1000, 3000);
+    public Cost AsiEnter { get; init; } = new(200, "cycles", "estimate: CR3 write back, without flushes (docs/costs.md)", true, 100, 500);
+    public Cost Ibpb { get; init; } = new(4000, "cycles", "estimate: IA32_PRED_CMD write, no official latency (docs/costs.md)", true, 1000, 20000);
+    public Cost RsbStuff { get; init; } = new(60, "cycles", "estimate: 32 CALLs (docs/costs.md)", true, 30, 150);
+    public Cost L1dFlush { get; init; } = new(2000, "cycles", "estimate: IA32_FLUSH_CMD plus refill (docs/costs.md)", true, 1000, 5000);
+    public Cost Verw { get; init; } = new(300, "cycles", "estimate: MDS/RFDS buffer clearing (docs/costs.md)", true, 100, 1000);
     /// <summary>Cycle ↔ time conversion (configuration: take it from the traced machine).</summary>
     public double CpuGhz { get; init; } = 2.5;
-    public string CpuGhzSource { get; init; } = "docs/costs.md default (configuration: set the traced machine's clock)";
+    public string CpuGhzSource { get; init; } = "default (configuration: set the traced machine's clock; docs/costs.md)";
 
     /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns).</summary>
     public double FlushNs(FlushCounters c) =>
@@ -86,5 +86,5 @@ public sealed record CostModel
         return result;
     }
 
-    static Cost Override(Cost c, double v) => c with { Value = v, Source = "override", Estimate = false };
+    static Cost Override(Cost c, double v) => c with { Value = v, Source = "override", Estimate = false, Low = v, High = v };
 }

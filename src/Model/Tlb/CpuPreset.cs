@@ -26,7 +26,7 @@ public sealed record CpuPreset
     public int PageWalkers { get; init; }
     public bool Invlpgb { get; init; }
     public required string Source { get; init; }
-    /// <summary>The §8.5 cost constants with this CPU's clock for cycle ↔ time conversion.</summary>
+    /// <summary>The cost constants (docs/costs.md) with this CPU's clock for cycle ↔ time conversion.</summary>
     public CostModel Costs { get; init; } = new();
 
     static CostModel Clock(double ghz, string sku) => new() { CpuGhz = ghz, CpuGhzSource = $"base clock of {sku} [estimate: set CpuGhz to the traced machine's]" };

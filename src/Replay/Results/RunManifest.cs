@@ -26,7 +26,12 @@ public static class RunManifest
         foreach (var p in typeof(CostModel).GetProperties())
         {
             var v = p.GetValue(costs);
-            if (v is Cost cost) c[p.Name] = new JsonObject { ["value"] = cost.Value, ["unit"] = cost.Unit, ["source"] = cost.Source, ["estimate"] = cost.Estimate };
+            if (v is Cost cost)
+                c[p.Name] = new JsonObject
+                {
+                    ["value"] = cost.Value, ["unit"] = cost.Unit, ["source"] = cost.Source, ["estimate"] = cost.Estimate,
+                    ["range"] = new JsonArray(cost.Low, cost.High),
+                };
             else if (v is double d) c[p.Name] = d;
             else if (v is string str) c[p.Name] = str;
         }

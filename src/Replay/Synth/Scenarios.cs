@@ -98,7 +98,7 @@ public static class Scenarios
     };
 
     /// <summary>
-    /// Firecracker's population test (seed 004): the VMM fills every guest page through write() into guest_memfd,
+    /// Firecracker's population test (the `__GFP_UNMAPPED` v2 benchmark): the VMM fills every guest page through write() into guest_memfd,
     /// whose pages are allocated with <c>__GFP_UNMAPPED</c> (classified unmapped: pooled per pageblock under
     /// <c>unmapped</c>, removed from the direct map one by one under <c>secretfree</c>). Per page: one order-0 unmovable
     /// allocation and one 4 KiB write.
