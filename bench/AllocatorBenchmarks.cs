@@ -79,7 +79,7 @@ public class AllocatorBenchmarks
         long sum = 0;
         foreach (var (alloc, cpu, order, mt, slot) in _stream)
         {
-            if (alloc) { long p = a.Alloc(cpu, order, ZoneIndex.Normal, mt); _pfns[slot] = p; sum += p; }
+            if (alloc) { long p = a.Alloc(cpu, order, ZoneIndex.Normal, Freetype.OfMigratetype(mt)); _pfns[slot] = p; sum += p; }
             else
             {
                 long p = _pfns[slot];

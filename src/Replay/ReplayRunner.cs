@@ -493,7 +493,7 @@ public static class ReplayRunner
                 least = 0;
                 for (int mt = 1; mt < Migratetype.PcpTypes; mt++) if (demand[mt] < demand[least]) least = mt;
             }
-            blocks[PerCpuPages.Pindex(least, 0)] += rest;
+            blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(least), 0)] += rest;
             var lists = new List<PcpListSeed>();
             for (int i = 0; i < blocks.Length; i++)
                 if (blocks[i] > 0) lists.Add(new PcpListSeed(PindexOrder(i), PindexMt(i), (int)blocks[i]));
@@ -503,7 +503,7 @@ public static class ReplayRunner
     }
 
     static int PindexOrder(int pindex) => PerCpuPages.PindexOrder(pindex);
-    static int PindexMt(int pindex) => PerCpuPages.PindexFreetype(pindex);
+    static int PindexMt(int pindex) => PerCpuPages.PindexFreetype(pindex).Mt;
 
 
     static void AddFidelity(ReplayResult r, ReplayOptions o, long[] trace, long changedOwnership, PageAllocator a)
@@ -540,7 +540,7 @@ public static class ReplayRunner
                     for (int order = 0; order < f.FreeBlocksByOrder.Length && order <= z.Buddy.Options.MaxPageOrder; order++)
                     {
                         tracePages += f.FreeBlocksByOrder[order] << order;
-                        modelPages += (long)z.Buddy.FreeList(order, mt).Count << order;
+                        modelPages += (long)z.Buddy.FreeList(order, Freetype.OfMigratetype(mt)).Count << order;
                     }
                     if (tracePages > 0 || modelPages > 0)
                         r.Fidelity.Add(new FidelityCheck($"free_pages_{f.Zone}_{f.Type}", tracePages, modelPages, null,

@@ -5,12 +5,13 @@ namespace AsiTrace.Tests.Model;
 /// <summary>Buddy allocator rules, named after the mm/page_alloc.c function each follows (docs/model.md §1).</summary>
 public class BuddyZoneTests
 {
-    const int U = Migratetype.Unmovable, M = Migratetype.Movable, R = Migratetype.Reclaimable;
+    static readonly Freetype U = Freetype.OfMigratetype(Migratetype.Unmovable), M = Freetype.OfMigratetype(Migratetype.Movable),
+        R = Freetype.OfMigratetype(Migratetype.Reclaimable);
 
-    static BuddyZone Zone(int blocks, int mt = M)
+    static BuddyZone Zone(int blocks, Freetype? ft = null)
     {
         var z = new BuddyZone("Normal", 0x100000, blocks * 1024L);
-        for (int b = 0; b < blocks; b++) z.AddFreeBlock(0x100000 + b * 1024L, 10, mt);
+        for (int b = 0; b < blocks; b++) z.AddFreeBlock(0x100000 + b * 1024L, 10, ft ?? M);
         return z;
     }
 
@@ -45,9 +46,9 @@ public class BuddyZoneTests
     {
         var z = Zone(1);
         long a = z.RmqueueSmallest(9, M), b = z.RmqueueSmallest(9, M);
-        z.SetPageblockMigratetype(b, Migratetype.HighAtomic);
+        z.SetPageblockFreetype(b, Freetype.OfMigratetype(Migratetype.HighAtomic));
         z.FreeOnePage(a, 9, M);
-        z.FreeOnePage(b, 9, Migratetype.HighAtomic);
+        z.FreeOnePage(b, 9, Freetype.OfMigratetype(Migratetype.HighAtomic));
         Assert.Equal(2, z.NrFree(9));
         Assert.Equal(0, z.NrFree(10));
         Assert.Empty(z.Validate());
@@ -58,11 +59,11 @@ public class BuddyZoneTests
     {
         var z = Zone(1);
         long a = z.RmqueueSmallest(9, M), b = z.RmqueueSmallest(9, M);
-        z.SetPageblockMigratetype(b, U);
+        z.SetPageblockFreetype(b, U);
         z.FreeOnePage(b, 9, U);
         z.FreeOnePage(a, 9, M);
         Assert.Equal(1, z.NrFree(10));
-        Assert.Equal(M, z.PageblockMigratetype(b));
+        Assert.Equal(M, z.PageblockFreetype(b));
         Assert.Equal([a], z.FreeList(10, M));
     }
 
@@ -94,15 +95,15 @@ public class BuddyZoneTests
         Assert.Equal(8, pfn); // the smallest fallback block, scanned upward
         var e = z.Events[^1];
         Assert.Equal(AllocatorEventKind.Extfrag, e.Kind);
-        Assert.Equal((0, M, 2, U, false), (e.Order, e.Migratetype, e.FallbackOrder, e.FallbackMigratetype, e.ChangeOwnership));
-        Assert.Equal(U, z.PageblockMigratetype(pfn));
+        Assert.Equal((0, M, 2, U, false), (e.Order, e.Freetype, e.FallbackOrder, e.FallbackFreetype!.Value, e.ChangeOwnership));
+        Assert.Equal(U, z.PageblockFreetype(pfn));
         Assert.Equal([10L], z.FreeList(1, U));
         Assert.Equal([9L], z.FreeList(0, U));
         Assert.Empty(z.Validate());
 
         var big = Zone(1, U);
         long p2 = big.Rmqueue(0, M);
-        Assert.Equal(M, big.PageblockMigratetype(p2)); // claimed: the order-10 block was relabelled
+        Assert.Equal(M, big.PageblockFreetype(p2)); // claimed: the order-10 block was relabelled
         Assert.True(big.Events.Last(x => x.Kind == AllocatorEventKind.Extfrag).ChangeOwnership);
     }
 
@@ -111,8 +112,8 @@ public class BuddyZoneTests
     {
         var z = Zone(1, M);
         long pfn = z.Rmqueue(0, U); // UNMOVABLE may claim: the largest fallback block (order 10) is claimed whole
-        Assert.Equal(U, z.PageblockMigratetype(pfn));
-        Assert.Equal(U, z.PageblockMigratetype(pfn + 512));
+        Assert.Equal(U, z.PageblockFreetype(pfn));
+        Assert.Equal(U, z.PageblockFreetype(pfn + 512));
         var e = z.Events.Last(x => x.Kind == AllocatorEventKind.Extfrag);
         Assert.True(e.ChangeOwnership);
         Assert.Equal(10, e.FallbackOrder);
@@ -131,13 +132,13 @@ public class BuddyZoneTests
         z.Events.Clear();
         long pfn = z.Rmqueue(0, U);
         // free 112 + alike (512 − 112 − 400 = 0) < 256: no claim; the steal path takes a page, block stays movable.
-        Assert.Equal(M, z.PageblockMigratetype(pfn));
+        Assert.Equal(M, z.PageblockFreetype(pfn));
         Assert.False(z.Events[^1].ChangeOwnership);
         // Free most of them: now free ≥ 256 and the claim relabels the block.
         foreach (var p in taken.Take(300)) z.FreeOnePage(p, 0, M);
         z.Events.Clear();
         long pfn2 = z.Rmqueue(0, U);
-        Assert.Equal(U, z.PageblockMigratetype(pfn2));
+        Assert.Equal(U, z.PageblockFreetype(pfn2));
         Assert.Contains(z.Events, e => e.Kind == AllocatorEventKind.Extfrag && e.ChangeOwnership);
         Assert.Contains(z.Events, e => e.Kind == AllocatorEventKind.ZoneLocked); // taken with __rmqueue_smallest
         Assert.Empty(z.Validate());
@@ -148,7 +149,7 @@ public class BuddyZoneTests
     {
         var rng = new Random(3);
         var z = Zone(8);
-        var live = new Dictionary<long, (int Order, int Mt)>();
+        var live = new Dictionary<long, (int Order, Freetype Ft)>();
         var owned = new HashSet<long>();
         for (int step = 0; step < 20000; step++)
         {
@@ -157,12 +158,12 @@ public class BuddyZoneTests
                 var (pfn, (order, mt)) = live.ElementAt(rng.Next(live.Count));
                 live.Remove(pfn);
                 for (long p = pfn; p < pfn + (1L << order); p++) owned.Remove(p);
-                z.FreeOnePage(pfn, order, z.PageblockMigratetype(pfn));
+                z.FreeOnePage(pfn, order, z.PageblockFreetype(pfn));
             }
             else
             {
                 int order = rng.Next(10) < 8 ? 0 : rng.Next(1, 5);
-                int mt = rng.Next(3);
+                var mt = Freetype.OfMigratetype(rng.Next(3));
                 long pfn = z.Rmqueue(order, mt);
                 if (pfn < 0) continue;
                 Assert.Equal(0, pfn & ((1L << order) - 1));
@@ -180,7 +181,7 @@ public class WatermarkTests
     static BuddyZone Zone()
     {
         var z = new BuddyZone("Normal", 0, 4096);
-        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Movable);
+        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Freetype.OfMigratetype(Migratetype.Movable));
         return z;
     }
 
@@ -202,8 +203,8 @@ public class WatermarkTests
     public void zone_watermark_ok_high_order_needs_a_usable_block_and_excludes_highatomic()
     {
         var z = new BuddyZone("Normal", 0, 2048);
-        z.AddFreeBlock(0, 10, Migratetype.HighAtomic);
-        z.AddFreeBlock(1024, 3, Migratetype.Movable);
+        z.AddFreeBlock(0, 10, Freetype.OfMigratetype(Migratetype.HighAtomic));
+        z.AddFreeBlock(1024, 3, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.False(z.WatermarkOk(0, 100, 0, AllocFlags.None));            // only 8 usable pages
         Assert.True(z.WatermarkOk(0, 100, 0, AllocFlags.HighAtomic));
         Assert.True(z.WatermarkOk(4, 0, 0, AllocFlags.Oom));                 // OOM may use the highatomic lists too
@@ -217,8 +218,8 @@ public class WatermarkTests
     {
         var z = Zone();
         var pcp = new PerCpuPages(z, new ZoneFlags(), 0, batch: 8, high: 800, highMin: 100, highMax: 1000);
-        var pages = Enumerable.Range(0, 900).Select(_ => pcp.Alloc(0, Migratetype.Movable)).ToList();
-        foreach (var p in pages.Take(700)) pcp.Free(p, 0, Migratetype.Movable);
+        var pages = Enumerable.Range(0, 900).Select(_ => pcp.Alloc(0, Freetype.OfMigratetype(Migratetype.Movable))).ToList();
+        foreach (var p in pages.Take(700)) pcp.Free(p, 0, Freetype.OfMigratetype(Migratetype.Movable));
         int high = pcp.High, count = pcp.Count;
         pcp.Decay();
         Assert.Equal(Math.Max(Math.Max(count - (8 << PerCpuPages.ScaleMax), high - (high >> 3)), 100), pcp.High);
@@ -233,20 +234,20 @@ public class HighAtomicTests
     public void reserve_highatomic_pageblock_converts_a_mergeable_block_up_to_one_percent()
     {
         var z = new BuddyZone("Normal", 0, 4096);
-        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Unmovable);
-        long pfn = z.RmqueueSmallest(2, Migratetype.Unmovable);
+        for (int b = 0; b < 4; b++) z.AddFreeBlock(b * 1024L, 10, Freetype.OfMigratetype(Migratetype.Unmovable));
+        long pfn = z.RmqueueSmallest(2, Freetype.OfMigratetype(Migratetype.Unmovable));
         // managed 4096: 1% = 40 pages, rounded up to one pageblock (512).
         Assert.True(z.ReserveHighAtomic(pfn, 2, managed: 4096));
-        Assert.Equal(Migratetype.HighAtomic, z.PageblockMigratetype(pfn));
+        Assert.Equal(Migratetype.HighAtomic, z.PageblockFreetype(pfn).Mt);
         Assert.Equal(512, z.ReservedHighAtomic);
         Assert.Equal(512 - 4, z.FreePagesOfType(Migratetype.HighAtomic)); // the block's free pieces moved
-        long other = z.RmqueueSmallest(2, Migratetype.Unmovable);
+        long other = z.RmqueueSmallest(2, Freetype.OfMigratetype(Migratetype.Unmovable));
         Assert.False(z.ReserveHighAtomic(other, 2, managed: 4096));     // the limit is reached
         // Freed, the page goes to its pageblock's lists, now the highatomic ones; an unmovable request does not see it.
-        z.FreeOnePage(pfn, 2, z.PageblockMigratetype(pfn));
+        z.FreeOnePage(pfn, 2, z.PageblockFreetype(pfn));
         Assert.Equal(512, z.FreePagesOfType(Migratetype.HighAtomic));
-        long next = z.RmqueueSmallest(0, Migratetype.Unmovable);
-        Assert.NotEqual(Migratetype.HighAtomic, z.PageblockMigratetype(next));
+        long next = z.RmqueueSmallest(0, Freetype.OfMigratetype(Migratetype.Unmovable));
+        Assert.NotEqual(Migratetype.HighAtomic, z.PageblockFreetype(next).Mt);
         Assert.Empty(z.Validate());
     }
 }
@@ -254,7 +255,7 @@ public class HighAtomicTests
 /// <summary>The fallback rules of older kernels (docs/model.md §1.7), selectable for old traces.</summary>
 public class LegacyFallbackTests
 {
-    const int U = Migratetype.Unmovable, M = Migratetype.Movable;
+    static readonly Freetype U = Freetype.OfMigratetype(Migratetype.Unmovable), M = Freetype.OfMigratetype(Migratetype.Movable);
 
     [Fact]
     public void rmqueue_fallback_v6_9_moves_then_retries_so_zone_locked_follows_every_extfrag()
@@ -265,8 +266,8 @@ public class LegacyFallbackTests
         Assert.Equal(0, pfn);
         Assert.Equal([AllocatorEventKind.Extfrag, AllocatorEventKind.ZoneLocked], z.Events.Select(e => e.Kind));
         Assert.True(z.Events[0].ChangeOwnership);
-        Assert.Equal(U, z.PageblockMigratetype(0));
-        Assert.Equal(U, z.PageblockMigratetype(512));
+        Assert.Equal(U, z.PageblockFreetype(0));
+        Assert.Equal(U, z.PageblockFreetype(512));
         Assert.Empty(z.Validate());
     }
 
@@ -277,7 +278,7 @@ public class LegacyFallbackTests
         z.AddFreeBlock(8, 2, U);
         long pfn = z.Rmqueue(0, M); // movable below order 4 may not steal the block: find_smallest, move one block
         Assert.Equal(8, pfn);
-        Assert.Equal(U, z.PageblockMigratetype(8));             // not relabelled
+        Assert.Equal(U, z.PageblockFreetype(8));             // not relabelled
         Assert.Equal([10L], z.FreeList(1, M));                  // remainders on the movable lists inside an unmovable block
         Assert.Equal(AllocatorEventKind.ZoneLocked, z.Events[^1].Kind);
         Assert.Empty(z.Validate());
@@ -304,7 +305,7 @@ public class LegacyFallbackTests
     {
         var rng = new Random((int)rules + 10);
         var z = new BuddyZone("Normal", 0, 8192, new BuddyOptions { Fallback = rules });
-        for (int b = 0; b < 8; b++) z.AddFreeBlock(b * 1024L, 10, b % 3);
+        for (int b = 0; b < 8; b++) z.AddFreeBlock(b * 1024L, 10, Freetype.OfMigratetype(b % 3));
         var live = new List<(long Pfn, int Order)>();
         var owned = new HashSet<long>();
         for (int step = 0; step < 15000; step++)
@@ -315,12 +316,12 @@ public class LegacyFallbackTests
                 var (pfn, order) = live[k];
                 live[k] = live[^1]; live.RemoveAt(live.Count - 1);
                 for (long p = pfn; p < pfn + (1L << order); p++) owned.Remove(p);
-                z.FreeOnePage(pfn, order, z.PageblockMigratetype(pfn));
+                z.FreeOnePage(pfn, order, z.PageblockFreetype(pfn));
             }
             else
             {
                 int order = rng.Next(10) < 8 ? 0 : rng.Next(1, 6);
-                long pfn = z.Rmqueue(order, rng.Next(3), noFragment: rng.Next(4) == 0);
+                long pfn = z.Rmqueue(order, Freetype.OfMigratetype(rng.Next(3)), noFragment: rng.Next(4) == 0);
                 if (pfn < 0) continue;
                 for (long p = pfn; p < pfn + (1L << order); p++) Assert.True(owned.Add(p));
                 live.Add((pfn, order));

@@ -10,18 +10,18 @@ public class FreetypeTests
     [Fact]
     public void freetype_and_pcp_index_helpers_are_bijective_over_every_order_migratetype_and_flag()
     {
-        var seenFt = new HashSet<int>();
-        var seenPindex = new Dictionary<int, (int Order, int Ft)>();
+        var seenFt = new HashSet<Freetype>();
+        var seenPindex = new Dictionary<int, (int Order, Freetype Ft)>();
         for (int flag = 0; flag < Freetype.Flags; flag++)
             for (int mt = 0; mt < Migratetype.Count; mt++)
             {
-                int ft = Freetype.Make(mt, flag);
-                Assert.InRange(ft, 0, Freetype.Count - 1);
+                var ft = Freetype.Make(mt, flag);
+                Assert.InRange(ft.Index, 0, Freetype.Count - 1);
                 Assert.True(seenFt.Add(ft));
-                Assert.Equal(mt, Freetype.Mt(ft));
-                Assert.Equal(flag, Freetype.Flag(ft));
-                Assert.Equal(ft, Freetype.Opposite(Freetype.Opposite(ft)));
-                Assert.NotEqual(ft, Freetype.Opposite(ft));
+                Assert.Equal(mt, ft.Mt);
+                Assert.Equal(flag, ft.Flag);
+                Assert.Equal(ft, ft.Opposite.Opposite);
+                Assert.NotEqual(ft, ft.Opposite);
                 if (mt >= Migratetype.PcpTypes) continue;
                 for (int order = 0; order <= 10; order++)
                 {
@@ -29,7 +29,7 @@ public class FreetypeTests
                     int p = PerCpuPages.Pindex(ft, order);
                     Assert.InRange(p, 0, PerCpuPages.NrPcpLists - 1);
                     Assert.Equal(order, PerCpuPages.PindexOrder(p));
-                    Assert.Equal(flag, Freetype.Flag(PerCpuPages.PindexFreetype(p)));
+                    Assert.Equal(flag, PerCpuPages.PindexFreetype(p).Flag);
                     if (order <= PerCpuPages.CostlyOrder)
                     {
                         Assert.Equal(ft, PerCpuPages.PindexFreetype(p));
@@ -45,21 +45,23 @@ public class FreetypeTests
         Assert.Equal(Freetype.Count, seenFt.Count);
         Assert.Equal(2 * 12, seenPindex.Count);
         // Layouts: mainline has only flag 0; __GFP_UNMAPPED has an unmapped list for UNMOVABLE only.
-        for (int ft = 0; ft < Freetype.Count; ft++)
+        for (int i = 0; i < Freetype.Count; i++)
         {
-            Assert.Equal(Freetype.Flag(ft) == 0, Freetype.Exists(ft, FreetypeLayout.None));
-            Assert.True(Freetype.Exists(ft, FreetypeLayout.Sensitivity));
-            Assert.Equal(Freetype.Flag(ft) == 0 || Freetype.Mt(ft) == Migratetype.Unmovable, Freetype.Exists(ft, FreetypeLayout.Unmapped));
+            var ft = new Freetype(i);
+            Assert.Equal(ft.Flag == 0, ft.ExistsIn(FreetypeLayout.None));
+            Assert.True(ft.ExistsIn(FreetypeLayout.Sensitivity));
+            Assert.Equal(ft.Flag == 0 || ft.Mt == Migratetype.Unmovable, ft.ExistsIn(FreetypeLayout.Unmapped));
         }
     }
 
     [Fact]
     public void can_merge_freetypes_enumerated()
     {
-        for (int a = 0; a < Freetype.Count; a++)
-            for (int b = 0; b < Freetype.Count; b++)
+        for (int ai = 0; ai < Freetype.Count; ai++)
+            for (int bi = 0; bi < Freetype.Count; bi++)
             {
-                bool expected = a == b || (Migratetype.IsMergeable(Freetype.Mt(a)) && Migratetype.IsMergeable(Freetype.Mt(b)) && Freetype.Flag(a) == Freetype.Flag(b));
+                Freetype a = new(ai), b = new(bi);
+                bool expected = a == b || (Migratetype.IsMergeable(a.Mt) && Migratetype.IsMergeable(b.Mt) && a.Flag == b.Flag);
                 Assert.Equal(expected, Freetype.CanMerge(a, b));
                 Assert.Equal(Freetype.CanMerge(a, b), Freetype.CanMerge(b, a));
             }
@@ -76,7 +78,7 @@ public class FreetypeTests
     public void free_one_page_does_not_merge_pageblocks_of_different_sensitivity()
     {
         var z = new BuddyZone("Normal", 0, 1024, new BuddyOptions { Freetypes = FreetypeLayout.Sensitivity });
-        int sens = Freetype.Make(Migratetype.Movable, 1), nonsens = Freetype.Make(Migratetype.Movable, 0);
+        Freetype sens = Freetype.Make(Migratetype.Movable, 1), nonsens = Freetype.Make(Migratetype.Movable, 0);
         z.SetPageblockFreetype(0, sens);
         z.SetPageblockFreetype(512, nonsens);
         z.FreeOnePage(0, 9, sens);
@@ -86,7 +88,7 @@ public class FreetypeTests
         Assert.Empty(z.FreeList(10, sens));
         // Same sensitivity, different mergeable migratetypes: they merge and the buddy is relabelled.
         var y = new BuddyZone("Normal", 0, 1024, new BuddyOptions { Freetypes = FreetypeLayout.Sensitivity });
-        int unmov = Freetype.Make(Migratetype.Unmovable, 1);
+        var unmov = Freetype.Make(Migratetype.Unmovable, 1);
         y.SetPageblockFreetype(0, sens);
         y.SetPageblockFreetype(512, unmov);
         y.FreeOnePage(512, 9, unmov);
@@ -101,7 +103,7 @@ public class FreetypeTests
     {
         // Everything starts sensitive (PB_nonsensitive clear), as the Sep 2025 series boots.
         var z = Zone(FreetypeLayout.Sensitivity, 4, flag: 1);
-        int nonsens = Freetype.Make(Migratetype.Unmovable, 0);
+        var nonsens = Freetype.Make(Migratetype.Unmovable, 0);
         Assert.Equal(-1, z.Rmqueue(0, nonsens));
         long pfn = z.RmqueueConvert(0, nonsens, out int allocOrder);
         Assert.True(pfn >= 0);
@@ -128,8 +130,8 @@ public class FreetypeTests
         var options = new BuddyOptions { Freetypes = FreetypeLayout.Sensitivity };
         var a = new PageAllocator([InitialLayout.Build(spec, options, initialFlag: 1)!], 1, new PageAllocatorOptions { Buddy = options });
         int flips = 0;
-        a.OnConvert = (cpu, _, _, order, ft) => { flips++; Assert.Equal(0, cpu); Assert.Equal(9, order); Assert.Equal(0, Freetype.Flag(ft)); };
-        int nonsens = Freetype.Make(Migratetype.Unmovable, 0);
+        a.OnConvert = (cpu, _, _, order, ft) => { flips++; Assert.Equal(0, cpu); Assert.Equal(9, order); Assert.Equal(0, (ft).Flag); };
+        var nonsens = Freetype.Make(Migratetype.Unmovable, 0);
         Assert.Equal(-1, a.Alloc(0, 0, ZoneIndex.Normal, nonsens, always: AllocFlags.NoBlock));
         Assert.Equal(0, flips);
         Assert.True(a.ConversionsRefused > 0);
@@ -148,8 +150,8 @@ public class FreetypeTests
     public void gfp_unmapped_converts_a_mapped_unmovable_pageblock_and_mapped_requests_never_get_unmapped_pages()
     {
         var z = Zone(FreetypeLayout.Unmapped, 2, flag: 0);
-        int unmapped = Freetype.Make(Migratetype.Unmovable, 1);
-        int mapped = Freetype.Make(Migratetype.Unmovable, 0);
+        var unmapped = Freetype.Make(Migratetype.Unmovable, 1);
+        var mapped = Freetype.Make(Migratetype.Unmovable, 0);
         // Unmapped movable has no lists.
         Assert.Equal(-1, z.RmqueueConvert(0, Freetype.Make(Migratetype.Movable, 1), out _));
         Assert.Equal(-1, z.Rmqueue(0, unmapped));
@@ -161,7 +163,7 @@ public class FreetypeTests
         {
             long m = z.Rmqueue(0, mapped);
             Assert.True(m >= 0);
-            Assert.Equal(0, Freetype.Flag(z.PageblockFreetype(m)));
+            Assert.Equal(0, (z.PageblockFreetype(m)).Flag);
         }
         Assert.Equal(511, z.FreePagesOfFreetype(unmapped));
         Assert.Empty(z.Validate());
@@ -180,7 +182,7 @@ public class SharedPcpListsTests
         {
             var a = new PageAllocator([InitialLayout.Build(spec, options, flaggedFraction: 0.5)!], 1,
                 new PageAllocatorOptions { Buddy = options, SharedPcpLists = shared });
-            int sens = Freetype.Make(Migratetype.Movable, 1), nonsens = Freetype.Make(Migratetype.Movable, 0);
+            Freetype sens = Freetype.Make(Migratetype.Movable, 1), nonsens = Freetype.Make(Migratetype.Movable, 0);
             long s = a.Alloc(0, 0, ZoneIndex.Normal, sens);
             a.Free(0, s, 0);
             long n = a.Alloc(0, 0, ZoneIndex.Normal, nonsens);

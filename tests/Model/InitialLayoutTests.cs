@@ -14,12 +14,12 @@ public class InitialLayoutTests
     {
         int max = z.Options.MaxPageOrder;
         for (int o = 0; o < max; o++)
-            for (int mt = 0; mt < Freetype.Count; mt++)
-                foreach (long pfn in z.FreeList(o, mt))
+            for (int i = 0; i < Freetype.Count; i++)
+                foreach (long pfn in z.FreeList(o, new Freetype(i)))
                 {
                     long buddy = pfn ^ (1L << o);
                     if (!z.IsFreeHead(buddy, out int bo) || bo != o) continue;
-                    int a = z.PageblockFreetype(pfn), b = z.PageblockFreetype(buddy);
+                    Freetype a = z.PageblockFreetype(pfn), b = z.PageblockFreetype(buddy);
                     bool wouldMerge = o < z.Options.PageblockOrder || Freetype.CanMerge(a, b);
                     Assert.False(wouldMerge, $"{z.Name}: order-{o} blocks {pfn} and {buddy} are free buddies");
                 }
@@ -43,7 +43,7 @@ public class InitialLayoutTests
             {
                 int mt = ZoneSpecs.MigratetypeFromName(f.Type);
                 for (int o = 0; o < f.FreeBlocksByOrder.Length; o++)
-                    Assert.Equal(f.FreeBlocksByOrder[o], z.FreeList(o, mt).Count);
+                    Assert.Equal(f.FreeBlocksByOrder[o], z.FreeList(o, Freetype.OfMigratetype(mt)).Count);
             }
             // Free pages equal buddyinfo's sum for the zone.
             var bi = snap.Buddyinfo!.Single(b => b.Zone == spec.Name);
@@ -89,8 +89,8 @@ public class InitialLayoutTests
             {
                 long want = o < spec.FreeBlocks![mt].Length ? spec.FreeBlocks[mt][o] : 0;
                 wanted += want;
-                placed += z.FreeList(o, mt).Count;
-                Assert.Equal(want, z.FreeList(o, mt).Count + iz.Shortfall[mt][o]);
+                placed += z.FreeList(o, Freetype.OfMigratetype(mt)).Count;
+                Assert.Equal(want, z.FreeList(o, Freetype.OfMigratetype(mt)).Count + iz.Shortfall[mt][o]);
             }
         Assert.True(placed > wanted / 2);
     }

@@ -26,9 +26,9 @@ public class PageAllocatorTests
     public void get_page_from_freelist_prefers_the_highest_allowed_zone()
     {
         var a = Node();
-        long pfn = a.Alloc(0, 0, ZoneIndex.Normal, Migratetype.Movable);
+        long pfn = a.Alloc(0, 0, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.InRange(pfn, 8192, 16383);
-        long dma32 = a.Alloc(0, 0, ZoneIndex.Dma32, Migratetype.Movable);
+        long dma32 = a.Alloc(0, 0, ZoneIndex.Dma32, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.InRange(dma32, 4096, 8191);
     }
 
@@ -37,11 +37,11 @@ public class PageAllocatorTests
     {
         // Normal's low watermark is above all its free pages: the request goes to DMA32.
         var a = Node(normalLow: 9000);
-        long pfn = a.Alloc(0, 4, ZoneIndex.Normal, Migratetype.Movable);
+        long pfn = a.Alloc(0, 4, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.InRange(pfn, 4096, 8191);
         // With DMA32 protecting itself against Normal requests (lowmem_reserve), the slow path takes it from Normal.
         var b = Node(normalLow: 9000, dma32Protection: [0, 0, 100000, 100000]);
-        long p2 = b.Alloc(0, 4, ZoneIndex.Normal, Migratetype.Movable);
+        long p2 = b.Alloc(0, 4, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.InRange(p2, 8192, 16383);
         Assert.Equal(1, b.AllocsBelowLow);
     }
@@ -51,13 +51,13 @@ public class PageAllocatorTests
     {
         var a = Node();
         var normal = a.Zones[ZoneIndex.Normal]!;
-        long p = a.Alloc(1, 0, ZoneIndex.Normal, Migratetype.Movable);
+        long p = a.Alloc(1, 0, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.True(p >= 0);
         // A refill of batch pages went to CPU 1's list; one was handed out.
         Assert.Equal(4 - 1, normal.Pcp[1].Count);
         Assert.Equal(0, normal.Pcp[0].Count);
         long before = normal.Buddy.EventCounts[(int)AllocatorEventKind.ZoneLocked];
-        long big = a.Alloc(1, 4, ZoneIndex.Normal, Migratetype.Movable);
+        long big = a.Alloc(1, 4, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.True(big >= 0);
         Assert.Equal(before + 1, normal.Buddy.EventCounts[(int)AllocatorEventKind.ZoneLocked]);
         Assert.Equal(3, normal.Pcp[1].Count);
@@ -89,7 +89,7 @@ public class PageAllocatorTests
             Pcp = [new PcpSpec(0, 0, 64, 4, 64, 64)],
         };
         var a = new PageAllocator([InitialLayout.Build(dma32Spec, new BuddyOptions())!, InitialLayout.Build(normalSpec, new BuddyOptions())!], 1);
-        long pfn = a.Alloc(0, 0, ZoneIndex.Normal, Migratetype.Unmovable);
+        long pfn = a.Alloc(0, 0, ZoneIndex.Normal, Freetype.OfMigratetype(Migratetype.Unmovable));
         // No unmovable memory in Normal and no whole pageblock there to claim: with ALLOC_NOFRAGMENT the request moves
         // on to DMA32 and claims a pageblock there rather than stealing a movable page in Normal.
         Assert.InRange(pfn, 4096, 8191);
@@ -123,7 +123,7 @@ public class PageAllocatorTests
             {
                 int order = rng.Next(8) switch { < 5 => 0, 5 => 1, 6 => 3, _ => rng.Next(4, 10) };
                 int cpu = rng.Next(2);
-                long pfn = a.Alloc(cpu, order, rng.Next(3) == 0 ? ZoneIndex.Dma32 : ZoneIndex.Normal, rng.Next(3));
+                long pfn = a.Alloc(cpu, order, rng.Next(3) == 0 ? ZoneIndex.Dma32 : ZoneIndex.Normal, Freetype.OfMigratetype(rng.Next(3)));
                 if (pfn < 0) continue;
                 Assert.Equal(0, pfn & ((1L << order) - 1));
                 for (long p = pfn; p < pfn + (1L << order); p++) { if (owned[p]) Assert.Fail($"pfn {p} handed out twice"); owned[p] = true; }
@@ -154,12 +154,12 @@ public class ModelMemoryTests
         // 64 GiB zone of max-order free blocks, then fragmented by 100 k order-0 allocations.
         const long pages = 16L << 20;
         var z = new BuddyZone("Normal", 1L << 20, pages) { RecordEvents = false };
-        for (long p = 0; p < pages; p += 1024) z.AddFreeBlock((1L << 20) + p, 10, Migratetype.Movable);
+        for (long p = 0; p < pages; p += 1024) z.AddFreeBlock((1L << 20) + p, 10, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.InRange((double)z.StateBytes / pages, 2.0, 2.1);
         var rng = new Random(2);
         var taken = new List<long>();
-        for (int i = 0; i < 100_000; i++) taken.Add(z.Rmqueue(0, Migratetype.Movable));
-        for (int i = 0; i < taken.Count; i += 2) z.FreeOnePage(taken[i], 0, Migratetype.Movable);
+        for (int i = 0; i < 100_000; i++) taken.Add(z.Rmqueue(0, Freetype.OfMigratetype(Migratetype.Movable)));
+        for (int i = 0; i < taken.Count; i += 2) z.FreeOnePage(taken[i], 0, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.Empty(z.Validate());
         Assert.InRange((double)z.StateBytes / pages, 2.0, 2.3);
     }

@@ -9,7 +9,7 @@ public class PcpRulesTests
     static (BuddyZone, PerCpuPages) Pcp(PcpRules rules, int high = 378)
     {
         var z = new BuddyZone("Normal", 0, 16 * 1024L);
-        for (int b = 0; b < 16; b++) z.AddFreeBlock(b * 1024L, 10, Migratetype.Movable);
+        for (int b = 0; b < 16; b++) z.AddFreeBlock(b * 1024L, 10, Freetype.OfMigratetype(Migratetype.Movable));
         return (z, new PerCpuPages(z, new ZoneFlags(), 0, 63, high, 1000, 60000, rules));
     }
 
@@ -17,9 +17,9 @@ public class PcpRulesTests
     public void rmqueue_pcplist_before_v6_7_refills_exactly_batch_without_scaling()
     {
         var (z, pcp) = Pcp(PcpRules.V514);
-        for (int i = 0; i < 63 * 5; i++) Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
+        for (int i = 0; i < 63 * 5; i++) Assert.True(pcp.Alloc(0, Freetype.OfMigratetype(Migratetype.Movable)) >= 0);
         Assert.Equal([63, 63, 63, 63, 63], pcp.Refills);
-        pcp.Alloc(2, Migratetype.Movable);
+        pcp.Alloc(2, Freetype.OfMigratetype(Migratetype.Movable));
         Assert.Equal(63 >> 2, pcp.Refills[^1]); // max(batch >> order, 2)
         // high_min/high_max do not exist: high stays what the snapshot printed.
         Assert.Equal(378, pcp.High);
@@ -31,12 +31,12 @@ public class PcpRulesTests
     {
         var (z, pcp) = Pcp(PcpRules.V514, high: 630);
         var pages = new List<long>();
-        for (int i = 0; i < 3000; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
+        for (int i = 0; i < 3000; i++) pages.Add(z.Rmqueue(0, Freetype.OfMigratetype(Migratetype.Movable)));
         var drained = new List<int>();
         foreach (long p in pages)
         {
             int before = pcp.Count;
-            pcp.Free(p, 0, Migratetype.Movable);
+            pcp.Free(p, 0, Freetype.OfMigratetype(Migratetype.Movable));
             if (pcp.Count <= before) drained.Add(before + 1 - pcp.Count);
         }
         // Each drain doubles while frees come without allocations, capped at high − batch = 567.
@@ -50,19 +50,19 @@ public class PcpRulesTests
     {
         var (z, pcp) = Pcp(PcpRules.V514, high: 630);
         var pages = new List<long>();
-        for (int i = 0; i < 1200; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
+        for (int i = 0; i < 1200; i++) pages.Add(z.Rmqueue(0, Freetype.OfMigratetype(Migratetype.Movable)));
         var drained = new List<int>();
         void Free(long p)
         {
             int before = pcp.Count;
-            pcp.Free(p, 0, Migratetype.Movable);
+            pcp.Free(p, 0, Freetype.OfMigratetype(Migratetype.Movable));
             if (pcp.Count <= before) drained.Add(before + 1 - pcp.Count);
         }
         int k = 0;
         while (drained.Count < 3) Free(pages[k++]); // 63, 126, 252: free_factor is now 3
         // Two allocations served from the (non-empty) list, no refill: 3 → 1 → 0.
-        Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
-        Assert.True(pcp.Alloc(0, Migratetype.Movable) >= 0);
+        Assert.True(pcp.Alloc(0, Freetype.OfMigratetype(Migratetype.Movable)) >= 0);
+        Assert.True(pcp.Alloc(0, Freetype.OfMigratetype(Migratetype.Movable)) >= 0);
         Assert.Empty(pcp.Refills);
         while (drained.Count < 4) Free(pages[k++]);
         Assert.Equal([63, 126, 252, 63], drained);
@@ -76,11 +76,11 @@ public class PcpRulesTests
         {
             var (z, pcp) = Pcp(rules, high: 630);
             var small = new List<long>();
-            for (int i = 0; i < 700; i++) small.Add(z.Rmqueue(0, Migratetype.Movable));
-            long order2 = z.Rmqueue(2, Migratetype.Movable);
-            foreach (long p in small) pcp.Free(p, 0, Migratetype.Movable); // one drain (63): free_factor 1
+            for (int i = 0; i < 700; i++) small.Add(z.Rmqueue(0, Freetype.OfMigratetype(Migratetype.Movable)));
+            long order2 = z.Rmqueue(2, Freetype.OfMigratetype(Migratetype.Movable));
+            foreach (long p in small) pcp.Free(p, 0, Freetype.OfMigratetype(Migratetype.Movable)); // one drain (63): free_factor 1
             int before = pcp.Count;
-            pcp.Free(order2, 2, Migratetype.Movable);
+            pcp.Free(order2, 2, Freetype.OfMigratetype(Migratetype.Movable));
             if (rules == PcpRules.V518) Assert.Equal(0, pcp.Count);          // free_high: nr_pcp_high() 0, free everything
             else Assert.Equal(before + 4, pcp.Count);                        // below high: kept
             Assert.Empty(z.Validate());
@@ -95,8 +95,8 @@ public class PcpRulesTests
         Assert.False(pcp.Allows(1));
         Assert.False(pcp.Allows(9));
         var pages = new List<long>();
-        for (int i = 0; i < 400; i++) pages.Add(z.Rmqueue(0, Migratetype.Movable));
-        foreach (long p in pages) pcp.Free(p, 0, Migratetype.Movable);
+        for (int i = 0; i < 400; i++) pages.Add(z.Rmqueue(0, Freetype.OfMigratetype(Migratetype.Movable)));
+        foreach (long p in pages) pcp.Free(p, 0, Freetype.OfMigratetype(Migratetype.Movable));
         // Each time count reaches 378, 63 pages go back: 400 frees → one drain.
         Assert.Equal(63, z.Events.Count(e => e.Kind == AllocatorEventKind.PcpuDrain));
         pcp.Decay(); // no decay_pcp_high() before v6.7

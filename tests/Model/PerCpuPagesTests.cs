@@ -5,7 +5,7 @@ namespace AsiTrace.Tests.Model;
 /// <summary>pcp rules (docs/model.md §1.9), named after the kernel functions.</summary>
 public class PerCpuPagesTests
 {
-    const int M = Migratetype.Movable;
+    static readonly Freetype M = Freetype.OfMigratetype(Migratetype.Movable);
 
     static BuddyZone Zone(int blocks)
     {
@@ -70,7 +70,7 @@ public class PerCpuPagesTests
         var rng = new Random(5);
         var z = Zone(4);
         var pcp = new PerCpuPages(z, new ZoneFlags(), 0, 31, 200, 100, 600);
-        var live = new List<(long Pfn, int Order, int Mt)>();
+        var live = new List<(long Pfn, int Order, Freetype Ft)>();
         for (int step = 0; step < 20000; step++)
         {
             if (live.Count > 0 && rng.Next(2) == 0)
@@ -83,7 +83,7 @@ public class PerCpuPagesTests
             else
             {
                 int order = rng.Next(4) == 0 ? rng.Next(1, 4) : 0;
-                int mt = rng.Next(3);
+                var mt = Freetype.OfMigratetype(rng.Next(3));
                 long pfn = pcp.Alloc(order, mt);
                 if (pfn >= 0) live.Add((pfn, order, mt));
             }

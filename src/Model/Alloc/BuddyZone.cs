@@ -3,8 +3,15 @@ using System.Runtime.CompilerServices;
 namespace AsiTrace.Model.Alloc;
 
 /// <summary>An event the allocator model emits, as the kernel's tracepoints would (docs/model.md §2).</summary>
-public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, int Migratetype,
-    int FallbackOrder = -1, int FallbackMigratetype = -1, bool ChangeOwnership = false, bool PercpuRefill = false);
+/// <param name="Freetype">the requested freetype (the tracepoint prints its migratetype).</param>
+/// <param name="FallbackFreetype">the list a fallback took the block from, or the freetype a block changed from.</param>
+public readonly record struct AllocatorEvent(AllocatorEventKind Kind, long Pfn, int Order, Freetype Freetype,
+    int FallbackOrder = -1, Freetype? FallbackFreetype = null, bool ChangeOwnership = false, bool PercpuRefill = false)
+{
+    /// <summary>What the tracepoint's <c>migratetype</c> field would show.</summary>
+    public int Migratetype => Freetype.Mt;
+    public int FallbackMigratetype => FallbackFreetype?.Mt ?? -1;
+}
 
 public enum AllocatorEventKind : byte { ZoneLocked, Extfrag, PcpuDrain, FreetypeChange }
 
@@ -78,10 +85,10 @@ public sealed class BuddyZone
     const int FreeOrderMask = 0xF, ListShift = 4, ListMask = 0x1F, AllocOrderShift = 9, AllocMtShift = 13;
 
     int FreeOrderOf(int i) => (_state[i] & FreeOrderMask) - 1;
-    int ListOf(int i) => (_state[i] >> ListShift) & ListMask;
+    Freetype ListOf(int i) => new((_state[i] >> ListShift) & ListMask);
     int AllocOrderOf(int i) => ((_state[i] >> AllocOrderShift) & 0xF) - 1;
     int AllocMtOf(int i) => _state[i] >> AllocMtShift;
-    void SetFree(int i, int order, int list) => _state[i] = (ushort)((_state[i] & ~0x1FF) | (order + 1) | (list << ListShift));
+    void SetFree(int i, int order, Freetype list) => _state[i] = (ushort)((_state[i] & ~0x1FF) | (order + 1) | (list.Index << ListShift));
     void ClearFree(int i) => _state[i] = (ushort)(_state[i] & ~0x1FF);
 
     /// <summary>Bytes of model state for this zone: the per-page array, the pageblock types and the free-head links.</summary>
@@ -92,13 +99,13 @@ public sealed class BuddyZone
     readonly long[] _freeByType = new long[Freetype.Count];
     public long FreePages { get; private set; }
     /// <summary>Free pages on one freetype's lists.</summary>
-    public long FreePagesOfFreetype(int ft) => _freeByType[ft];
+    public long FreePagesOfFreetype(Freetype ft) => _freeByType[ft.Index];
     /// <summary>Free pages on a migratetype's lists, every flag (<c>nr_free_highatomic</c>, <c>NR_FREE_CMA_PAGES</c>, …).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long FreePagesOfType(int mt)
     {
         long n = 0;
-        for (int f = 0; f < Freetype.Flags; f++) n += _freeByType[Freetype.Make(mt, f)];
+        for (int f = 0; f < Freetype.Flags; f++) n += _freeByType[Freetype.Make(mt, f).Index];
         return n;
     }
     /// <summary>The events emitted, in order, while <see cref="RecordEvents"/> is on (tests; off for long replays).</summary>
@@ -143,134 +150,135 @@ public sealed class BuddyZone
     public bool InZone(long pfn) => pfn >= StartPfn && pfn < StartPfn + Pages;
 
     /// <summary>The pageblock's migratetype bits (its freetype without the flag).</summary>
-    public int PageblockMigratetype(long pfn) => Freetype.Mt(_pageblockMt[Idx(pfn) >> _pbOrder]);
+    public int PageblockMigratetype(long pfn) => PageblockFreetype(pfn).Mt;
     /// <summary>Sets the migratetype bits, keeping the pageblock's flag (<c>PB_nonsensitive</c> / unmapped).</summary>
     public void SetPageblockMigratetype(long pfn, int mt) =>
-        _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)Freetype.Make(mt, Freetype.Flag(_pageblockMt[Idx(pfn) >> _pbOrder]));
+        SetPageblockFreetype(pfn, PageblockFreetype(pfn).WithMigratetype(mt));
     /// <summary><c>get_pfnblock_freetype()</c>: migratetype and flag.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int PageblockFreetype(long pfn) => _pageblockMt[Idx(pfn) >> _pbOrder];
-    public void SetPageblockFreetype(long pfn, int ft) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)ft;
+    public Freetype PageblockFreetype(long pfn) => new(_pageblockMt[Idx(pfn) >> _pbOrder]);
+    public void SetPageblockFreetype(long pfn, Freetype ft) => _pageblockMt[Idx(pfn) >> _pbOrder] = (byte)ft.Index;
     public long NrFree(int order) => _nrFree[order];
     public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? FreeOrderOf(Idx(pfn)) : -1; return order >= 0; }
 
-    /// <summary>Free blocks on <c>free_list[mt]</c> at <paramref name="order"/>, head first.</summary>
-    public List<long> FreeList(int order, int mt)
+    /// <summary>Free blocks on <c>free_list[ft]</c> at <paramref name="order"/>, head first.</summary>
+    public List<long> FreeList(int order, Freetype ft)
     {
         var l = new List<long>();
-        for (int i = _head[order, mt]; i >= 0; i = _links.Next(i)) l.Add(StartPfn + i);
+        for (int i = _head[order, ft.Index]; i >= 0; i = _links.Next(i)) l.Add(StartPfn + i);
         return l;
     }
 
-    void AddToFreeList(int i, int order, int mt, bool tail)
+    void AddToFreeList(int i, int order, Freetype ft, bool tail)
     {
-        SetFree(i, order, mt);
+        SetFree(i, order, ft);
         if (tail)
         {
-            int t = _tail[order, mt];
+            int t = _tail[order, ft.Index];
             _links.Add(i, t, -1);
-            if (t >= 0) _links.SetNext(t, i); else _head[order, mt] = i;
-            _tail[order, mt] = i;
+            if (t >= 0) _links.SetNext(t, i); else _head[order, ft.Index] = i;
+            _tail[order, ft.Index] = i;
         }
         else
         {
-            int h = _head[order, mt];
+            int h = _head[order, ft.Index];
             _links.Add(i, -1, h);
-            if (h >= 0) _links.SetPrev(h, i); else _tail[order, mt] = i;
-            _head[order, mt] = i;
+            if (h >= 0) _links.SetPrev(h, i); else _tail[order, ft.Index] = i;
+            _head[order, ft.Index] = i;
         }
         _nrFree[order]++;
         FreePages += 1L << order;
-        _freeByType[mt] += 1L << order;
+        _freeByType[ft.Index] += 1L << order;
     }
 
     void DelFromFreeList(int i)
     {
-        int order = FreeOrderOf(i), mt = ListOf(i);
+        int order = FreeOrderOf(i);
+        var ft = ListOf(i);
         int prev = _links.Prev(i), next = _links.Next(i);
-        if (prev >= 0) _links.SetNext(prev, next); else _head[order, mt] = next;
-        if (next >= 0) _links.SetPrev(next, prev); else _tail[order, mt] = prev;
+        if (prev >= 0) _links.SetNext(prev, next); else _head[order, ft.Index] = next;
+        if (next >= 0) _links.SetPrev(next, prev); else _tail[order, ft.Index] = prev;
         _links.Remove(i);
         ClearFree(i);
         _nrFree[order]--;
         FreePages -= 1L << order;
-        _freeByType[mt] -= 1L << order;
+        _freeByType[ft.Index] -= 1L << order;
     }
 
     /// <summary><c>move_to_free_list()</c>: to the tail of another type's list.</summary>
-    void MoveToFreeList(int i, int mt)
+    void MoveToFreeList(int i, Freetype ft)
     {
         int order = FreeOrderOf(i);
         DelFromFreeList(i);
-        AddToFreeList(i, order, mt, tail: true);
+        AddToFreeList(i, order, ft, tail: true);
     }
 
     /// <summary>
     /// Seeds the zone with a free block (boot: <c>__free_pages_core</c> → tail insertion, <c>FPI_TO_TAIL</c>). The block must
-    /// be naturally aligned; its pageblocks are labelled <paramref name="mt"/>.
+    /// be naturally aligned; its pageblocks are labelled <paramref name="ft"/>.
     /// </summary>
-    public void AddFreeBlock(long pfn, int order, int mt)
+    public void AddFreeBlock(long pfn, int order, Freetype ft)
     {
         if ((pfn & ((1L << order) - 1)) != 0 || !InZone(pfn) || !InZone(pfn + (1L << order) - 1)) throw new ArgumentException("block not aligned or outside the zone");
-        SetPageblockRange(Idx(pfn), order, mt);
-        AddToFreeList(Idx(pfn), order, mt, tail: true);
+        SetPageblockRange(Idx(pfn), order, ft);
+        AddToFreeList(Idx(pfn), order, ft, tail: true);
     }
 
     /// <summary><c>expand()</c>: splits a block of <paramref name="high"/> down to <paramref name="low"/>, putting each upper half
-    /// at the head of <paramref name="mt"/>'s list; the lowest part is the caller's.</summary>
-    void Expand(int i, int low, int high, int mt)
+    /// at the head of <paramref name="ft"/>'s list; the lowest part is the caller's.</summary>
+    void Expand(int i, int low, int high, Freetype ft)
     {
         while (high > low)
         {
             high--;
-            AddToFreeList(i + (1 << high), high, mt, tail: false);
+            AddToFreeList(i + (1 << high), high, ft, tail: false);
         }
     }
 
-    /// <summary><c>__rmqueue_smallest()</c>: the head block of the first non-empty order of <paramref name="mt"/>, split down.</summary>
-    public long RmqueueSmallest(int order, int mt, bool emitEvent = true, bool refill = false)
+    /// <summary><c>__rmqueue_smallest()</c>: the head block of the first non-empty order of <paramref name="ft"/>, split down.</summary>
+    public long RmqueueSmallest(int order, Freetype ft, bool emitEvent = true, bool refill = false)
     {
         for (int o = order; o <= _maxOrder; o++)
         {
-            int i = _head[o, mt];
+            int i = _head[o, ft.Index];
             if (i < 0) continue;
             DelFromFreeList(i);
-            Expand(i, order, o, mt);
-            MarkAllocated(i, order, mt);
+            Expand(i, order, o, ft);
+            MarkAllocated(i, order, ft);
             // percpu_refill is computed inside __rmqueue_smallest() as "pcp-cacheable order and pcp type", not whether
             // this removal is a refill (docs/model.md §2).
-            if (emitEvent) Emit(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, mt,
-                PercpuRefill: PerCpuPages.AllowedOrder(order) && Freetype.Mt(mt) < Migratetype.PcpTypes));
+            if (emitEvent) Emit(new AllocatorEvent(AllocatorEventKind.ZoneLocked, StartPfn + i, order, ft,
+                PercpuRefill: PerCpuPages.AllowedOrder(order) && ft.Mt < Migratetype.PcpTypes));
             return StartPfn + i;
         }
         return -1;
     }
 
-    void MarkAllocated(int i, int order, int ft) =>
-        _state[i] = (ushort)((_state[i] & 0x1FF) | ((order + 1) << AllocOrderShift) | (Freetype.Mt(ft) << AllocMtShift));
+    void MarkAllocated(int i, int order, Freetype ft) =>
+        _state[i] = (ushort)((_state[i] & 0x1FF) | ((order + 1) << AllocOrderShift) | (ft.Mt << AllocMtShift));
     void ClearAllocated(int i) => _state[i] = (ushort)(_state[i] & 0x1FF);
 
     /// <summary><c>__rmqueue()</c> without CMA: the requested type, then (v6.15+) claim, then steal unless NOFRAGMENT.</summary>
-    public long Rmqueue(int order, int mt, bool noFragment = false, bool refill = false, bool mayConvert = false)
+    public long Rmqueue(int order, Freetype ft, bool noFragment = false, bool refill = false, bool mayConvert = false)
     {
-        long pfn = RmqueueSmallest(order, mt, refill: refill);
+        long pfn = RmqueueSmallest(order, ft, refill: refill);
         if (pfn >= 0) return pfn;
-        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeClaim && (pfn = RmqueueConvert(order, mt, out _)) >= 0) return pfn;
-        if (Options.Fallback == FallbackRules.Legacy610) return RmqueueFallbackLegacy(order, mt, noFragment, movesOnly: false);
+        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeClaim && (pfn = RmqueueConvert(order, ft, out _)) >= 0) return pfn;
+        if (Options.Fallback == FallbackRules.Legacy610) return RmqueueFallbackLegacy(order, ft, noFragment, movesOnly: false);
         if (Options.Fallback == FallbackRules.Legacy69)
         {
             // __rmqueue(): retry the requested type after each successful fallback move.
-            while (RmqueueFallbackLegacy(order, mt, noFragment, movesOnly: true) >= 0)
+            while (RmqueueFallbackLegacy(order, ft, noFragment, movesOnly: true) >= 0)
             {
-                pfn = RmqueueSmallest(order, mt, refill: refill);
+                pfn = RmqueueSmallest(order, ft, refill: refill);
                 if (pfn >= 0) return pfn;
             }
             return -1;
         }
-        pfn = RmqueueClaim(order, mt, noFragment);
+        pfn = RmqueueClaim(order, ft, noFragment);
         if (pfn >= 0) return pfn;
-        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeSteal && (pfn = RmqueueConvert(order, mt, out _)) >= 0) return pfn;
-        return noFragment ? -1 : RmqueueSteal(order, mt);
+        if (mayConvert && Options.ConvertAt == ConvertPoint.BeforeSteal && (pfn = RmqueueConvert(order, ft, out _)) >= 0) return pfn;
+        return noFragment ? -1 : RmqueueSteal(order, ft);
     }
 
     /// <summary>
@@ -280,48 +288,48 @@ public sealed class BuddyZone
     /// With <paramref name="movesOnly"/> (≤ v6.9) the block is only moved to the requested type's lists and the pfn of
     /// the moved block is returned for the caller's retry; otherwise (v6.10–6.14) the allocated pfn is returned.
     /// </summary>
-    long RmqueueFallbackLegacy(int order, int startMt, bool noFragment, bool movesOnly)
+    long RmqueueFallbackLegacy(int order, Freetype startFt, bool noFragment, bool movesOnly)
     {
         int minOrder = noFragment ? _pbOrder : order;
-        int current, fallback = -1;
+        int current;
+        Freetype? fallback = null;
         bool canSteal = false;
         for (current = _maxOrder; current >= minOrder; current--)
         {
-            fallback = FindFallback(current, startMt, out canSteal);
-            if (fallback < 0) continue;
-            if (!canSteal && startMt == Migratetype.Movable && current > order)
+            fallback = FindFallback(current, startFt, out canSteal);
+            if (fallback is null) continue;
+            if (!canSteal && startFt.Mt == Migratetype.Movable && current > order)
             {
                 for (current = order; current <= _maxOrder; current++)
                 {
-                    fallback = FindFallback(current, startMt, out canSteal);
-                    if (fallback >= 0) break;
+                    fallback = FindFallback(current, startFt, out canSteal);
+                    if (fallback is not null) break;
                 }
             }
             break;
         }
-        if (fallback < 0 || current < minOrder || current > _maxOrder) return -1;
-        int i = _head[current, fallback];
-        long pfn = movesOnly ? StealMove69(i, current, startMt, canSteal) : Steal610(i, current, order, startMt, canSteal);
+        if (fallback is not { } fb || current < minOrder || current > _maxOrder) return -1;
+        int i = _head[current, fb.Index];
+        long pfn = movesOnly ? StealMove69(i, current, startFt, canSteal) : Steal610(i, current, order, startFt, canSteal);
         if (pfn < 0) return -1;
-        Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, movesOnly ? StartPfn + i : pfn, order, startMt, current, fallback,
-            ChangeOwnership: PageblockMigratetype(movesOnly ? StartPfn + i : pfn) == startMt));
+        Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, movesOnly ? StartPfn + i : pfn, order, startFt, current, fb,
+            ChangeOwnership: PageblockMigratetype(movesOnly ? StartPfn + i : pfn) == startFt.Mt));
         return pfn;
     }
 
     /// <summary>Legacy <c>find_suitable_fallback(only_stealable = false)</c>: the first non-empty fallback list; can_steal
     /// is <c>can_steal_fallback(order, mt)</c> (the same test as today's <c>should_try_claim_block</c>).</summary>
-    int FindFallback(int current, int startMt, out bool canSteal)
+    Freetype? FindFallback(int current, Freetype startFt, out bool canSteal)
     {
         canSteal = false;
-        if (_nrFree[current] == 0) return -1;
-        foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
+        if (_nrFree[current] == 0) return null;
+        foreach (int f0 in Migratetype.Fallbacks(startFt.Mt))
         {
-            int f = FallbackFreetype(f0, startMt);
-            if (f < 0 || _head[current, f] < 0) continue;
-            canSteal = ShouldTryClaimBlock(current, startMt);
+            if (FallbackFreetype(f0, startFt) is not { } f || _head[current, f.Index] < 0) continue;
+            canSteal = ShouldTryClaimBlock(current, startFt);
             return f;
         }
-        return -1;
+        return null;
     }
 
     /// <summary>Counts free and movable-allocated pages of the pageblock holding index <paramref name="i"/>
@@ -342,109 +350,106 @@ public sealed class BuddyZone
         return true;
     }
 
-    long Alike(int startMt, int blockMt, long free, long movable) =>
-        Freetype.Mt(startMt) == Migratetype.Movable ? movable : Freetype.Mt(blockMt) == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
+    long Alike(Freetype startFt, Freetype blockFt, long free, long movable) =>
+        startFt.Mt == Migratetype.Movable ? movable : blockFt.Mt == Migratetype.Movable ? (1L << _pbOrder) - (free + movable) : 0;
 
     /// <summary>The fallback migratetype <paramref name="fallbackMt"/> with the requesting freetype's flag, or −1 where that
     /// freetype has no lists (only UNMOVABLE is ever unmapped).</summary>
-    int FallbackFreetype(int fallbackMt, int startFt)
+    Freetype? FallbackFreetype(int fallbackMt, Freetype startFt)
     {
-        int f = Freetype.Make(fallbackMt, Freetype.Flag(startFt));
-        return Freetype.Exists(f, Options.Freetypes) ? f : -1;
+        var f = Freetype.Make(fallbackMt, startFt.Flag);
+        return f.ExistsIn(Options.Freetypes) ? f : null;
     }
 
     /// <summary><c>change_pageblock_range()</c>: labels every pageblock a block of <paramref name="order"/> covers.</summary>
-    void SetPageblockRange(int i, int order, int mt)
+    void SetPageblockRange(int i, int order, Freetype ft)
     {
-        for (int p = i; p < i + (1 << Math.Max(order, _pbOrder)); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)mt;
+        for (int p = i; p < i + (1 << Math.Max(order, _pbOrder)); p += 1 << _pbOrder) _pageblockMt[p >> _pbOrder] = (byte)ft.Index;
     }
 
     /// <summary>A fallback block of pageblock order or more is claimed whole: relabelled and split onto the requested
     /// type's lists (<c>try_to_claim_block()</c> and the v6.10–v6.14 <c>steal_suitable_fallback()</c> alike).</summary>
-    long ClaimLargeBlock(int i, int current, int order, int startMt)
+    long ClaimLargeBlock(int i, int current, int order, Freetype startFt)
     {
         DelFromFreeList(i);
-        SetPageblockRange(i, current, startMt);
-        Expand(i, order, current, startMt);
-        MarkAllocated(i, order, startMt);
+        SetPageblockRange(i, current, startFt);
+        Expand(i, order, current, startFt);
+        MarkAllocated(i, order, startFt);
         return StartPfn + i;
     }
 
-    /// <summary><c>move_freepages_block()</c>: every free block of the pageblock to the tail of <paramref name="toMt"/>'s lists.</summary>
-    void MoveFreeBlocksOfPageblock(int pb, int toMt)
+    /// <summary><c>move_freepages_block()</c>: every free block of the pageblock to the tail of <paramref name="toFt"/>'s lists.</summary>
+    void MoveFreeBlocksOfPageblock(int pb, Freetype toFt)
     {
         for (int p = pb; p < pb + (1 << _pbOrder);)
         {
             int o = FreeOrderOf(p);
-            if (o >= 0) { MoveToFreeList(p, toMt); p += 1 << o; }
+            if (o >= 0) { MoveToFreeList(p, toFt); p += 1 << o; }
             else p++;
         }
     }
 
     /// <summary>v6.10–v6.14 <c>steal_suitable_fallback()</c>.</summary>
-    long Steal610(int i, int current, int order, int startMt, bool wholeBlock)
+    long Steal610(int i, int current, int order, Freetype startFt, bool wholeBlock)
     {
-        int blockMt = _pageblockMt[i >> _pbOrder];
-        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startMt);
+        var blockFt = new Freetype(_pageblockMt[i >> _pbOrder]);
+        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startFt);
         if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable)
-            && free + Alike(startMt, blockMt, free, movable) >= 1L << (_pbOrder - 1))
+            && free + Alike(startFt, blockFt, free, movable) >= 1L << (_pbOrder - 1))
         {
-            MoveFreeBlocksOfPageblock(pb, startMt);
-            _pageblockMt[pb >> _pbOrder] = (byte)startMt;
-            return RmqueueSmallest(order, startMt);
+            MoveFreeBlocksOfPageblock(pb, startFt);
+            _pageblockMt[pb >> _pbOrder] = (byte)startFt.Index;
+            return RmqueueSmallest(order, startFt);
         }
         // single_page: page_del_and_expand() keeping the block's type.
         DelFromFreeList(i);
-        Expand(i, order, current, blockMt);
-        MarkAllocated(i, order, startMt);
+        Expand(i, order, current, blockFt);
+        MarkAllocated(i, order, startFt);
         return StartPfn + i;
     }
 
     /// <summary>≤ v6.9 <c>steal_suitable_fallback()</c>: never allocates; moves free memory to the requested type's lists.</summary>
-    long StealMove69(int i, int current, int startMt, bool wholeBlock)
+    long StealMove69(int i, int current, Freetype startFt, bool wholeBlock)
     {
-        int oldMt = _pageblockMt[i >> _pbOrder];
-        if (Freetype.Mt(oldMt) != Migratetype.HighAtomic)
+        var oldFt = new Freetype(_pageblockMt[i >> _pbOrder]);
+        if (oldFt.Mt != Migratetype.HighAtomic)
         {
-            if (current >= _pbOrder) SetPageblockRange(i, current, startMt);
+            if (current >= _pbOrder) SetPageblockRange(i, current, startFt);
             else if (wholeBlock && CountBlock(i, out int pb, out long free, out long movable))
             {
-                MoveFreeBlocksOfPageblock(pb, startMt);
-                if (free + Alike(startMt, oldMt, free, movable) >= 1L << (_pbOrder - 1)) _pageblockMt[pb >> _pbOrder] = (byte)startMt;
+                MoveFreeBlocksOfPageblock(pb, startFt);
+                if (free + Alike(startFt, oldFt, free, movable) >= 1L << (_pbOrder - 1)) _pageblockMt[pb >> _pbOrder] = (byte)startFt.Index;
                 return StartPfn + i;
             }
         }
         // single_page: move just this block to the requested type's list.
-        MoveToFreeList(i, startMt);
+        MoveToFreeList(i, startFt);
         return StartPfn + i;
     }
 
     /// <summary><c>should_try_claim_block()</c>.</summary>
-    bool ShouldTryClaimBlock(int order, int startMt) =>
-        order >= _pbOrder || order >= _pbOrder / 2 || Freetype.Mt(startMt) is Migratetype.Unmovable or Migratetype.Reclaimable;
+    bool ShouldTryClaimBlock(int order, Freetype startFt) =>
+        order >= _pbOrder || order >= _pbOrder / 2 || startFt.Mt is Migratetype.Unmovable or Migratetype.Reclaimable;
 
     /// <summary><c>__rmqueue_claim()</c>: largest fallback block first; claim its pageblock if the claim rules allow.</summary>
-    long RmqueueClaim(int order, int startMt, bool noFragment)
+    long RmqueueClaim(int order, Freetype startFt, bool noFragment)
     {
         int minOrder = noFragment && order < _pbOrder ? _pbOrder : order;
         for (int current = _maxOrder; current >= minOrder; current--)
         {
             // find_suitable_fallback(claimable = true)
-            if (!ShouldTryClaimBlock(current, startMt)) break;
+            if (!ShouldTryClaimBlock(current, startFt)) break;
             if (_nrFree[current] == 0) continue;
-            int fallback = -1;
-            foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
-            {
-                int f = FallbackFreetype(f0, startMt);
-                if (f >= 0 && _head[current, f] >= 0) { fallback = f; break; }
-            }
-            if (fallback < 0) continue;
-            int i = _head[current, fallback];
-            long pfn = TryToClaimBlock(i, current, order, startMt, fallback);
+            Freetype? fallback = null;
+            foreach (int f0 in Migratetype.Fallbacks(startFt.Mt))
+                if (FallbackFreetype(f0, startFt) is { } f && _head[current, f.Index] >= 0) { fallback = f; break; }
+            if (fallback is not { } fb) continue;
+            int i = _head[current, fb.Index];
+            long pfn = TryToClaimBlock(i, current, order, startFt, fb);
             if (pfn >= 0)
             {
-                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, pfn, order, startMt, current, fallback,
-                    ChangeOwnership: PageblockMigratetype(pfn) == startMt));
+                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, pfn, order, startFt, current, fb,
+                    ChangeOwnership: PageblockMigratetype(pfn) == startFt.Mt));
                 return pfn;
             }
         }
@@ -452,33 +457,32 @@ public sealed class BuddyZone
     }
 
     /// <summary><c>try_to_claim_block()</c>.</summary>
-    long TryToClaimBlock(int i, int current, int order, int startMt, int blockMt)
+    long TryToClaimBlock(int i, int current, int order, Freetype startFt, Freetype blockFt)
     {
-        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startMt);
+        if (current >= _pbOrder) return ClaimLargeBlock(i, current, order, startFt);
         // A pageblock straddling the zone end cannot be claimed.
         if (!CountBlock(i, out int pb, out long free, out long movable)) return -1;
-        if (free + Alike(startMt, blockMt, free, movable) < 1L << (_pbOrder - 1)) return -1;
-        MoveFreeBlocksOfPageblock(pb, startMt);
-        _pageblockMt[pb >> _pbOrder] = (byte)startMt;
-        return RmqueueSmallest(order, startMt);
+        if (free + Alike(startFt, blockFt, free, movable) < 1L << (_pbOrder - 1)) return -1;
+        MoveFreeBlocksOfPageblock(pb, startFt);
+        _pageblockMt[pb >> _pbOrder] = (byte)startFt.Index;
+        return RmqueueSmallest(order, startFt);
     }
 
     /// <summary><c>__rmqueue_steal()</c>: smallest fallback block; remainders stay on the fallback type; no relabel.</summary>
-    long RmqueueSteal(int order, int startMt)
+    long RmqueueSteal(int order, Freetype startFt)
     {
         for (int current = order; current <= _maxOrder; current++)
         {
-            foreach (int f0 in Migratetype.Fallbacks(Freetype.Mt(startMt)))
+            foreach (int f0 in Migratetype.Fallbacks(startFt.Mt))
             {
-                int f = FallbackFreetype(f0, startMt);
-                if (f < 0) continue;
-                int i = _head[current, f];
+                if (FallbackFreetype(f0, startFt) is not { } f) continue;
+                int i = _head[current, f.Index];
                 if (i < 0) continue;
                 DelFromFreeList(i);
                 Expand(i, order, current, f);
-                MarkAllocated(i, order, startMt);
-                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, StartPfn + i, order, startMt, current, f,
-                    ChangeOwnership: PageblockMigratetype(StartPfn + i) == startMt));
+                MarkAllocated(i, order, startFt);
+                Emit(new AllocatorEvent(AllocatorEventKind.Extfrag, StartPfn + i, order, startFt, current, f,
+                    ChangeOwnership: PageblockMigratetype(StartPfn + i) == startFt.Mt));
                 return StartPfn + i;
             }
         }
@@ -493,7 +497,7 @@ public sealed class BuddyZone
     public double FlaggedFraction(int first, int end)
     {
         int n = 0, flagged = 0;
-        for (int i = Math.Max(first, 0); i < Math.Min(end, _pageblockMt.Length); i++) { n++; if (Freetype.Flag(_pageblockMt[i]) == 1) flagged++; }
+        for (int i = Math.Max(first, 0); i < Math.Min(end, _pageblockMt.Length); i++) { n++; if (new Freetype(_pageblockMt[i]).Flag == 1) flagged++; }
         return n == 0 ? 0 : (double)flagged / n;
     }
 
@@ -508,38 +512,38 @@ public sealed class BuddyZone
     /// hand out the first 2^order pages. The caller pays for the mapping change (zeroing and mapping, or unmapping and a
     /// flush). Returns −1 when the other freetype has no block either.
     /// </summary>
-    public long RmqueueConvert(int order, int toFt, out int allocOrder)
+    public long RmqueueConvert(int order, Freetype toFt, out int allocOrder)
     {
         allocOrder = Math.Max(order, _pbOrder);
-        int fromFt = Freetype.Opposite(toFt);
-        if (!Freetype.Exists(fromFt, Options.Freetypes) || !Freetype.Exists(toFt, Options.Freetypes)) return -1;
+        var fromFt = toFt.Opposite;
+        if (!fromFt.ExistsIn(Options.Freetypes) || !toFt.ExistsIn(Options.Freetypes)) return -1;
         long pfn = Rmqueue(allocOrder, fromFt);
         if (pfn < 0) return -1;
         int i = Idx(pfn);
         SetPageblockRange(i, allocOrder, toFt);
         for (int k = order; k < allocOrder; k++) FreeOnePage(pfn + (1L << k), k, toFt);
         MarkAllocated(i, order, toFt);
-        ConvertedPageblocks[Freetype.Flag(toFt)] += 1L << (allocOrder - _pbOrder);
-        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, allocOrder, toFt, FallbackMigratetype: fromFt));
+        ConvertedPageblocks[toFt.Flag] += 1L << (allocOrder - _pbOrder);
+        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, allocOrder, toFt, FallbackFreetype: fromFt));
         OnConvert?.Invoke(pfn, allocOrder, toFt);
         return pfn;
     }
 
     /// <summary>Called after every freetype change with the first pfn, the order of the changed block and the new freetype.</summary>
-    public Action<long, int, int>? OnConvert { get; set; }
+    public Action<long, int, Freetype>? OnConvert { get; set; }
 
     /// <summary>Changes one whole free pageblock (taken from the other flag through <c>__rmqueue()</c>) to
     /// <paramref name="toFt"/> and frees it there: flips batched ahead of demand and unmapped-pool top-ups.</summary>
-    public long ConvertFreePageblock(int toFt)
+    public long ConvertFreePageblock(Freetype toFt)
     {
-        int fromFt = Freetype.Opposite(toFt);
-        if (!Freetype.Exists(fromFt, Options.Freetypes) || !Freetype.Exists(toFt, Options.Freetypes)) return -1;
+        var fromFt = toFt.Opposite;
+        if (!fromFt.ExistsIn(Options.Freetypes) || !toFt.ExistsIn(Options.Freetypes)) return -1;
         long pfn = Rmqueue(_pbOrder, fromFt);
         if (pfn < 0) return -1;
         SetPageblockRange(Idx(pfn), _pbOrder, toFt);
         FreeOnePage(pfn, _pbOrder, toFt);
-        ConvertedPageblocks[Freetype.Flag(toFt)]++;
-        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, _pbOrder, toFt, FallbackMigratetype: fromFt));
+        ConvertedPageblocks[toFt.Flag]++;
+        Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, pfn, _pbOrder, toFt, FallbackFreetype: fromFt));
         OnConvert?.Invoke(pfn, _pbOrder, toFt);
         return pfn;
     }
@@ -547,12 +551,12 @@ public sealed class BuddyZone
     /// <summary>Gives wholly free pageblocks of <paramref name="fromFt"/> (blocks of pageblock order or more on its lists)
     /// back to <paramref name="toFt"/>, keeping the first <paramref name="keepPageblocks"/>: the unmapped pool returning
     /// idle blocks to the direct map. Returns the pageblocks returned.</summary>
-    public long ReturnFreePageblocks(int fromFt, int toFt, long keepPageblocks)
+    public long ReturnFreePageblocks(Freetype fromFt, Freetype toFt, long keepPageblocks)
     {
         long kept = 0, returned = 0;
         for (int o = _pbOrder; o <= _maxOrder; o++)
         {
-            int i = _head[o, fromFt];
+            int i = _head[o, fromFt.Index];
             while (i >= 0)
             {
                 int next = _links.Next(i);
@@ -561,8 +565,8 @@ public sealed class BuddyZone
                 DelFromFreeList(i);
                 SetPageblockRange(i, o, toFt);
                 FreeOnePage(StartPfn + i, o, toFt);
-                ConvertedPageblocks[Freetype.Flag(toFt)] += blocks;
-                Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, StartPfn + i, o, toFt, FallbackMigratetype: fromFt));
+                ConvertedPageblocks[toFt.Flag] += blocks;
+                Emit(new AllocatorEvent(AllocatorEventKind.FreetypeChange, StartPfn + i, o, toFt, FallbackFreetype: fromFt));
                 OnConvert?.Invoke(StartPfn + i, o, toFt);
                 returned += blocks;
                 i = next;
@@ -577,7 +581,7 @@ public sealed class BuddyZone
     /// result goes to the head of its list, or the tail when <c>buddy_merge_likely()</c> (the next-order buddy is free)
     /// or <paramref name="toTail"/> (<c>FPI_TO_TAIL</c>).
     /// </summary>
-    public void FreeOnePage(long pfn, int order, int mt, bool toTail = false)
+    public void FreeOnePage(long pfn, int order, Freetype ft, bool toTail = false)
     {
         int i = Idx(pfn);
         ClearAllocated(i);
@@ -590,9 +594,9 @@ public sealed class BuddyZone
             if (FreeOrderOf(b) != order) break;
             if (order >= _pbOrder)
             {
-                int buddyMt = _pageblockMt[b >> _pbOrder];
-                if (!Freetype.CanMerge(mt, buddyMt)) break;
-                if (buddyMt != mt) SetPageblockRange(b, order, mt);
+                var buddyFt = new Freetype(_pageblockMt[b >> _pbOrder]);
+                if (!Freetype.CanMerge(ft, buddyFt)) break;
+                if (buddyFt != ft) SetPageblockRange(b, order, ft);
             }
             DelFromFreeList(b);
             pfn &= buddyPfn;
@@ -600,7 +604,7 @@ public sealed class BuddyZone
         }
         i = Idx(pfn);
         bool tail = toTail || BuddyMergeLikely(pfn, pfn ^ (1L << order), order);
-        AddToFreeList(i, order, mt, tail);
+        AddToFreeList(i, order, ft, tail);
     }
 
     /// <summary><c>buddy_merge_likely()</c>: is the buddy of the next-larger block free (so this one may merge soon)?</summary>
@@ -626,15 +630,15 @@ public sealed class BuddyZone
         long pb = 1L << _pbOrder;
         long max = (managed / 100 + pb - 1) / pb * pb;
         if (ReservedHighAtomic >= max) return false;
-        int ft = PageblockFreetype(pfn);
-        if (!Migratetype.IsMergeable(Freetype.Mt(ft))) return false;
-        int highAtomic = Freetype.Make(Migratetype.HighAtomic, Freetype.Flag(ft));
+        var ft = PageblockFreetype(pfn);
+        if (!Migratetype.IsMergeable(ft.Mt)) return false;
+        var highAtomic = Freetype.Make(Migratetype.HighAtomic, ft.Flag);
         if (order < _pbOrder)
         {
             int start = Idx(pfn) >> _pbOrder << _pbOrder;
             if (start + pb > Pages) return false;
             MoveFreeBlocksOfPageblock(start, highAtomic);
-            _pageblockMt[start >> _pbOrder] = (byte)highAtomic;
+            _pageblockMt[start >> _pbOrder] = (byte)highAtomic.Index;
             ReservedHighAtomic += pb;
         }
         else
@@ -673,9 +677,9 @@ public sealed class BuddyZone
             if (_nrFree[o] == 0) continue;
             for (int f = 0; f < Freetype.Flags; f++)
             {
-                for (int mt = 0; mt < Migratetype.PcpTypes; mt++) if (_head[o, Freetype.Make(mt, f)] >= 0) return true;
-                if ((flags & AllocFlags.Cma) != 0 && _head[o, Freetype.Make(Migratetype.Cma, f)] >= 0) return true;
-                if ((flags & (AllocFlags.HighAtomic | AllocFlags.Oom)) != 0 && _head[o, Freetype.Make(Migratetype.HighAtomic, f)] >= 0) return true;
+                for (int mt = 0; mt < Migratetype.PcpTypes; mt++) if (_head[o, Freetype.Make(mt, f).Index] >= 0) return true;
+                if ((flags & AllocFlags.Cma) != 0 && _head[o, Freetype.Make(Migratetype.Cma, f).Index] >= 0) return true;
+                if ((flags & (AllocFlags.HighAtomic | AllocFlags.Oom)) != 0 && _head[o, Freetype.Make(Migratetype.HighAtomic, f).Index] >= 0) return true;
             }
         }
         return false;
@@ -693,7 +697,7 @@ public sealed class BuddyZone
                 int prev = -1;
                 for (int i = _head[o, t]; i >= 0; i = _links.Next(i))
                 {
-                    if (FreeOrderOf(i) != o || ListOf(i) != t) problems.Add($"pfn {StartPfn + i}: on list ({o},{t}) but marked ({FreeOrderOf(i)},{ListOf(i)})");
+                    if (FreeOrderOf(i) != o || ListOf(i).Index != t) problems.Add($"pfn {StartPfn + i}: on list ({o},{t}) but marked ({FreeOrderOf(i)},{ListOf(i).Index})");
                     if (_links.Prev(i) != prev) problems.Add($"pfn {StartPfn + i}: broken prev link");
                     if ((i & ((1 << o) - 1)) != 0) problems.Add($"pfn {StartPfn + i}: order-{o} block not aligned");
                     prev = i; seen[o]++; pages += 1L << o;

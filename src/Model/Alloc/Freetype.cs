@@ -15,36 +15,49 @@ public enum FreetypeLayout
 }
 
 /// <summary>
-/// <c>freetype_t</c> as an index: migratetype + MIGRATE_TYPES × flag. With <see cref="FreetypeLayout.None"/> the flag is
-/// always 0 and a freetype is its migratetype, so the mainline model is unchanged.
+/// <c>freetype_t</c>: a migratetype plus one flag (sensitive, or unmapped), as an index: migratetype + MIGRATE_TYPES × flag.
+/// With <see cref="FreetypeLayout.None"/> the flag is always 0 and a freetype is its migratetype, so the mainline model is
+/// unchanged. Its own type so that a freetype is never passed where a bare migratetype is meant, or the reverse.
 /// </summary>
-public static class Freetype
+public readonly record struct Freetype(int Index)
 {
     public const int Flags = 2, Count = Migratetype.Count * Flags;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Mt(int ft) => ft % Migratetype.Count;
+    public static Freetype Make(int migratetype, int flag) => new(flag * Migratetype.Count + migratetype);
+
+    /// <summary>The freetype of a migratetype without a flag (mainline).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Flag(int ft) => ft / Migratetype.Count;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Make(int mt, int flag) => flag * Migratetype.Count + mt;
+    public static Freetype OfMigratetype(int migratetype) => new(migratetype);
+
+    /// <summary>The migratetype part.</summary>
+    public int Mt { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Index % Migratetype.Count; }
+
+    /// <summary>The flag: 1 = sensitive (<see cref="FreetypeLayout.Sensitivity"/>) or unmapped (<see cref="FreetypeLayout.Unmapped"/>).</summary>
+    public int Flag { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Index / Migratetype.Count; }
+
     /// <summary>The same migratetype with the other flag (opposite sensitivity / mapped ↔ unmapped).</summary>
-    public static int Opposite(int ft) => Make(Mt(ft), 1 - Flag(ft));
+    public Freetype Opposite => Make(Mt, 1 - Flag);
+
+    /// <summary>The same flag with another migratetype.</summary>
+    public Freetype WithMigratetype(int migratetype) => Make(migratetype, Flag);
 
     /// <summary><c>can_merge_freetypes()</c>: equal types merge; a non-mergeable migratetype never merges with another
     /// type; otherwise the flags must agree (migratetypes may differ, with the usual relabelling).</summary>
-    public static bool CanMerge(int a, int b) =>
-        a == b || (Migratetype.IsMergeable(Mt(a)) && Migratetype.IsMergeable(Mt(b)) && Flag(a) == Flag(b));
+    public static bool CanMerge(Freetype a, Freetype b) =>
+        a == b || (Migratetype.IsMergeable(a.Mt) && Migratetype.IsMergeable(b.Mt) && a.Flag == b.Flag);
 
     /// <summary>Does this freetype have free lists under <paramref name="layout"/>?</summary>
-    public static bool Exists(int ft, FreetypeLayout layout) => layout switch
+    public bool ExistsIn(FreetypeLayout layout) => layout switch
     {
-        FreetypeLayout.None => Flag(ft) == 0,
-        FreetypeLayout.Unmapped => Flag(ft) == 0 || Mt(ft) == Migratetype.Unmovable,
+        FreetypeLayout.None => Flag == 0,
+        FreetypeLayout.Unmapped => Flag == 0 || Mt == Migratetype.Unmovable,
         _ => true,
     };
 
-    public static string Name(int ft, FreetypeLayout layout) => Flag(ft) == 0
-        ? (layout == FreetypeLayout.Sensitivity ? Migratetype.Name(Mt(ft)) + "-nonsensitive" : Migratetype.Name(Mt(ft)))
-        : Migratetype.Name(Mt(ft)) + (layout == FreetypeLayout.Unmapped ? "-unmapped" : "-sensitive");
+    public string Name(FreetypeLayout layout) => Flag == 0
+        ? (layout == FreetypeLayout.Sensitivity ? Migratetype.Name(Mt) + "-nonsensitive" : Migratetype.Name(Mt))
+        : Migratetype.Name(Mt) + (layout == FreetypeLayout.Unmapped ? "-unmapped" : "-sensitive");
+
+    public override string ToString() => $"freetype {Index} ({Migratetype.Name(Mt)}, flag {Flag})";
 }

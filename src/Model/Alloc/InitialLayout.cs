@@ -8,7 +8,7 @@ public sealed class InitialZone
     /// <summary>Free blocks [migratetype][order] the snapshot reports that no valid place was found for.</summary>
     public required long[][] Shortfall { get; init; }
     /// <summary>Blocks to seed each CPU's pcp lists with, by CPU.</summary>
-    public Dictionary<int, List<(long Pfn, int Order, int Mt)>> PcpSeeds { get; } = new();
+    public Dictionary<int, List<(long Pfn, int Order, Freetype Freetype)>> PcpSeeds { get; } = new();
     public List<string> Assumptions { get; } = new();
     public long OnlinePageblocks { get; init; }
 }
@@ -386,7 +386,7 @@ public static class InitialLayout
         {
             if (p.Count <= 0) continue;
             var lists = spec.PcpLists is { } l && l.TryGetValue(p.Cpu, out var mine) ? mine : [new PcpListSeed(0, Migratetype.Movable, p.Count)];
-            var seeds = new List<(long, int, int)>();
+            var seeds = new List<(long, int, Freetype)>();
             long missing = 0;
             foreach (var list in lists.OrderByDescending(x => x.Order))
             {

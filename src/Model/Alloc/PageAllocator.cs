@@ -51,7 +51,7 @@ public sealed class PageAllocator
     /// <summary>Called after a block changed freetype (<see cref="BuddyZone.RmqueueConvert"/>): the CPU whose request
     /// or work did it, zone index, first pfn, order of the converted block, the freetype it took. Policies charge the
     /// mapping change here.</summary>
-    public Action<int, int, long, int, int>? OnConvert { get; set; }
+    public Action<int, int, long, int, Freetype>? OnConvert { get; set; }
     /// <summary>The CPU of the operation in progress (the kernel's <c>smp_processor_id()</c>), for <see cref="OnConvert"/>.</summary>
     int _opCpu;
     /// <summary>Requests the freetype rules refused a conversion (ALLOC_NOBLOCK under the Sep 2025 rules).</summary>
@@ -72,7 +72,7 @@ public sealed class PageAllocator
                 pcp[c] = new PerCpuPages(iz.Zone, flags, c, Math.Max(ps.Batch, 1), ps.High, ps.HighMin, Math.Max(ps.HighMax, ps.HighMin), Options.Pcp)
                 { SharedAcrossFlags = Options.SharedPcpLists };
                 if (iz.PcpSeeds.TryGetValue(c, out var seeds))
-                    foreach (var (pfn, order, mt) in seeds) pcp[c].Seed(pfn, order, mt);
+                    foreach (var (pfn, order, ft) in seeds) pcp[c].Seed(pfn, order, ft);
             }
             Zones[iz.Spec.Index] = new AllocZone { Index = iz.Spec.Index, Buddy = iz.Zone, Spec = iz.Spec, Pcp = pcp, Flags = flags };
             int zoneIndex = iz.Spec.Index;
@@ -122,10 +122,9 @@ public sealed class PageAllocator
     /// <paramref name="flags"/> (<c>gfp_to_alloc_flags()</c>: MIN_RESERVE for __GFP_HIGH, NON_BLOCK for atomic, …).
     /// Returns the pfn, or −1 when no zone has a free block.
     /// </summary>
-    public long Alloc(int cpu, int order, int highestZoneIdx, int freetype, AllocFlags flags = AllocFlags.None, AllocFlags always = AllocFlags.None)
+    public long Alloc(int cpu, int order, int highestZoneIdx, Freetype ft, AllocFlags flags = AllocFlags.None, AllocFlags always = AllocFlags.None)
     {
         _opCpu = cpu;
-        int mt = freetype;
         cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
         highestZoneIdx = Math.Clamp(highestZoneIdx, 0, ZoneIndex.Count - 1);
         // alloc_flags_nofragment(): only when the preferred zone is ZONE_NORMAL and ZONE_DMA32 is populated.
@@ -133,14 +132,14 @@ public sealed class PageAllocator
         bool noFragment = Options.NoFragmentForNormal && preferred == ZoneIndex.Normal && Zones[ZoneIndex.Dma32] is not null;
         while (true)
         {
-            long pfn = FromFreelist(cpu, order, highestZoneIdx, mt, always, noFragment, useLow: true);
+            long pfn = FromFreelist(cpu, order, highestZoneIdx, ft, always, noFragment, useLow: true);
             if (pfn >= 0) return pfn;
             if (!noFragment) break;
             noFragment = false; // "It's possible on a UMA machine to get through all zones that are fragmented": retry.
         }
         AllocsBelowLow++;
         // __alloc_pages_slowpath(): the min watermark (ALLOC_WMARK_MIN), then as if reclaim had made room.
-        long p2 = FromFreelist(cpu, order, highestZoneIdx, mt, flags | always, false, useLow: false);
+        long p2 = FromFreelist(cpu, order, highestZoneIdx, ft, flags | always, false, useLow: false);
         if (p2 >= 0)
         {
             // get_page_from_freelist(): a successful ALLOC_HIGHATOMIC allocation reserves its pageblock.
@@ -152,7 +151,7 @@ public sealed class PageAllocator
         {
             var zone = Zones[z];
             if (zone is null) continue;
-            long pfn = Rmqueue(zone, cpu, order, mt, flags | always, false);
+            long pfn = Rmqueue(zone, cpu, order, ft, flags | always, false);
             if (pfn >= 0) return pfn;
         }
         FailedAllocs++;
@@ -166,7 +165,7 @@ public sealed class PageAllocator
         return -1;
     }
 
-    long FromFreelist(int cpu, int order, int highest, int mt, AllocFlags flags, bool noFragment, bool useLow)
+    long FromFreelist(int cpu, int order, int highest, Freetype ft, AllocFlags flags, bool noFragment, bool useLow)
     {
         for (int z = highest; z >= 0; z--)
         {
@@ -187,7 +186,7 @@ public sealed class PageAllocator
             }
             else if (!zone.Buddy.WatermarkOk(order, wm.Min, reserve, flags)) continue;
             tryThisZone:
-            long pfn = Rmqueue(zone, cpu, order, mt, flags, noFragment);
+            long pfn = Rmqueue(zone, cpu, order, ft, flags, noFragment);
             if (pfn >= 0) return pfn;
         }
         return -1;
@@ -195,10 +194,10 @@ public sealed class PageAllocator
 
     /// <summary><c>rmqueue()</c>: pcp orders through the CPU's list, the rest via <c>rmqueue_buddy()</c>. <paramref name="ft"/> is
     /// the requested freetype (the migratetype, without ASI).</summary>
-    long Rmqueue(AllocZone zone, int cpu, int order, int ft, AllocFlags flags, bool noFragment)
+    long Rmqueue(AllocZone zone, int cpu, int order, Freetype ft, AllocFlags flags, bool noFragment)
     {
         bool mayConvert = zone.Buddy.Options.Freetypes == FreetypeLayout.Sensitivity && (flags & AllocFlags.NoBlock) == 0;
-        if (zone.Pcp[cpu].Allows(order) && Freetype.Mt(ft) < Migratetype.PcpTypes)
+        if (zone.Pcp[cpu].Allows(order) && ft.Mt < Migratetype.PcpTypes)
         {
             long p = zone.Pcp[cpu].Alloc(order, ft, noFragment, mayConvert);
             if (p >= 0) return p;
@@ -206,7 +205,7 @@ public sealed class PageAllocator
         }
         // rmqueue_buddy(): HIGHATOMIC reserves first for ALLOC_HIGHATOMIC, then __rmqueue, then the reserves for
         // ALLOC_OOM / ALLOC_NON_BLOCK.
-        int highAtomic = Freetype.Make(Migratetype.HighAtomic, Freetype.Flag(ft));
+        var highAtomic = Freetype.Make(Migratetype.HighAtomic, ft.Flag);
         long pfn = -1;
         if ((flags & AllocFlags.HighAtomic) != 0) pfn = zone.Buddy.RmqueueSmallest(order, highAtomic);
         if (pfn < 0) pfn = zone.Buddy.Rmqueue(order, ft, noFragment, mayConvert: mayConvert);
@@ -220,11 +219,11 @@ public sealed class PageAllocator
     /// flips a pageblock's sensitivity unless the request may not block; <c>__GFP_UNMAPPED</c> converts a mapped
     /// unmovable pageblock into an unmapped one (mapped requests never take unmapped blocks back here).
     /// </summary>
-    long Convert(AllocZone zone, int order, int ft, AllocFlags flags)
+    long Convert(AllocZone zone, int order, Freetype ft, AllocFlags flags)
     {
         var layout = zone.Buddy.Options.Freetypes;
         if (layout == FreetypeLayout.None) return -1;
-        if (layout == FreetypeLayout.Unmapped && Freetype.Flag(ft) == 0) return -1;
+        if (layout == FreetypeLayout.Unmapped && ft.Flag == 0) return -1;
         if (layout == FreetypeLayout.Sensitivity && (flags & AllocFlags.NoBlock) != 0) { ConversionsRefused++; return -1; }
         long pfn = zone.Buddy.RmqueueConvert(order, ft, out _);
         // A flip unit of several pageblocks converts the rest ahead of demand.
@@ -243,11 +242,11 @@ public sealed class PageAllocator
         cpu = (uint)cpu < (uint)Cpus ? cpu : 0;
         var zone = ZoneOf(pfn);
         if (zone is null) { FreesOutsideZones++; return false; }
-        int ft = zone.Buddy.PageblockFreetype(pfn);
-        int mt = Freetype.Mt(ft);
+        var ft = zone.Buddy.PageblockFreetype(pfn);
+        int mt = ft.Mt;
         if (zone.Pcp[cpu].Allows(order) && mt != Migratetype.Isolate)
         {
-            zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? ft : Freetype.Make(Migratetype.Movable, Freetype.Flag(ft)));
+            zone.Pcp[cpu].Free(pfn, order, mt < Migratetype.PcpTypes ? ft : ft.WithMigratetype(Migratetype.Movable));
             return true;
         }
         zone.Buddy.FreeOnePage(pfn, order, ft);
@@ -276,7 +275,7 @@ public sealed class PageAllocator
 
     /// <summary>Converts one free pageblock of <paramref name="zone"/> to <paramref name="toFreetype"/> ahead of demand,
     /// as work on <paramref name="cpu"/> (<see cref="BuddyZone.ConvertFreePageblock"/>). Returns its pfn, or −1.</summary>
-    public long ConvertFreePageblock(int cpu, AllocZone zone, int toFreetype)
+    public long ConvertFreePageblock(int cpu, AllocZone zone, Freetype toFreetype)
     {
         _opCpu = cpu;
         return zone.Buddy.ConvertFreePageblock(toFreetype);
@@ -284,7 +283,7 @@ public sealed class PageAllocator
 
     /// <summary>In every zone, wholly free pageblocks of <paramref name="fromFreetype"/> beyond the first
     /// <paramref name="keepPageblocks"/> go back to <paramref name="toFreetype"/>, as work on <paramref name="cpu"/>.</summary>
-    public void ReturnFreePageblocks(int cpu, int fromFreetype, int toFreetype, long keepPageblocks)
+    public void ReturnFreePageblocks(int cpu, Freetype fromFreetype, Freetype toFreetype, long keepPageblocks)
     {
         _opCpu = cpu;
         foreach (var z in Zones) z?.Buddy.ReturnFreePageblocks(fromFreetype, toFreetype, keepPageblocks);

@@ -64,7 +64,7 @@ public sealed class PerCpuPages
     /// doubled them — sensitive and nonsensitive pages then mix in a CPU's cache.</summary>
     public bool SharedAcrossFlags { get; init; }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    int ListIndex(int ft, int order) => Pindex(SharedAcrossFlags ? Freetype.Mt(ft) : ft, order);
+    int ListIndex(Freetype ft, int order) => Pindex(SharedAcrossFlags ? Freetype.OfMigratetype(ft.Mt) : ft, order);
     int _freeFactor;
 
     public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax, PcpRules rules = PcpRules.V67)
@@ -76,9 +76,9 @@ public sealed class PerCpuPages
     }
 
     /// <summary>Puts a page the pcp list held before the replay began at the cold end of its list.</summary>
-    public void Seed(long pfn, int order, int mt)
+    public void Seed(long pfn, int order, Freetype ft)
     {
-        _lists[ListIndex(mt, order)].AddLast(pfn);
+        _lists[ListIndex(ft, order)].AddLast(pfn);
         Count += 1 << order;
     }
 
@@ -91,16 +91,16 @@ public sealed class PerCpuPages
 
     /// <summary><c>order_to_pindex()</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Pindex(int ft, int order)
+    public static int Pindex(Freetype ft, int order)
     {
-        int mt = Freetype.Mt(ft);
-        return Freetype.Flag(ft) * ListsPerFlag + (order > CostlyOrder ? 12 + (mt == Migratetype.Movable ? 1 : 0) : 3 * order + mt);
+        int mt = ft.Mt;
+        return ft.Flag * ListsPerFlag + (order > CostlyOrder ? 12 + (mt == Migratetype.Movable ? 1 : 0) : 3 * order + mt);
     }
 
     /// <summary>The order of the blocks on list <paramref name="pindex"/>.</summary>
     public static int PindexOrder(int pindex) => pindex % ListsPerFlag >= 12 ? ThpOrder : pindex % ListsPerFlag / 3;
     /// <summary>The freetype of list <paramref name="pindex"/> (the THP list of non-movable types reports UNMOVABLE).</summary>
-    public static int PindexFreetype(int pindex)
+    public static Freetype PindexFreetype(int pindex)
     {
         int p = pindex % ListsPerFlag;
         int mt = p >= 12 ? (p == 13 ? Migratetype.Movable : Migratetype.Unmovable) : p % 3;
@@ -109,13 +109,13 @@ public sealed class PerCpuPages
     static int PindexToOrder(int pindex) => PindexOrder(pindex);
 
     /// <summary><c>rmqueue_pcplist()</c>: the first (hottest) page of the list, refilled with <c>rmqueue_bulk()</c> when empty.</summary>
-    public long Alloc(int order, int mt, bool noFragment = false, bool mayConvert = false)
+    public long Alloc(int order, Freetype ft, bool noFragment = false, bool mayConvert = false)
     {
         // rmqueue_pcplist(): "On allocation, reduce the number of pages that are batch freed" — free_count (v6.7+),
         // free_factor (v5.14–v6.6), on every allocation from the pcp, not only on refills.
         FreeCount >>= 1;
         _freeFactor >>= 1;
-        var list = _lists[ListIndex(mt, order)];
+        var list = _lists[ListIndex(ft, order)];
         if (list.Count == 0)
         {
             int batch = NrPcpAlloc(order);
@@ -123,7 +123,7 @@ public sealed class PerCpuPages
             for (int k = 0; k < batch; k++)
             {
                 // rmqueue_bulk(): each block via __rmqueue, appended at the tail.
-                long pfn = _zone.Rmqueue(order, mt, noFragment, refill: true, mayConvert: mayConvert);
+                long pfn = _zone.Rmqueue(order, ft, noFragment, refill: true, mayConvert: mayConvert);
                 if (pfn < 0) break;
                 list.AddLast(pfn);
                 got++;
@@ -164,11 +164,11 @@ public sealed class PerCpuPages
     }
 
     /// <summary><c>free_frozen_page_commit()</c>: to the head of its list; drains when the count reaches high.</summary>
-    public void Free(long pfn, int order, int mt)
+    public void Free(long pfn, int order, Freetype ft)
     {
-        if (Rules != PcpRules.V67) { FreeLegacy(pfn, order, mt); return; }
+        if (Rules != PcpRules.V67) { FreeLegacy(pfn, order, ft); return; }
         AllocFactor >>= 1;
-        int pindex = ListIndex(mt, order);
+        int pindex = ListIndex(ft, order);
         _lists[pindex].AddFirst(pfn);
         Count += 1 << order;
         bool freeHigh = false;
@@ -192,9 +192,9 @@ public sealed class PerCpuPages
     /// <summary>Before v6.7 (<c>free_unref_page_commit()</c>): head insertion; when count reaches the fixed high, drain
     /// batch pages (≤ v5.13) or v5.14's <c>nr_pcp_free()</c>: batch &lt;&lt; free_factor clamped to [batch, high − batch],
     /// free_factor growing while frees come without allocations.</summary>
-    void FreeLegacy(long pfn, int order, int mt)
+    void FreeLegacy(long pfn, int order, Freetype ft)
     {
-        int pindex = ListIndex(mt, order);
+        int pindex = ListIndex(ft, order);
         _lists[pindex].AddFirst(pfn);
         Count += 1 << order;
         // v5.18+ free_unref_page_commit(): free_high = free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER, and then
@@ -264,11 +264,11 @@ public sealed class PerCpuPages
             do
             {
                 long pfn = list.RemoveLast();
-                int mt = _zone.PageblockFreetype(pfn);
+                var ft = _zone.PageblockFreetype(pfn);
                 count -= 1 << order;
                 Count -= 1 << order;
-                _zone.FreeOnePage(pfn, order, mt);
-                _zone.Emit(new AllocatorEvent(AllocatorEventKind.PcpuDrain, pfn, order, mt));
+                _zone.FreeOnePage(pfn, order, ft);
+                _zone.Emit(new AllocatorEvent(AllocatorEventKind.PcpuDrain, pfn, order, ft));
             } while (count > 0 && list.Count > 0);
         }
     }

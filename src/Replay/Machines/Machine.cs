@@ -96,7 +96,7 @@ public sealed class Machine : IRequestSink
 
     public long Alloc(in AllocRequest r)
     {
-        int ft = Policy.FreetypeFor(in r);
+        var ft = Policy.FreetypeFor(in r);
         var always = Policy.AlwaysFlags(in r);
         _lastCpu = r.Cpu;
         Mix.Add(in r);

@@ -36,7 +36,7 @@ public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
     };
 
     /// <summary>Freetype flag 1 = sensitive.</summary>
-    public int FreetypeFor(in AllocRequest r) =>
+    public Freetype FreetypeFor(in AllocRequest r) =>
         Freetype.Make(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1), r.Class == Sensitivity.Nonsensitive ? 0 : 1);
 
     /// <summary>Requests that cannot reclaim may not flip a pageblock (they cannot wait for the flush), unless the
@@ -51,11 +51,11 @@ public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
 
     public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls) => true;
 
-    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, int freetype)
+    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, Freetype freetype)
     {
         long n = 1L << order;
         long pageblocks = n >> m.Allocator.Options.Buddy.PageblockOrder;
-        if (Freetype.Flag(freetype) == 0)
+        if (freetype.Flag == 0)
         {
             // Becoming nonsensitive: zero the block (it held sensitive data), then map it; Present 0 → 1 needs no flush.
             m.Counters.PageblockFlipsToNonsensitive += pageblocks;

@@ -35,7 +35,7 @@ public sealed class AsiRfc(PolicyKnobs knobs) : IPolicy
             if (z is not null)
                 for (int o = 0; o <= z.Buddy.Options.MaxPageOrder; o++)
                     for (int ft = 0; ft < Freetype.Count; ft++)
-                        foreach (long pfn in z.Buddy.FreeList(o, ft)) free.Add((pfn, o));
+                        foreach (long pfn in z.Buddy.FreeList(o, new Freetype(ft))) free.Add((pfn, o));
         free.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
         long p = 0;
         foreach (var (pfn, order) in free)
@@ -46,7 +46,7 @@ public sealed class AsiRfc(PolicyKnobs knobs) : IPolicy
         if (p < m.PfnLimit) m.Restricted!.SetPresent(new Pfn(p), m.PfnLimit - p, true);
     }
 
-    public int FreetypeFor(in AllocRequest r) => Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1);
+    public Freetype FreetypeFor(in AllocRequest r) => Freetype.OfMigratetype(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1));
 
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
     {

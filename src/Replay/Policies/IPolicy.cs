@@ -39,7 +39,7 @@ public interface IPolicy
     void Start(Machine m) { }
 
     /// <summary>The freetype an allocation asks the allocator for.</summary>
-    int FreetypeFor(in AllocRequest r);
+    Freetype FreetypeFor(in AllocRequest r);
 
     /// <summary>ALLOC_* flags added to every attempt of this request (fast path included).</summary>
     AllocFlags AlwaysFlags(in AllocRequest r) => AllocFlags.None;
@@ -55,7 +55,7 @@ public interface IPolicy
 
     /// <summary>A block of 2^<paramref name="order"/> pages at <paramref name="pfn"/> changed freetype to
     /// <paramref name="freetype"/>, during work on <paramref name="cpu"/>.</summary>
-    void OnConvert(Machine m, int cpu, Pfn pfn, int order, int freetype) { }
+    void OnConvert(Machine m, int cpu, Pfn pfn, int order, Freetype freetype) { }
 
     /// <summary>The kernel clears <paramref name="pages"/> pages at <paramref name="pfn"/>; <paramref name="inRestricted"/>:
     /// they are mapped in the restricted map, so an ASI kernel can clear them without leaving it.</summary>

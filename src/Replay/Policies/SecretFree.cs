@@ -18,7 +18,7 @@ public sealed class SecretFree : IPolicy
     public bool IsAsi => false;
     public FreetypeLayout Layout => FreetypeLayout.None;
 
-    public int FreetypeFor(in AllocRequest r) => Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1);
+    public Freetype FreetypeFor(in AllocRequest r) => Freetype.OfMigratetype(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1));
 
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
     {

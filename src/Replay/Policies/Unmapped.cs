@@ -16,15 +16,15 @@ namespace AsiTrace.Replay.Policies;
 public sealed class Unmapped(PolicyKnobs knobs) : IPolicy
 {
     // RFC v1 of __GFP_UNMAPPED supports only unmovable allocations: one unmapped freetype.
-    static readonly int UnmappedFreetype = Freetype.Make(Migratetype.Unmovable, 1);
+    static readonly Freetype UnmappedFreetype = Freetype.Make(Migratetype.Unmovable, 1);
 
     public string Name => "unmapped";
     public bool IsAsi => false;
     public FreetypeLayout Layout => FreetypeLayout.Unmapped;
     public bool NeedsModelPlacement => true;
 
-    public int FreetypeFor(in AllocRequest r) =>
-        r.Class == Sensitivity.Unmapped ? UnmappedFreetype : Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1);
+    public Freetype FreetypeFor(in AllocRequest r) =>
+        r.Class == Sensitivity.Unmapped ? UnmappedFreetype : Freetype.OfMigratetype(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1));
 
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
     {
@@ -50,11 +50,11 @@ public sealed class Unmapped(PolicyKnobs knobs) : IPolicy
 
     public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls) => true;
 
-    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, int freetype)
+    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, Freetype freetype)
     {
         long n = 1L << order;
         long pageblocks = n >> m.Allocator.Options.Buddy.PageblockOrder;
-        if (Freetype.Flag(freetype) == 1)
+        if (freetype.Flag == 1)
         {
             // A whole pageblock leaves the direct map at once: one flush for 512 pages.
             m.Counters.UnmappedPageblocks += pageblocks;
@@ -77,7 +77,7 @@ public sealed class Unmapped(PolicyKnobs knobs) : IPolicy
     {
         if (knobs.UnmappedReturnAfterMs <= 0) return long.MaxValue;
         if (_nextReturn != long.MinValue)
-            m.Allocator.ReturnFreePageblocks(e.Cpu, UnmappedFreetype, Migratetype.Unmovable, knobs.UnmappedReserve);
+            m.Allocator.ReturnFreePageblocks(e.Cpu, UnmappedFreetype, UnmappedFreetype.Opposite, knobs.UnmappedReserve);
         _nextReturn = e.TsNs + knobs.UnmappedReturnAfterMs * 1_000_000L;
         return _nextReturn;
     }

@@ -23,11 +23,11 @@ public sealed class WithMermap(IPolicy inner, PolicyKnobs knobs) : IPolicy
     public (int Flag, double Fraction) InitialPageblocks(double traceSensitiveFraction) => inner.InitialPageblocks(traceSensitiveFraction);
     public bool NeedsModelPlacement => inner.NeedsModelPlacement;
     public void Start(Machine m) => inner.Start(m);
-    public int FreetypeFor(in AllocRequest r) => inner.FreetypeFor(in r);
+    public Freetype FreetypeFor(in AllocRequest r) => inner.FreetypeFor(in r);
     public AllocFlags AlwaysFlags(in AllocRequest r) => inner.AlwaysFlags(in r);
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero) => inner.OnAlloc(m, in r, pfn, pages, zero);
     public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls) => inner.OnFree(m, in r, pfn, pages, cls);
-    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, int freetype) => inner.OnConvert(m, cpu, pfn, order, freetype);
+    public void OnConvert(Machine m, int cpu, Pfn pfn, int order, Freetype freetype) => inner.OnConvert(m, cpu, pfn, order, freetype);
     public void OnContextSwitch(Machine m, in TraceEvent e) => inner.OnContextSwitch(m, in e);
     public void OnKernelEntry(Machine m, in TraceEvent e) => inner.OnKernelEntry(m, in e);
     public long OnTick(Machine m, in TraceEvent e) => inner.OnTick(m, in e);

@@ -150,7 +150,7 @@ public sealed class PreScan
     static void ListStep(PcpTrack t, int order, int mt, int delta)
     {
         if ((uint)mt >= Migratetype.PcpTypes) return;
-        int i = PerCpuPages.Pindex(mt, order);
+        int i = PerCpuPages.Pindex(Freetype.OfMigratetype(mt), order);
         long b = t.Balance[i] += delta;
         if (b < t.Min[i]) t.Min[i] = b;
     }
