@@ -58,8 +58,10 @@ public static class ZoneSpecs
             {
                 free = new long[Migratetype.Count][];
                 for (int t = 0; t < free.Length; t++) free[t] = [];
-                var mov = new long[11];
-                mov[10] = zi.Free >> 10;
+                // No pagetypeinfo: the zone's free pages as MAX_PAGE_ORDER movable blocks.
+                int maxOrder = new BuddyOptions().MaxPageOrder;
+                var mov = new long[maxOrder + 1];
+                mov[maxOrder] = zi.Free >> maxOrder;
                 free[Migratetype.Movable] = mov;
             }
             // v6.7+ tunes high between high_min and high_max, which zoneinfo prints only since later kernels (6.12 does

@@ -112,7 +112,7 @@ public sealed class BuddyZone
     public List<AllocatorEvent> Events { get; } = new();
     public bool RecordEvents { get; set; } = true;
     /// <summary>Emitted events by kind (<see cref="AllocatorEventKind"/>), always counted.</summary>
-    public long[] EventCounts { get; } = new long[4];
+    public long[] EventCounts { get; } = new long[Enum.GetValues<AllocatorEventKind>().Length];
     /// <summary><c>mm_page_alloc_extfrag</c> events with <c>change_ownership=1</c>.</summary>
     public long ExtfragChangedOwnership { get; private set; }
     /// <summary><c>mm_page_alloc_zone_locked</c> events with <c>percpu_refill=1</c>.</summary>

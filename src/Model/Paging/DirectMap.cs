@@ -54,7 +54,7 @@ public sealed class DirectMap
     public DirectMapOptions Options { get; }
     public ulong PageOffset { get; }
     /// <summary><c>direct_pages_count[]</c>: leaves per level (1 = 4K, 2 = 2M, 3 = 1G).</summary>
-    public long[] Pages { get; } = new long[4];
+    public long[] Pages { get; } = new long[PageLevel.LeafSlots];
     /// <summary><c>direct_map_level2_splits</c> (2M → 4K) and <c>direct_map_level3_splits</c> (1G → 2M).</summary>
     public long Level2Splits { get; private set; }
     public long Level3Splits { get; private set; }
@@ -306,8 +306,8 @@ public sealed class DirectMap
     public List<string> Validate()
     {
         var problems = new List<string>();
-        var leaves = new long[4];
-        var tables = new long[6];
+        var leaves = new long[PageLevel.LeafSlots];
+        var tables = new long[PageLevel.LevelSlots];
         Check(Tables.Root, Tables.Levels, 0, leaves, tables, problems);
         for (int l = 1; l <= 3; l++) if (leaves[l] != Pages[l]) problems.Add($"{PageLevel.Name(l)} leaves: {leaves[l]} in the tree, {Pages[l]} counted");
         for (int l = 1; l < Tables.Levels; l++) if (tables[l] != Tables.TablePages[l]) problems.Add($"level-{l} tables: {tables[l]} in the tree, {Tables.TablePages[l]} counted");

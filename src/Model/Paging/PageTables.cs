@@ -27,7 +27,7 @@ public sealed class PageTables
     public int Levels { get; }
     public PageTablePage Root { get; }
     /// <summary>Table pages in use per level (index = level of the table: 1 = PTE tables, 2 = PMD tables, …).</summary>
-    public long[] TablePages { get; } = new long[6];
+    public long[] TablePages { get; } = new long[PageLevel.LevelSlots];
     public long TablePagesAllocated { get; private set; }
     public long TablePagesFreed { get; private set; }
 

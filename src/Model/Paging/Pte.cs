@@ -35,6 +35,10 @@ public static class Prot
 public static class PageLevel
 {
     public const int Pte = 1, Pmd = 2, Pud = 3, P4d = 4, Pgd5 = 5;
+    /// <summary>Size of an array indexed by the leaf levels (4K, 2M, 1G); index 0 unused.</summary>
+    public const int LeafSlots = Pud + 1;
+    /// <summary>Size of an array indexed by every level; index 0 unused.</summary>
+    public const int LevelSlots = Pgd5 + 1;
     /// <summary>log2 of the bytes one entry at <paramref name="level"/> maps.</summary>
     public static int Shift(int level) => 12 + 9 * (level - 1);
     /// <summary>4 KiB pages one leaf at <paramref name="level"/> maps: 1, 512, 262144.</summary>

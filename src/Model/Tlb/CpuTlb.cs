@@ -20,7 +20,7 @@ public sealed class CpuTlb
     /// <summary>Walks by the level of the leaf they ended at (index 1 = 4K, 2 = 2M, 3 = 1G): a walk reads one entry
     /// per level down to the leaf, so a miss on a 4K page costs (levels − 0) reads, on a 2M page one fewer, on 1G two
     /// fewer (docs/model.md §5.2), before any paging-structure-cache savings.</summary>
-    public long[] WalksByLeafLevel { get; } = new long[4];
+    public long[] WalksByLeafLevel { get; } = new long[PageLevel.LeafSlots];
     /// <summary>Page-table entries read by walks (the memory references of §5.2's walk model).</summary>
     public long WalkReads { get; private set; }
 

@@ -34,7 +34,7 @@ public sealed class FlushCounters
 {
     public long IpisSent, IpisReceived, Invlpg, LocalFullFlushes, GlobalFlushes, EntriesInvalidated, InvlpgbBroadcasts;
     public long KernelRangeFlushes, KernelSinglePageFlushes, KernelFullFlushes;
-    public readonly long[] TraceEvents = new long[6];
+    public readonly long[] TraceEvents = new long[Enum.GetValues<TlbFlushReason>().Length];
     /// <summary>The tlb_flush events (reason, pages) in the order the kernel would emit them, if recording is on.</summary>
     public List<(int Cpu, TlbFlushReason Reason, long Pages)>? Trace;
 

@@ -70,8 +70,8 @@ public sealed record ClassifyRule(string? Comm, int? Pid, ulong GfpMask, int? Or
 /// </summary>
 public sealed class SensitivityClassifier(IReadOnlyList<ClassifyRule> rules, Func<int, string?> commOf, Func<long, bool>? isPageCache)
 {
-    public long[] Counts { get; } = new long[3];
-    public long[] CountsByReason { get; } = new long[5];
+    public long[] Counts { get; } = new long[Enum.GetValues<Sensitivity>().Length];
+    public long[] CountsByReason { get; } = new long[Enum.GetValues<ClassReason>().Length];
 
     readonly int _ruleCount = rules.Count;
 
