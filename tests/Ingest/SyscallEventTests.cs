@@ -30,12 +30,36 @@ public class SyscallEventTests
              fio-2201    [001] .....   100.000003: sys_pread64 -> 0x1000
              cat-2202    [000] .....   100.000004: sys_write(fd: 1, buf: 55d0c8e4e000, count: 20000)
 """);
-        Assert.Equal(2, events.Count);
+        Assert.Equal(3, events.Count);
         Assert.Equal(EventKind.SysRead, events[0].Kind);
         Assert.Equal(0x1000, events[0].Bytes);
         Assert.True(events[0].Has(EventFields.Bytes));
-        Assert.Equal(EventKind.SysWrite, events[1].Kind);
-        Assert.Equal(0x20000, events[1].Bytes);
+        // The return prints under the entry's name: a return, not a second read.
+        Assert.Equal(EventKind.SysExit, events[1].Kind);
+        Assert.False(events[1].Has(EventFields.Bytes));
+        Assert.Equal(EventKind.SysWrite, events[2].Kind);
+        Assert.Equal(0x20000, events[2].Bytes);
+    }
+
+    [Fact]
+    public void raw_syscalls_other_syscalls_and_user_page_faults_are_kernel_entries()
+    {
+        var events = Read("""
+# tracer: nop
+#
+              cc1-3001    [000] .....   200.000001: sys_enter: NR 9 (0, 21000, 3, 22, ffffffff, 0)
+              cc1-3001    [000] .....   200.000002: sys_exit: NR 9 = 140737345318912
+              cc1-3001    [000] .....   200.000003: page_fault_user: address=0x7f2a8c001000 ip=0x55d0c8e4e000 error_code=0x6
+              cc1-3001    [000] .....   200.000004: sys_openat(dfd: ffffff9c, filename: 7ffc, flags: 0, mode: 0)
+              cc1-3001    [000] .....   200.000005: sys_openat -> 0x3
+""");
+        Assert.Equal([EventKind.SysEnter, EventKind.SysExit, EventKind.PageFaultUser, EventKind.SysEnter, EventKind.SysExit],
+            events.Select(e => e.Kind));
+        Assert.All(events, e => Assert.Equal(3001, e.Pid));
+        Assert.True(EventKinds.IsKernelEntry(EventKind.PageFaultUser));
+        Assert.False(EventKinds.IsKernelEntry(EventKind.SysExit));
+        Assert.Equal(EventKind.SysEnter, EventKinds.FromTracepoint("sys_enter_openat"u8));
+        Assert.Equal(EventKind.SysExit, EventKinds.FromTracepoint("sys_exit_read"u8));
     }
 
     [Fact]

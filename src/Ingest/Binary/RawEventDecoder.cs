@@ -183,6 +183,10 @@ public sealed class RawEventDecoder
                     e.Fields |= EventFields.PrevState;
                 }
                 return Result.Ok;
+            case EventKind.SysEnter:
+            case EventKind.SysExit:
+            case EventKind.PageFaultUser:
+                return Result.Ok;
             case EventKind.SysRead:
             case EventKind.SysWrite:
                 if (!l.Count.Present) return Result.Malformed;

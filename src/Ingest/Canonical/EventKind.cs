@@ -22,12 +22,19 @@ public enum EventKind : byte
     SysRead = 12,
     /// <summary><c>syscalls:sys_enter_write</c>/<c>sys_enter_pwrite64</c>.</summary>
     SysWrite = 13,
+    /// <summary>A system call entry other than read/write: <c>raw_syscalls:sys_enter</c> or any <c>syscalls:sys_enter_*</c>
+    /// (a kernel entry for the ASI state machine).</summary>
+    SysEnter = 14,
+    /// <summary>A system call's return: <c>raw_syscalls:sys_exit</c> or any <c>syscalls:sys_exit_*</c>.</summary>
+    SysExit = 15,
+    /// <summary><c>exceptions:page_fault_user</c> (x86): a user page fault, a kernel entry.</summary>
+    PageFaultUser = 16,
 }
 
 public static class EventKinds
 {
     /// <summary>Number of kinds including <see cref="EventKind.None"/>; arrays indexed by kind use this size.</summary>
-    public const int Count = 14;
+    public const int Count = 17;
 
     static readonly string[] Names =
     [
@@ -45,7 +52,14 @@ public static class EventKinds
         "lost_events",
         "sys_read",
         "sys_write",
+        "sys_enter",
+        "sys_exit",
+        "page_fault_user",
     ];
+
+    /// <summary>Does this event mark a kernel entry (a system call or a user page fault)?</summary>
+    public static bool IsKernelEntry(EventKind kind) =>
+        kind is EventKind.SysRead or EventKind.SysWrite or EventKind.SysEnter or EventKind.PageFaultUser;
 
     public static string Name(EventKind kind) => Names[(int)kind];
 
@@ -83,12 +97,19 @@ public static class EventKinds
             case 33: if (name.SequenceEqual("mm_filemap_delete_from_page_cache"u8)) return EventKind.MmFilemapDeleteFromPageCache; break;
         }
         if (name.SequenceEqual("sched_switch"u8)) return EventKind.SchedSwitch;
-        // Syscall entries: tracefs prints "sys_read(fd: …)"; trace-cmd and perf name the event sys_enter_read.
-        if (name.Length >= 8 && name[0] == 's' && name.StartsWith("sys_"u8))
+        if (name.SequenceEqual("page_fault_user"u8)) return EventKind.PageFaultUser;
+        // raw_syscalls: every system call's entry and return.
+        if (name.SequenceEqual("sys_enter"u8)) return EventKind.SysEnter;
+        if (name.SequenceEqual("sys_exit"u8)) return EventKind.SysExit;
+        // Per-syscall events: trace-cmd and perf name them sys_enter_NAME / sys_exit_NAME; tracefs prints the entry as
+        // "sys_NAME(fd: …)" and the return as "sys_NAME -> 0x…" (the reader tells those two apart by the text).
+        if (name.Length >= 5 && name[0] == 's' && name.StartsWith("sys_"u8))
         {
+            if (name.StartsWith("sys_exit_"u8)) return EventKind.SysExit;
             var n = name.StartsWith("sys_enter_"u8) ? name[10..] : name[4..];
             if (n.SequenceEqual("read"u8) || n.SequenceEqual("pread64"u8)) return EventKind.SysRead;
             if (n.SequenceEqual("write"u8) || n.SequenceEqual("pwrite64"u8)) return EventKind.SysWrite;
+            return EventKind.SysEnter;
         }
         return EventKind.None;
     }

@@ -19,6 +19,10 @@ public sealed class MachineSnapshot
     /// <summary>Flags of the first processor in cpuinfo (pse, pdpe1gb, la57, pcid, invpcid, …).</summary>
     public HashSet<string> CpuFlags { get; } = new(StringComparer.Ordinal);
     public string? CpuModel { get; private set; }
+    /// <summary>Busy time of all CPUs since boot from <c>/proc/stat</c>, in USER_HZ ticks (<see cref="UserHz"/>).</summary>
+    public long? StatBusyTicks { get; private set; }
+    /// <summary>USER_HZ, the unit of <c>/proc/stat</c>: 100 on every architecture Linux exports it for.</summary>
+    public const int UserHz = 100;
     public List<string> Missing { get; } = new();
 
     /// <summary>Reads what is there; a file that exists but does not parse is an error naming it.</summary>
@@ -47,6 +51,7 @@ public sealed class MachineSnapshot
             }
             s.Vmstat = d;
         }
+        if (Read("stat") is { } st) s.StatBusyTicks = SnapshotParsers.StatBusyTicks(st, Path.Combine(dir, "stat"));
         if (Read("uname") is { } un) s.KernelRelease = Binary.PidComms.ReleaseFromUname(un.Trim());
         if (Read("nproc") is { } np && int.TryParse(np.Trim(), out int cpus)) s.Cpus = cpus;
         if (Read("cpuinfo") is { } ci)

@@ -17,6 +17,28 @@ public static class SnapshotParsers
     static string[] Words(string line) => line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary><c>/proc/meminfo</c>: name → value in kB (or a plain count for the HugePages_* lines).</summary>
+    /// <summary>
+    /// <c>/proc/stat</c>'s aggregate <c>cpu</c> line: the time all CPUs spent busy since boot, in USER_HZ ticks (user,
+    /// nice, system, irq, softirq and steal; guest time is already inside user). Idle and iowait are not busy.
+    /// </summary>
+    public static long StatBusyTicks(string text, string file = "stat")
+    {
+        int n = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            n++;
+            if (!line.StartsWith("cpu ", StringComparison.Ordinal)) continue;
+            var w = Words(line);
+            if (w.Length < 5) throw new InvalidTraceException(file, $"line {n}", "expected 'cpu user nice system idle …'");
+            long busy = 0;
+            // Columns: user nice system idle iowait irq softirq steal guest guest_nice.
+            int[] busyColumns = [1, 2, 3, 6, 7, 8];
+            foreach (int c in busyColumns) if (c < w.Length) busy += Num(w[c], file, n);
+            return busy;
+        }
+        throw new InvalidTraceException(file, "line 1", "no aggregate 'cpu' line");
+    }
+
     public static Dictionary<string, long> Meminfo(string text, string file = "meminfo")
     {
         var d = new Dictionary<string, long>(StringComparer.Ordinal);

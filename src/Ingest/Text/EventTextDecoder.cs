@@ -44,6 +44,11 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
             case EventKind.SysRead:
             case EventKind.SysWrite:
                 return DecodeSyscallCount(text, ref e);
+            // Kernel entries and returns: the replay needs only when, where and which task.
+            case EventKind.SysEnter:
+            case EventKind.SysExit:
+            case EventKind.PageFaultUser:
+                return true;
             default: return false;
         }
     }

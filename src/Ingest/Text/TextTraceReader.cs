@@ -107,8 +107,8 @@ public sealed class TextTraceReader : IEventReader
             if ((uint)t.Cpu > ushort.MaxValue) { Stats.Report(_hMalformedLine, Where(), line); continue; }
             var kind = EventKinds.FromTracepoint(t.Event);
             if (kind == EventKind.None) { Stats.OtherEvents.Add(t.Event); continue; }
-            // A syscall exit prints under the entry's name in tracefs ("sys_read -> 0x1000"): not an entry.
-            if (kind is EventKind.SysRead or EventKind.SysWrite && t.Text.StartsWith("->"u8)) { Stats.OtherEvents.Add(kind == EventKind.SysRead ? "sys_exit_read"u8 : "sys_exit_write"u8); continue; }
+            // A syscall return prints under the entry's name in tracefs ("sys_read -> 0x1000").
+            if (kind is EventKind.SysRead or EventKind.SysWrite or EventKind.SysEnter && t.Text.StartsWith("->"u8)) kind = EventKind.SysExit;
             ref var e = ref dest[n];
             e = default;
             e.Kind = kind;
