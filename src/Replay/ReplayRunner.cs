@@ -8,6 +8,7 @@ using AsiTrace.Replay.Machines;
 using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Requests;
 using AsiTrace.Replay.Results;
+using AsiTrace.Replay.Workload;
 
 namespace AsiTrace.Replay;
 
@@ -71,6 +72,8 @@ public sealed class ReplayResult
     public Dictionary<(int Order, int Mt, Sensitivity Class), long> Mix { get; } = new();
     /// <summary>The reader's counters (name, severity, value): lines skipped, data lost, …</summary>
     public List<(string Name, string Severity, long Value)> IngestCounters { get; } = new();
+    /// <summary>The workload's measured CPU time during the trace: the denominator of every overhead.</summary>
+    public WorkloadTime? Workload { get; set; }
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
 }
@@ -97,19 +100,24 @@ public static class ReplayRunner
         var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList(),
             trackPcpLists: specs?.Any(z => z.Pcp.Count > 0) == true);
         var traceCounts = new long[EventKinds.Count];
+        var busy = new CpuBusyTime();
         long changedOwnership = 0, lost = 0;
         using (var reader = open())
         {
-            // The pre-scan reads pfn, order, gfp, migratetype, percpu_refill (PreScan) and change_ownership, lost (below).
+            // The pre-scan reads pfn, order, gfp, migratetype, percpu_refill (PreScan) and change_ownership, lost, the
+            // switch's pids (below).
             if (reader is IFieldProjection projection)
                 projection.OnlyFields(EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype
-                    | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost, comms: false);
-            PreScanParallel(reader, scan, traceCounts, ref changedOwnership, ref lost, progress);
+                    | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost | EventFields.PrevPid | EventFields.NextPid, comms: false);
+            PreScanParallel(reader, scan, traceCounts, busy, ref changedOwnership, ref lost, progress);
             result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
             foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }
         options = WithKernelRules(options, result);
+        result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus);
+        result.Assumptions.Add(result.Workload.Note);
+        var entryFacts = EntryFacts(traceCounts, result.Assumptions);
         result.Events = scan.Events;
         result.LostEvents = lost;
         if (scan.PfnsOutOfRange > 0) result.Anomalies["pfns_outside_the_snapshot_zones"] = scan.PfnsOutOfRange;
@@ -145,7 +153,7 @@ public static class ReplayRunner
         var policies = options.Policies.Count > 0 ? options.Policies : [new PolicySpec(PolicyKind.NoAsi)];
         var runs = new PolicyRun[policies.Count];
         for (int i = 0; i < runs.Length; i++)
-            runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0));
+            runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts));
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
         var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);
@@ -177,11 +185,26 @@ public static class ReplayRunner
             if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
             if (e.Counters.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.Counters.ModelFailures;
         }
+        AddOverheads(result);
         var fidelityRun = runs.FirstOrDefault(r => r.Machine.Spec.Kind == PolicyKind.NoAsi && !r.Machine.Spec.Mermap);
         if (options.TracePlacement) result.Assumptions.Add("--placement trace: pages stay at the traced pfns; the allocator model is not run, so there is no fidelity check and no allocator metric");
         else if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Machine.Allocator);
         else result.Assumptions.Add("no noasi policy in the run: the fidelity check needs it");
         return result;
+    }
+
+    /// <summary>Each policy's overhead in the workload's terms: its CPU time beyond <c>noasi</c>'s as a share of the
+    /// workload's measured CPU time (no overhead without a <c>noasi</c> replay to compare with).</summary>
+    static void AddOverheads(ReplayResult result)
+    {
+        if (result.Workload is not { CpuNs: > 0 } w) return;
+        bool haveBase = result.EstimatedNs.TryGetValue("noasi", out double baseNs);
+        foreach (var (policy, m) in result.Metrics)
+        {
+            m[Metrics.WorkloadCpuNs] = w.CpuNs;
+            if (haveBase) m[Metrics.OverheadPct] = (result.EstimatedNs[policy] - baseNs) / w.CpuNs * 100;
+        }
+        if (!haveBase) result.Assumptions.Add("no noasi policy in the run: overheads need it as the baseline");
     }
 
     /// <summary>The pcp figures the fidelity work reads (noasi only): pages drained by frees and by decay, and each
@@ -220,11 +243,27 @@ public static class ReplayRunner
         var options = WithKernelRules(new ReplayOptions(), result);
         var ram = RamRanges(null, specs);
         long limit = specs.Max(z => z.StartPfn + z.SpannedPages);
-        return BuildMachine(policy, options, specs, scan, result, ram, limit, reportAssumptions: false);
+        return BuildMachine(policy, options, specs, scan, result, ram, limit, reportAssumptions: false, (false, false));
+    }
+
+    /// <summary>Which kernel entries the trace shows (<see cref="KernelEntries"/>), said in the assumptions.</summary>
+    static (bool Syscalls, bool Faults) EntryFacts(long[] counts, List<string> assumptions)
+    {
+        bool syscalls = counts[(int)EventKind.SysEnter] > 0 && counts[(int)EventKind.SysExit] > 0;
+        bool faults = counts[(int)EventKind.PageFaultUser] > 0;
+        if (syscalls && faults)
+            assumptions.Add("kernel entries: the traced system calls and user page faults, one asi_exit at most per entry");
+        else
+            assumptions.Add("kernel entries inferred (one asi_exit at most per entry): "
+                + (syscalls ? "the traced system calls" : "each traced read/write system call, and the first event of a task on a CPU after another task ran there or after a context switch")
+                + (faults ? ", and the traced user page faults" : ", and each user-page allocation outside a system call (taken as a page fault of its own)")
+                + "; record with asitrace record, which traces raw_syscalls and exceptions:page_fault_user");
+        assumptions.Add("address spaces: the trace names tasks, not mms, so each task stands for its own mm (threads of one process count as different mms); kernel threads (by name) have no restricted address space");
+        return (syscalls, faults);
     }
 
     static Machine BuildMachine(PolicySpec spec, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
-        IReadOnlyList<Model.Paging.PhysRange> ram, long pfnLimit, bool reportAssumptions)
+        IReadOnlyList<Model.Paging.PhysRange> ram, long pfnLimit, bool reportAssumptions, (bool Syscalls, bool Faults) entries)
     {
         var knobs = options.Knobs;
         var policy = spec.Create(knobs);
@@ -247,7 +286,8 @@ public static class ReplayRunner
         });
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
-        return new Machine(policy, spec, knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, options.TracePlacement);
+        return new Machine(policy, spec, knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, options.TracePlacement,
+            entries.Syscalls, entries.Faults);
     }
 
     /// <summary>RAM for the direct map: the snapshot's System RAM ranges, else the zones' spans.</summary>
@@ -263,8 +303,8 @@ public static class ReplayRunner
 
     /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPageCache"/>, a worker runs
     /// <see cref="PreScan.AddPagesAndLists"/> and counts the trace's own allocator events, over the same chunks.</summary>
-    static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, ref long changedOwnership, ref long lost,
-        Action<int, long>? progress)
+    static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, CpuBusyTime busy, ref long changedOwnership,
+        ref long lost, Action<int, long>? progress)
     {
         long own = 0, lostEvents = 0;
         RunChunks(reader, 1, progress, "the pre-scan failed",
@@ -277,6 +317,7 @@ public static class ReplayRunner
                 foreach (ref readonly var e in span)
                 {
                     traceCounts[(int)e.Kind]++;
+                    busy.Add(in e);
                     if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) own++;
                     if (e.Kind == EventKind.LostEvents && e.Lost > 0) lostEvents += e.Lost;
                 }
@@ -368,6 +409,7 @@ public static class ReplayRunner
     {
         using var reader = open();
         Func<int, string?> commOf = id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null;
+        foreach (var run in runs) run.Machine.Entries.CommOf = commOf;
         using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf) : null;
         // No allocation of the trace went to the page cache (most traces without filemap events): nothing to look up.
         var classifier = new SensitivityClassifier(options.Classify, commOf, scan.PageCacheAllocations > 0 ? scan.IsPageCache : null);

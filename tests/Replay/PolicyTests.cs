@@ -125,8 +125,14 @@ public class PolicyBehaviourTests
         var t = Trace();
         t.Events.Add(Alloc(1000, 0x200000, 0, User, 1));
         t.Events.Add(Free(2000, 0x200000, 0));
-        // The same trace page reused for kernel data; the model places it where it likes, so repeat until reuse.
-        for (int i = 0; i < 4; i++) { t.Events.Add(Alloc(3000 + i * 10, 0x200000, 0, Kernel, 1)); t.Events.Add(Free(3005 + i * 10, 0x200000, 0)); }
+        // The same trace page reused for kernel data, each time in a system call of its own (a new kernel entry, which
+        // starts restricted); the model places it where it likes, so repeat until reuse.
+        for (int i = 0; i < 4; i++)
+        {
+            t.Events.Add(new TraceEvent { Kind = EventKind.SysEnter, TsNs = 2999 + i * 10, Pid = 1, Fields = EventFields.Pid });
+            t.Events.Add(Alloc(3000 + i * 10, 0x200000, 0, Kernel, 1));
+            t.Events.Add(Free(3005 + i * 10, 0x200000, 0));
+        }
         var r = SynthRun.Replay(SynthRun.Write(t), "asi-rfc,noasi");
         Assert.True(r.M("asi-rfc", "asi_exits_zeroing") >= 1);
         Assert.True(r.M("asi-rfc", "bytes_zeroed") >= 4096);

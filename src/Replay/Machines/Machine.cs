@@ -4,6 +4,7 @@ using AsiTrace.Model.Alloc;
 using AsiTrace.Model.Paging;
 using AsiTrace.Model.Tlb;
 using AsiTrace.Model.Units;
+using AsiTrace.Replay.Asi;
 using AsiTrace.Replay.Classify;
 using AsiTrace.Replay.Policies;
 using AsiTrace.Replay.Requests;
@@ -34,6 +35,10 @@ public sealed class Machine : IRequestSink
     public AllocationMix Mix { get; } = new();
     public string Name => Policy.Name;
     public bool IsAsi { get; }
+    /// <summary>Which address space each CPU runs the kernel in; null without ASI.</summary>
+    public AsiCpuState? Asi { get; }
+    /// <summary>The trace's kernel entries, per CPU.</summary>
+    public KernelEntries Entries { get; }
     /// <summary>Frames the per-page state covers.</summary>
     public long PfnLimit { get; }
     /// <summary><c>--placement trace</c>: pages stay at the pfns the trace shows; the allocator model is not asked (its
@@ -47,20 +52,26 @@ public sealed class Machine : IRequestSink
     readonly CpaTotals _cpaDirect, _cpaRestricted;
     readonly FlushCounters _flushBase;
     readonly double _transitionNs;       // one asi_exit + asi_enter with the configured flushes
+    readonly AsiRuntimeConfig? _runtime;
     readonly double _zero4kNs, _copy4kNs;
     Mermap? _mermap;
     long _nextPolicyTick = long.MinValue;
     int _lastCpu;
 
+    /// <param name="syscallsTraced">the trace has every system call's entry and return (<see cref="KernelEntries"/>).</param>
+    /// <param name="faultsTraced">the trace has the user page faults.</param>
     public Machine(IPolicy policy, PolicySpec spec, PolicyKnobs knobs, PageAllocator allocator, IReadOnlyList<PhysRange> ram,
-        long pfnLimit, int cpus, CpuPreset preset, CostModel costs, bool tracePlacement)
+        long pfnLimit, int cpus, CpuPreset preset, CostModel costs, bool tracePlacement, bool syscallsTraced = false, bool faultsTraced = false)
     {
         Policy = policy; Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs; PfnLimit = pfnLimit;
         TracePlacement = tracePlacement;
         IsAsi = policy.IsAsi;
         _zero4kNs = costs.Zero4K.Ns(costs.CpuGhz);
         _copy4kNs = costs.Copy4K.Ns(costs.CpuGhz);
-        _transitionNs = TransitionNs(costs, knobs);
+        _runtime = policy.Runtime;
+        _transitionNs = _runtime is null ? 0 : TransitionNs(costs, _runtime);
+        if (IsAsi) Asi = new AsiCpuState(cpus);
+        Entries = new KernelEntries(cpus, syscallsTraced, faultsTraced);
         DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !IsAsi });
         if (IsAsi) Restricted = DirectMap.Build(ram, new DirectMapOptions { Restricted = true });
         _pageClass = new byte[pfnLimit];
@@ -100,13 +111,16 @@ public sealed class Machine : IRequestSink
         var always = Policy.AlwaysFlags(in r);
         _lastCpu = r.Cpu;
         Mix.Add(in r);
+        // Without traced user faults, a user page allocated outside a system call is a fault: a kernel entry.
+        if (r.Reason is ClassReason.Hardwall or ClassReason.PageCache && Entries.UserPageAllocated(r.Cpu, r.Pid))
+            Policy.OnKernelEntry(this, r.Cpu, userTask: true);
         long placed = TracePlacement ? r.TracePfn
             : Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, SlowPathFlags(r.Gfp, r.Order), always);
         if (TracePlacement && (placed < 0 || placed + (1L << r.Order) > _pageClass.Length)) { Counters.ModelFailures++; return -1; }
         if (placed < 0) { Counters.ModelFailures++; return -1; }
         var pfn = new Pfn(placed);
         long n = 1L << r.Order;
-        Access(r.Cpu, StructPage(pfn), IsAsi);
+        Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
         _pageClass.AsSpan((int)Math.Min(placed, int.MaxValue), (int)n).Fill((byte)(r.Class + 1));
         bool zero = (r.Gfp & (ulong)Gfp.Zero) != 0;
         // A user page allocated without __GFP_ZERO and not for the page cache is filled by copying another page:
@@ -135,7 +149,7 @@ public sealed class Machine : IRequestSink
         long n = 1L << r.Order;
         _lastCpu = r.Cpu;
         var pfn = new Pfn(modelPfn);
-        Access(r.Cpu, StructPage(pfn), IsAsi);
+        Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
         byte stored = _pageClass[modelPfn];
         var cls = stored == 0 ? (Sensitivity?)null : (Sensitivity)(stored - 1);
         _pageClass.AsSpan((int)modelPfn, (int)n).Clear();
@@ -146,11 +160,21 @@ public sealed class Machine : IRequestSink
     {
         Allocator.Tick(e.TsNs);
         if (e.TsNs >= _nextPolicyTick) _nextPolicyTick = Policy.OnTick(this, in e);
+        Entries.Learn(in e);
         switch (e.Kind)
         {
             case EventKind.TlbFlush: TracedFlush(in e); break;
-            case EventKind.SchedSwitch: Policy.OnContextSwitch(this, in e); break;
-            case EventKind.SysRead or EventKind.SysWrite: Policy.OnKernelEntry(this, in e); break;
+            case EventKind.SchedSwitch: Policy.OnContextSwitch(this, in e, Entries.Switch(e.Cpu, e.NextPid)); break;
+            case EventKind.SysRead or EventKind.SysWrite or EventKind.SysEnter:
+                if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: true)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
+                break;
+            case EventKind.PageFaultUser:
+                if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: false)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
+                break;
+            case EventKind.SysExit: Entries.Returned(e.Cpu); break;
+            default:
+                if (e.Has(EventFields.Pid) && Entries.OtherEvent(e.Cpu, e.Pid) is { } user) Policy.OnKernelEntry(this, e.Cpu, user);
+                break;
         }
     }
 
@@ -228,25 +252,37 @@ public sealed class Machine : IRequestSink
         if (outcome is TlbOutcome.Walk or TlbOutcome.Fault) AccessMisses[space]++;
     }
 
-    /// <summary>One <c>asi_exit</c> (and the <c>asi_enter</c> after it) for <paramref name="cause"/>.</summary>
-    public void AsiExit(int cpu, ExitCause cause)
+    /// <summary>Does the kernel on <paramref name="cpu"/> run in the restricted address space now?</summary>
+    public bool RunsRestricted(int cpu) => Asi is { } a && a.IsRestricted(cpu);
+
+    /// <summary>The kernel on <paramref name="cpu"/> touches memory the restricted map lacks, for
+    /// <paramref name="cause"/>: an <c>asi_exit</c> if the CPU still runs restricted since its last kernel entry, nothing
+    /// if it already left.</summary>
+    public void LeaveRestricted(int cpu, ExitCause cause)
+    {
+        if (Asi is { } a && a.Leave(cpu)) AsiExit(cpu, cause);
+    }
+
+    /// <summary>One <c>asi_exit</c> (and the <c>asi_enter</c> after it, on the return to user space) for <paramref name="cause"/>.</summary>
+    void AsiExit(int cpu, ExitCause cause)
     {
         Counters.AsiExits[(int)cause]++;
-        if (Knobs.FlushOnTransition) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
+        if (_runtime is { FlushOnTransition: true }) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
         Ledger.Charge(CostCause.AsiTransitions, _transitionNs);
     }
 
-    /// <summary>What one asi_exit and the asi_enter after it cost under the configured mitigations: control flushes on
-    /// the way out (IBPB, RSB stuffing), data flushes on the way back in (L1D flush, VERW). Constant per machine.</summary>
-    static double TransitionNs(CostModel costs, PolicyKnobs knobs)
+    /// <summary>What one asi_exit and the asi_enter after it cost under the runtime's mitigations: control flushes on
+    /// the way out (IBPB, RSB stuffing), data flushes on the way back in (L1D flush, VERW), and two TLB flushes when
+    /// transitions flush. Constant per machine.</summary>
+    static double TransitionNs(CostModel costs, AsiRuntimeConfig c)
     {
         double ghz = costs.CpuGhz;
         double ns = costs.AsiExit.Ns(ghz) + costs.AsiEnter.Ns(ghz);
-        if (knobs.Ibpb) ns += costs.Ibpb.Ns(ghz);
-        if (knobs.RsbStuff) ns += costs.RsbStuff.Ns(ghz);
-        if (knobs.L1dFlush) ns += costs.L1dFlush.Ns(ghz);
-        if (knobs.Verw) ns += costs.Verw.Ns(ghz);
-        if (knobs.FlushOnTransition) ns += 2 * costs.LocalFullFlush.Ns(ghz);
+        if (c.Ibpb) ns += costs.Ibpb.Ns(ghz);
+        if (c.RsbStuff) ns += costs.RsbStuff.Ns(ghz);
+        if (c.L1dFlush) ns += costs.L1dFlush.Ns(ghz);
+        if (c.Verw) ns += costs.Verw.Ns(ghz);
+        if (c.FlushOnTransition) ns += 2 * costs.LocalFullFlush.Ns(ghz);
         return ns;
     }
 

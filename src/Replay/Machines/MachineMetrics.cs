@@ -54,6 +54,7 @@ public static class MachineMetrics
         m[M.AsiExitsCow] = c.AsiExits[(int)ExitCause.CopyOnWrite];
         m[M.AsiExitsContextSwitch] = c.AsiExits[(int)ExitCause.ContextSwitch];
         m[M.AsiExitsOther] = c.AsiExits[(int)ExitCause.Other];
+        m[M.KernelEntries] = machine.Entries.Count;
         m[M.MermapPages] = c.MermapPages;
         m[M.MermapLocalFlushes] = c.MermapLocalFlushes;
         m[M.TlbShootdownIpis] = c.TracedIpisReceived;

@@ -1,6 +1,7 @@
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Model.Units;
+using AsiTrace.Replay.Asi;
 using AsiTrace.Replay.Classify;
 using AsiTrace.Replay.Machines;
 using AsiTrace.Replay.Requests;
@@ -17,12 +18,15 @@ namespace AsiTrace.Replay.Policies;
 /// </summary>
 public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
 {
+    // The same runtime as asi-rfc, so the two differ only in the allocator and the restricted map's design.
+    readonly AsiRuntime _runtime = new(AsiRuntimeConfig.RfcV2.With(knobs));
     // Sensitive-ward flips whose kernel-range flush is still due (SensitiveFlushBatch > 1), and the span they cover.
     int _pendingFlips;
     long _pendingLo = long.MaxValue, _pendingHi;
 
     public string Name => "asi-freetypes";
     public bool IsAsi => true;
+    public AsiRuntimeConfig Runtime => _runtime.Config;
     public FreetypeLayout Layout => FreetypeLayout.Sensitivity;
     public bool NeedsModelPlacement => true;
 
@@ -83,36 +87,12 @@ public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
         _pendingLo = long.MaxValue; _pendingHi = 0;
     }
 
-    /// <summary>Nonsensitive pages are mapped in the restricted map and cleared there; others need an exit.</summary>
-    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted)
-    {
-        m.ChargeZeroing(pages);
-        if (!inRestricted) m.AsiExit(cpu, ExitCause.Zeroing);
-        m.TouchDirectMap(cpu, pfn, pages, restricted: inRestricted);
-    }
-
-    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn)
-    {
-        m.AsiExit(cpu, ExitCause.CopyOnWrite);
-        m.TouchDirectMap(cpu, pfn, 1, restricted: false);
-    }
-
-    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages)
-    {
-        m.AsiExit(cpu, ExitCause.PageCache);
-        m.TouchDirectMap(cpu, pfn, pages, restricted: false);
-    }
-
-    public void OnFileCopy(Machine m, int cpu, int pages)
-    {
-        m.AsiExit(cpu, ExitCause.PageCache);
-        m.TouchLastPageCachePages(cpu, pages);
-    }
-
-    public void OnContextSwitch(Machine m, in TraceEvent e)
-    {
-        if (knobs.ExitOnEveryContextSwitch || e.PrevPid != e.NextPid) m.AsiExit(e.Cpu, ExitCause.ContextSwitch);
-    }
+    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted) => _runtime.Zero(m, cpu, pfn, pages, inRestricted);
+    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn) => _runtime.CopyOnWrite(m, cpu, pfn);
+    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages) => _runtime.PageCacheAccess(m, cpu, pfn, pages);
+    public void OnFileCopy(Machine m, int cpu, int pages) => _runtime.FileCopy(m, cpu, pages);
+    public void OnContextSwitch(Machine m, in TraceEvent e, bool mmChanges) => _runtime.ContextSwitch(m, in e, mmChanges);
+    public void OnKernelEntry(Machine m, int cpu, bool userTask) => _runtime.KernelEntry(m, cpu, userTask);
 
     public void Finish(Machine m, int cpu) => FlushPendingFlips(m, cpu);
 }

@@ -1,6 +1,7 @@
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Model.Units;
+using AsiTrace.Replay.Asi;
 using AsiTrace.Replay.Classify;
 using AsiTrace.Replay.Machines;
 using AsiTrace.Replay.Requests;
@@ -12,17 +13,19 @@ namespace AsiTrace.Replay.Policies;
 /// restricted map holds allocated nonsensitive pages only, mapped and unmapped page by page (4 KiB granular, so it
 /// splits); a page that held sensitive data is zeroed before it becomes visible there; freed nonsensitive pages queue
 /// for an asynchronous unmap (<see cref="PolicyKnobs.RfcUnmapBatch"/> pages, one <c>flush_tlb_kernel_range()</c> over
-/// the batch's span) and then go to the buddy bypassing the pcp lists. Every touch of memory outside the restricted map
-/// is an <c>asi_exit</c>, and so is every context switch.
+/// the batch's span) and then go to the buddy bypassing the pcp lists. The ASI runtime is RFC v2's
+/// (<see cref="AsiRuntimeConfig.RfcV2"/>) unless another is given (<see cref="AsiAug2025"/>).
 /// </summary>
-public sealed class AsiRfc(PolicyKnobs knobs) : IPolicy
+public sealed class AsiRfc(PolicyKnobs knobs, AsiRuntimeConfig? runtime = null) : IPolicy
 {
+    readonly AsiRuntime _runtime = new((runtime ?? AsiRuntimeConfig.RfcV2).With(knobs));
     PfnBitmap _formerlySensitive = null!;
     readonly List<(Pfn Pfn, int Order)> _pending = new();
     long _pendingPages;
 
     public string Name => "asi-rfc";
     public bool IsAsi => true;
+    public AsiRuntimeConfig Runtime => _runtime.Config;
     public FreetypeLayout Layout => FreetypeLayout.None;
 
     /// <summary>Everything allocated when the trace starts (kernel data, taken as nonsensitive) is in the restricted map;
@@ -92,41 +95,12 @@ public sealed class AsiRfc(PolicyKnobs knobs) : IPolicy
         _pendingPages = 0;
     }
 
-    /// <summary>Under ASI zeroing runs restricted when the pages are mapped there; otherwise it exits first.</summary>
-    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted)
-    {
-        m.ChargeZeroing(pages);
-        if (!inRestricted) m.AsiExit(cpu, ExitCause.Zeroing);
-        m.TouchDirectMap(cpu, pfn, pages, restricted: inRestricted);
-    }
-
-    /// <summary>The new page is a sensitive user page: the copy exits.</summary>
-    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn)
-    {
-        m.AsiExit(cpu, ExitCause.CopyOnWrite);
-        m.TouchDirectMap(cpu, pfn, 1, restricted: false);
-    }
-
-    /// <summary>The page cache is sensitive, so not in the restricted map.</summary>
-    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages)
-    {
-        m.AsiExit(cpu, ExitCause.PageCache);
-        m.TouchDirectMap(cpu, pfn, pages, restricted: false);
-    }
-
-    /// <summary>The copy exits once; the task stays unrestricted for the rest of the copy.</summary>
-    public void OnFileCopy(Machine m, int cpu, int pages)
-    {
-        m.AsiExit(cpu, ExitCause.PageCache);
-        m.TouchLastPageCachePages(cpu, pages);
-    }
-
-    /// <summary>RFC v2 exits on every context switch; Google's internal version only when the task changes
-    /// (<see cref="PolicyKnobs.ExitOnEveryContextSwitch"/>).</summary>
-    public void OnContextSwitch(Machine m, in TraceEvent e)
-    {
-        if (knobs.ExitOnEveryContextSwitch || e.PrevPid != e.NextPid) m.AsiExit(e.Cpu, ExitCause.ContextSwitch);
-    }
+    public void OnZero(Machine m, int cpu, Pfn pfn, long pages, bool inRestricted) => _runtime.Zero(m, cpu, pfn, pages, inRestricted);
+    public void OnCopyOnWrite(Machine m, int cpu, Pfn pfn) => _runtime.CopyOnWrite(m, cpu, pfn);
+    public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages) => _runtime.PageCacheAccess(m, cpu, pfn, pages);
+    public void OnFileCopy(Machine m, int cpu, int pages) => _runtime.FileCopy(m, cpu, pages);
+    public void OnContextSwitch(Machine m, in TraceEvent e, bool mmChanges) => _runtime.ContextSwitch(m, in e, mmChanges);
+    public void OnKernelEntry(Machine m, int cpu, bool userTask) => _runtime.KernelEntry(m, cpu, userTask);
 
     public void Finish(Machine m, int cpu)
     {

@@ -1,4 +1,5 @@
 using AsiTrace.Ingest.Canonical;
+using AsiTrace.Replay.Asi;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Model.Units;
 using AsiTrace.Replay.Classify;
@@ -22,6 +23,10 @@ public interface IPolicy
     /// <summary>ASI is on: the kernel runs in a restricted address space, kernel mappings are not global, and touching
     /// memory outside the restricted map costs an <c>asi_exit</c>.</summary>
     bool IsAsi { get; }
+
+    /// <summary>The ASI runtime model (which activities leave the restricted space, what a transition costs); null
+    /// without ASI.</summary>
+    AsiRuntimeConfig? Runtime => null;
 
     /// <summary>The freetype layout of the buddy lists this policy's allocator uses.</summary>
     FreetypeLayout Layout { get; }
@@ -70,11 +75,13 @@ public interface IPolicy
     /// <summary>A read()/write() copies <paramref name="pages"/> pages between the page cache and user memory.</summary>
     void OnFileCopy(Machine m, int cpu, int pages);
 
-    /// <summary>A <c>sched_switch</c> on <paramref name="e"/>'s CPU.</summary>
-    void OnContextSwitch(Machine m, in TraceEvent e) { }
+    /// <summary>A <c>sched_switch</c> on <paramref name="e"/>'s CPU; <paramref name="mmChanges"/>: the CPU switches to
+    /// another user address space.</summary>
+    void OnContextSwitch(Machine m, in TraceEvent e, bool mmChanges) { }
 
-    /// <summary>A task enters the kernel (a traced system call entry).</summary>
-    void OnKernelEntry(Machine m, in TraceEvent e) { }
+    /// <summary>A kernel entry on <paramref name="cpu"/> (a system call or a page fault; <see cref="KernelEntries"/>);
+    /// <paramref name="userTask"/>: a user task entered, not a kernel thread.</summary>
+    void OnKernelEntry(Machine m, int cpu, bool userTask) { }
 
     /// <summary>Time-driven work. Called for the first event at or after the time the previous call returned; return
     /// <see cref="long.MaxValue"/> to never be called again.</summary>

@@ -32,15 +32,23 @@ public sealed record PolicyKnobs
     /// <summary>asi-rfc: pages the asynchronous unmap worker collects before it unmaps them and flushes once
     /// (estimate: the RFC queues per CPU and flushes per work item).</summary>
     public int RfcUnmapBatch { get; init; } = 32;
-    /// <summary>RFCv2 exits on every context switch; Google's internal version only when the mm changes.</summary>
-    public bool ExitOnEveryContextSwitch { get; init; } = true;
-    /// <summary>Transition flushes (RFCv2 hard-codes IBPB and RSB stuffing on every asi_exit).</summary>
-    public bool Ibpb { get; init; } = true;
-    public bool RsbStuff { get; init; } = true;
-    public bool L1dFlush { get; init; }
-    public bool Verw { get; init; }
-    /// <summary>CR3 switch flushes the TLB on each enter/exit (the Aug 2025 prototype) instead of PCID no-flush.</summary>
-    public bool FlushOnTransition { get; init; }
+    // The ASI runtime features (docs/model.md §8.3). Unset (null), each keeps the value of the policy's published
+    // configuration (Replay/Asi/AsiRuntimeConfig.cs: RFC v2 for asi-rfc and asi-freetypes, the Aug 2025 prototype for
+    // asi-aug2025); set, it applies to every ASI policy of the run.
+    /// <summary>Exit on every context switch (RFC v2), or only when the address space changes (false).</summary>
+    public bool? ExitOnEveryContextSwitch { get; init; }
+    /// <summary>IBPB on every exit.</summary>
+    public bool? Ibpb { get; init; }
+    /// <summary>RSB stuffing on every exit.</summary>
+    public bool? RsbStuff { get; init; }
+    /// <summary>L1D flush before returning to the restricted space.</summary>
+    public bool? L1dFlush { get; init; }
+    /// <summary>VERW buffer clearing before returning to the restricted space.</summary>
+    public bool? Verw { get; init; }
+    /// <summary>The TLB flushed on each transition (CR3 no-flush bit cleared) instead of PCID no-flush.</summary>
+    public bool? FlushOnTransition { get; init; }
+    /// <summary>Page-cache copies through the ephmap instead of an exit.</summary>
+    public bool? Ephmap { get; init; }
     /// <summary>mermap window per CPU in pages (2 MiB) and concurrent slots.</summary>
     public int MermapWindowPages { get; init; } = 512;
     public int MermapSlots { get; init; } = 4;
@@ -55,7 +63,7 @@ public sealed record PolicyKnobs
         string name = assignment[..eq].Trim(), value = assignment[(eq + 1)..].Trim();
         var prop = typeof(PolicyKnobs).GetProperties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
             ?? throw new FormatException($"--knob '{name}': unknown; knobs: {string.Join(", ", typeof(PolicyKnobs).GetProperties().Select(p => p.Name))}");
-        object parsed = prop.PropertyType == typeof(bool)
+        object parsed = prop.PropertyType == typeof(bool) || prop.PropertyType == typeof(bool?)
             ? (bool.TryParse(value, out bool b) ? b : throw new FormatException($"--knob {prop.Name}: '{value}' is not true/false"))
             : prop.PropertyType.IsEnum
             ? (Enum.TryParse(prop.PropertyType, value, ignoreCase: true, out var ev) && Enum.IsDefined(prop.PropertyType, ev!) ? ev!

@@ -1,12 +1,12 @@
 namespace AsiTrace.Replay.Policies;
 
 /// <summary>The policies (docs/model.md, "Policies"); each is one class in this folder.</summary>
-public enum PolicyKind { NoAsi, AsiRfc, AsiFreetypes, Unmapped, SecretFree }
+public enum PolicyKind { NoAsi, AsiRfc, AsiFreetypes, Unmapped, SecretFree, AsiAug2025 }
 
 /// <summary>A policy and whether the <c>+mermap</c> modifier applies.</summary>
 public sealed record PolicySpec(PolicyKind Kind, bool Mermap = false)
 {
-    public static readonly string[] KindNames = ["noasi", "asi-rfc", "asi-freetypes", "unmapped", "secretfree"];
+    public static readonly string[] KindNames = ["noasi", "asi-rfc", "asi-freetypes", "unmapped", "secretfree", "asi-aug2025"];
     /// <summary>The policies <c>replay</c> runs when none are named.</summary>
     public static readonly string DefaultList = "noasi,asi-rfc,asi-freetypes,asi-freetypes+mermap,unmapped,secretfree";
 
@@ -23,6 +23,7 @@ public sealed record PolicySpec(PolicyKind Kind, bool Mermap = false)
             PolicyKind.AsiFreetypes => new AsiFreetypes(knobs),
             PolicyKind.Unmapped => new Unmapped(knobs),
             PolicyKind.SecretFree => new SecretFree(),
+            PolicyKind.AsiAug2025 => new AsiAug2025(knobs),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, null),
         };
         return Mermap ? new WithMermap(p, knobs) : p;

@@ -1,4 +1,5 @@
 using AsiTrace.Ingest.Canonical;
+using AsiTrace.Replay.Asi;
 using AsiTrace.Model.Alloc;
 using AsiTrace.Model.Units;
 using AsiTrace.Replay.Classify;
@@ -28,8 +29,9 @@ public sealed class WithMermap(IPolicy inner, PolicyKnobs knobs) : IPolicy
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero) => inner.OnAlloc(m, in r, pfn, pages, zero);
     public bool OnFree(Machine m, in FreeRequest r, Pfn pfn, long pages, Sensitivity? cls) => inner.OnFree(m, in r, pfn, pages, cls);
     public void OnConvert(Machine m, int cpu, Pfn pfn, int order, Freetype freetype) => inner.OnConvert(m, cpu, pfn, order, freetype);
-    public void OnContextSwitch(Machine m, in TraceEvent e) => inner.OnContextSwitch(m, in e);
-    public void OnKernelEntry(Machine m, in TraceEvent e) => inner.OnKernelEntry(m, in e);
+    public AsiRuntimeConfig? Runtime => inner.Runtime;
+    public void OnContextSwitch(Machine m, in TraceEvent e, bool mmChanges) => inner.OnContextSwitch(m, in e, mmChanges);
+    public void OnKernelEntry(Machine m, int cpu, bool userTask) => inner.OnKernelEntry(m, cpu, userTask);
     public long OnTick(Machine m, in TraceEvent e) => inner.OnTick(m, in e);
     public void Finish(Machine m, int cpu) => inner.Finish(m, cpu);
 

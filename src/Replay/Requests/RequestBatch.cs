@@ -94,7 +94,7 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
         {
             case RequestOp.Alloc:
             {
-                var req = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, a.Gfp,
+                var req = new AllocRequest(e.TsNs, e.Cpu, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, a.Gfp,
                     a.Migratetype, a.HighestZoneIdx, a.Id, a.Class, a.Reason);
                 if (a.Slot >= _modelPfn.Length) Array.Resize(ref _modelPfn, Math.Max(a.Slot + 1, _modelPfn.Length * 2));
                 _modelPfn[a.Slot] = sink.Alloc(in req);
@@ -111,7 +111,7 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
                 break;
             case RequestOp.UntracedAllocFree:
             {
-                var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, 0,
+                var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, 0,
                     Model.Alloc.Migratetype.Unmovable, ZoneIndex.Normal);
                 long m = sink.Alloc(in bulk);
                 if (m >= 0) sink.Free(new FreeRequest(e.TsNs, e.Cpu, a.Pfn, a.Order, a.Id, 0), m);

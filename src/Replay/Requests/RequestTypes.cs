@@ -6,6 +6,7 @@ namespace AsiTrace.Replay.Requests;
 /// <summary>An allocation the trace shows (<c>mm_page_alloc</c> with a page), as a request to a policy's model.</summary>
 /// <param name="Ordinal">the allocation's number among the trace's successful <c>mm_page_alloc</c> events (the pre-scan
 /// numbers them the same way); −1 for allocations the trace did not show.</param>
+/// <param name="Pid">the task, −1 when the trace gave none.</param>
 /// <param name="CommId">the task's comm in the reader's table, −1 when the trace gave none.</param>
 public readonly record struct AllocRequest(long TsNs, int Cpu, int Pid, int CommId, long TracePfn, int Order, ulong Gfp,
     int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive, ClassReason Reason = ClassReason.Default);

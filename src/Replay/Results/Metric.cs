@@ -29,6 +29,9 @@ public static class Metrics
 
     // Cost totals.
     public static readonly Metric EstimatedNs = Def("estimated_ns", "ns", "modelled CPU time of the replayed work on all CPUs");
+    public static readonly Metric OverheadPct = Def("overhead_pct", "%", "the policy's extra CPU time over noasi's, as a share of the workload's measured CPU time");
+    public static readonly Metric WorkloadCpuNs = Def("workload_cpu_ns", "ns", "the workload's measured CPU time during the trace (the overhead's denominator)");
+    public static readonly Metric KernelEntries = Def("kernel_entries", "entries", "kernel entries of user tasks (traced or inferred)");
     public static readonly Metric LatencyNs = Def("latency_ns", "ns", "modelled time on the CPUs that issued the work (flush initiators wait; targets' handling not counted)");
     public static readonly Metric CostCopyNs = Def("cost_copy_ns", "ns", "page-cache ↔ user copies and copy-on-write copies");
     public static readonly Metric CostZeroingNs = Def("cost_zeroing_ns", "ns", "clearing pages");

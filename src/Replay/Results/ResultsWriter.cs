@@ -50,7 +50,15 @@ public static class ResultsWriter
         {
             var m = new JsonObject();
             foreach (var (k, v) in metrics) m[k] = JsonNumber(v);
-            policies[policy] = new JsonObject { [Metrics.EstimatedNs.Name] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)), ["metrics"] = m };
+            policies[policy] = new JsonObject
+            {
+                [Metrics.EstimatedNs.Name] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)),
+                [Metrics.OverheadPct.Name] = metrics.TryGetValue(Metrics.OverheadPct.Name, out double o) ? JsonNumber(o) : null,
+                [Metrics.WorkloadCpuNs.Name] = r.Workload is { } w ? JsonNumber(w.CpuNs) : null,
+                [Metrics.AsiExits.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.AsiExits.Name)),
+                [Metrics.KernelEntries.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.KernelEntries.Name)),
+                ["metrics"] = m,
+            };
         }
         var fidelity = new JsonObject();
         foreach (var f in r.Fidelity)
@@ -64,6 +72,7 @@ public static class ResultsWriter
         return new JsonObject
         {
             ["events"] = r.Events,
+            ["workload"] = r.Workload is { } wl ? new JsonObject { ["cpu_ns"] = JsonNumber(wl.CpuNs), ["source"] = wl.Source, ["note"] = wl.Note } : null,
             ["policies"] = policies,
             ["fidelity"] = fidelity,
             ["anomalies"] = anomalies,
