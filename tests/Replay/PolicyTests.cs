@@ -308,3 +308,20 @@ public class CopyOnWriteTests
         Assert.Equal(3, r.M("asi-rfc+mermap", "mermap_pages"));
     }
 }
+
+public class CostConsistencyTests
+{
+    /// <summary>The initiator's time is part of the CPU time of all CPUs: no policy's latency exceeds its CPU time, on
+    /// workloads whose shootdowns reach other CPUs.</summary>
+    [Theory]
+    [InlineData("firecracker-populate", "host_cpus", "4")]
+    [InlineData("kernel-build", "processes", "200")]
+    public void latency_never_exceeds_cpu_time(string scenario, string key, string value)
+    {
+        var r = SynthRun.Replay(SynthRun.Write(scenario, (key, value)), "noasi,asi-rfc,asi-freetypes,unmapped,secretfree,asi-aug2025",
+            rules: scenario == "firecracker-populate" ? [AsiTrace.Replay.Classify.ClassifyRule.Parse("comm=firecracker:unmapped")] : null);
+        foreach (var policy in r.Metrics.Keys)
+            Assert.True(r.M(policy, "latency_ns") <= r.EstimatedNs[policy] * (1 + 1e-12), $"{policy}: latency {r.M(policy, "latency_ns")} > CPU time {r.EstimatedNs[policy]}");
+        Assert.Contains(r.Metrics.Keys, p => r.M(p, "ipis_sent") > 0);
+    }
+}

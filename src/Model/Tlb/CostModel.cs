@@ -40,12 +40,15 @@ public sealed record CostModel
     public double CpuGhz { get; init; } = 2.5;
     public string CpuGhzSource { get; init; } = "default (configuration: set the traced machine's clock; docs/costs.md)";
 
-    /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns).</summary>
+    /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns): the initiators' waits
+    /// (each IPI round's base and per-target share), every CPU's INVLPGs and full flushes, the targets' handling, and
+    /// INVLPGB broadcasts.</summary>
     public double FlushNs(FlushCounters c) =>
         c.Invlpg * InvlpgPerPage.Ns(CpuGhz)
         + c.LocalFullFlushes * LocalFullFlush.Ns(CpuGhz)
         + c.GlobalFlushes * GlobalFlush.Ns(CpuGhz)
         + c.IpisReceived * IpiPerTarget.Ns(CpuGhz)
+        + c.IpiRounds * IpiInitiatorBase.Ns(CpuGhz)
         + (c.IpisSent > 0 ? IpiInitiatorPerTarget.Ns(CpuGhz) * c.IpisSent : 0)
         + c.InvlpgbBroadcasts * Invlpgb.Ns(CpuGhz);
 

@@ -33,6 +33,8 @@ public sealed class Mm(int id, PageTables tables)
 public sealed class FlushCounters
 {
     public long IpisSent, IpisReceived, Invlpg, LocalFullFlushes, GlobalFlushes, EntriesInvalidated, InvlpgbBroadcasts;
+    /// <summary>Shootdowns that sent IPIs to at least one other CPU: each costs its initiator the round's base wait.</summary>
+    public long IpiRounds;
     public long KernelRangeFlushes, KernelSinglePageFlushes, KernelFullFlushes;
     public readonly long[] TraceEvents = new long[Enum.GetValues<TlbFlushReason>().Length];
     /// <summary>The tlb_flush events (reason, pages) in the order the kernel would emit them, if recording is on.</summary>
@@ -41,7 +43,7 @@ public sealed class FlushCounters
     /// <summary>The counts as they are now (the trace-event log is not copied).</summary>
     public FlushCounters Copy() => new()
     {
-        IpisSent = IpisSent, IpisReceived = IpisReceived, Invlpg = Invlpg, LocalFullFlushes = LocalFullFlushes,
+        IpisSent = IpisSent, IpisReceived = IpisReceived, IpiRounds = IpiRounds, Invlpg = Invlpg, LocalFullFlushes = LocalFullFlushes,
         GlobalFlushes = GlobalFlushes, EntriesInvalidated = EntriesInvalidated, InvlpgbBroadcasts = InvlpgbBroadcasts,
         KernelRangeFlushes = KernelRangeFlushes, KernelSinglePageFlushes = KernelSinglePageFlushes, KernelFullFlushes = KernelFullFlushes,
     };
@@ -49,7 +51,8 @@ public sealed class FlushCounters
     /// <summary>What was counted since <paramref name="start"/> (a <see cref="Copy"/> taken earlier).</summary>
     public FlushCounters Minus(FlushCounters start) => new()
     {
-        IpisSent = IpisSent - start.IpisSent, IpisReceived = IpisReceived - start.IpisReceived, Invlpg = Invlpg - start.Invlpg,
+        IpisSent = IpisSent - start.IpisSent, IpisReceived = IpisReceived - start.IpisReceived, IpiRounds = IpiRounds - start.IpiRounds,
+        Invlpg = Invlpg - start.Invlpg,
         LocalFullFlushes = LocalFullFlushes - start.LocalFullFlushes, GlobalFlushes = GlobalFlushes - start.GlobalFlushes,
         EntriesInvalidated = EntriesInvalidated - start.EntriesInvalidated, InvlpgbBroadcasts = InvlpgbBroadcasts - start.InvlpgbBroadcasts,
         KernelRangeFlushes = KernelRangeFlushes - start.KernelRangeFlushes,
@@ -233,6 +236,7 @@ public sealed class TlbMachine
     {
         Counters.IpisSent += targets;
         Counters.IpisReceived += targets;
+        if (targets > 0) Counters.IpiRounds++;
     }
 
     // ---- user address spaces ----
