@@ -26,9 +26,15 @@ public sealed class Unmapped(PolicyKnobs knobs) : IPolicy
     public Freetype FreetypeFor(in AllocRequest r) =>
         r.Class == Sensitivity.Unmapped ? UnmappedFreetype : Freetype.OfMigratetype(Math.Clamp(r.Migratetype, 0, Migratetype.Count - 1));
 
+    // Per CPU: the last allocation there was unmapped. A write() that follows fills that page, and the page has no
+    // direct-map mapping, so the copy goes through the mermap (the series' guest_memfd write()).
+    bool[] _lastAllocUnmapped = new bool[1];
+
     public void OnAlloc(Machine m, in AllocRequest r, Pfn pfn, long pages, bool zero)
     {
         bool unmapped = r.Class == Sensitivity.Unmapped;
+        int cpu = (int)((uint)r.Cpu % (uint)_lastAllocUnmapped.Length);
+        _lastAllocUnmapped[cpu] = unmapped;
         // __GFP_UNMAPPED | __GFP_ZERO: the direct map has no mapping; zeroing goes through the mermap.
         if (zero)
         {
@@ -92,5 +98,11 @@ public sealed class Unmapped(PolicyKnobs knobs) : IPolicy
 
     public void OnPageCacheAccess(Machine m, int cpu, Pfn pfn, int pages) => m.TouchDirectMap(cpu, pfn, pages, restricted: false);
 
-    public void OnFileCopy(Machine m, int cpu, int pages) => m.TouchLastPageCachePages(cpu, pages);
+    public void OnFileCopy(Machine m, int cpu, int pages)
+    {
+        if (_lastAllocUnmapped[(int)((uint)cpu % (uint)_lastAllocUnmapped.Length)]) m.MapThroughMermap(cpu, pages);
+        else m.TouchLastPageCachePages(cpu, pages);
+    }
+
+    public void Start(Machine m) => _lastAllocUnmapped = new bool[Math.Max(m.Allocator.Cpus, 1)];
 }

@@ -99,9 +99,9 @@ public static class Scenarios
 
     /// <summary>
     /// Firecracker's population test (the `__GFP_UNMAPPED` v2 benchmark): the VMM fills every guest page through write() into guest_memfd,
-    /// whose pages are allocated with <c>__GFP_UNMAPPED</c> (classified unmapped: pooled per pageblock under
-    /// <c>unmapped</c>, removed from the direct map one by one under <c>secretfree</c>). Per page: one order-0 unmovable
-    /// allocation and one 4 KiB write.
+    /// whose pages are allocated with <c>__GFP_UNMAPPED | __GFP_ZERO</c> (classified unmapped: pooled per pageblock
+    /// under <c>unmapped</c>, where zeroing and the write's copy go through the mermap; removed from the direct map one by
+    /// one under <c>secretfree</c>). Per page: one order-0 unmovable allocation and one 4 KiB write.
     /// </summary>
     static void FirecrackerPopulate(SynthTrace t, long guestMib, int hostCpus, int vcpus)
     {
@@ -111,7 +111,8 @@ public static class Scenarios
         for (long i = 0; i < pages; i++)
         {
             int cpu = (int)(i % Math.Max(vcpus, 1)) % t.Metadata.CpuCount;
-            t.Events.Add(Alloc(ts, cpu, 1000, comm, BasePfn + i, 0, GfpUser | (ulong)Gfp.Unmapped, 0));
+            // guest_memfd allocates with __GFP_UNMAPPED | __GFP_ZERO (the cover letter: zeroing through the mermap).
+            t.Events.Add(Alloc(ts, cpu, 1000, comm, BasePfn + i, 0, GfpUser | (ulong)(Gfp.Unmapped | Gfp.Zero), 0));
             t.Events.Add(Syscall(EventKind.SysWrite, ts + 200, cpu, 1000, comm, 4096));
             ts += 1000;
         }
