@@ -39,6 +39,11 @@ public sealed record ReplayOptions
     public Stream? RequestsOutput { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
     public long IntervalNs { get; init; } = 1_000_000_000;
+    /// <summary>The command's CPU time measured without tracing (<c>record --baseline</c>), in ns: preferred as the
+    /// workload's CPU time, being free of tracing's slowdown.</summary>
+    public double? BaselineCpuNs { get; init; }
+    /// <summary>The recorder's own threads (<c>record.json</c>): their CPU time is not the workload's.</summary>
+    public IReadOnlyList<int> RecorderTids { get; init; } = [];
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
     public double CountTolerance { get; init; } = 0.10;
     public double FreePagesTolerance { get; init; } = 0.05;
@@ -100,7 +105,7 @@ public static class ReplayRunner
         var scan = new PreScan(pfnLimit, specs?.Select(z => (z.StartPfn, z.StartPfn + z.SpannedPages, z.Index)).ToList(),
             trackPcpLists: specs?.Any(z => z.Pcp.Count > 0) == true);
         var traceCounts = new long[EventKinds.Count];
-        var busy = new CpuBusyTime();
+        var busy = new CpuBusyTime(options.RecorderTids);
         long changedOwnership = 0, lost = 0;
         using (var reader = open())
         {
@@ -115,7 +120,7 @@ public static class ReplayRunner
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }
         options = WithKernelRules(options, result);
-        result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus);
+        result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus, options.BaselineCpuNs);
         result.Assumptions.Add(result.Workload.Note);
         var entryFacts = EntryFacts(traceCounts, result.Assumptions);
         result.Events = scan.Events;

@@ -14,10 +14,11 @@ static class RecordCommand
         var events = new Option<string?>("--events") { Description = "comma-separated changes to the default event set: +system/event adds, -system/event removes, a bare list replaces it" };
         var duration = new Option<double?>("--duration") { Description = "seconds to record (without a command: until Ctrl-C if not given)" };
         var bufferKb = new Option<int>("--buffer-kb") { Description = "per-CPU ring buffer size in KiB", DefaultValueFactory = _ => 65536 };
+        var baseline = new Option<bool>("--baseline") { Description = "run COMMAND once untraced first and record its CPU time (/proc/stat): the denominator of the replay's overheads, free of tracing's slowdown (COMMAND should do a fixed amount of work)" };
         var command = new Argument<string[]>("command") { Description = "command to run while recording (after --)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("record", "Record the events the replay needs straight from tracefs (root), with /proc snapshots at start and end; restores every tracefs setting it touches")
         {
-            output, events, duration, bufferKb, command,
+            output, events, duration, bufferKb, baseline, command,
         };
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
@@ -35,24 +36,41 @@ static class RecordCommand
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; stop.Set(); });
+            if (pr.GetValue(baseline) && argv.Length == 0) { Console.Error.WriteLine("asitrace: --baseline needs a command to run"); return ExitCodes.Usage; }
             try
             {
+                if (pr.GetValue(baseline))
+                {
+                    Console.Error.WriteLine($"baseline: running `{string.Join(' ', argv)}` once untraced …");
+                    try { rec.Result.Baseline = BaselineRunner.Run(argv); }
+                    catch (System.ComponentModel.Win32Exception e) { Console.Error.WriteLine($"asitrace: cannot run {argv[0]}: {e.Message}"); return ExitCodes.Usage; }
+                    Console.Error.WriteLine($"baseline: {rec.Result.Baseline.CpuNs / 1e6:N0} ms CPU in {rec.Result.Baseline.WallS:F2} s");
+                }
                 rec.Prepare();
                 foreach (var m in rec.Result.Missing) Console.Error.WriteLine($"note: this kernel has no event {m}; recording without it");
                 rec.Snapshot("snapshot-start");
                 Process? child = null;
                 double? seconds = pr.GetValue(duration);
                 var deadline = seconds is { } s ? DateTime.UtcNow.AddSeconds(s) : DateTime.MaxValue;
-                rec.Start();
                 // Nothing may escape this thread: an unhandled exception would end the process before tracefs is restored.
+                // It turns tracing on itself, so that it is among the recorder's threads kept out of the trace, and the
+                // command starts only once tracing is on.
                 Exception? streamFailure = null;
+                using var tracing = new ManualResetEventSlim();
                 var streamer = new Thread(() =>
                 {
-                    try { rec.Stream(() => stop.IsSet || DateTime.UtcNow >= deadline || (child is not null && child.HasExited)); }
+                    try
+                    {
+                        rec.Start();
+                        tracing.Set();
+                        rec.Stream(() => stop.IsSet || DateTime.UtcNow >= deadline || (child is not null && child.HasExited));
+                    }
                     catch (Exception e) { streamFailure = e; }
+                    finally { tracing.Set(); }
                 })
                 { Name = "trace_pipe", IsBackground = true };
                 streamer.Start();
+                tracing.Wait();
                 if (argv.Length > 0)
                 {
                     var psi = new ProcessStartInfo(argv[0]) { UseShellExecute = false };

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AsiTrace.Cli.Output;
 using AsiTrace.Ingest.Pipeline;
+using AsiTrace.Ingest.Record;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Model.Tlb;
 using AsiTrace.Replay;
@@ -85,6 +86,7 @@ static class ReplayCommand
                 return ExitCodes.Usage;
             }
             var (start, end, snapDir) = Snapshots(path, pr.GetValue(snapshot));
+            var info = snapDir is null ? null : RecordInfo.Load(snapDir);
             string outDir = pr.GetValue(output)!;
             Directory.CreateDirectory(outDir);
 
@@ -96,7 +98,7 @@ static class ReplayCommand
             var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
                 new ReplayOptions
                 {
-                    StartSnapshot = start, EndSnapshot = end, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
+                    StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
                     Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream,
                     TracePlacement = pr.GetValue(placement) == "trace",
                 },

@@ -30,7 +30,16 @@ public sealed class RecordResult
     public int SuggestedBufferKb { get; set; }
     public string? StoppedBecause { get; set; }
     public TimeSpan Duration { get; set; }
+    /// <summary>The recorder's own threads, kept out of the trace (<c>set_event_notrace_pid</c>); empty where the kernel
+    /// lacks that file.</summary>
+    public List<int> UntracedTids { get; } = new();
+    /// <summary><c>record --baseline</c>: the command's run without tracing, before the recording.</summary>
+    public BaselineRun? Baseline { get; set; }
 }
+
+/// <summary>The command run once without tracing: its machine-wide busy CPU time (<c>/proc/stat</c>, USER_HZ ticks
+/// turned into ns) and its wall time.</summary>
+public sealed record BaselineRun(double CpuNs, double WallS);
 
 /// <summary>
 /// Records a trace straight from tracefs (no trace-cmd): remembers every setting it will touch, enables the events,
@@ -157,6 +166,7 @@ public sealed class TracefsRecorder : IDisposable
     [DllImport("libc", SetLastError = true)] static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
     [DllImport("libc", SetLastError = true)] static extern int close(int fd);
     [DllImport("libc", SetLastError = true)] static extern unsafe nint read(int fd, byte* buf, nint count);
+    [DllImport("libc", SetLastError = true)] static extern unsafe nint write(int fd, byte* buf, nint count);
     [DllImport("libc", SetLastError = true)] static extern unsafe int poll(PollFd* fds, nuint nfds, int timeout);
     [StructLayout(LayoutKind.Sequential)] struct PollFd { public int Fd; public short Events, Revents; }
     const int O_RDONLY = 0, O_WRONLY = 1, O_TRUNC = 0x200, O_NONBLOCK = 0x800, POLLIN = 1, EAGAIN = 11, EINTR = 4;
@@ -170,10 +180,46 @@ public sealed class TracefsRecorder : IDisposable
         close(fd);
     }
 
-    /// <summary>Turns tracing on (idempotent): before the command starts, so its first events are in the trace.</summary>
+    /// <summary>Turns tracing on (idempotent): before the command starts, so its first events are in the trace. The
+    /// recorder's own threads (this one streams trace_pipe) are kept out of the trace: their reads of trace_pipe
+    /// would otherwise be traced as the workload's.</summary>
     public void Start()
     {
-        if (!_on) { File.WriteAllText(T("tracing_on"), "1"); _on = true; }
+        if (_on) return;
+        UntraceOwnThreads();
+        File.WriteAllText(T("tracing_on"), "1");
+        _on = true;
+    }
+
+    void UntraceOwnThreads()
+    {
+        const string file = "set_event_notrace_pid";
+        if (!File.Exists(T(file))) return;
+        var tids = new List<int>();
+        foreach (var d in Directory.EnumerateDirectories("/proc/self/task"))
+            if (int.TryParse(Path.GetFileName(d), out int tid)) tids.Add(tid);
+        string old = ReadSetting(T(file));
+        // tracefs pid lists are cleared by opening them with O_TRUNC (like trace); a plain write appends.
+        if (!_savedPidList) { _pidListBefore = old; _savedPidList = true; }
+        TruncateAndWrite(T(file), string.Join(' ', tids));
+        Result.UntracedTids.AddRange(tids);
+    }
+
+    bool _savedPidList;
+    string _pidListBefore = "";
+
+    unsafe void TruncateAndWrite(string path, string text)
+    {
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        if (fd < 0) throw new RecordException($"cannot write {path}: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            var bytes = System.Text.Encoding.ASCII.GetBytes(text + "\n");
+            if (text.Length > 0)
+                fixed (byte* b = bytes)
+                    if (write(fd, b, bytes.Length) < 0) throw new RecordException($"cannot write {path}: errno {Marshal.GetLastPInvokeError()}");
+        }
+        finally { close(fd); }
     }
 
     bool _on;
@@ -285,6 +331,7 @@ public sealed class TracefsRecorder : IDisposable
                 if (file.EndsWith("/tracing_on", StringComparison.Ordinal)) continue; // last, after the buffers are cleared
                 try { File.WriteAllText(file, value); } catch (IOException) { }
             }
+            if (_savedPidList) try { TruncateAndWrite(T("set_event_notrace_pid"), _pidListBefore); } catch (Exception e) when (e is IOException or RecordException) { }
             try { ClearBuffers(); } catch (RecordException) { }
             foreach (var (file, value) in _saved)
                 if (file.EndsWith("/tracing_on", StringComparison.Ordinal)) { try { File.WriteAllText(file, value); } catch (IOException) { } }
@@ -309,6 +356,9 @@ public sealed class TracefsRecorder : IDisposable
         sb.Append($"  \"bytes\": {Result.BytesWritten},\n");
         sb.Append($"  \"lines\": {Result.LinesWritten},\n");
         sb.Append($"  \"lost_events\": {Result.Lost},\n");
+        sb.Append($"  \"untraced_tids\": [{string.Join(", ", Result.UntracedTids)}],\n");
+        if (Result.Baseline is { } b)
+            sb.Append($"  \"baseline\": {{\"cpu_ns\": {b.CpuNs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}, \"wall_s\": {b.WallS.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)}, \"method\": \"the command run once untraced before the recording; busy time of all CPUs from /proc/stat\"}},\n");
         sb.Append($"  \"stopped_because\": {(Result.StoppedBecause is null ? "null" : System.Text.Json.JsonSerializer.Serialize(Result.StoppedBecause))}\n");
         sb.Append("}\n");
         File.WriteAllText(Path.Combine(_o.OutputDir, "record.json"), sb.ToString());

@@ -4,11 +4,13 @@ namespace AsiTrace.Replay.Workload;
 
 /// <summary>
 /// The workload's CPU time as the trace's <c>sched_switch</c> events show it: per CPU, the time a task other than the
-/// idle task (pid 0) ran, from the trace start (or the CPU's first switch, whose <c>prev</c> says what ran before it) to
+/// idle task (pid 0) and the recorder ran, from the trace start (or the CPU's first switch, whose <c>prev</c> says what ran before it) to
 /// the trace end. This is the denominator of the overhead (docs/model.md §8.7). Fed every event in order.
 /// </summary>
-public sealed class CpuBusyTime
+/// <param name="notWorkload">tasks whose time is not the workload's (the recorder's own threads).</param>
+public sealed class CpuBusyTime(IReadOnlyCollection<int>? notWorkload = null)
 {
+    readonly HashSet<int> _notWorkload = notWorkload is null ? [] : [.. notWorkload];
     long[] _since = new long[8];
     bool[] _seen = new bool[8], _running = new bool[8];
     long _busy;
@@ -31,19 +33,21 @@ public sealed class CpuBusyTime
         if (!_seen[c])
         {
             _seen[c] = true;
-            if (e.PrevPid != 0) _busy += e.TsNs - FirstTs;
+            if (IsWorkload(e.PrevPid)) _busy += e.TsNs - FirstTs;
         }
         else if (_running[c]) _busy += e.TsNs - _since[c];
-        _running[c] = e.NextPid != 0;
+        _running[c] = IsWorkload(e.NextPid);
         _since[c] = e.TsNs;
     }
 
+    bool IsWorkload(int pid) => pid != 0 && !_notWorkload.Contains(pid);
+
     /// <summary>Busy nanoseconds of every CPU that switched at least once; null when the trace has no
     /// <c>sched_switch</c>.</summary>
-    public long? BusyNs()
+    public double? BusyNs()
     {
         if (Switches == 0) return null;
-        long busy = _busy;
+        double busy = _busy;
         for (int c = 0; c < _seen.Length; c++) if (_seen[c] && _running[c]) busy += LastTs - _since[c];
         return busy;
     }

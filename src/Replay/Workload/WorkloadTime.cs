@@ -9,14 +9,18 @@ namespace AsiTrace.Replay.Workload;
 public sealed record WorkloadTime(double CpuNs, string Source, string Note)
 {
     /// <summary>
-    /// The best measure the inputs allow: the trace's own context switches; else the busy time <c>/proc/stat</c> counted
+    /// The best measure the inputs allow: the command run untraced (<c>record --baseline</c>); the trace's own context switches; else the busy time <c>/proc/stat</c> counted
     /// between the start and end snapshots (a little more than the trace: the snapshots bracket it); else the trace's
     /// span on every CPU (an upper bound of the CPU time, so the overhead is a lower bound).
     /// </summary>
-    public static WorkloadTime Measure(CpuBusyTime busy, MachineSnapshot? start, MachineSnapshot? end, int cpus)
+    public static WorkloadTime Measure(CpuBusyTime busy, MachineSnapshot? start, MachineSnapshot? end, int cpus, double? baselineNs = null)
     {
-        const string Tracing = "it includes the slowdown tracing itself caused (not corrected)";
-        if (busy.BusyNs() is long ns && ns > 0)
+        const string Tracing = "it includes the slowdown tracing itself caused (not corrected: record with --baseline)";
+        double? traced = busy.BusyNs();
+        if (baselineNs is > 0)
+            return new(baselineNs.Value, "baseline", $"workload CPU time {baselineNs.Value / 1e6:N1} ms: the command run once untraced before the recording (record --baseline; busy time of all CPUs from /proc/stat), free of tracing's slowdown"
+                + (traced is > 0 ? $"; traced, the same work took {traced.Value / 1e6:N1} ms of CPU (sched_switch)" : ""));
+        if (traced is double ns && ns > 0)
             return new(ns, "sched_switch", $"workload CPU time {ns / 1e6:N1} ms: non-idle time of the {busy.CpusSeen()} CPUs that switched tasks, from sched_switch; {Tracing}");
         if (start?.StatBusyTicks is long a && end?.StatBusyTicks is long b && b > a)
         {
