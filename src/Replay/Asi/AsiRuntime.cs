@@ -36,7 +36,7 @@ public sealed class AsiRuntime(AsiRuntimeConfig config)
     /// <summary>The page cache is sensitive, so not in the restricted map: leave it, or map the page through the ephmap.</summary>
     public void PageCacheAccess(Machine m, int cpu, Pfn pfn, int pages)
     {
-        if (config.PageCacheThroughEphmap) { m.MapThroughMermap(cpu, pages); return; }
+        if (config.PageCacheThroughEphmap) { m.MapThroughEphmap(cpu, pages); return; }
         m.LeaveRestricted(cpu, ExitCause.PageCache);
         m.TouchDirectMap(cpu, pfn, pages, restricted: false);
     }
@@ -44,7 +44,7 @@ public sealed class AsiRuntime(AsiRuntimeConfig config)
     /// <summary>A read()/write() copy of page-cache pages.</summary>
     public void FileCopy(Machine m, int cpu, int pages)
     {
-        if (config.PageCacheThroughEphmap) { m.MapThroughMermap(cpu, pages); return; }
+        if (config.PageCacheThroughEphmap) { m.MapThroughEphmap(cpu, pages); return; }
         m.LeaveRestricted(cpu, ExitCause.PageCache);
         m.TouchLastPageCachePages(cpu, pages);
     }

@@ -298,6 +298,16 @@ public sealed class Machine : IRequestSink
         Ledger.Charge(CostCause.Mermap, pages * Costs.PageWalk.Ns(ghz) + flushes * (IsAsi ? Costs.LocalFullFlush.Ns(ghz) : Costs.GlobalFlush.Ns(ghz)));
     }
 
+    /// <summary>The Aug 2025 ephmap for <paramref name="pages"/> pages: a CPU-local mapping (one TLB miss per page),
+    /// torn down with an INVLPG per page (a local full flush above the single-page ceiling); no IPIs.</summary>
+    public void MapThroughEphmap(int cpu, int pages)
+    {
+        Counters.EphmapPages += pages;
+        double ghz = Costs.CpuGhz;
+        double teardown = pages > Tlb.Options.FlushCeiling ? Costs.LocalFullFlush.Ns(ghz) : pages * Costs.InvlpgPerPage.Ns(ghz);
+        Ledger.Charge(CostCause.Mermap, pages * Costs.PageWalk.Ns(ghz) + teardown);
+    }
+
     /// <summary><c>flush_tlb_kernel_range()</c>, and what it costs the initiating CPU (its wait is the caller's latency):
     /// the IPI round (or an INVLPGB broadcast) plus its own INVLPGs or full flush. The targets' handling is CPU time
     /// (<see cref="CostCause.ModelFlushes"/>), not the caller's latency.</summary>

@@ -22,7 +22,7 @@ public sealed class MachineCounters
     public long UnmappedPageblocks, UnmappedPageblocksReturned;
     /// <summary>Allocations removed from the direct map one by one (secretmem / guest_memfd today).</summary>
     public long PerAllocationUnmaps;
-    public long MermapPages, MermapLocalFlushes;
+    public long MermapPages, MermapLocalFlushes, EphmapPages;
     public long FileCopies, FileCopyPages, CowCopies;
     /// <summary>What the trace's own <c>tlb_flush</c> events show.</summary>
     public long TracedIpisReceived, TracedIpisSent, TracedFullFlushes, TracedSinglePages;

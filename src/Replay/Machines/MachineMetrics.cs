@@ -57,6 +57,7 @@ public static class MachineMetrics
         m[M.KernelEntries] = machine.Entries.Count;
         m[M.MermapPages] = c.MermapPages;
         m[M.MermapLocalFlushes] = c.MermapLocalFlushes;
+        m[M.EphmapPages] = c.EphmapPages;
         m[M.TlbShootdownIpis] = c.TracedIpisReceived;
         m[M.TlbShootdownsSent] = c.TracedIpisSent;
         m[M.TlbFlushesFull] = c.TracedFullFlushes;

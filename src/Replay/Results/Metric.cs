@@ -97,6 +97,7 @@ public static class Metrics
     public static readonly Metric AsiExitsContextSwitch = Def("asi_exits_context_switch", "exits", "exits at context switches");
     public static readonly Metric AsiExitsOther = Def("asi_exits_other", "exits", "exits for other causes");
     public static readonly Metric MermapPages = Def("mermap_pages", "pages", "pages mapped through the mermap");
+    public static readonly Metric EphmapPages = Def("ephmap_pages", "pages", "pages mapped through the Aug 2025 ephmap");
     public static readonly Metric MermapLocalFlushes = Def("mermap_local_flushes", "flushes", "local flushes when a mermap window wrapped");
 
     // What the trace's own tlb_flush events show.
