@@ -358,7 +358,7 @@ public sealed class TracefsRecorder : IDisposable
         sb.Append($"  \"lost_events\": {Result.Lost},\n");
         sb.Append($"  \"untraced_tids\": [{string.Join(", ", Result.UntracedTids)}],\n");
         if (Result.Baseline is { } b)
-            sb.Append($"  \"baseline\": {{\"cpu_ns\": {b.CpuNs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}, \"wall_s\": {b.WallS.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)}, \"method\": \"the command run once untraced before the recording; busy time of all CPUs from /proc/stat\"}},\n");
+            sb.Append($"  \"baseline\": {{\"cpu_ns\": {b.CpuNs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}, \"wall_s\": {b.WallS.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)}, \"method\": \"the command run once untraced before the recording; its user and system time (getrusage of its process tree)\"}},\n");
         sb.Append($"  \"stopped_because\": {(Result.StoppedBecause is null ? "null" : System.Text.Json.JsonSerializer.Serialize(Result.StoppedBecause))}\n");
         sb.Append("}\n");
         File.WriteAllText(Path.Combine(_o.OutputDir, "record.json"), sb.ToString());

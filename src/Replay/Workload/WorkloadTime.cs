@@ -18,7 +18,7 @@ public sealed record WorkloadTime(double CpuNs, string Source, string Note)
         const string Tracing = "it includes the slowdown tracing itself caused (not corrected: record with --baseline)";
         double? traced = busy.BusyNs();
         if (baselineNs is > 0)
-            return new(baselineNs.Value, "baseline", $"workload CPU time {baselineNs.Value / 1e6:N1} ms: the command run once untraced before the recording (record --baseline; busy time of all CPUs from /proc/stat), free of tracing's slowdown"
+            return new(baselineNs.Value, "baseline", $"workload CPU time {baselineNs.Value / 1e6:N1} ms: the command run once untraced before the recording (record --baseline; user and system time of its process tree), free of tracing's slowdown"
                 + (traced is > 0 ? $"; traced, the same work took {traced.Value / 1e6:N1} ms of CPU (sched_switch)" : ""));
         if (traced is double ns && ns > 0)
             return new(ns, "sched_switch", $"workload CPU time {ns / 1e6:N1} ms: non-idle time of the {busy.CpusSeen()} CPUs that switched tasks, from sched_switch; {Tracing}");
