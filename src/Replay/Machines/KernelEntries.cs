@@ -84,8 +84,9 @@ public sealed class KernelEntries
     {
         int s = Slot(cpu);
         MarkUser(pid);
-        // raw_syscalls:sys_enter and the per-syscall sys_enter_NAME of one call are one entry.
-        if (syscall && _inSyscall[s] && _task[s] == pid) return false;
+        // raw_syscalls:sys_enter and the per-syscall sys_enter_NAME of one call are one entry (with the returns traced,
+        // a task still inside a system call has not entered again).
+        if (syscall && _syscallsTraced && _inSyscall[s] && _task[s] == pid) return false;
         _task[s] = pid;
         _inSyscall[s] = syscall;
         _mm[s] = pid;
