@@ -189,6 +189,12 @@ public static class ReplayRunner
             if (run == runs[0]) foreach (var (k, v) in e.Mix.ToDictionary()) result.Mix[k] = v;
             if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
             if (e.Counters.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.Counters.ModelFailures;
+            if (run == runs[0])
+            {
+                // The trace's kernel entries did not add up; the replay went on (docs/model.md §8.7).
+                if (e.Entries.ReturnsWithoutEntry > 0) result.Anomalies["syscall_returns_without_entry"] = e.Entries.ReturnsWithoutEntry;
+                if (e.Entries.TasksAtOnce > 0) result.Anomalies["entries_of_a_task_not_switched_in"] = e.Entries.TasksAtOnce;
+            }
         }
         AddOverheads(result);
         var fidelityRun = runs.FirstOrDefault(r => r.Machine.Spec.Kind == PolicyKind.NoAsi && !r.Machine.Spec.Mermap);

@@ -325,3 +325,58 @@ public class CostConsistencyTests
         Assert.Contains(r.Metrics.Keys, p => r.M(p, "ipis_sent") > 0);
     }
 }
+
+public class KernelEntryTests
+{
+    static TraceEvent Ev(EventKind kind, long ts, int cpu, int pid, int next = 0) => new()
+    {
+        Kind = kind, TsNs = ts, Cpu = (ushort)cpu, Pid = pid, PrevPid = pid, NextPid = next,
+        Fields = EventFields.Pid | (kind == EventKind.SchedSwitch ? EventFields.PrevPid | EventFields.NextPid : 0),
+    };
+
+    static TraceEvent PageCacheRead(long ts, int cpu, int pid) => new()
+    {
+        Kind = EventKind.SysRead, TsNs = ts, Cpu = (ushort)cpu, Pid = pid, Bytes = 4096, Fields = EventFields.Pid | EventFields.Bytes,
+    };
+
+    [Fact]
+    public void one_exit_per_entry_however_often_the_entry_touches_the_page_cache()
+    {
+        var t = new SynthTrace();
+        t.Metadata.CpuCount = 1;
+        // Two system calls by task 100, each copying from the page cache twice (a raw entry and a read entry for the first).
+        t.Events.Add(Ev(EventKind.SchedSwitch, 10, 0, 0, next: 100));
+        t.Events.Add(Ev(EventKind.SysEnter, 20, 0, 100));
+        t.Events.Add(PageCacheRead(21, 0, 100));
+        t.Events.Add(PageCacheRead(22, 0, 100));
+        t.Events.Add(Ev(EventKind.SysExit, 30, 0, 100));
+        t.Events.Add(Ev(EventKind.PageFaultUser, 35, 0, 100));
+        t.Events.Add(Ev(EventKind.SysEnter, 40, 0, 100));
+        t.Events.Add(PageCacheRead(41, 0, 100));
+        t.Events.Add(Ev(EventKind.SysExit, 50, 0, 100));
+        var r = SynthRun.Replay(SynthRun.Write(t), "noasi,asi-rfc");
+        // The raw entry and the read entry of one call are one entry; the fault is another.
+        Assert.Equal(3, r.M("asi-rfc", "kernel_entries"));
+        Assert.Equal(2, r.M("asi-rfc", "asi_exits_page_cache"));
+        Assert.Equal(3, r.M("asi-rfc", "file_copies"));
+        Assert.DoesNotContain(r.Anomalies.Keys, k => k.Contains("entr") || k.Contains("syscall"));
+    }
+
+    [Fact]
+    public void inconsistent_entries_are_counted_and_replayed()
+    {
+        var t = new SynthTrace();
+        t.Metadata.CpuCount = 1;
+        t.Events.Add(Ev(EventKind.SchedSwitch, 10, 0, 0, next: 100));
+        t.Events.Add(Ev(EventKind.SysEnter, 20, 0, 100));
+        t.Events.Add(Ev(EventKind.SysExit, 30, 0, 100));
+        t.Events.Add(Ev(EventKind.SysExit, 31, 0, 100));   // a second return with no entry between
+        t.Events.Add(Ev(EventKind.SysEnter, 40, 0, 200));  // task 200 enters on a CPU running task 100
+        t.Events.Add(Ev(EventKind.PageFaultUser, 45, 0, 100));
+        t.Events.Add(Ev(EventKind.SysExit, 50, 0, 200));
+        var r = SynthRun.Replay(SynthRun.Write(t), "noasi,asi-rfc");
+        Assert.Equal(1, r.Anomalies["syscall_returns_without_entry"]);
+        Assert.Equal(1, r.Anomalies["entries_of_a_task_not_switched_in"]);
+        Assert.Equal(3, r.M("asi-rfc", "kernel_entries"));
+    }
+}

@@ -27,7 +27,11 @@ public sealed class KernelEntries
     const int PidLimit = 1 << 22;
     const byte UnknownTask = 0, UserTask = 1, KernelThread = 2;
     readonly int[] _task, _mm;
+    // Without traced returns: whether the CPU's current entry is a system call (until the next entry or task). With
+    // them: per task, since a task blocked in a call resumes, perhaps elsewhere, and returns there.
     readonly bool[] _inSyscall;
+    const byte NotSeen = 0, InCall = 1, BackInUser = 2;
+    readonly byte[] _callState = new byte[PidLimit];
     readonly byte[] _taskKind = new byte[PidLimit];
     readonly bool _syscallsTraced, _faultsTraced;
     sbyte[] _commIsKernelThread = new sbyte[256];   // by comm id: 0 unknown, 1 kernel thread, −1 not
@@ -39,11 +43,17 @@ public sealed class KernelEntries
         _syscallsTraced = syscallsTraced; _faultsTraced = faultsTraced;
         Model = syscallsTraced && faultsTraced ? EntryModel.Traced : EntryModel.Inferred;
         int n = Math.Max(cpus, 1);
-        _task = new int[n]; _mm = new int[n]; _inSyscall = new bool[n];
-        Array.Fill(_task, -1); Array.Fill(_mm, -1);
+        _task = new int[n]; _mm = new int[n]; _inSyscall = new bool[n]; _switchedIn = new int[n];
+        Array.Fill(_task, -1); Array.Fill(_mm, -1); Array.Fill(_switchedIn, -1);
     }
 
     public EntryModel Model { get; }
+    /// <summary>Inconsistencies the replay went past: a system-call return on a CPU with no call in progress there.</summary>
+    public long ReturnsWithoutEntry { get; private set; }
+    /// <summary>Inconsistencies: a system call or fault of another task than the one the last context switch put on
+    /// the CPU (a CPU running two tasks at once).</summary>
+    public long TasksAtOnce { get; private set; }
+    readonly int[] _switchedIn;
     /// <summary>Kernel entries of user tasks so far.</summary>
     public long Count { get; private set; }
     /// <summary>Task names by the reader's comm id; without it every task with a pid above 0 counts as a user task.</summary>
@@ -84,20 +94,33 @@ public sealed class KernelEntries
     {
         int s = Slot(cpu);
         MarkUser(pid);
+        if (_switchedIn[s] >= 0 && pid >= 0 && pid != _switchedIn[s]) TasksAtOnce++;
         // raw_syscalls:sys_enter and the per-syscall sys_enter_NAME of one call are one entry (with the returns traced,
         // a task still inside a system call has not entered again).
-        if (syscall && _syscallsTraced && _inSyscall[s] && _task[s] == pid) return false;
+        if (syscall && _syscallsTraced && InCallNow(s, pid)) return false;
         _task[s] = pid;
         _inSyscall[s] = syscall;
+        if ((uint)pid < PidLimit) _callState[pid] = syscall ? InCall : BackInUser;
         _mm[s] = pid;
         Count++;
         return true;
     }
 
-    /// <summary>A system call returned on <paramref name="cpu"/>: the task is back in user space.</summary>
-    public void Returned(int cpu)
+    /// <summary>Is <paramref name="pid"/>, running on CPU slot <paramref name="s"/>, inside a system call?</summary>
+    bool InCallNow(int s, int pid) =>
+        _syscallsTraced ? (uint)pid < PidLimit && _callState[pid] == InCall : _inSyscall[s] && _task[s] == pid;
+
+    /// <summary>A system call of <paramref name="pid"/> returned on <paramref name="cpu"/>: the task is back in user space.
+    /// A return of a task that already returned, with no entry between, is an inconsistency (counted; a first return
+    /// is a call that began before the trace).</summary>
+    public void Returned(int cpu, int pid)
     {
         int s = Slot(cpu);
+        if ((uint)pid < PidLimit)
+        {
+            if (_syscallsTraced && _callState[pid] == BackInUser) ReturnsWithoutEntry++;
+            _callState[pid] = BackInUser;
+        }
         _inSyscall[s] = false;
         if (_syscallsTraced) _task[s] = -1;
     }
@@ -122,7 +145,7 @@ public sealed class KernelEntries
     public bool UserPageAllocated(int cpu, int pid)
     {
         int s = Slot(cpu);
-        if (_faultsTraced || _inSyscall[s] || !IsUserTask(pid)) return false;
+        if (_faultsTraced || InCallNow(s, pid) || !IsUserTask(pid)) return false;
         _task[s] = pid;
         _mm[s] = pid;
         Count++;
@@ -137,6 +160,7 @@ public sealed class KernelEntries
         int s = Slot(cpu);
         _task[s] = -1;
         _inSyscall[s] = false;
+        _switchedIn[s] = nextPid;
         if (!IsUserTask(nextPid)) return false;
         bool changes = _mm[s] != nextPid;
         _mm[s] = nextPid;

@@ -171,7 +171,7 @@ public sealed class Machine : IRequestSink
             case EventKind.PageFaultUser:
                 if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: false)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
                 break;
-            case EventKind.SysExit: Entries.Returned(e.Cpu); break;
+            case EventKind.SysExit: Entries.Returned(e.Cpu, e.Pid); break;
             default:
                 if (e.Has(EventFields.Pid) && Entries.OtherEvent(e.Cpu, e.Pid) is { } user) Policy.OnKernelEntry(this, e.Cpu, user);
                 break;
