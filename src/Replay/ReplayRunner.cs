@@ -122,7 +122,7 @@ public static class ReplayRunner
         options = WithKernelRules(options, result);
         result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus, options.BaselineCpuNs);
         result.Assumptions.Add(result.Workload.Note);
-        var entryFacts = EntryFacts(traceCounts, result.Assumptions);
+        var entryFacts = options.Knobs.InferEntries ? IgnoreEntryEvents(traceCounts, result.Assumptions) : EntryFacts(traceCounts, result.Assumptions);
         result.Events = scan.Events;
         result.LostEvents = lost;
         if (scan.PfnsOutOfRange > 0) result.Anomalies["pfns_outside_the_snapshot_zones"] = scan.PfnsOutOfRange;
@@ -273,6 +273,16 @@ public static class ReplayRunner
         return (syscalls, faults);
     }
 
+    /// <summary><c>--knob InferEntries=true</c>: the trace's raw and other system-call entries, returns and user faults
+    /// are ignored and the entries inferred, as for a recording with only the read/write entries.</summary>
+    static (bool Syscalls, bool Faults) IgnoreEntryEvents(long[] counts, List<string> assumptions)
+    {
+        var none = new long[counts.Length];
+        var facts = EntryFacts(none, assumptions);
+        assumptions.Add($"InferEntries: the trace's {counts[(int)EventKind.SysEnter]:N0} raw and other system-call entries, {counts[(int)EventKind.SysExit]:N0} returns and {counts[(int)EventKind.PageFaultUser]:N0} user faults are ignored (its read/write entries are kept, as in a recording made with only those)");
+        return facts;
+    }
+
     static Machine BuildMachine(PolicySpec spec, ReplayOptions options, List<ZoneSpec> specs, PreScan scan, ReplayResult result,
         IReadOnlyList<Model.Paging.PhysRange> ram, long pfnLimit, bool reportAssumptions, (bool Syscalls, bool Faults) entries)
     {
@@ -298,7 +308,7 @@ public static class ReplayRunner
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
         return new Machine(policy, spec, knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, options.TracePlacement,
-            entries.Syscalls, entries.Faults);
+            entries.Syscalls, entries.Faults) { IgnoreEntryEvents = knobs.InferEntries };
     }
 
     /// <summary>RAM for the direct map: the snapshot's System RAM ranges, else the zones' spans.</summary>

@@ -37,6 +37,8 @@ public sealed class Machine : IRequestSink
     public bool IsAsi { get; }
     /// <summary>Which address space each CPU runs the kernel in; null without ASI.</summary>
     public AsiCpuState? Asi { get; }
+    /// <summary>Treat the trace's entry events as absent (<see cref="PolicyKnobs.InferEntries"/>).</summary>
+    public bool IgnoreEntryEvents { get; init; }
     /// <summary>The trace's kernel entries, per CPU.</summary>
     public KernelEntries Entries { get; }
     /// <summary>Frames the per-page state covers.</summary>
@@ -161,7 +163,8 @@ public sealed class Machine : IRequestSink
         Allocator.Tick(e.TsNs);
         if (e.TsNs >= _nextPolicyTick) _nextPolicyTick = Policy.OnTick(this, in e);
         Entries.Learn(in e);
-        switch (e.Kind)
+        var kind = IgnoreEntryEvents && e.Kind is EventKind.SysEnter or EventKind.SysExit or EventKind.PageFaultUser ? EventKind.None : e.Kind;
+        switch (kind)
         {
             case EventKind.TlbFlush: TracedFlush(in e); break;
             case EventKind.SchedSwitch: Policy.OnContextSwitch(this, in e, Entries.Switch(e.Cpu, e.NextPid)); break;

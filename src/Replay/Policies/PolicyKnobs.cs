@@ -52,6 +52,9 @@ public sealed record PolicyKnobs
     /// <summary>mermap window per CPU in pages (2 MiB) and concurrent slots.</summary>
     public int MermapWindowPages { get; init; } = 512;
     public int MermapSlots { get; init; } = 4;
+    /// <summary>Ignore the trace's kernel-entry events (system calls, user faults) and infer the entries as for a
+    /// trace without them: what the inference rule does to the counts, measured on a trace that has them.</summary>
+    public bool InferEntries { get; init; }
     /// <summary>Kernel-range flushes by INVLPGB broadcast instead of IPIs (AMD presets).</summary>
     public bool Invlpgb { get; init; }
 
