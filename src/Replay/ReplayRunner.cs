@@ -42,6 +42,9 @@ public sealed record ReplayOptions
     /// <summary>The command's CPU time measured without tracing (<c>record --baseline</c>), in ns: preferred as the
     /// workload's CPU time, being free of tracing's slowdown.</summary>
     public double? BaselineCpuNs { get; init; }
+    /// <summary>Online CPUs of the traced machine when the input does not say (<c>--cpus</c>); the most of this, the
+    /// input's metadata, the snapshot and the CPUs with events is used.</summary>
+    public int? Cpus { get; init; }
     /// <summary>The recorder's own threads (<c>record.json</c>): their CPU time is not the workload's.</summary>
     public IReadOnlyList<int> RecorderTids { get; init; } = [];
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
@@ -115,7 +118,7 @@ public static class ReplayRunner
                 projection.OnlyFields(EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype
                     | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost | EventFields.PrevPid | EventFields.NextPid, comms: false);
             PreScanParallel(reader, scan, traceCounts, busy, ref changedOwnership, ref lost, progress);
-            result.Cpus = Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1);
+            result.Cpus = Math.Max(Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1), options.Cpus ?? 0);
             foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }

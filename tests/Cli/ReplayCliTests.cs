@@ -105,3 +105,29 @@ public class ReplayRequestsTests
         Assert.True(Convert.ToInt64(r.GetValue(2)) > 0);
     }
 }
+
+public class CsvCpuCountTests
+{
+    /// <summary>CSV carries no metadata: a synth trace whose events sit on one of four host CPUs, re-ingested as CSV,
+    /// replays as on one CPU unless --cpus gives the count back; with it, the results equal the Parquet file's.</summary>
+    [Fact]
+    public void csv_replays_like_the_parquet_it_came_from_when_told_the_cpu_count()
+    {
+        string dir = TestPaths.TempDir();
+        string pq = Path.Combine(dir, "fc.parquet"), csv = Path.Combine(dir, "fc.csv");
+        Assert.Equal(0, CliTests.Run("synth", "firecracker-populate", "--param", "guest_mib=64", "--param", "host_cpus=4", "-o", pq).Code);
+        Assert.Equal(0, CliTests.Run("ingest", pq, "-o", csv).Code);
+        double Flushes(params string[] extra)
+        {
+            var (code, stdout, err) = CliTests.Run(["replay", .. extra, "-o", Path.Combine(dir, "r" + Guid.NewGuid().ToString("N")), "--policy", "secretfree", "--classify", "comm=firecracker:unmapped", "--json"]);
+            Assert.True(code == 0, err);
+            using var doc = JsonDocument.Parse(stdout);
+            return doc.RootElement.GetProperty("policies").GetProperty("secretfree").GetProperty("metrics").GetProperty("ipis_sent").GetDouble();
+        }
+        double fromParquet = Flushes(pq);
+        Assert.True(fromParquet > 0);
+        Assert.Equal(0, Flushes(csv));                 // one CPU: no shootdown IPIs
+        Assert.Equal(fromParquet, Flushes(csv, "--cpus", "4"));
+        Assert.Equal(2, CliTests.Run("replay", csv, "-o", Path.Combine(dir, "x"), "--cpus", "0").Code);
+    }
+}

@@ -24,6 +24,7 @@ static class ReplayCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var policy = new Option<string>("--policy") { Description = $"comma-separated policies, each optionally +mermap: {string.Join(", ", PolicySpec.KindNames)}", DefaultValueFactory = _ => PolicySpec.DefaultList };
         var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
+        var cpus = new Option<int?>("--cpus") { Description = "online CPUs of the traced machine, when the input does not say (CSV carries no metadata) or names fewer than had events" };
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
         var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
@@ -37,7 +38,7 @@ static class ReplayCommand
         var opts = CommonOptions.Create();
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -48,6 +49,7 @@ static class ReplayCommand
                 Console.Error.WriteLine("asitrace: replay reads its input twice; save stdin to a file (or `asitrace ingest - -o events.parquet`) first");
                 return ExitCodes.Usage;
             }
+            if (pr.GetValue(cpus) is < 1 or > 8192) { Console.Error.WriteLine("asitrace: --cpus must be between 1 and 8192"); return ExitCodes.Usage; }
             var policies = (pr.GetValue(policy) ?? PolicySpec.DefaultList).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var specs = new List<PolicySpec>();
             foreach (var p in policies)
@@ -99,7 +101,7 @@ static class ReplayCommand
                 new ReplayOptions
                 {
                     StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
-                    Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream,
+                    Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
                     TracePlacement = pr.GetValue(placement) == "trace",
                 },
                 (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
