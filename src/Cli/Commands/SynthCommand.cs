@@ -2,7 +2,11 @@ using System.CommandLine;
 using AsiTrace.Cli.Output;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Ingest.Parquet;
+using AsiTrace.Replay.Classify;
+using AsiTrace.Replay.Policies;
+using AsiTrace.Replay.Results;
 using AsiTrace.Replay.Synth;
+using AsiTrace.Report;
 
 namespace AsiTrace.Cli.Commands;
 
@@ -14,10 +18,13 @@ static class SynthCommand
         var scenario = new Argument<string>("scenario") { Description = "one of: " + string.Join(", ", Scenarios.Names) };
         scenario.AcceptOnlyFromAmong(Scenarios.Names);
         var param = new Option<string[]>("--param") { Description = "scenario parameter K=V (repeatable); see the README for each scenario's parameters", AllowMultipleArgumentsPerToken = false };
-        var output = new Option<string>("--output", "-o") { Description = "events Parquet file to write", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "events Parquet file to write (with --sweep: the directory for sweep.csv, sweep.png, sweep.svg)", Required = true };
+        var sweep = new Option<string?>("--sweep") { Description = "NAME=V1,V2,…: replay the scenario at each value of one parameter and chart each policy's latency against it" };
+        var policy = new Option<string?>("--policy") { Description = "with --sweep: the policies to replay (default: the default list)" };
+        var classify = new Option<string[]>("--classify") { Description = "with --sweep: classification rules, as for replay", AllowMultipleArgumentsPerToken = false };
         var cmd = new Command("synth", "Generate a synthetic trace (canonical events) of a workload the seeds measured: " + string.Join(", ", Scenarios.Names))
         {
-            scenario, param, output,
+            scenario, param, output, sweep, policy, classify,
         };
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
@@ -28,6 +35,8 @@ static class SynthCommand
                 if (eq <= 0) { Console.Error.WriteLine($"asitrace: --param '{p}': expected K=V"); return ExitCodes.Usage; }
                 parameters[p[..eq]] = p[(eq + 1)..];
             }
+            if (pr.GetValue(sweep) is { } sw)
+                return RunSweep(pr.GetValue(scenario)!, parameters, sw, pr.GetValue(policy), pr.GetValue(classify) ?? [], pr.GetValue(output)!);
             SynthTrace trace;
             try { trace = Scenarios.Generate(pr.GetValue(scenario)!, parameters); }
             catch (ArgumentException ex) { Console.Error.WriteLine($"asitrace: {ex.Message}"); return ExitCodes.Usage; }
@@ -47,4 +56,34 @@ static class SynthCommand
         }));
         return cmd;
     }
+
+    static int RunSweep(string scenario, Dictionary<string, string> parameters, string spec, string? policyList, string[] classify, string dir)
+    {
+        int eq = spec.IndexOf('=');
+        var values = new List<long>();
+        if (eq <= 0 || spec[(eq + 1)..].Split(',').Any(v => !long.TryParse(v, out long n) || n <= 0 || !Add(values, n)))
+        {
+            Console.Error.WriteLine($"asitrace: --sweep '{spec}': expected NAME=V1,V2,… with positive integers");
+            return ExitCodes.Usage;
+        }
+        string name = spec[..eq];
+        var specs = new List<PolicySpec>();
+        foreach (var p in (policyList ?? PolicySpec.DefaultList).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!PolicySpec.TryParse(p, out var ps)) { Console.Error.WriteLine($"asitrace: unknown policy '{p}'"); return ExitCodes.Usage; }
+            specs.Add(ps);
+        }
+        List<ClassifyRule> rules;
+        try { rules = classify.Select(ClassifyRule.Parse).ToList(); }
+        catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
+        List<SweepPoint> points;
+        try { points = Sweep.Run(scenario, parameters, name, values, specs, rules); }
+        catch (ArgumentException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
+        foreach (var f in SweepChart.Write(points, name, $"{scenario}: latency against {name}", dir)) Console.Error.WriteLine($"wrote {f}");
+        foreach (var g in points.GroupBy(p => p.Value))
+            Console.Error.WriteLine($"{name}={g.Key}: " + string.Join(", ", g.Select(p => $"{p.Policy} {p.LatencyNs / 1e6:N1} ms")));
+        return ExitCodes.Ok;
+    }
+
+    static bool Add(List<long> values, long v) { values.Add(v); return true; }
 }
