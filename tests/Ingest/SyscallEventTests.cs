@@ -60,6 +60,16 @@ public class SyscallEventTests
         Assert.False(EventKinds.IsKernelEntry(EventKind.SysExit));
         Assert.Equal(EventKind.SysEnter, EventKinds.FromTracepoint("sys_enter_openat"u8));
         Assert.Equal(EventKind.SysExit, EventKinds.FromTracepoint("sys_exit_read"u8));
+        Assert.Equal(EventKind.KvmExit, EventKinds.FromTracepoint("kvm_exit"u8));
+        Assert.Equal(EventKind.KvmEntry, EventKinds.FromTracepoint("kvm_entry"u8));
+        var kvm = Read("""
+# tracer: nop
+#
+        CPU 0/KVM-4001    [001] .....   300.000001: kvm_exit: vcpu 0 reason EPT_VIOLATION rip 0xffffffff81000000 info1 0x0000000000000184 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000
+        CPU 0/KVM-4001    [001] .....   300.000002: kvm_entry: vcpu 0, rip 0xffffffff81000000
+""");
+        Assert.Equal([EventKind.KvmExit, EventKind.KvmEntry], kvm.Select(e => e.Kind));
+        Assert.All(kvm, e => Assert.Equal(4001, e.Pid));
     }
 
     [Fact]

@@ -358,6 +358,8 @@ public class KernelEntryTests
         // The raw entry and the read entry of one call are one entry; the fault is another.
         Assert.Equal(3, r.M("asi-rfc", "kernel_entries"));
         Assert.Equal(2, r.M("asi-rfc", "asi_exits_page_cache"));
+        Assert.Equal(2, r.M("asi-rfc", "asi_exits_in_syscalls"));
+        Assert.Equal(0, r.M("asi-rfc", "asi_exits_in_faults"));
         Assert.Equal(3, r.M("asi-rfc", "file_copies"));
         Assert.DoesNotContain(r.Anomalies.Keys, k => k.Contains("entr") || k.Contains("syscall"));
     }

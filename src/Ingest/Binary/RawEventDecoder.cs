@@ -186,6 +186,8 @@ public sealed class RawEventDecoder
             case EventKind.SysEnter:
             case EventKind.SysExit:
             case EventKind.PageFaultUser:
+            case EventKind.KvmExit:
+            case EventKind.KvmEntry:
                 return Result.Ok;
             case EventKind.SysRead:
             case EventKind.SysWrite:

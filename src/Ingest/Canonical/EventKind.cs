@@ -29,12 +29,16 @@ public enum EventKind : byte
     SysExit = 15,
     /// <summary><c>exceptions:page_fault_user</c> (x86): a user page fault, a kernel entry.</summary>
     PageFaultUser = 16,
+    /// <summary><c>kvm:kvm_exit</c>: a guest exits to the host kernel (an entry of the vCPU task, in KVM's class).</summary>
+    KvmExit = 17,
+    /// <summary><c>kvm:kvm_entry</c>: the host enters the guest again (the return of that entry).</summary>
+    KvmEntry = 18,
 }
 
 public static class EventKinds
 {
     /// <summary>Number of kinds including <see cref="EventKind.None"/>; arrays indexed by kind use this size.</summary>
-    public const int Count = 17;
+    public const int Count = 19;
 
     static readonly string[] Names =
     [
@@ -55,11 +59,13 @@ public static class EventKinds
         "sys_enter",
         "sys_exit",
         "page_fault_user",
+        "kvm_exit",
+        "kvm_entry",
     ];
 
     /// <summary>Does this event mark a kernel entry (a system call or a user page fault)?</summary>
     public static bool IsKernelEntry(EventKind kind) =>
-        kind is EventKind.SysRead or EventKind.SysWrite or EventKind.SysEnter or EventKind.PageFaultUser;
+        kind is EventKind.SysRead or EventKind.SysWrite or EventKind.SysEnter or EventKind.PageFaultUser or EventKind.KvmExit;
 
     public static string Name(EventKind kind) => Names[(int)kind];
 
@@ -98,6 +104,8 @@ public static class EventKinds
         }
         if (name.SequenceEqual("sched_switch"u8)) return EventKind.SchedSwitch;
         if (name.SequenceEqual("page_fault_user"u8)) return EventKind.PageFaultUser;
+        if (name.SequenceEqual("kvm_exit"u8)) return EventKind.KvmExit;
+        if (name.SequenceEqual("kvm_entry"u8)) return EventKind.KvmEntry;
         // raw_syscalls: every system call's entry and return.
         if (name.SequenceEqual("sys_enter"u8)) return EventKind.SysEnter;
         if (name.SequenceEqual("sys_exit"u8)) return EventKind.SysExit;

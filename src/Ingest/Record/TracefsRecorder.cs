@@ -59,7 +59,7 @@ public sealed class TracefsRecorder : IDisposable
         "tlb/tlb_flush", "ipi/ipi_send_cpumask", "sched/sched_switch", "migrate/mm_migrate_pages",
         "syscalls/sys_enter_read", "syscalls/sys_enter_pread64", "syscalls/sys_enter_write", "syscalls/sys_enter_pwrite64",
         // Kernel entries and returns for the ASI state machine (docs/model.md §6.1): every system call and user fault.
-        "raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "exceptions/page_fault_user",
+        "raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "exceptions/page_fault_user", "kvm/kvm_exit", "kvm/kvm_entry",
     ];
 
     // stat: per-CPU busy time, the denominator of the overhead (docs/model.md §8.7).

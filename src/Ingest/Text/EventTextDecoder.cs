@@ -48,6 +48,8 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
             case EventKind.SysEnter:
             case EventKind.SysExit:
             case EventKind.PageFaultUser:
+            case EventKind.KvmExit:
+            case EventKind.KvmEntry:
                 return true;
             default: return false;
         }

@@ -2,6 +2,9 @@ using AsiTrace.Ingest.Canonical;
 
 namespace AsiTrace.Replay.Machines;
 
+/// <summary>What kind of kernel entry a CPU is in: what an <c>asi_exit</c> there is attributed to.</summary>
+public enum EntryKind : byte { None, Syscall, Fault, GuestExit, Inferred }
+
 /// <summary>Where the replay's kernel entries come from.</summary>
 public enum EntryModel
 {
@@ -43,7 +46,7 @@ public sealed class KernelEntries
         _syscallsTraced = syscallsTraced; _faultsTraced = faultsTraced;
         Model = syscallsTraced && faultsTraced ? EntryModel.Traced : EntryModel.Inferred;
         int n = Math.Max(cpus, 1);
-        _task = new int[n]; _mm = new int[n]; _inSyscall = new bool[n]; _switchedIn = new int[n];
+        _task = new int[n]; _mm = new int[n]; _inSyscall = new bool[n]; _switchedIn = new int[n]; _entryKind = new EntryKind[n];
         Array.Fill(_task, -1); Array.Fill(_mm, -1); Array.Fill(_switchedIn, -1);
     }
 
@@ -54,6 +57,10 @@ public sealed class KernelEntries
     /// the CPU (a CPU running two tasks at once).</summary>
     public long TasksAtOnce { get; private set; }
     readonly int[] _switchedIn;
+    readonly EntryKind[] _entryKind;
+
+    /// <summary>The kind of entry <paramref name="cpu"/> is in now (what an exit there is paid by).</summary>
+    public EntryKind CurrentKind(int cpu) => _entryKind[Slot(cpu)];
     /// <summary>Kernel entries of user tasks so far.</summary>
     public long Count { get; private set; }
     /// <summary>Task names by the reader's comm id; without it every task with a pid above 0 counts as a user task.</summary>
@@ -90,7 +97,7 @@ public sealed class KernelEntries
 
     /// <summary>An entry event of the trace (a system call or a user page fault) on <paramref name="cpu"/>. Returns
     /// whether it begins a new entry of a user task.</summary>
-    public bool EntryEvent(int cpu, int pid, bool syscall)
+    public bool EntryEvent(int cpu, int pid, bool syscall, bool guest = false)
     {
         int s = Slot(cpu);
         MarkUser(pid);
@@ -100,6 +107,7 @@ public sealed class KernelEntries
         if (syscall && _syscallsTraced && InCallNow(s, pid)) return false;
         _task[s] = pid;
         _inSyscall[s] = syscall;
+        _entryKind[s] = syscall ? EntryKind.Syscall : guest ? EntryKind.GuestExit : EntryKind.Fault;
         if ((uint)pid < PidLimit) _callState[pid] = syscall ? InCall : BackInUser;
         _mm[s] = pid;
         Count++;
@@ -122,6 +130,7 @@ public sealed class KernelEntries
             _callState[pid] = BackInUser;
         }
         _inSyscall[s] = false;
+        _entryKind[s] = EntryKind.None;
         if (_syscallsTraced) _task[s] = -1;
     }
 
@@ -134,6 +143,7 @@ public sealed class KernelEntries
         if (_syscallsTraced || pid == _task[s]) return null;
         _task[s] = pid;
         _inSyscall[s] = false;
+        _entryKind[s] = EntryKind.Inferred;
         if (!IsUserTask(pid)) return false;
         _mm[s] = pid;
         Count++;
@@ -147,6 +157,7 @@ public sealed class KernelEntries
         int s = Slot(cpu);
         if (_faultsTraced || InCallNow(s, pid) || !IsUserTask(pid)) return false;
         _task[s] = pid;
+        _entryKind[s] = EntryKind.Inferred;
         _mm[s] = pid;
         Count++;
         return true;
@@ -160,6 +171,7 @@ public sealed class KernelEntries
         int s = Slot(cpu);
         _task[s] = -1;
         _inSyscall[s] = false;
+        _entryKind[s] = EntryKind.None;
         _switchedIn[s] = nextPid;
         if (!IsUserTask(nextPid)) return false;
         bool changes = _mm[s] != nextPid;

@@ -174,6 +174,11 @@ public sealed class Machine : IRequestSink
             case EventKind.PageFaultUser:
                 if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: false)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
                 break;
+            // A guest's exit enters the host kernel for the vCPU task; kvm_entry returns to the guest.
+            case EventKind.KvmExit:
+                if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: false, guest: true)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
+                break;
+            case EventKind.KvmEntry: Entries.Returned(e.Cpu, e.Pid); break;
             case EventKind.SysExit: Entries.Returned(e.Cpu, e.Pid); break;
             default:
                 if (e.Has(EventFields.Pid) && Entries.OtherEvent(e.Cpu, e.Pid) is { } user) Policy.OnKernelEntry(this, e.Cpu, user);
@@ -270,6 +275,7 @@ public sealed class Machine : IRequestSink
     void AsiExit(int cpu, ExitCause cause)
     {
         Counters.AsiExits[(int)cause]++;
+        Counters.ExitsByEntry[(int)Entries.CurrentKind(cpu)]++;
         if (_runtime is { FlushOnTransition: true }) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
         Ledger.Charge(CostCause.AsiTransitions, _transitionNs);
     }

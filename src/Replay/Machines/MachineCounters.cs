@@ -17,6 +17,8 @@ public sealed class MachineCounters
     /// <summary>Pages cleared because their pageblock became nonsensitive.</summary>
     public long PagesZeroedForFlip;
     public readonly long[] AsiExits = new long[ExitCauses];
+    /// <summary>Exits by the kind of kernel entry that paid them (<see cref="EntryKind"/>).</summary>
+    public readonly long[] ExitsByEntry = new long[Enum.GetValues<EntryKind>().Length];
     public long PageblockFlipsToNonsensitive, PageblockFlipsToSensitive;
     /// <summary>Pageblocks removed from the direct map for <c>__GFP_UNMAPPED</c>, and returned to it.</summary>
     public long UnmappedPageblocks, UnmappedPageblocksReturned;

@@ -55,6 +55,11 @@ public static class MachineMetrics
         m[M.AsiExitsContextSwitch] = c.AsiExits[(int)ExitCause.ContextSwitch];
         m[M.AsiExitsOther] = c.AsiExits[(int)ExitCause.Other];
         m[M.KernelEntries] = machine.Entries.Count;
+        m[M.AsiExitsInSyscalls] = c.ExitsByEntry[(int)EntryKind.Syscall];
+        m[M.AsiExitsInFaults] = c.ExitsByEntry[(int)EntryKind.Fault];
+        m[M.AsiExitsInGuestExits] = c.ExitsByEntry[(int)EntryKind.GuestExit];
+        m[M.AsiExitsInInferredEntries] = c.ExitsByEntry[(int)EntryKind.Inferred];
+        m[M.AsiExitsOutsideEntries] = c.ExitsByEntry[(int)EntryKind.None];
         m[M.MermapPages] = c.MermapPages;
         m[M.MermapLocalFlushes] = c.MermapLocalFlushes;
         m[M.EphmapPages] = c.EphmapPages;

@@ -96,6 +96,11 @@ public static class Metrics
     public static readonly Metric AsiExitsCow = Def("asi_exits_cow", "exits", "exits for copy-on-write copies");
     public static readonly Metric AsiExitsContextSwitch = Def("asi_exits_context_switch", "exits", "exits at context switches");
     public static readonly Metric AsiExitsOther = Def("asi_exits_other", "exits", "exits for other causes");
+    public static readonly Metric AsiExitsInSyscalls = Def("asi_exits_in_syscalls", "exits", "exits paid by a system call's entry");
+    public static readonly Metric AsiExitsInFaults = Def("asi_exits_in_faults", "exits", "exits paid by a user page fault's entry");
+    public static readonly Metric AsiExitsInGuestExits = Def("asi_exits_in_guest_exits", "exits", "exits paid by a KVM guest exit");
+    public static readonly Metric AsiExitsInInferredEntries = Def("asi_exits_in_inferred_entries", "exits", "exits paid by an entry the replay inferred");
+    public static readonly Metric AsiExitsOutsideEntries = Def("asi_exits_outside_entries", "exits", "exits after a context switch, before the task's next entry");
     public static readonly Metric MermapPages = Def("mermap_pages", "pages", "pages mapped through the mermap");
     public static readonly Metric EphmapPages = Def("ephmap_pages", "pages", "pages mapped through the Aug 2025 ephmap");
     public static readonly Metric MermapLocalFlushes = Def("mermap_local_flushes", "flushes", "local flushes when a mermap window wrapped");
