@@ -31,6 +31,43 @@ public sealed class ResultsSet
     public bool Has(string policy, Metric metric) => Has(policy, metric.Name);
     public bool Has(string policy, string metric) => Totals.Any(t => t.Policy == policy && t.Metric == metric);
 
+    /// <summary>The replayed inputs' SHA-256 (run.json), joined: equal keys mean the same trace. Null without run.json.</summary>
+    public string? InputKey
+    {
+        get
+        {
+            if (Run?.RootElement.TryGetProperty("inputs", out var inputs) != true) return null;
+            return string.Join('+', inputs.EnumerateArray().Select(i => i.TryGetProperty("sha256", out var h) ? h.GetString() : "?"));
+        }
+    }
+
+    /// <summary>The cost constants the replay used (run.json), by name: value and unit, or the value of a plain number.</summary>
+    public Dictionary<string, string> Costs
+    {
+        get
+        {
+            var d = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (Run?.RootElement.TryGetProperty("costs", out var costs) != true) return d;
+            foreach (var c in costs.EnumerateObject())
+                d[c.Name] = c.Value.ValueKind == JsonValueKind.Object && c.Value.TryGetProperty("value", out var v)
+                    ? $"{v.GetRawText()} {(c.Value.TryGetProperty("unit", out var u) ? u.GetString() : "")}".Trim()
+                    : c.Value.ValueKind == JsonValueKind.Number ? c.Value.GetRawText() : "";
+            return d;
+        }
+    }
+
+    /// <summary>A results directory, or a directory of them (one per trace or run): every results set below
+    /// <paramref name="dir"/> that has a totals.parquet, in name order.</summary>
+    public static List<ResultsSet> LoadAll(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "totals.parquet"))) return [Load(dir)];
+        if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: results directory not found");
+        var sets = System.IO.Directory.EnumerateDirectories(dir).Order(StringComparer.Ordinal)
+            .Where(d => File.Exists(Path.Combine(d, "totals.parquet"))).Select(Load).ToList();
+        if (sets.Count == 0) throw new FileNotFoundException($"{dir}: no totals.parquet in it or in its subdirectories (is this a results directory made by asitrace replay?)");
+        return sets;
+    }
+
     public static ResultsSet Load(string dir)
     {
         if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: results directory not found");

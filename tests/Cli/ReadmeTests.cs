@@ -35,3 +35,34 @@ public class ReadmeTests
         }
     }
 }
+
+/// <summary>The README's gate example runs as written, in a shell, and exits as its comment says.</summary>
+public class ReadmeGateExampleTests
+{
+    [Fact]
+    public void the_gate_example_runs_as_written_and_fails_the_gate()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
+        int marker = readme.IndexOf("<!-- gate-example", StringComparison.Ordinal);
+        Assert.True(marker > 0, "the README lost its gate example");
+        int start = readme.IndexOf("```sh\n", marker, StringComparison.Ordinal) + 6, end = readme.IndexOf("```", start, StringComparison.Ordinal);
+        var lines = readme[start..end].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("'noasi:estimated_ns>+2%'", lines[2]);
+        string cwd = TestPaths.TempDir();
+        Directory.CreateSymbolicLink(Path.Combine(cwd, "sample-traces"), Path.Combine(TestPaths.RepoRoot, "sample-traces"));
+        string dll = Path.Combine(AppContext.BaseDirectory, "asitrace.dll");
+        // asitrace as a shell function, so the lines run exactly as a user pastes them; each line's exit code is kept.
+        string script = $"asitrace() {{ dotnet '{dll}' \"$@\"; }}\n" + string.Join("\n", lines.Select(l => l + "\necho \"rc=$?\" >&2")) + "\n";
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { WorkingDirectory = cwd, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        p.StandardInput.Write(script);
+        p.StandardInput.Close();
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        var codes = System.Text.RegularExpressions.Regex.Matches(stderr, @"rc=(\d+)").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+        Assert.Equal([0, 0, 1], codes);
+        Assert.Contains("**FAIL**", stdout);
+        Assert.False(File.Exists(Path.Combine(cwd, "+2%")), "the gate was taken as a redirect");
+    }
+}

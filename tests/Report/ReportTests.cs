@@ -139,55 +139,6 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
     }
 }
 
-public class CompareTests
-{
-    static string Replay(string events, params string[] extra)
-    {
-        string dir = Path.Combine(TestPaths.TempDir(), "r");
-        var (code, _, err) = CliTests.Run(["replay", events, "-o", dir, "--policy", "noasi,asi-rfc", "--interval", "2ms", .. extra]);
-        Assert.True(code == 0, err);
-        return dir;
-    }
-
-    [Fact]
-    public void the_gate_fails_only_on_a_significant_rise_beyond_the_threshold()
-    {
-        string events = Path.Combine(TestPaths.TempDir(), "kb.parquet");
-        var (sc, _, serr) = CliTests.Run("synth", "kernel-build", "--param", "processes=60", "--param", "mib_per_process=2", "-o", events);
-        Assert.True(sc == 0, serr);
-        string a = Replay(events, "--knob", "Ibpb=false");
-        string a2 = Replay(events, "--knob", "Ibpb=false");
-        string b = Replay(events);
-
-        var (same, sameOut, _) = CliTests.Run("compare", a, a2, "--fail-on", "estimated_ns>+5%");
-        Assert.Equal(0, same);
-        Assert.Contains("no regression", sameOut);
-
-        // IBPB on every asi_exit: asi-rfc's CPU time rises far beyond 5 %, in every interval.
-        var (worse, worseOut, _) = CliTests.Run("compare", a, b, "--fail-on", "asi-rfc:estimated_ns>+5%", "--json");
-        Assert.Equal(1, worse);
-        var j = JsonDocument.Parse(worseOut).RootElement;
-        Assert.Equal(1, j.GetProperty("regressions").GetInt32());
-        var c = j.GetProperty("changes").EnumerateArray().Single(x => x.GetProperty("policy").GetString() == "asi-rfc" && x.GetProperty("metric").GetString() == "estimated_ns");
-        Assert.True(c.GetProperty("p_value").GetDouble() < 0.05);
-        // noasi is unaffected by the knob and not gated.
-        Assert.Equal(0, CliTests.Run("compare", a, b, "--fail-on", "noasi:estimated_ns>+5%").Code);
-        Assert.Equal(2, CliTests.Run("compare", a, b, "--fail-on", "estimated_ns").Code);
-        Assert.Equal(2, CliTests.Run("compare", a, b, "--fail-on", "no_such_metric>+1%").Code);
-    }
-
-    [Fact]
-    public void permutation_test_separates_shifted_samples_from_identical_ones()
-    {
-        var rng = new Random(1);
-        double[] x = Enumerable.Range(0, 30).Select(_ => rng.NextDouble()).ToArray();
-        double[] y = x.Select(v => v + 0.02 * (rng.NextDouble() - 0.5)).ToArray();
-        double[] z = x.Select(v => v + 1).ToArray();
-        Assert.True(Compare.PermutationTest(x, y, 2000, 7) > 0.2);
-        Assert.True(Compare.PermutationTest(x, z, 2000, 7) < 0.01);
-    }
-}
-
 public class AnalyzeDemoTests
 {
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using AsiTrace.Report;
+using AsiTrace.Report.Comparing;
 
 namespace AsiTrace.Cli.Commands;
 
@@ -29,25 +30,30 @@ static class ReportCommands
 
     public static Command CompareCommand()
     {
-        var baseDir = new Argument<string>("base") { Description = "results directory of the baseline" };
-        var candDir = new Argument<string>("candidate") { Description = "results directory of the candidate (e.g. the allocator change)" };
-        var failOn = new Option<string[]>("--fail-on") { Description = "gate METRIC>+PCT or POLICY:METRIC>+PCT (repeatable); exit 1 when a gated metric rises more than PCT and significantly", AllowMultipleArgumentsPerToken = false };
+        var baseDir = new Argument<string>("base") { Description = "the baseline: a results directory, or a directory of them (a corpus of traces, or repeated recordings)" };
+        var candDir = new Argument<string>("candidate") { Description = "the candidate (e.g. the allocator change), as the baseline" };
+        var failOn = new Option<string[]>("--fail-on") { Description = "gate '[each:][POLICY:]METRIC>+PCT' (repeatable; quote it); exit 1 when the metric rises more than PCT (a corpus: the geometric mean, or with each: any trace; repeated recordings: also p < alpha)", AllowMultipleArgumentsPerToken = false };
+        var alpha = new Option<double>("--alpha") { Description = "significance level for repeated recordings", DefaultValueFactory = _ => 0.05 };
+        var sameTrace = new Option<bool>("--same-trace") { Description = "refuse unless both sides replayed the same stored trace" };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of the markdown table" };
-        var cmd = new Command("compare", "Compare two results directories metric by metric; a regression gate for allocator changes on stored traces") { baseDir, candDir, failOn, json };
+        var cmd = new Command("compare", "Compare replays metric by metric: the regression gate for allocator and model changes on stored traces, over one trace, a corpus, or repeated recordings")
+        {
+            baseDir, candDir, failOn, alpha, sameTrace, json,
+        };
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
             var gates = new List<Gate>();
             try { foreach (var g in pr.GetValue(failOn) ?? []) gates.Add(Gate.Parse(g)); }
             catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
-            ResultsSet a, b;
-            try { a = ResultsSet.Load(pr.GetValue(baseDir)!); b = ResultsSet.Load(pr.GetValue(candDir)!); }
+            if (pr.GetValue(alpha) is <= 0 or >= 1) { Console.Error.WriteLine("asitrace: --alpha must be between 0 and 1"); return ExitCodes.Usage; }
+            List<ResultsSet> a, b;
+            try { a = ResultsSet.LoadAll(pr.GetValue(baseDir)!); b = ResultsSet.LoadAll(pr.GetValue(candDir)!); }
             catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
-            List<MetricChange> changes;
-            try { changes = Compare.Run(a, b, gates); }
+            Comparison cmp;
+            try { cmp = Comparer.Run(a, b, gates, pr.GetValue(alpha), pr.GetValue(sameTrace)); }
             catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }
-            if (pr.GetValue(json)) Console.Out.WriteLine(Compare.Json(changes).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            else Console.Out.Write(Compare.Markdown(changes));
-            return changes.Any(c => c.Regression) ? ExitCodes.GateFailed : ExitCodes.Ok;
+            Console.Out.Write(pr.GetValue(json) ? CompareOutput.Json(cmp) + "\n" : CompareOutput.Markdown(cmp));
+            return cmp.Failed ? ExitCodes.GateFailed : ExitCodes.Ok;
         }));
         return cmd;
     }
