@@ -9,6 +9,13 @@ public sealed record Cost(double Value, string Unit, string Source, bool Estimat
     public double Ns(double ghz) => Unit == "cycles" ? Value / ghz : Value;
 }
 
+/// <summary>The cost constants by name: what a cost ledger counts in.</summary>
+public enum CostConstant
+{
+    InvlpgPerPage, LocalFullFlush, GlobalFlush, PageWalk, IpiInitiatorBase, IpiInitiatorPerTarget, IpiPerTarget, Invlpgb,
+    Zero4K, Copy4K, FileIoBase, TablePageAlloc, AsiExit, AsiEnter, Ibpb, RsbStuff, L1dFlush, Verw,
+}
+
 /// <summary>
 /// The cost constants of the model (docs/costs.md), overridable from JSON (<c>{"InvlpgPerPage": 120, "CpuGhz": 3.0}</c>: a
 /// number replaces the default value and keeps its unit). The model returns costs as data; it never measures time.
@@ -40,6 +47,32 @@ public sealed record CostModel
     public double CpuGhz { get; init; } = 2.5;
     public string CpuGhzSource { get; init; } = "default (configuration: set the traced machine's clock; docs/costs.md)";
 
+    public static readonly int ConstantCount = Enum.GetValues<CostConstant>().Length;
+
+    /// <summary>The constant called <paramref name="k"/>.</summary>
+    public Cost Get(CostConstant k) => k switch
+    {
+        CostConstant.InvlpgPerPage => InvlpgPerPage, CostConstant.LocalFullFlush => LocalFullFlush, CostConstant.GlobalFlush => GlobalFlush,
+        CostConstant.PageWalk => PageWalk, CostConstant.IpiInitiatorBase => IpiInitiatorBase, CostConstant.IpiInitiatorPerTarget => IpiInitiatorPerTarget,
+        CostConstant.IpiPerTarget => IpiPerTarget, CostConstant.Invlpgb => Invlpgb, CostConstant.Zero4K => Zero4K, CostConstant.Copy4K => Copy4K,
+        CostConstant.FileIoBase => FileIoBase, CostConstant.TablePageAlloc => TablePageAlloc, CostConstant.AsiExit => AsiExit,
+        CostConstant.AsiEnter => AsiEnter, CostConstant.Ibpb => Ibpb, CostConstant.RsbStuff => RsbStuff, CostConstant.L1dFlush => L1dFlush,
+        CostConstant.Verw => Verw, _ => throw new ArgumentOutOfRangeException(nameof(k)),
+    };
+
+    /// <summary>Every constant in nanoseconds at <see cref="CpuGhz"/>, indexed by <see cref="CostConstant"/>.</summary>
+    public double[] NsVector(Func<Cost, double>? pick = null)
+    {
+        var v = new double[ConstantCount];
+        for (int k = 0; k < v.Length; k++)
+        {
+            var c = Get((CostConstant)k);
+            double value = pick?.Invoke(c) ?? c.Value;
+            v[k] = c.Unit == "cycles" ? value / CpuGhz : value;
+        }
+        return v;
+    }
+
     /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns): the initiators' waits
     /// (each IPI round's base and per-target share), every CPU's INVLPGs and full flushes, the targets' handling, and
     /// INVLPGB broadcasts.</summary>
@@ -51,6 +84,14 @@ public sealed record CostModel
         + c.IpiRounds * IpiInitiatorBase.Ns(CpuGhz)
         + (c.IpisSent > 0 ? IpiInitiatorPerTarget.Ns(CpuGhz) * c.IpisSent : 0)
         + c.InvlpgbBroadcasts * Invlpgb.Ns(CpuGhz);
+
+    /// <summary>The flush work in <paramref name="c"/> as counts of constants (<see cref="FlushNs"/> is their cost).</summary>
+    public static IEnumerable<(CostConstant, double)> FlushCounts(FlushCounters c) =>
+    [
+        (CostConstant.InvlpgPerPage, c.Invlpg), (CostConstant.LocalFullFlush, c.LocalFullFlushes), (CostConstant.GlobalFlush, c.GlobalFlushes),
+        (CostConstant.IpiPerTarget, c.IpisReceived), (CostConstant.IpiInitiatorBase, c.IpiRounds),
+        (CostConstant.IpiInitiatorPerTarget, c.IpisSent), (CostConstant.Invlpgb, c.InvlpgbBroadcasts),
+    ];
 
     /// <summary>Applies overrides from a JSON object of numbers keyed by constant name; unknown names are an error.</summary>
     public CostModel WithOverrides(string json)

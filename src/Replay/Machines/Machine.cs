@@ -30,7 +30,7 @@ public sealed class Machine : IRequestSink
     public DirectMap? Restricted { get; }
     public TlbMachine Tlb { get; }
     public CostModel Costs { get; }
-    public CostLedger Ledger { get; } = new();
+    public CostLedger Ledger { get; }
     public MachineCounters Counters { get; } = new();
     public AllocationMix Mix { get; } = new();
     public string Name => Policy.Name;
@@ -53,9 +53,8 @@ public sealed class Machine : IRequestSink
     readonly byte[] _pageClass;          // per pfn: class + 1 of the allocation holding it (0: free or older)
     readonly CpaTotals _cpaDirect, _cpaRestricted;
     readonly FlushCounters _flushBase;
-    readonly double _transitionNs;       // one asi_exit + asi_enter with the configured flushes
+    readonly (CostConstant Constant, double Count)[] _transition;   // one asi_exit + asi_enter with the runtime's flushes
     readonly AsiRuntimeConfig? _runtime;
-    readonly double _zero4kNs, _copy4kNs;
     Mermap? _mermap;
     long _nextPolicyTick = long.MinValue;
     int _lastCpu;
@@ -66,12 +65,11 @@ public sealed class Machine : IRequestSink
         long pfnLimit, int cpus, CpuPreset preset, CostModel costs, bool tracePlacement, bool syscallsTraced = false, bool faultsTraced = false)
     {
         Policy = policy; Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs; PfnLimit = pfnLimit;
+        Ledger = new CostLedger(costs);
         TracePlacement = tracePlacement;
         IsAsi = policy.IsAsi;
-        _zero4kNs = costs.Zero4K.Ns(costs.CpuGhz);
-        _copy4kNs = costs.Copy4K.Ns(costs.CpuGhz);
         _runtime = policy.Runtime;
-        _transitionNs = _runtime is null ? 0 : TransitionNs(costs, _runtime);
+        _transition = _runtime is null ? [] : TransitionCounts(_runtime);
         if (IsAsi) Asi = new AsiCpuState(cpus);
         Entries = new KernelEntries(cpus, syscallsTraced, faultsTraced);
         DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !IsAsi });
@@ -196,7 +194,8 @@ public sealed class Machine : IRequestSink
 
     public void FileCopy(in TraceEvent e, int pages)
     {
-        Ledger.Charge(CostCause.Copy, pages * _copy4kNs + Costs.FileIoBase.Ns(Costs.CpuGhz));
+        Ledger.Charge(CostCause.Copy, CostConstant.Copy4K, pages);
+        Ledger.Charge(CostCause.Copy, CostConstant.FileIoBase, 1);
         Counters.FileCopies++;
         Counters.FileCopyPages += pages;
         Policy.OnFileCopy(this, e.Cpu, pages);
@@ -214,7 +213,7 @@ public sealed class Machine : IRequestSink
     public void ChargeZeroing(long pages)
     {
         Counters.BytesZeroed += pages * 4096;
-        Ledger.Charge(CostCause.Zeroing, pages * _zero4kNs);
+        Ledger.Charge(CostCause.Zeroing, CostConstant.Zero4K, pages);
     }
 
     /// <summary>Clearing pages that no kernel mapping covers (<c>__GFP_UNMAPPED | __GFP_ZERO</c>): through the mermap.</summary>
@@ -227,7 +226,7 @@ public sealed class Machine : IRequestSink
     void CopyOnWrite(int cpu, Pfn pfn)
     {
         Counters.CowCopies++;
-        Ledger.Charge(CostCause.Copy, _copy4kNs);
+        Ledger.Charge(CostCause.Copy, CostConstant.Copy4K, 1);
         Policy.OnCopyOnWrite(this, cpu, pfn);
     }
 
@@ -277,22 +276,20 @@ public sealed class Machine : IRequestSink
         Counters.AsiExits[(int)cause]++;
         Counters.ExitsByEntry[(int)Entries.CurrentKind(cpu)]++;
         if (_runtime is { FlushOnTransition: true }) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
-        Ledger.Charge(CostCause.AsiTransitions, _transitionNs);
+        foreach (var (k, n) in _transition) Ledger.Charge(CostCause.AsiTransitions, k, n);
     }
 
     /// <summary>What one asi_exit and the asi_enter after it cost under the runtime's mitigations: control flushes on
     /// the way out (IBPB, RSB stuffing), data flushes on the way back in (L1D flush, VERW), and two TLB flushes when
     /// transitions flush. Constant per machine.</summary>
-    static double TransitionNs(CostModel costs, AsiRuntimeConfig c)
+    static (CostConstant, double)[] TransitionCounts(AsiRuntimeConfig c)
     {
-        double ghz = costs.CpuGhz;
-        double ns = costs.AsiExit.Ns(ghz) + costs.AsiEnter.Ns(ghz);
-        if (c.Ibpb) ns += costs.Ibpb.Ns(ghz);
-        if (c.RsbStuff) ns += costs.RsbStuff.Ns(ghz);
-        if (c.L1dFlush) ns += costs.L1dFlush.Ns(ghz);
-        if (c.Verw) ns += costs.Verw.Ns(ghz);
-        if (c.FlushOnTransition) ns += 2 * costs.LocalFullFlush.Ns(ghz);
-        return ns;
+        (CostConstant, double)[] all =
+        [
+            (CostConstant.AsiExit, 1), (CostConstant.AsiEnter, 1), (CostConstant.Ibpb, c.Ibpb ? 1 : 0), (CostConstant.RsbStuff, c.RsbStuff ? 1 : 0),
+            (CostConstant.L1dFlush, c.L1dFlush ? 1 : 0), (CostConstant.Verw, c.Verw ? 1 : 0), (CostConstant.LocalFullFlush, c.FlushOnTransition ? 2 : 0),
+        ];
+        return Array.FindAll(all, t => t.Item2 > 0);
     }
 
     /// <summary><c>mermap_get()</c>/<c>mermap_put()</c> for <paramref name="pages"/> pages: a fresh CPU-local virtual
@@ -303,8 +300,8 @@ public sealed class Machine : IRequestSink
         int flushes = _mermap.Get(cpu, pages);
         Counters.MermapPages += pages;
         Counters.MermapLocalFlushes += flushes;
-        double ghz = Costs.CpuGhz;
-        Ledger.Charge(CostCause.Mermap, pages * Costs.PageWalk.Ns(ghz) + flushes * (IsAsi ? Costs.LocalFullFlush.Ns(ghz) : Costs.GlobalFlush.Ns(ghz)));
+        Ledger.Charge(CostCause.Mermap, CostConstant.PageWalk, pages);
+        Ledger.Charge(CostCause.Mermap, IsAsi ? CostConstant.LocalFullFlush : CostConstant.GlobalFlush, flushes);
     }
 
     /// <summary>The Aug 2025 ephmap for <paramref name="pages"/> pages: a CPU-local mapping (one TLB miss per page),
@@ -312,9 +309,9 @@ public sealed class Machine : IRequestSink
     public void MapThroughEphmap(int cpu, int pages)
     {
         Counters.EphmapPages += pages;
-        double ghz = Costs.CpuGhz;
-        double teardown = pages > Tlb.Options.FlushCeiling ? Costs.LocalFullFlush.Ns(ghz) : pages * Costs.InvlpgPerPage.Ns(ghz);
-        Ledger.Charge(CostCause.Mermap, pages * Costs.PageWalk.Ns(ghz) + teardown);
+        Ledger.Charge(CostCause.Mermap, CostConstant.PageWalk, pages);
+        if (pages > Tlb.Options.FlushCeiling) Ledger.Charge(CostCause.Mermap, CostConstant.LocalFullFlush, 1);
+        else Ledger.Charge(CostCause.Mermap, CostConstant.InvlpgPerPage, pages);
     }
 
     /// <summary><c>flush_tlb_kernel_range()</c>, and what it costs the initiating CPU (its wait is the caller's latency):
@@ -325,8 +322,9 @@ public sealed class Machine : IRequestSink
         cpu %= Tlb.Cpus.Length;
         Tlb.FlushTlbKernelRange(cpu, start.Value, end.Value);
         long pages = (long)((end.Value - start.Value + 4095) >> 12);
-        Ledger.Charge(CostCause.InitiatorFlushes, IpiRound()
-            + (pages > Tlb.Options.FlushCeiling ? Costs.GlobalFlush.Ns(Costs.CpuGhz) : pages * Costs.InvlpgPerPage.Ns(Costs.CpuGhz)));
+        ChargeIpiRound();
+        if (pages > Tlb.Options.FlushCeiling) Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
+        else Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.InvlpgPerPage, pages);
     }
 
     /// <summary><see cref="KernelFlush"/> over the direct-map addresses of [<paramref name="first"/>, <paramref name="end"/>).</summary>
@@ -337,14 +335,18 @@ public sealed class Machine : IRequestSink
     {
         cpu %= Tlb.Cpus.Length;
         Tlb.FlushTlbAll(cpu);
-        Ledger.Charge(CostCause.InitiatorFlushes, IpiRound() + Costs.GlobalFlush.Ns(Costs.CpuGhz));
+        ChargeIpiRound();
+        Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
     }
 
-    double IpiRound()
+    /// <summary>The initiator's wait for one IPI round (or an INVLPGB broadcast).</summary>
+    void ChargeIpiRound()
     {
-        if (Tlb.Options.Invlpgb) return Costs.Invlpgb.Ns(Costs.CpuGhz);
+        if (Tlb.Options.Invlpgb) { Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.Invlpgb, 1); return; }
         int targets = Tlb.OnlineCount - 1;
-        return targets <= 0 ? 0 : Costs.IpiInitiatorBase.Ns(Costs.CpuGhz) + targets * Costs.IpiInitiatorPerTarget.Ns(Costs.CpuGhz);
+        if (targets <= 0) return;
+        Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.IpiInitiatorBase, 1);
+        Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.IpiInitiatorPerTarget, targets);
     }
 
     /// <summary>Makes [<paramref name="pfn"/>, +<paramref name="pages"/>) present or not in the unrestricted direct map
@@ -359,27 +361,31 @@ public sealed class Machine : IRequestSink
     /// <summary>A <c>tlb_flush</c> event of the trace: the flush (and IPI) work the traced kernel did, charged as it is.</summary>
     void TracedFlush(in TraceEvent e)
     {
-        double ghz = Costs.CpuGhz;
-        double Flush(long pages)
+        void Flush(long pages)
         {
-            if (pages < 0 || pages > Tlb.Options.FlushCeiling) { Counters.TracedFullFlushes++; return Costs.LocalFullFlush.Ns(ghz); }
+            if (pages < 0 || pages > Tlb.Options.FlushCeiling)
+            {
+                Counters.TracedFullFlushes++;
+                Ledger.Charge(CostCause.TracedTlb, CostConstant.LocalFullFlush, 1);
+                return;
+            }
             Counters.TracedSinglePages += pages;
-            return pages * Costs.InvlpgPerPage.Ns(ghz);
+            Ledger.Charge(CostCause.TracedTlb, CostConstant.InvlpgPerPage, pages);
         }
-        double ns;
+        void Handled()
+        {
+            Counters.TracedIpisReceived++;
+            Ledger.Charge(CostCause.TracedTlb, CostConstant.IpiPerTarget, 1);
+            Ledger.Charge(CostCause.TracedTlb, CostConstant.IpiInitiatorPerTarget, 1);
+        }
         switch ((TlbFlushReason)e.TlbReason)
         {
-            case TlbFlushReason.TaskSwitch: ns = Flush(-1); break;
-            case TlbFlushReason.RemoteShootdown:
-                Counters.TracedIpisReceived++;
-                ns = Costs.IpiPerTarget.Ns(ghz) + Costs.IpiInitiatorPerTarget.Ns(ghz) + Flush(e.TlbPages);
-                break;
-            case TlbFlushReason.LocalShootdown or TlbFlushReason.LocalMmShootdown: ns = Flush(e.TlbPages); break;
-            case TlbFlushReason.RemoteSendIpi: Counters.TracedIpisSent++; ns = Costs.IpiInitiatorBase.Ns(ghz); break;
-            case TlbFlushReason.RemoteWrongCpu: Counters.TracedIpisReceived++; ns = Costs.IpiPerTarget.Ns(ghz) + Costs.IpiInitiatorPerTarget.Ns(ghz); break;
-            default: return;
+            case TlbFlushReason.TaskSwitch: Flush(-1); break;
+            case TlbFlushReason.RemoteShootdown: Handled(); Flush(e.TlbPages); break;
+            case TlbFlushReason.LocalShootdown or TlbFlushReason.LocalMmShootdown: Flush(e.TlbPages); break;
+            case TlbFlushReason.RemoteSendIpi: Counters.TracedIpisSent++; Ledger.Charge(CostCause.TracedTlb, CostConstant.IpiInitiatorBase, 1); break;
+            case TlbFlushReason.RemoteWrongCpu: Handled(); break;
         }
-        Ledger.Charge(CostCause.TracedTlb, ns);
     }
 
     // ---- what the results read ----
@@ -400,10 +406,9 @@ public sealed class Machine : IRequestSink
     /// <summary>Brings the counter-derived causes of the ledger up to date.</summary>
     public CostLedger SettledLedger()
     {
-        double ghz = Costs.CpuGhz;
-        Ledger.Settle(CostCause.ModelFlushes, Costs.FlushNs(ModelFlushes));
-        Ledger.Settle(CostCause.PageTablePages, (_cpaDirect.TablePages + _cpaRestricted.TablePages) * Costs.TablePageAlloc.Ns(ghz));
-        Ledger.Settle(CostCause.TlbMisses, Walks() * Costs.PageWalk.Ns(ghz));
+        Ledger.Settle(CostCause.ModelFlushes, CostModel.FlushCounts(ModelFlushes));
+        Ledger.Settle(CostCause.PageTablePages, [(CostConstant.TablePageAlloc, _cpaDirect.TablePages + _cpaRestricted.TablePages)]);
+        Ledger.Settle(CostCause.TlbMisses, [(CostConstant.PageWalk, Walks())]);
         return Ledger;
     }
 
