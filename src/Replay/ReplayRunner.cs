@@ -82,6 +82,8 @@ public sealed class ReplayResult
     public List<(string Name, string Severity, long Value)> IngestCounters { get; } = new();
     /// <summary>The workload's measured CPU time during the trace: the denominator of every overhead.</summary>
     public WorkloadTime? Workload { get; set; }
+    /// <summary>Per policy, the count of each cost constant its CPU time holds (<see cref="CostRanges"/>).</summary>
+    public Dictionary<string, double[]> CostCounts { get; } = new(StringComparer.Ordinal);
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
 }
@@ -187,6 +189,7 @@ public static class ReplayRunner
             if (e.Spec.Kind == PolicyKind.NoAsi) AddPcpMetrics(e.Allocator, m);
             result.Metrics[e.Name] = m;
             result.EstimatedNs[e.Name] = e.EstimatedNs;
+            result.CostCounts[e.Name] = e.SettledLedger().CpuTimeCounts();
             result.Series.AddRange(run.Series);
             result.Pageblocks.AddRange(run.Pageblocks);
             if (run == runs[0]) foreach (var (k, v) in e.Mix.ToDictionary()) result.Mix[k] = v;
@@ -199,7 +202,7 @@ public static class ReplayRunner
                 if (e.Entries.TasksAtOnce > 0) result.Anomalies["entries_of_a_task_not_switched_in"] = e.Entries.TasksAtOnce;
             }
         }
-        AddOverheads(result);
+        AddOverheads(result, options.Costs);
         var fidelityRun = runs.FirstOrDefault(r => r.Machine.Spec.Kind == PolicyKind.NoAsi && !r.Machine.Spec.Mermap);
         if (options.TracePlacement) result.Assumptions.Add("--placement trace: pages stay at the traced pfns; the allocator model is not run, so there is no fidelity check and no allocator metric");
         else if (fidelityRun is not null) AddFidelity(result, options, traceCounts, changedOwnership, fidelityRun.Machine.Allocator);
@@ -209,14 +212,21 @@ public static class ReplayRunner
 
     /// <summary>Each policy's overhead in the workload's terms: its CPU time beyond <c>noasi</c>'s as a share of the
     /// workload's measured CPU time (no overhead without a <c>noasi</c> replay to compare with).</summary>
-    static void AddOverheads(ReplayResult result)
+    static void AddOverheads(ReplayResult result, Model.Tlb.CostModel costs)
     {
         if (result.Workload is not { CpuNs: > 0 } w) return;
         bool haveBase = result.EstimatedNs.TryGetValue("noasi", out double baseNs);
         foreach (var (policy, m) in result.Metrics)
         {
             m[Metrics.WorkloadCpuNs] = w.CpuNs;
-            if (haveBase) m[Metrics.OverheadPct] = (result.EstimatedNs[policy] - baseNs) / w.CpuNs * 100;
+            if (!haveBase) continue;
+            m[Metrics.OverheadPct] = (result.EstimatedNs[policy] - baseNs) / w.CpuNs * 100;
+            // The same extra with every constant across its range (docs/costs.md), from the ledgers' counts.
+            var (_, lo, hi, swing) = CostRanges.Extra(result.CostCounts[policy], result.CostCounts["noasi"], costs);
+            m[Metrics.OverheadLowPct] = lo / w.CpuNs * 100;
+            m[Metrics.OverheadHighPct] = hi / w.CpuNs * 100;
+            for (int k = 0; k < swing.Length; k++)
+                m.SetFamily(Metrics.OverheadSwing(((Model.Tlb.CostConstant)k).ToString()), swing[k] / w.CpuNs * 100);
         }
         if (!haveBase) result.Assumptions.Add("no noasi policy in the run: overheads need it as the baseline");
     }

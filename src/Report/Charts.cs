@@ -26,6 +26,7 @@ public static class Charts
         charts.FragmentationOverTime();
         charts.Fidelity();
         charts.AllocationMix();
+        charts.OverheadTornado();
         return charts.Written;
     }
 }
@@ -222,6 +223,35 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
                 if (big is null || all is null || big.Value.X.Length != all.Value.X.Length) return null;
                 return (big.Value.X, big.Value.Y.Select((v, i) => all.Value.Y[i] > 0 ? 100 * v / all.Value.Y[i] : 0).ToArray());
             });
+
+    /// <summary>The tornado chart: how far each cost constant alone, across its range, moves the headline overhead of the
+    /// policy with the largest one; largest swing on top.</summary>
+    public void OverheadTornado()
+    {
+        var withRange = _policies.Where(p => r.Has(p, Metrics.OverheadLowPct) && r.Total(p, Metrics.OverheadPct) > 0).ToList();
+        if (withRange.Count == 0) return;
+        string pol = withRange.OrderByDescending(p => r.Total(p, Metrics.OverheadPct)).First();
+        var swings = r.Totals.Where(t => t.Policy == pol && t.Metric.StartsWith("overhead_swing_", StringComparison.Ordinal) && t.Value > 0)
+            .OrderByDescending(t => t.Value).Take(10).OrderBy(t => t.Value)
+            .Select(t => (Name: t.Metric["overhead_swing_".Length..^"_pct".Length], t.Value)).ToList();
+        if (swings.Count == 0) return;
+        var p = new Plot();
+        var bars = new List<Bar>();
+        var ticks = new List<Tick>();
+        for (int i = 0; i < swings.Count; i++)
+        {
+            bars.Add(new Bar { Position = i, Value = swings[i].Value, FillColor = Colors.SteelBlue, Orientation = Orientation.Horizontal });
+            ticks.Add(new Tick(i, swings[i].Name));
+        }
+        p.Add.Bars(bars);
+        p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        p.Axes.Left.MajorTickStyle.Length = 0;
+        p.Title($"{pol}: +{r.Total(pol, Metrics.OverheadPct):0.0#}% CPU, {r.Total(pol, Metrics.OverheadLowPct):0.0#}–{r.Total(pol, Metrics.OverheadHighPct):0.0#}% over the constants' ranges");
+        p.XLabel("swing of the overhead across the constant's range (points)");
+        p.Axes.Margins(left: 0);
+        Save(p, "overhead_tornado", $"Sensitivity: {pol}",
+            "Each bar is how far the overhead moves when that one constant goes from the low to the high end of its range (docs/costs.md), the others at their point values; the counts come from the replay, so no replay is repeated.");
+    }
 
     /// <summary>Fidelity: model ÷ trace per check, so counts and page totals share one axis.</summary>
     public void Fidelity()

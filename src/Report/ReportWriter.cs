@@ -98,7 +98,15 @@ public static class ReportWriter
         string exits = $"{r.Total(p, Metrics.AsiExits):N0} asi_exits, {r.Total(p, Metrics.KernelRangeFlushes):N0} kernel shootdowns";
         if (workloadNs <= 0) return $"`{p}` adds {extraNs / 1e6:N1} ms of CPU time ({exits}{perEntry}).";
         double pct = extraNs / workloadNs * 100;
-        return $"`{p}` would add {pct:0.0#}% to this workload's CPU time ({pct * 10:N1} ms per CPU-second{perEntry}; {extraNs / 1e6:N1} ms in all; {exits}).";
+        string range = "";
+        if (r.Has(p, Metrics.OverheadLowPct) && r.Has(p, Metrics.OverheadHighPct))
+        {
+            var sensitive = r.Totals.Where(t => t.Policy == p && t.Metric.StartsWith("overhead_swing_", StringComparison.Ordinal) && t.Value > 0)
+                .OrderByDescending(t => t.Value).Take(2).Select(t => t.Metric["overhead_swing_".Length..^"_pct".Length]).ToList();
+            range = $" — {r.Total(p, Metrics.OverheadLowPct):0.0#}–{r.Total(p, Metrics.OverheadHighPct):0.0#}% over the cost constants' ranges"
+                + (sensitive.Count > 0 ? $", most sensitive to {string.Join(" and ", sensitive)}" : "");
+        }
+        return $"`{p}` would add {pct:0.0#}% to this workload's CPU time{range} ({pct * 10:N1} ms per CPU-second{perEntry}; {extraNs / 1e6:N1} ms in all; {exits}).";
     }
 
     public static string Summary(ResultsSet r)

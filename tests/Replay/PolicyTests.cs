@@ -382,3 +382,43 @@ public class KernelEntryTests
         Assert.Equal(3, r.M("asi-rfc", "kernel_entries"));
     }
 }
+
+public class CostRangeTests
+{
+    /// <summary>A constant at the low or high end of its range gives, through a full replay, the CPU time the range
+    /// computation gives from the first replay's counts.</summary>
+    [Theory]
+    [InlineData("Ibpb")]
+    [InlineData("Zero4K")]
+    [InlineData("IpiPerTarget")]
+    [InlineData("PageWalk")]
+    public void a_constant_at_either_end_of_its_range_replays_to_what_the_range_computation_says(string name)
+    {
+        string events = SynthRun.Write("kernel-build", ("processes", "80"), ("mib_per_process", "2"), ("host_cpus", "4"));
+        const string policies = "noasi,asi-rfc,asi-aug2025";
+        var costs = AsiTrace.Model.Tlb.CpuPreset.SapphireRapids.Costs;
+        var k = Enum.Parse<AsiTrace.Model.Tlb.CostConstant>(name);
+        var point = Run(events, policies, costs);
+        foreach (double v in new[] { costs.Get(k).Low, costs.Get(k).High })
+        {
+            var moved = Run(events, policies, costs.WithOverrides($"{{\"{name}\": {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"));
+            foreach (var p in point.EstimatedNs.Keys)
+            {
+                double predicted = AsiTrace.Replay.Results.CostRanges.CpuTimeWith(point.CostCounts[p], costs, k, v);
+                Assert.Equal(moved.EstimatedNs[p], predicted, moved.EstimatedNs[p] * 1e-12 + 1e-6);
+            }
+        }
+        foreach (var p in new[] { "asi-rfc", "asi-aug2025" })
+        {
+            Assert.True(point.M(p, "overhead_low_pct") <= point.M(p, "overhead_pct"));
+            Assert.True(point.M(p, "overhead_pct") <= point.M(p, "overhead_high_pct"));
+        }
+    }
+
+    static ReplayResult Run(string events, string policies, AsiTrace.Model.Tlb.CostModel costs) =>
+        ReplayRunner.Run(() => TraceOpener.Open(events, new IngestOptions()), new ReplayOptions
+        {
+            Policies = policies.Split(',').Select(p => { Assert.True(PolicySpec.TryParse(p, out var s)); return s; }).ToList(),
+            Costs = costs, IntervalNs = 0,
+        });
+}

@@ -31,6 +31,8 @@ public static class Metrics
     public static readonly Metric EstimatedNs = Def("estimated_ns", "ns", "modelled CPU time of the replayed work on all CPUs");
     public static readonly Metric OverheadPct = Def("overhead_pct", "%", "the policy's extra CPU time over noasi's, as a share of the workload's measured CPU time");
     public static readonly Metric WorkloadCpuNs = Def("workload_cpu_ns", "ns", "the workload's measured CPU time during the trace (the overhead's denominator)");
+    public static readonly Metric OverheadLowPct = Def("overhead_low_pct", "%", "the overhead with every cost constant at the end of its range that lowers it (docs/costs.md)");
+    public static readonly Metric OverheadHighPct = Def("overhead_high_pct", "%", "the overhead with every cost constant at the end of its range that raises it");
     public static readonly Metric KernelEntries = Def("kernel_entries", "entries", "kernel entries of user tasks (traced or inferred)");
     public static readonly Metric LatencyNs = Def("latency_ns", "ns", "modelled time on the CPUs that issued the work (flush initiators wait; targets' handling not counted)");
     public static readonly Metric CostCopyNs = Def("cost_copy_ns", "ns", "page-cache ↔ user copies and copy-on-write copies");
@@ -126,6 +128,10 @@ public static class Metrics
     public static readonly Metric PcpDrainedOnFree = Def("pcp_drained_on_free", "pages", "pcp pages drained by frees above high (noasi)");
     public static readonly Metric PcpDrainedByDecay = Def("pcp_drained_by_decay", "pages", "pcp pages drained by decay_pcp_high (noasi)");
 
+    /// <summary>How far one cost constant alone moves the overhead across its range, in points:
+    /// <c>overhead_swing_{Constant}_pct</c> (the tornado chart).</summary>
+    public static string OverheadSwing(string constant) => $"overhead_swing_{constant}_pct";
+
     /// <summary>The per-zone, per-CPU pcp figures at the end of the replay (noasi): <c>pcp_{zone}_cpu{n}_count</c>.</summary>
     public static string PcpCount(string zone, int cpu) => $"pcp_{zone}_cpu{cpu}_count";
     /// <summary><c>pcp_{zone}_cpu{n}_high</c>.</summary>
@@ -141,7 +147,8 @@ public static class Metrics
     ];
 
     /// <summary>Is <paramref name="name"/> a metric a replay writes (a fixed one, or one of the pcp families)?</summary>
-    public static bool IsKnown(string name) => _byName.ContainsKey(name) || IsPcpFamily(name);
+    public static bool IsKnown(string name) => _byName.ContainsKey(name) || IsPcpFamily(name)
+        || name.StartsWith("overhead_swing_", StringComparison.Ordinal) && name.EndsWith("_pct", StringComparison.Ordinal);
 
     static bool IsPcpFamily(string name) =>
         name.StartsWith("pcp_", StringComparison.Ordinal) && (name.EndsWith("_count", StringComparison.Ordinal) || name.EndsWith("_high", StringComparison.Ordinal))

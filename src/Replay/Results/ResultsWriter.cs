@@ -54,6 +54,10 @@ public static class ResultsWriter
             {
                 [Metrics.EstimatedNs.Name] = JsonNumber(r.EstimatedNs.GetValueOrDefault(policy)),
                 [Metrics.OverheadPct.Name] = metrics.TryGetValue(Metrics.OverheadPct.Name, out double o) ? JsonNumber(o) : null,
+                ["overhead_range_pct"] = metrics.TryGetValue(Metrics.OverheadLowPct.Name, out double lo) && metrics.TryGetValue(Metrics.OverheadHighPct.Name, out double hi)
+                    ? new JsonArray(JsonNumber(lo), JsonNumber(hi)) : null,
+                ["most_sensitive_to"] = new JsonArray(metrics.Where(kv => kv.Key.StartsWith("overhead_swing_", StringComparison.Ordinal) && kv.Value > 0)
+                    .OrderByDescending(kv => kv.Value).Take(3).Select(kv => (JsonNode?)kv.Key["overhead_swing_".Length..^"_pct".Length]).ToArray()),
                 [Metrics.WorkloadCpuNs.Name] = r.Workload is { } w ? JsonNumber(w.CpuNs) : null,
                 [Metrics.AsiExits.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.AsiExits.Name)),
                 [Metrics.KernelEntries.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.KernelEntries.Name)),
