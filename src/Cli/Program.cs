@@ -14,6 +14,7 @@ public static class Program
             ReplayCommand.Build(),
             SynthCommand.Build(),
             RecordCommand.Build(),
+            CalibrateCommand.Build(),
             ReportCommands.Report(),
             ReportCommands.CompareCommand(),
             ReportCommands.Analyze(),

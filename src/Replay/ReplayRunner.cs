@@ -47,6 +47,8 @@ public sealed record ReplayOptions
     public int? Cpus { get; init; }
     /// <summary>The recorder's own threads (<c>record.json</c>): their CPU time is not the workload's.</summary>
     public IReadOnlyList<int> RecorderTids { get; init; } = [];
+    /// <summary>What the caller wants said among the run's assumptions (e.g. where the cost constants came from).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     /// <summary>Tolerances the issue sets: zone-locked and drain counts within 10 %, end free pages per zone within 5 %.</summary>
     public double CountTolerance { get; init; } = 0.10;
     public double FreePagesTolerance { get; init; } = 0.05;
@@ -102,6 +104,7 @@ public static class ReplayRunner
     public static ReplayResult Run(Func<IEventReader> open, ReplayOptions options, Action<int, long>? progress = null)
     {
         var result = new ReplayResult();
+        result.Assumptions.AddRange(options.Notes);
         var specs = options.StartSnapshot is { } start ? ZoneSpecs.FromSnapshot(start, result.Assumptions) : null;
         long pfnLimit = specs is { Count: > 0 } ? specs.Max(s => s.StartPfn + s.SpannedPages) : 1L << 28;
 

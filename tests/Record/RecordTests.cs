@@ -67,6 +67,12 @@ public class RecordTests
         Assert.True(written > 100, $"{written} lines");
         Assert.Equal(written, json.RootElement.GetProperty("lines").GetInt64());
         Assert.Contains($"recorded {written:N0} events (", err);
+        // The recorder measured this host's constants first, and kept its own threads out of the trace.
+        using var costs = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "costs.json")));
+        Assert.True(costs.RootElement.GetProperty("Zero4K").GetProperty("value").GetDouble() > 0);
+        var tids = json.RootElement.GetProperty("untraced_tids").EnumerateArray().Select(t => t.GetInt32()).ToHashSet();
+        Assert.NotEmpty(tids);
+        Assert.DoesNotContain(File.ReadLines(Path.Combine(dir, "trace.txt")), l => tids.Any(t => l.Contains($"-{t} ") && l.Contains("sys_read")));
 
         // The directory is an input as it is: stats finds the trace and the snapshot's formats.
         var (sc, sout, serr) = CliTests.Run("stats", dir, "--json");
@@ -91,7 +97,7 @@ public class RecordTests
         var before = TracefsState();
         string dir = Path.Combine(TestPaths.TempDir(), "rec");
         var sw = Stopwatch.StartNew();
-        var (code, _, err) = CliTests.Run("record", "-o", dir, "--duration", "0.5", "--buffer-kb", "1024");
+        var (code, _, err) = CliTests.Run("record", "-o", dir, "--no-calibrate", "--duration", "0.5", "--buffer-kb", "1024");
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(dir, "trace.txt")));
         AssertSame(before, TracefsState());
@@ -109,7 +115,7 @@ public class RecordTests
         try
         {
             var before = TracefsState();
-            var (code, _, err) = CliTests.Run("record", "-o", dir, "--buffer-kb", "4096", "--", "sh", "-c",
+            var (code, _, err) = CliTests.Run("record", "-o", dir, "--no-calibrate", "--buffer-kb", "4096", "--", "sh", "-c",
                 "for i in 1 2 3 4 5 6 7 8; do head -c 8M /dev/zero > /dev/null; cat /proc/meminfo > /dev/null; done");
             Assert.Equal(4, code);
             Assert.Contains("failed", err);
@@ -133,7 +139,7 @@ public class RecordTests
         var before = TracefsState();
         string dir = Path.Combine(TestPaths.TempDir(), "rec");
         // 8 KiB per CPU against hundreds of thousands of one-byte syscalls: the ring overflows.
-        var (code, _, err) = CliTests.Run("record", "-o", dir, "--buffer-kb", "8", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=300000", "status=none");
+        var (code, _, err) = CliTests.Run("record", "-o", dir, "--no-calibrate", "--buffer-kb", "8", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=300000", "status=none");
         Assert.True(code == 0, err);
         AssertSame(before, TracefsState());
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "record.json")));
@@ -150,7 +156,7 @@ public class RecordTests
         string dir = Path.Combine(TestPaths.TempDir(), "rec");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "asitrace.dll"));
-        foreach (var a in new[] { "record", "-o", dir, "--duration", "60", "--buffer-kb", "1024" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "record", "-o", dir, "--no-calibrate", "--duration", "60", "--buffer-kb", "1024" }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
         // Wait until it is recording, then Ctrl-C (SIGINT).
@@ -162,7 +168,7 @@ public class RecordTests
         Assert.True(File.Exists(Path.Combine(dir, "snapshot-end", "zoneinfo")));
         AssertSame(before, TracefsState());
 
-        var (code, _, err2) = CliTests.Run("record", "-o", Path.Combine(TestPaths.TempDir(), "k"), "--", "sh", "-c", "kill -9 $$");
+        var (code, _, err2) = CliTests.Run("record", "-o", Path.Combine(TestPaths.TempDir(), "k"), "--no-calibrate", "--", "sh", "-c", "kill -9 $$");
         Assert.True(code == 0, err2);
         AssertSame(before, TracefsState());
     }

@@ -144,7 +144,7 @@ public class CompareTests
             for (int i = 0; i < 3; i++)
             {
                 string rec = Path.Combine(root, $"rec-{side}{i}");
-                var (code, _, err) = CliTests.Run("record", "-o", rec, "--buffer-kb", "8192", "--", "sh", "-c",
+                var (code, _, err) = CliTests.Run("record", "-o", rec, "--no-calibrate", "--buffer-kb", "8192", "--", "sh", "-c",
                     $"dd if=/dev/zero of={root}/f bs=1M count=8 conv=fsync status=none; cat {root}/f > /dev/null; rm {root}/f");
                 Assert.True(code == 0, err);
                 var (rc, _, rerr) = CliTests.Run("replay", rec, "-o", Path.Combine(dir, $"run{i}"), "--policy", "noasi,asi-rfc", "--interval", "0");

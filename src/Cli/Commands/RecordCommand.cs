@@ -15,10 +15,11 @@ static class RecordCommand
         var duration = new Option<double?>("--duration") { Description = "seconds to record (without a command: until Ctrl-C if not given)" };
         var bufferKb = new Option<int>("--buffer-kb") { Description = "per-CPU ring buffer size in KiB", DefaultValueFactory = _ => 65536 };
         var baseline = new Option<bool>("--baseline") { Description = "run COMMAND once untraced first and record its CPU time (/proc/stat): the denominator of the replay's overheads, free of tracing's slowdown (COMMAND should do a fixed amount of work)" };
+        var noCalibrate = new Option<bool>("--no-calibrate") { Description = "do not measure this host's cost constants into DIR/costs.json (asitrace calibrate) before recording" };
         var command = new Argument<string[]>("command") { Description = "command to run while recording (after --)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("record", "Record the events the replay needs straight from tracefs (root), with /proc snapshots at start and end; restores every tracefs setting it touches")
         {
-            output, events, duration, bufferKb, baseline, command,
+            output, events, duration, bufferKb, baseline, noCalibrate, command,
         };
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
@@ -45,6 +46,11 @@ static class RecordCommand
                     try { rec.Result.Baseline = BaselineRunner.Run(argv); }
                     catch (System.ComponentModel.Win32Exception e) { Console.Error.WriteLine($"asitrace: cannot run {argv[0]}: {e.Message}"); return ExitCodes.Usage; }
                     Console.Error.WriteLine($"baseline: {rec.Result.Baseline.CpuNs / 1e6:N0} ms CPU in {rec.Result.Baseline.WallS:F2} s");
+                }
+                if (!pr.GetValue(noCalibrate))
+                {
+                    Directory.CreateDirectory(options.OutputDir);
+                    CalibrateCommand.Run(Path.Combine(options.OutputDir, "costs.json"));
                 }
                 rec.Prepare();
                 foreach (var m in rec.Result.Missing) Console.Error.WriteLine($"note: this kernel has no event {m}; recording without it");

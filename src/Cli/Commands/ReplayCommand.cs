@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AsiTrace.Cli.Output;
+using AsiTrace.Ingest.Input;
 using AsiTrace.Ingest.Pipeline;
 using AsiTrace.Ingest.Record;
 using AsiTrace.Ingest.Snapshot;
@@ -82,13 +83,23 @@ static class ReplayCommand
                 return ExitCodes.Usage;
             }
             var preset = CpuPreset.Find(pr.GetValue(cpuModel)!)!;
-            if (!TryCosts(preset.Costs, pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
+            var (start, end, snapDir) = Snapshots(path, pr.GetValue(snapshot));
+            var info = snapDir is null ? null : RecordInfo.Load(snapDir);
+            // A recording's own calibration (record ran asitrace calibrate) comes first; --costs and --cost override it.
+            var baseCosts = preset.Costs;
+            var notes = new List<string>();
+            if (snapDir is not null && File.Exists(Path.Combine(snapDir, "costs.json")))
+            {
+                string hostCosts = Path.Combine(snapDir, "costs.json");
+                try { baseCosts = baseCosts.WithOverrides(File.ReadAllText(hostCosts)); }
+                catch (Exception e) when (e is FormatException or System.Text.Json.JsonException) { throw new InvalidTraceException(hostCosts, "costs", e.Message); }
+                notes.Add($"cost constants measured on the recording host ({hostCosts}, asitrace calibrate) replace the {preset.Name} preset's where measured; the ASI-specific ones (AsiExit, AsiEnter, RsbStuff, L1dFlush, Verw) stay the preset's estimates");
+            }
+            if (!TryCosts(baseCosts, pr.GetValue(costs), pr.GetValue(cost) ?? [], out var costModel, out string? costError))
             {
                 Console.Error.WriteLine($"asitrace: {costError}");
                 return ExitCodes.Usage;
             }
-            var (start, end, snapDir) = Snapshots(path, pr.GetValue(snapshot));
-            var info = snapDir is null ? null : RecordInfo.Load(snapDir);
             string outDir = pr.GetValue(output)!;
             Directory.CreateDirectory(outDir);
 
@@ -100,7 +111,7 @@ static class ReplayCommand
             var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
                 new ReplayOptions
                 {
-                    StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
+                    StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Notes = notes, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
                     Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
                     TracePlacement = pr.GetValue(placement) == "trace",
                 },

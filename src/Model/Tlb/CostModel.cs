@@ -93,42 +93,71 @@ public sealed record CostModel
         (CostConstant.IpiInitiatorPerTarget, c.IpisSent), (CostConstant.Invlpgb, c.InvlpgbBroadcasts),
     ];
 
-    /// <summary>Applies overrides from a JSON object of numbers keyed by constant name; unknown names are an error.</summary>
+    /// <summary>
+    /// Applies overrides from a JSON object keyed by constant name; unknown names are an error, keys starting with '_'
+    /// (a calibration's notes) are skipped. A value is a number (it replaces the value and keeps the unit) or an object
+    /// <c>{"value": n, "unit": "ns"|"cycles", "source": "…", "low": n, "high": n}</c>, as <c>asitrace calibrate</c> writes.
+    /// </summary>
     public CostModel WithOverrides(string json)
     {
         using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new FormatException("costs must be a JSON object keyed by constant name");
         var result = this;
         foreach (var p in doc.RootElement.EnumerateObject())
         {
-            if (p.Value.ValueKind != JsonValueKind.Number) throw new FormatException($"cost '{p.Name}' must be a number");
-            double v = p.Value.GetDouble();
-            if (v < 0 || double.IsNaN(v)) throw new FormatException($"cost '{p.Name}' must be non-negative");
-            result = p.Name switch
+            if (p.Name.StartsWith('_')) continue;
+            var o = ParseOverride(p);
+            if (p.Name == nameof(CpuGhz))
             {
-                nameof(CpuGhz) => v > 0 ? result with { CpuGhz = v, CpuGhzSource = "override" } : throw new FormatException("CpuGhz must be positive"),
-                nameof(InvlpgPerPage) => result with { InvlpgPerPage = Override(result.InvlpgPerPage, v) },
-                nameof(LocalFullFlush) => result with { LocalFullFlush = Override(result.LocalFullFlush, v) },
-                nameof(GlobalFlush) => result with { GlobalFlush = Override(result.GlobalFlush, v) },
-                nameof(PageWalk) => result with { PageWalk = Override(result.PageWalk, v) },
-                nameof(IpiInitiatorBase) => result with { IpiInitiatorBase = Override(result.IpiInitiatorBase, v) },
-                nameof(IpiInitiatorPerTarget) => result with { IpiInitiatorPerTarget = Override(result.IpiInitiatorPerTarget, v) },
-                nameof(IpiPerTarget) => result with { IpiPerTarget = Override(result.IpiPerTarget, v) },
-                nameof(Invlpgb) => result with { Invlpgb = Override(result.Invlpgb, v) },
-                nameof(Zero4K) => result with { Zero4K = Override(result.Zero4K, v) },
-                nameof(Copy4K) => result with { Copy4K = Override(result.Copy4K, v) },
-                nameof(FileIoBase) => result with { FileIoBase = Override(result.FileIoBase, v) },
-                nameof(TablePageAlloc) => result with { TablePageAlloc = Override(result.TablePageAlloc, v) },
-                nameof(AsiExit) => result with { AsiExit = Override(result.AsiExit, v) },
-                nameof(AsiEnter) => result with { AsiEnter = Override(result.AsiEnter, v) },
-                nameof(Ibpb) => result with { Ibpb = Override(result.Ibpb, v) },
-                nameof(RsbStuff) => result with { RsbStuff = Override(result.RsbStuff, v) },
-                nameof(L1dFlush) => result with { L1dFlush = Override(result.L1dFlush, v) },
-                nameof(Verw) => result with { Verw = Override(result.Verw, v) },
-                _ => throw new FormatException($"unknown cost '{p.Name}'"),
-            };
+                if (o.Value <= 0) throw new FormatException("CpuGhz must be positive");
+                result = result with { CpuGhz = o.Value, CpuGhzSource = o.Source ?? "override" };
+                continue;
+            }
+            if (!Enum.TryParse<CostConstant>(p.Name, out var k)) throw new FormatException($"unknown cost '{p.Name}'");
+            result = result.With(k, Override(result.Get(k), o));
         }
         return result;
     }
 
-    static Cost Override(Cost c, double v) => c with { Value = v, Source = "override", Estimate = false, Low = v, High = v };
+    readonly record struct OverrideValue(double Value, string? Unit, string? Source, double? Low, double? High);
+
+    static OverrideValue ParseOverride(JsonProperty p)
+    {
+        double Num(JsonElement e, string what)
+        {
+            if (e.ValueKind != JsonValueKind.Number) throw new FormatException($"cost '{p.Name}': {what} must be a number");
+            double v = e.GetDouble();
+            if (v < 0 || double.IsNaN(v) || double.IsInfinity(v)) throw new FormatException($"cost '{p.Name}': {what} must be non-negative");
+            return v;
+        }
+        if (p.Value.ValueKind == JsonValueKind.Number) return new(Num(p.Value, "the value"), null, null, null, null);
+        if (p.Value.ValueKind != JsonValueKind.Object || !p.Value.TryGetProperty("value", out var value))
+            throw new FormatException($"cost '{p.Name}' must be a number or an object with a \"value\"");
+        string? unit = p.Value.TryGetProperty("unit", out var u) ? u.GetString() : null;
+        if (unit is not (null or "ns" or "cycles")) throw new FormatException($"cost '{p.Name}': unit must be ns or cycles");
+        return new(Num(value, "the value"), unit, p.Value.TryGetProperty("source", out var s) ? s.GetString() : null,
+            p.Value.TryGetProperty("low", out var lo) ? Num(lo, "low") : null, p.Value.TryGetProperty("high", out var hi) ? Num(hi, "high") : null);
+    }
+
+    /// <summary>This model with constant <paramref name="k"/> replaced.</summary>
+    public CostModel With(CostConstant k, Cost c) => k switch
+    {
+        CostConstant.InvlpgPerPage => this with { InvlpgPerPage = c }, CostConstant.LocalFullFlush => this with { LocalFullFlush = c },
+        CostConstant.GlobalFlush => this with { GlobalFlush = c }, CostConstant.PageWalk => this with { PageWalk = c },
+        CostConstant.IpiInitiatorBase => this with { IpiInitiatorBase = c }, CostConstant.IpiInitiatorPerTarget => this with { IpiInitiatorPerTarget = c },
+        CostConstant.IpiPerTarget => this with { IpiPerTarget = c }, CostConstant.Invlpgb => this with { Invlpgb = c },
+        CostConstant.Zero4K => this with { Zero4K = c }, CostConstant.Copy4K => this with { Copy4K = c }, CostConstant.FileIoBase => this with { FileIoBase = c },
+        CostConstant.TablePageAlloc => this with { TablePageAlloc = c }, CostConstant.AsiExit => this with { AsiExit = c },
+        CostConstant.AsiEnter => this with { AsiEnter = c }, CostConstant.Ibpb => this with { Ibpb = c }, CostConstant.RsbStuff => this with { RsbStuff = c },
+        CostConstant.L1dFlush => this with { L1dFlush = c }, CostConstant.Verw => this with { Verw = c },
+        _ => throw new ArgumentOutOfRangeException(nameof(k)),
+    };
+
+    /// <summary>A plain number keeps the unit and is exact (no range); an object may change the unit and give a range.</summary>
+    static Cost Override(Cost c, OverrideValue o)
+    {
+        string unit = o.Unit ?? c.Unit;
+        double lo = o.Low ?? o.Value, hi = o.High ?? o.Value;
+        return c with { Value = o.Value, Unit = unit, Source = o.Source ?? "override", Estimate = false, Low = Math.Min(lo, o.Value), High = Math.Max(hi, o.Value) };
+    }
 }
