@@ -69,6 +69,9 @@ public sealed class CostLedger(CostModel costs)
     /// <summary>CPU time with the constants at <paramref name="ns"/> (ns each, indexed by <see cref="CostConstant"/>).</summary>
     public double CpuTimeAt(double[] ns) => Sum(except: CostCause.InitiatorFlushes, ns);
 
+    /// <summary>Latency with the constants at <paramref name="ns"/>.</summary>
+    public double LatencyAt(double[] ns) => Sum(except: CostCause.ModelFlushes, ns);
+
     /// <summary>How many of each constant the CPU time holds: its derivative by each constant's ns.</summary>
     public double[] CpuTimeCounts()
     {

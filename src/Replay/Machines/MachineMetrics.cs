@@ -77,6 +77,13 @@ public static class MachineMetrics
         m[M.AllocsBelowMinWatermark] = a.AllocsBelowMin;
         m[M.ModelAllocationFailures] = c.ModelFailures;
         m[M.LatencyNs] = ledger.LatencyNs;
+        // Every constant at the low, then the high end of its range (docs/costs.md): totals only rise with a constant.
+        var low = machine.Costs.NsVector(k => k.Low);
+        var high = machine.Costs.NsVector(k => k.High);
+        m[M.EstimatedLowNs] = ledger.CpuTimeAt(low);
+        m[M.EstimatedHighNs] = ledger.CpuTimeAt(high);
+        m[M.LatencyLowNs] = ledger.LatencyAt(low);
+        m[M.LatencyHighNs] = ledger.LatencyAt(high);
         m[M.FileCopies] = c.FileCopies;
         m[M.FileCopyPages] = c.FileCopyPages;
         m[M.CowCopies] = c.CowCopies;

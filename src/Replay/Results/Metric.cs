@@ -33,6 +33,10 @@ public static class Metrics
     public static readonly Metric WorkloadCpuNs = Def("workload_cpu_ns", "ns", "the workload's measured CPU time during the trace (the overhead's denominator)");
     public static readonly Metric OverheadLowPct = Def("overhead_low_pct", "%", "the overhead with every cost constant at the end of its range that lowers it (docs/costs.md)");
     public static readonly Metric OverheadHighPct = Def("overhead_high_pct", "%", "the overhead with every cost constant at the end of its range that raises it");
+    public static readonly Metric EstimatedLowNs = Def("estimated_low_ns", "ns", "the CPU time with every cost constant at the low end of its range");
+    public static readonly Metric EstimatedHighNs = Def("estimated_high_ns", "ns", "the CPU time with every cost constant at the high end of its range");
+    public static readonly Metric LatencyLowNs = Def("latency_low_ns", "ns", "the latency with every cost constant at the low end of its range");
+    public static readonly Metric LatencyHighNs = Def("latency_high_ns", "ns", "the latency with every cost constant at the high end of its range");
     public static readonly Metric KernelEntries = Def("kernel_entries", "entries", "kernel entries of user tasks (traced or inferred)");
     public static readonly Metric LatencyNs = Def("latency_ns", "ns", "modelled time on the CPUs that issued the work (flush initiators wait; targets' handling not counted)");
     public static readonly Metric CostCopyNs = Def("cost_copy_ns", "ns", "page-cache ↔ user copies and copy-on-write copies");
