@@ -135,10 +135,12 @@ public static class ReportWriter
         if (r.Fidelity.Count == 0) sb.AppendLine("No noasi replay in this run.");
         else
         {
-            sb.AppendLine("| check | trace | model | error | target |");
-            sb.AppendLine("|---|---:|---:|---:|---|");
+            sb.AppendLine("| check | trace | model | error | target | verdict | basis |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---|---|");
             foreach (var f in r.Fidelity)
-                sb.AppendLine($"| {f.Check} | {f.Trace:N0} | {f.Model:N0} | {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1", CultureInfo.InvariantCulture) : "n/a")} | {(f.WithinTolerance switch { true => "ok", false => "**missed**", null => "" })} |");
+                sb.AppendLine($"| {f.Check} | {FidelityValue(f.Trace)} | {FidelityValue(f.Model)} | {FidelityError(f.RelativeError)} | {(f.Tolerance is { } t ? t.ToString("P0", CultureInfo.InvariantCulture) : "")} | {(f.Verdict == "fail" ? "**fail**" : f.Verdict)} | {f.Basis} |");
+            sb.AppendLine();
+            sb.AppendLine("A vacuous check could not have failed (nothing moved, or both counts within the small-count slack) and is not a pass; in-sample checks compare the model with figures it was seeded or anchored with (docs/model.md §9).");
         }
         sb.AppendLine();
         sb.AppendLine("## Anomalies, data loss and assumptions");
@@ -159,6 +161,11 @@ public static class ReportWriter
     }
 
     static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
+
+    /// <summary>Counts as integers; a distribution distance (below 1, not whole) with three decimals.</summary>
+    static string FidelityValue(double v) => v == Math.Floor(v) ? v.ToString("N0", CultureInfo.InvariantCulture) : v.ToString("0.000", CultureInfo.InvariantCulture);
+
+    static string FidelityError(double e) => double.IsFinite(e) ? e.ToString("P1", CultureInfo.InvariantCulture) : "n/a";
 
     public static string Html(ResultsSet r, List<ChartFile> charts)
     {
@@ -197,9 +204,9 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
             else sb.Append(StripXmlHeader(File.ReadAllText(c.SvgPath)));
             sb.Append("<figcaption>").Append(E(c.Caption)).Append("</figcaption></figure>");
         }
-        sb.Append("<h2>Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th></tr>");
+        sb.Append("<h2>Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th><th>verdict</th><th>basis</th></tr>");
         foreach (var f in r.Fidelity)
-            sb.Append($"<tr><td>{E(f.Check)}</td><td>{f.Trace:N0}</td><td>{f.Model:N0}</td><td>{(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1", CultureInfo.InvariantCulture) : "n/a")}</td><td>{(f.WithinTolerance switch { true => "ok", false => "missed", null => "" })}</td></tr>");
+            sb.Append($"<tr><td>{E(f.Check)}</td><td>{FidelityValue(f.Trace)}</td><td>{FidelityValue(f.Model)}</td><td>{FidelityError(f.RelativeError)}</td><td>{(f.Tolerance is { } t ? t.ToString("P0", CultureInfo.InvariantCulture) : "")}</td><td>{E(f.Verdict)}</td><td>{E(f.Basis)}</td></tr>");
         sb.Append("</table>");
         sb.Append("<h2>Run</h2>");
         if (r.Run is { } run)

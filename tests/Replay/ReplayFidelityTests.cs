@@ -1,14 +1,16 @@
 using AsiTrace.Ingest.Pipeline;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Replay;
+using AsiTrace.Replay.Fidelity;
 using Xunit;
 
 namespace AsiTrace.Tests.Replay;
 
 /// <summary>
-/// The noasi replay of each committed real trace with start and end snapshots reproduces what the kernel did
-/// (docs/model.md §9): mm_page_alloc_zone_locked and mm_page_pcpu_drain counts within 10 % (small counts within 10 events),
-/// end-of-trace free pages per zone within 5 %.
+/// The noasi replay of each committed real trace with start and end snapshots against what the kernel did (docs/model.md
+/// §9): event counts and pcp pages per CPU within 10 % (±20 under 200), free pages per zone within 1 %, the free-block
+/// distribution within a distance of 0.10. Checks that could not fail are vacuous, never passes; the misses the model
+/// has today are listed with their measured error, and the test fails when one of them changes, so the list stays true.
 /// </summary>
 public class ReplayFidelityTests
 {
@@ -22,26 +24,94 @@ public class ReplayFidelityTests
         });
     }
 
+    /// <summary>Known misses: recording, check, and the error measured when it was listed (README, fidelity).</summary>
+    static readonly (string Dir, string Check, double Error)[] KnownMisses =
+    [
+        ("qemu-6.1", "pcp_count_DMA32_cpu1", 0.392),
+        ("qemu-6.12", "free_pages_DMA32", 0.011),
+        ("qemu-6.12", "pcp_count_DMA32_cpu0", 0.347),
+        ("qemu-6.12", "pcp_count_DMA32_cpu1", 0.335),
+    ];
+
     [Theory]
     [InlineData("churn")]
     [InlineData("dd-cat")]
     [InlineData("anon-shootdown")]
     [InlineData("qemu-6.1")]
     [InlineData("qemu-6.12")]
-    public void noasi_replay_meets_the_fidelity_targets(string dir)
+    [InlineData("fio-randread")]
+    public void noasi_replay_meets_the_fidelity_targets_or_the_miss_is_listed(string dir)
     {
         var r = Replay(dir);
         Assert.True(r.Events > 0);
-        var byName = r.Fidelity.ToDictionary(f => f.Name);
-        foreach (var name in new[] { "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "free_pages_DMA", "free_pages_DMA32", "free_pages_Normal" })
+        foreach (var f in r.Fidelity.Where(f => f.Tolerance is not null))
         {
-            // The 1 GiB qemu guest has no Normal zone; every other sample has all three.
-            if (name == "free_pages_Normal" && dir.StartsWith("qemu-", StringComparison.Ordinal)) { Assert.False(byName.ContainsKey(name)); continue; }
-            var f = byName[name];
-            Assert.True(f.WithinTolerance == true, $"{dir}: {name} trace {f.Trace} model {f.Model} ({f.RelativeError:P1})");
+            var known = KnownMisses.Where(k => k.Dir == dir && k.Check == f.Name).ToList();
+            if (known.Count == 1)
+            {
+                Assert.Equal("fail", f.Verdict);
+                Assert.InRange(f.RelativeError, known[0].Error - 0.002, known[0].Error + 0.002);
+            }
+            else Assert.True(f.Verdict is "pass" or "vacuous", $"{dir}: {f.Name} trace {f.Trace} model {f.Model} ({f.RelativeError:P1}) {f.Verdict}");
         }
+        foreach (var k in KnownMisses.Where(k => k.Dir == dir)) Assert.Contains(r.Fidelity, f => f.Name == k.Check);
         Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures"));
         Assert.Equal(0, r.Anomalies.GetValueOrDefault("alloc_of_live_pfn"));
+    }
+
+    [Fact]
+    public void checks_that_cannot_fail_are_vacuous_not_passes()
+    {
+        // anon-shootdown never goes to the buddy: no zone_locked, no drains, and Normal's free pages did not move.
+        var f = Replay("anon-shootdown").Fidelity.ToDictionary(x => x.Name);
+        Assert.Equal("vacuous", f["mm_page_alloc_zone_locked"].Verdict);
+        Assert.Equal("vacuous", f["mm_page_pcpu_drain"].Verdict);
+        Assert.Equal("vacuous", f["free_pages_DMA"].Verdict);
+        Assert.Null(f["free_pages_DMA"].WithinTolerance);
+        // dd-cat's 2 zone_locked against 2 is inside the slack either way.
+        Assert.Equal("vacuous", Replay("dd-cat").Fidelity.Single(x => x.Name == "mm_page_alloc_zone_locked").Verdict);
+        // A count beyond the slack is held to it: 10 traced drains against 0 modelled is vacuous, 30 against 0 fails.
+        Assert.Equal("vacuous", new FidelityCheck("d", 10, 0, 0.1, IsCount: true).Verdict);
+        Assert.Equal("fail", new FidelityCheck("d", 30, 0, 0.1, IsCount: true).Verdict);
+        Assert.Equal("pass", new FidelityCheck("d", 190, 175, 0.1, IsCount: true).Verdict);
+        Assert.Equal("pass", new FidelityCheck("d", 1000, 1090, 0.1, IsCount: true).Verdict);
+        Assert.Equal("fail", new FidelityCheck("d", 1000, 1110, 0.1, IsCount: true).Verdict);
+        Assert.Equal("reported", new FidelityCheck("d", 1000, 5000, null).Verdict);
+    }
+
+    [Fact]
+    public void a_model_that_changes_nothing_fails_the_free_page_check_on_churn()
+    {
+        // The end state a no-op model would report is the start snapshot's: 1 % must tell it from the kernel's end state.
+        string root = TestPaths.Sample("churn");
+        var start = MachineSnapshot.Load(Path.Combine(root, "snapshot-start")).Zoneinfo!.Single(z => z.Name == "Normal");
+        var end = MachineSnapshot.Load(Path.Combine(root, "snapshot-end")).Zoneinfo!.Single(z => z.Name == "Normal");
+        var noop = new FidelityCheck("free_pages_Normal", end.Free, start.Free, new ReplayOptions().FreePagesTolerance);
+        Assert.Equal("fail", noop.Verdict);
+        Assert.Equal("pass", Replay("churn").Fidelity.Single(x => x.Name == "free_pages_Normal").Verdict);
+    }
+
+    [Fact]
+    public void checks_say_whether_the_trace_informed_the_model()
+    {
+        var f = Replay("qemu-6.1").Fidelity.ToDictionary(x => x.Name);
+        // 6.1: the start counts come from the first traced drain, so both counts are in-sample; free pages are predicted.
+        Assert.Equal(FidelityBasis.InSample, f["mm_page_pcpu_drain"].Basis);
+        Assert.Equal(FidelityBasis.InSample, f["mm_page_alloc_zone_locked"].Basis);
+        Assert.Equal(FidelityBasis.InSample, f["pcp_count_DMA32_cpu0"].Basis);
+        Assert.Equal(FidelityBasis.Prediction, f["free_pages_DMA32"].Basis);
+        Assert.Equal(FidelityBasis.Prediction, f["free_blocks_distance_DMA32"].Basis);
+        // 6.12 tunes high itself: nothing anchors the start counts, so zone_locked is a prediction.
+        Assert.Equal(FidelityBasis.Prediction, Replay("qemu-6.12").Fidelity.Single(x => x.Name == "mm_page_alloc_zone_locked").Basis);
+    }
+
+    [Fact]
+    public void the_free_block_distance_is_half_the_l1_distance_of_the_shares()
+    {
+        var f = Replay("churn").Fidelity.Single(x => x.Name == "free_blocks_distance_Normal");
+        Assert.NotNull(f.Distance);
+        Assert.InRange(f.RelativeError, 0.0001, 0.10);
+        Assert.Equal(f.Distance!.Value, f.RelativeError);
     }
 
     [Fact]

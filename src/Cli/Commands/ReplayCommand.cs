@@ -205,8 +205,10 @@ static class ReplayCommand
         e.WriteLine("fidelity (noasi replay vs the trace):");
         foreach (var f in r.Fidelity)
         {
-            string verdict = f.WithinTolerance switch { true => "ok", false => $"OFF (> {f.Tolerance:P0})", null => "" };
-            e.WriteLine($"  {f.Name,-28} trace {f.Trace,12:N0}  model {f.Model,12:N0}  {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1") : "n/a"),8}  {verdict}");
+            string verdict = f.Verdict switch { "fail" => $"FAIL (> {f.Tolerance:P0})", "reported" => "", var v => v };
+            string basis = f.Basis == AsiTrace.Replay.Fidelity.FidelityBasis.InSample ? "  (in-sample)" : "";
+            string model = f.Distance is { } d ? $"distance {d,9:0.000}" : $"model {f.Model,12:N0}";
+            e.WriteLine($"  {f.Name,-28} trace {f.Trace,12:N0}  {model}  {(double.IsFinite(f.RelativeError) ? f.RelativeError.ToString("P1") : "n/a"),8}  {verdict}{basis}");
         }
         // Policies side by side: the metrics that tell them apart.
         Metric[] rows =

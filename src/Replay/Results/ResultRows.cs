@@ -17,6 +17,10 @@ public sealed class FidelityRow
     public double RelativeError { get; set; }
     public double? Tolerance { get; set; }
     public bool? WithinTolerance { get; set; }
+    /// <summary>pass, fail, vacuous (the check could not fail) or reported (no target).</summary>
+    public string Verdict { get; set; } = "";
+    /// <summary>prediction, or in-sample when the model was seeded or anchored with the trace's own figure.</summary>
+    public string Basis { get; set; } = "";
     public string Note { get; set; } = "";
 }
 

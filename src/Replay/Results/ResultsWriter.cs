@@ -1,3 +1,4 @@
+using AsiTrace.Replay.Fidelity;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parquet;
@@ -25,8 +26,10 @@ public static class ResultsWriter
     public static List<FidelityRow> Fidelity(ReplayResult r) => r.Fidelity.Select(f => new FidelityRow
     {
         Check = f.Name, Trace = f.Trace, Model = f.Model, RelativeError = f.RelativeError, Tolerance = f.Tolerance,
-        WithinTolerance = f.WithinTolerance, Note = f.Note,
+        WithinTolerance = f.WithinTolerance, Verdict = f.Verdict, Basis = BasisName(f.Basis), Note = f.Note,
     }).ToList();
+
+    public static string BasisName(FidelityBasis b) => b == FidelityBasis.InSample ? "in-sample" : "prediction";
 
     public static async Task WriteTotalsAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Totals(r), s, Options);
 
@@ -69,6 +72,8 @@ public static class ResultsWriter
         {
             var o = new JsonObject { ["trace"] = JsonNumber(f.Trace), ["model"] = JsonNumber(f.Model) };
             if (f.Tolerance is { } t) { o["tolerance"] = t; o["within_tolerance"] = f.WithinTolerance; }
+            o["verdict"] = f.Verdict;
+            o["basis"] = BasisName(f.Basis);
             fidelity[f.Name] = o;
         }
         var anomalies = new JsonObject();
