@@ -14,9 +14,9 @@ public static class SpanNumber
         {
             uint d = (uint)(b - '0');
             if (d > 9) return false;
-            ulong nv = v * 10 + d;
-            if (nv < v) return false;
-            v = nv;
+            // v * 10 + d wraps without ever looking smaller than v (30000000000000000000 did): check before multiplying.
+            if (v > (ulong.MaxValue - d) / 10) return false;
+            v = v * 10 + d;
         }
         return true;
     }
