@@ -9,6 +9,20 @@ public class ReplayCliTests
     // As a user runs it: a separate process (tests run in parallel; redirecting this process's console would race).
     static (int Code, string Out, string Err) Run(params string[] args) => CliTests.Run(args);
 
+    [Theory]
+    [InlineData("--knob", "MermapWindowPages=0", "MermapWindowPages")]
+    [InlineData("--knob", "MermapSlots=99999999", "MermapSlots")]
+    [InlineData("--interval", "99999999999999999999s", "--interval")]
+    [InlineData("--interval", "400d", "--interval")]
+    public void settings_that_would_hang_the_replay_are_usage_errors(string option, string value, string named)
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "results");
+        var (code, _, err) = Run("replay", TestPaths.Sample("dd-cat"), "-o", outDir, option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(named, err);
+        Assert.False(Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any());
+    }
+
     [Fact]
     public void replay_json_has_the_contract_shape_and_the_results_read_in_duckdb()
     {

@@ -192,6 +192,8 @@ static class ReplayCommand
                 // "ms" must not be read as "m" + "s": the longer units come first in the list only where needed.
                 if (unit == "s" && (text.EndsWith("ms") || text.EndsWith("us") || text.EndsWith("ns"))) continue;
                 if (unit == "m" && text.EndsWith("ms")) continue;
+                // Past a year of trace time an interval is a typo, and past 2^63 ns the cast would wrap negative.
+                if (v * mult > 365 * 24 * 3600e9) return false;
                 ns = (long)(v * mult);
                 return true;
             }

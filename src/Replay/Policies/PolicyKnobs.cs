@@ -71,9 +71,24 @@ public sealed record PolicyKnobs
             : prop.PropertyType.IsEnum
             ? (Enum.TryParse(prop.PropertyType, value, ignoreCase: true, out var ev) && Enum.IsDefined(prop.PropertyType, ev!) ? ev!
                 : throw new FormatException($"--knob {prop.Name}: '{value}' is not one of {string.Join(", ", Enum.GetNames(prop.PropertyType))}"))
-            : (int.TryParse(value, out int i) && i >= 0 ? i : throw new FormatException($"--knob {prop.Name}: '{value}' is not a non-negative integer"));
+            : ParseCount(prop.Name, value);
         var copy = this with { };
         prop.SetValue(copy, parsed);
         return copy;
+    }
+
+    /// <summary>Knobs that count pages, pageblocks or slots and mean nothing at 0 (a 0-page mermap window never
+    /// fits a copy, and the replay would wait for one forever).</summary>
+    static readonly HashSet<string> AtLeastOne = new(StringComparer.Ordinal)
+        { nameof(FlipPageblocks), nameof(SensitiveFlushBatch), nameof(RfcUnmapBatch), nameof(MermapWindowPages), nameof(MermapSlots) };
+
+    /// <summary>A bound no knob needs to pass: 2^20 pageblocks is 2 TiB, 2^20 pages a 4 GiB window.</summary>
+    const int MaxCount = 1 << 20;
+
+    static int ParseCount(string name, string value)
+    {
+        int min = AtLeastOne.Contains(name) ? 1 : 0;
+        return int.TryParse(value, out int i) && i >= min && i <= MaxCount ? i
+            : throw new FormatException($"--knob {name}: '{value}' is not an integer from {min} to {MaxCount:N0}");
     }
 }
