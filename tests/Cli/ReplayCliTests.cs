@@ -14,6 +14,13 @@ public class ReplayCliTests
     [InlineData("--knob", "MermapSlots=99999999", "MermapSlots")]
     [InlineData("--interval", "99999999999999999999s", "--interval")]
     [InlineData("--interval", "400d", "--interval")]
+    [InlineData("--policy", "", "--policy")]
+    [InlineData("--policy", ",,,", "--policy")]
+    [InlineData("--policy", "noasi,,asi-rfc", "--policy")]
+    [InlineData("--policy", "nosuch", "unknown policy 'nosuch'")]
+    [InlineData("--cost", "Zero4K=NaN", "--cost 'Zero4K=NaN'")]
+    [InlineData("--cost", "Zero4K=-5", "--cost 'Zero4K=-5'")]
+    [InlineData("--cost", "Zero4K=Infinity", "--cost 'Zero4K=Infinity'")]
     public void settings_that_would_hang_the_replay_are_usage_errors(string option, string value, string named)
     {
         string outDir = Path.Combine(TestPaths.TempDir(), "results");

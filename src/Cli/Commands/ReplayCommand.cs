@@ -51,16 +51,10 @@ static class ReplayCommand
                 return ExitCodes.Usage;
             }
             if (pr.GetValue(cpus) is < 1 or > 8192) { Console.Error.WriteLine("asitrace: --cpus must be between 1 and 8192"); return ExitCodes.Usage; }
-            var policies = (pr.GetValue(policy) ?? PolicySpec.DefaultList).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var specs = new List<PolicySpec>();
-            foreach (var p in policies)
+            if (!PolicySpec.TryParseList(pr.GetValue(policy) ?? PolicySpec.DefaultList, out var specs, out string policyError))
             {
-                if (!PolicySpec.TryParse(p, out var ps))
-                {
-                    Console.Error.WriteLine($"asitrace: unknown policy '{p}'; policies: {string.Join(", ", PolicySpec.KindNames)}, each optionally with +mermap");
-                    return ExitCodes.Usage;
-                }
-                if (!specs.Contains(ps)) specs.Add(ps);
+                Console.Error.WriteLine($"asitrace: {policyError}");
+                return ExitCodes.Usage;
             }
             if (pr.GetValue(placement) == "trace")
             {
@@ -166,9 +160,10 @@ static class ReplayCommand
             foreach (var p in pairs)
             {
                 int eq = p.IndexOf('=');
-                if (eq <= 0 || !double.TryParse(p[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v))
-                { error = $"--cost '{p}': expected NAME=NUMBER"; return false; }
-                model = model.WithOverrides($"{{\"{p[..eq]}\": {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}");
+                if (eq <= 0 || !double.TryParse(p[(eq + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+                    || !double.IsFinite(v) || v < 0)
+                { error = $"--cost '{p}': expected NAME=NUMBER, a finite number of 0 or more"; return false; }
+                model = model.WithOverrides(new System.Text.Json.Nodes.JsonObject { [p[..eq].Trim()] = v }.ToJsonString());
             }
             return true;
         }

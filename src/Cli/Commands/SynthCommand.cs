@@ -67,11 +67,10 @@ static class SynthCommand
             return ExitCodes.Usage;
         }
         string name = spec[..eq];
-        var specs = new List<PolicySpec>();
-        foreach (var p in (policyList ?? PolicySpec.DefaultList).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        if (!PolicySpec.TryParseList(policyList ?? PolicySpec.DefaultList, out var specs, out string policyError))
         {
-            if (!PolicySpec.TryParse(p, out var ps)) { Console.Error.WriteLine($"asitrace: unknown policy '{p}'"); return ExitCodes.Usage; }
-            specs.Add(ps);
+            Console.Error.WriteLine($"asitrace: {policyError}");
+            return ExitCodes.Usage;
         }
         List<ClassifyRule> rules;
         try { rules = classify.Select(ClassifyRule.Parse).ToList(); }

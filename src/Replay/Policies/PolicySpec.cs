@@ -39,4 +39,19 @@ public sealed record PolicySpec(PolicyKind Kind, bool Mermap = false)
         spec = new PolicySpec((PolicyKind)i, mermap);
         return true;
     }
+
+    /// <summary>A <c>--policy</c> list: comma-separated names, each known, none empty, duplicates dropped.</summary>
+    public static bool TryParseList(string text, out List<PolicySpec> specs, out string error)
+    {
+        specs = new List<PolicySpec>();
+        error = "";
+        foreach (var raw in text.Split(','))
+        {
+            string p = raw.Trim();
+            if (p.Length == 0) { error = $"--policy '{text}': an empty policy name; policies: {string.Join(", ", KindNames)}, each optionally with +mermap"; return false; }
+            if (!TryParse(p, out var ps)) { error = $"unknown policy '{p}'; policies: {string.Join(", ", KindNames)}, each optionally with +mermap"; return false; }
+            if (!specs.Contains(ps)) specs.Add(ps);
+        }
+        return true;
+    }
 }
