@@ -32,6 +32,43 @@ public static class Program
             Console.Error.WriteLine("Try 'asitrace --help'.");
             return ExitCodes.Usage;
         }
-        return parse.Invoke();
+        if (EmptyOutputPath(args) is { } opt)
+        {
+            Console.Error.WriteLine($"asitrace: {opt} '': an output path cannot be empty");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex)
+        {
+            var (code, line) = Unexpected(ex);
+            Console.Error.WriteLine(line);
+            return code;
+        }
+    }
+
+    /// <summary>An exception no command handled, as one line and an exit code: an I/O failure is still exit 4 (the
+    /// file system refused, whichever command met it); anything else is a defect in asitrace, exit 70, never 1.</summary>
+    public static (int Code, string Line) Unexpected(Exception ex)
+    {
+        if (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerExceptions[0];
+        string message = ex.Message.ReplaceLineEndings(" ");
+        if (ex is IOException or UnauthorizedAccessException) return (ExitCodes.IoError, $"asitrace: {message}");
+        var site = new System.Diagnostics.StackTrace(ex).GetFrames()
+            .FirstOrDefault(f => f.GetMethod()?.DeclaringType?.Namespace?.StartsWith("AsiTrace", StringComparison.Ordinal) == true)?.GetMethod();
+        return (ExitCodes.Internal, $"asitrace: internal error: {ex.GetType().Name}: {message}"
+            + (site is null ? "" : $" (in {site.DeclaringType?.Name}.{site.Name})") + "; please report it with the command line");
+    }
+
+    /// <summary>The output option given an empty value, if any: <c>-o ''</c> would otherwise reach the file system.</summary>
+    static string? EmptyOutputPath(string[] args)
+    {
+        for (int i = 0; i + 1 < args.Length; i++)
+            if (args[i] is "-o" or "--output" && args[i + 1].Length == 0) return args[i];
+        foreach (var a in args)
+            if ((a.StartsWith("--output=", StringComparison.Ordinal) && a.Length == "--output=".Length)) return "--output";
+        return null;
     }
 }
