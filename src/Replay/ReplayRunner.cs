@@ -201,6 +201,7 @@ public static class ReplayRunner
             if (run == runs[0]) foreach (var (k, v) in e.Mix.ToDictionary()) result.Mix[k] = v;
             if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
             if (e.Counters.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.Counters.ModelFailures;
+            if (e.Counters.FreesOfPagesNotHeld > 0) result.Anomalies[$"model_frees_of_pages_not_held_{e.Name}"] = e.Counters.FreesOfPagesNotHeld;
             if (run == runs[0])
             {
                 // The trace's kernel entries did not add up; the replay went on (docs/model.md §8.7).

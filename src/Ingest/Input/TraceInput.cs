@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace AsiTrace.Ingest.Input;
 
 /// <summary>
@@ -49,13 +47,12 @@ public sealed class TraceInput : IDisposable
         int m = ReadFully(raw, magic);
         Stream content = new PeekableStream(magic, m, raw);
         string? compression = null;
-        if (m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) { compression = "gzip"; content = new GZipStream(content, CompressionMode.Decompress); }
-        else if (m >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) { compression = "zstd"; content = new ZstdSharp.DecompressionStream(content); }
+        if (m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) { compression = "gzip"; content = DecompressingStream.Gzip(name, content); }
+        else if (m >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) { compression = "zstd"; content = DecompressingStream.Zstd(name, content); }
         var head = new byte[PeekSize];
         int n;
         try { n = ReadFully(content, head); }
-        catch (InvalidDataException e) { raw.Dispose(); throw new InvalidTraceException(name, "byte 0", $"corrupt {compression} data: {e.Message}"); }
-        catch (ZstdSharp.ZstdException e) { raw.Dispose(); throw new InvalidTraceException(name, "byte 0", $"corrupt zstd data: {e.Message}"); }
+        catch (InvalidTraceException) { raw.Dispose(); throw; }
         return new TraceInput(name, compression, length, raw, new PeekableStream(head, n, content), head.AsMemory(0, n));
     }
 

@@ -101,6 +101,14 @@ public sealed partial class BuddyZone
     public long NrFree(int order) => _nrFree[order];
     public bool IsFreeHead(long pfn, out int order) { order = InZone(pfn) ? FreeOrderOf(Idx(pfn)) : -1; return order >= 0; }
 
+    /// <summary>Every free block: head pfn and order.</summary>
+    public IEnumerable<(long Pfn, int Order)> FreeBlocks()
+    {
+        for (int o = 0; o <= _maxOrder; o++)
+            for (int t = 0; t < Freetype.Count; t++)
+                for (int i = _head[o, t]; i >= 0; i = _links.Next(i)) yield return (StartPfn + i, o);
+    }
+
     /// <summary>Free blocks on <c>free_list[ft]</c> at <paramref name="order"/>, head first.</summary>
     public List<long> FreeList(int order, Freetype ft)
     {

@@ -292,6 +292,13 @@ public sealed class PerCpuPages
     }
 
     /// <summary><c>drain_pages_zone()</c>: everything back to the buddy.</summary>
+    /// <summary>Every block on this CPU's lists: head pfn and order.</summary>
+    public IEnumerable<(long Pfn, int Order)> Blocks()
+    {
+        for (int l = 0; l < NrPcpLists; l++)
+            for (int k = 0; k < _lists[l].Count; k++) yield return (_lists[l][k], PindexOrder(l));
+    }
+
     public void DrainAll()
     {
         while (Count > 0) FreePcppagesBulk(Math.Max(Count, Batch << ScaleMax), 0);
@@ -313,6 +320,7 @@ sealed class PfnDeque
         _a = b; _head = 0;
     }
 
+    public long this[int k] => _a[(_head + k) & Mask];
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddFirst(long v) { if (_count == _a.Length) Grow(); _head = (_head - 1) & Mask; _a[_head] = v; _count++; }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

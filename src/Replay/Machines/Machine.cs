@@ -50,7 +50,10 @@ public sealed class Machine : IRequestSink
     // The 4-level vmemmap base (Documentation/arch/x86/x86_64/mm.rst); 64 bytes of struct page per frame.
     const ulong VmemmapBase = 0xffff_ea00_0000_0000UL;
     const int StructPageBytes = 64;
-    readonly byte[] _pageClass;          // per pfn: class + 1 of the allocation holding it (0: free or older)
+    // Per pfn: class + 1 of the allocation holding it, HeldBeforeTrace for pages the model held when the replay began,
+    // 0 for pages the model does not hold (free, on a pcp list, or queued to be freed).
+    readonly byte[] _pageClass;
+    const byte HeldBeforeTrace = 0xFF;
     readonly CpaTotals _cpaDirect, _cpaRestricted;
     readonly FlushCounters _flushBase;
     readonly (CostConstant Constant, double Count)[] _transition;   // one asi_exit + asi_enter with the runtime's flushes
@@ -75,6 +78,7 @@ public sealed class Machine : IRequestSink
         DirectMap = DirectMap.Build(ram, new DirectMapOptions { Global = !IsAsi });
         if (IsAsi) Restricted = DirectMap.Build(ram, new DirectMapOptions { Restricted = true });
         _pageClass = new byte[pfnLimit];
+        MarkHeldPages(allocator, _pageClass);
         policy.Start(this);
         MapVmemmap(DirectMap.Tables, pfnLimit, global: !IsAsi);
         if (Restricted is not null) MapVmemmap(Restricted.Tables, pfnLimit, global: false);
@@ -88,6 +92,23 @@ public sealed class Machine : IRequestSink
         _cpaRestricted = new CpaTotals(this, Restricted);
         _flushBase = Tlb.Counters.Copy();
         if (spec.Mermap || policy.Layout == FreetypeLayout.Unmapped) _mermap = new Mermap(Math.Max(cpus, 1), knobs.MermapWindowPages);
+    }
+
+    /// <summary>Every page the allocator model does not have free (on a free list or a pcp list) is held.</summary>
+    static void MarkHeldPages(PageAllocator allocator, byte[] pageClass)
+    {
+        Array.Fill(pageClass, HeldBeforeTrace);
+        void Clear(long pfn, int order)
+        {
+            long end = Math.Min(pfn + (1L << order), pageClass.Length);
+            if (pfn >= 0 && pfn < end) pageClass.AsSpan((int)pfn, (int)(end - pfn)).Clear();
+        }
+        foreach (var z in allocator.Zones)
+        {
+            if (z is null) continue;
+            foreach (var (pfn, order) in z.Buddy.FreeBlocks()) Clear(pfn, order);
+            foreach (var pcp in z.Pcp) foreach (var (pfn, order) in pcp.Blocks()) Clear(pfn, order);
+        }
     }
 
     /// <summary>The vmemmap (64-byte <c>struct page</c> per frame) mapped with 2 MiB leaves, as <c>vmemmap_populate</c> does.</summary>
@@ -121,6 +142,7 @@ public sealed class Machine : IRequestSink
         var pfn = new Pfn(placed);
         long n = 1L << r.Order;
         Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
+       
         _pageClass.AsSpan((int)Math.Min(placed, int.MaxValue), (int)n).Fill((byte)(r.Class + 1));
         bool zero = (r.Gfp & (ulong)Gfp.Zero) != 0;
         // A user page allocated without __GFP_ZERO and not for the page cache is filled by copying another page:
@@ -148,12 +170,26 @@ public sealed class Machine : IRequestSink
     {
         long n = 1L << r.Order;
         _lastCpu = r.Cpu;
+        // free_pages_prepare() refuses a page that is not in use (bad_page()): a second free of one page, or a block not
+        // aligned to its order, would corrupt the buddy lists. The request stream is consistent by construction
+        // (RequestReconstructor); this holds the model even if it is not.
+        if ((modelPfn & (n - 1)) != 0 || modelPfn < 0 || modelPfn + n > _pageClass.Length || !AllHeld(modelPfn, n))
+        {
+            Counters.FreesOfPagesNotHeld++;
+            return;
+        }
         var pfn = new Pfn(modelPfn);
         Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
         byte stored = _pageClass[modelPfn];
-        var cls = stored == 0 ? (Sensitivity?)null : (Sensitivity)(stored - 1);
+        var cls = stored == HeldBeforeTrace ? (Sensitivity?)null : (Sensitivity)(stored - 1);
         _pageClass.AsSpan((int)modelPfn, (int)n).Clear();
         if (Policy.OnFree(this, in r, pfn, n, cls) && !TracePlacement) Allocator.Free(r.Cpu, modelPfn, r.Order);
+    }
+
+    bool AllHeld(long pfn, long n)
+    {
+        if (n == 1) return _pageClass[pfn] != 0;
+        return !_pageClass.AsSpan((int)pfn, (int)n).Contains((byte)0);
     }
 
     public void Observe(in TraceEvent e)

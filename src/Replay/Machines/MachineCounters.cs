@@ -13,6 +13,8 @@ public sealed class MachineCounters
 
     /// <summary>Requests the allocator model could not place.</summary>
     public long ModelFailures;
+    /// <summary>Frees of pages this model does not hold allocated (or of a block not aligned to its order), refused.</summary>
+    public long FreesOfPagesNotHeld;
     public long BytesZeroed;
     /// <summary>Pages cleared because their pageblock became nonsensitive.</summary>
     public long PagesZeroedForFlip;

@@ -18,11 +18,14 @@ public sealed class RequestReconstructor
     RequestBatch _batch;
     int _event;
     readonly IPfnSet? _preexisting;
-    readonly HashSet<long> _preexistingFreed = new();
+    readonly SparsePfnBits _preexistingFreed = new();
     // Live allocations by head pfn: slot + 1 (0: none).
     readonly SparsePfnMap<int> _liveByHead = new();
     // Pages inside live allocations: most allocations are of pages nobody holds, and this answers that in one lookup.
     readonly SparsePfnBits _livePages = new();
+    // Pages inside the span of a live allocation, freed or not: spans never overlap, so a live page in a span is that
+    // allocation's.
+    readonly SparsePfnBits _slotPages = new();
     // Live allocations in slots: head pfn, order, pages not yet freed, request id. Where each model put them is the
     // players' business (RequestPlayer), so one reconstruction can feed models on other threads.
     long[] _head = new long[1024], _remaining = new long[1024], _id = new long[1024];
@@ -144,11 +147,16 @@ public sealed class RequestReconstructor
         int order = e.Has(EventFields.Order) ? e.Order : 0;
         if (order > 20) { Count("implausible_order"); return; }
         long pfn = (long)e.Pfn;
-        // An allocation of pages the replay holds as live: their free was lost. Release the old allocation first.
-        if (FindLive(pfn, out int stale))
+        // The buddy allocator hands out naturally aligned blocks only: anything else is a corrupt event.
+        if ((pfn & ((1L << order) - 1)) != 0) { Count("misaligned_allocation"); return; }
+        // An allocation of pages the replay holds as live: their free was lost. Release every old allocation they overlap
+        // first, so no model ever holds one page for two allocations.
+        if (_slotPages.AnyInRange(pfn, 1L << order))
         {
-            Count("alloc_of_live_pfn");
-            ReleaseWhole(stale);
+            // Pages of an older allocation, live or freed in part since: one page never belongs to two allocations.
+            if (_livePages.AnyInRange(pfn, 1L << order)) Count("alloc_of_live_pfn");
+            for (long p = pfn, end = pfn + (1L << order); p < end; p++)
+                if (FindSlot(p, out int stale)) ReleaseWhole(stale);
         }
         ulong gfp = e.Has(EventFields.Gfp) ? e.Gfp : 0;
         int mt = e.Has(EventFields.Migratetype) && e.Migratetype >= 0 ? e.Migratetype
@@ -165,6 +173,7 @@ public sealed class RequestReconstructor
         a.Id = Allocations; a.Class = cls; a.Reason = why;
         _liveByHead.Set(pfn, slot + 1);
         _livePages.SetRange(pfn, 1L << order, true);
+        _slotPages.SetRange(pfn, 1L << order, true);
         _awaitingTwin.SetRange(pfn, 1L << order, false);
         Allocations++;
     }
@@ -204,19 +213,37 @@ public sealed class RequestReconstructor
                 Count("free_order_exceeds_allocation");
                 pages = (1L << _order[slot]) - offset;
                 order = 63 - (int)ulong.LeadingZeroCount((ulong)pages);
+                pages = 1L << order;
             }
-            ref var a = ref Emit(RequestOp.Free);
-            a.Slot = slot; a.Pfn = pfn; a.Order = (byte)order; a.Id = _id[slot]; a.Offset = offset;
-            _remaining[slot] -= pages;
-            _livePages.SetRange(pfn, pages, false);
-            if (_remaining[slot] <= 0) Retire(slot);
+            if ((offset & (pages - 1)) != 0 || !AllLive(pfn, pages))
+            {
+                // A piece not aligned to its own order, or one overlapping pages already freed (a lost allocation
+                // and free in between): the buddy allocator only takes naturally aligned blocks of pages that are in
+                // use (__free_one_page() would corrupt its lists, the kernel reports bad_page()). Free the pages of
+                // the range that are still live one by one.
+                Count("free_of_misaligned_or_freed_pages");
+                for (long k = 0; k < pages; k++)
+                    if (_livePages.Contains(pfn + k)) EmitFree(slot, pfn + k, 0, offset + k, 1);
+                Frees++;
+                return;
+            }
+            EmitFree(slot, pfn, order, offset, pages);
             Frees++;
             return;
         }
-        if (_preexisting is not null && _preexisting.Contains(pfn) && _preexistingFreed.Add(pfn))
+        if (_preexisting is not null && _preexisting.Contains(pfn))
         {
-            ref var a = ref Emit(RequestOp.FreePreexisting);
-            a.Pfn = pfn; a.Order = (byte)order;
+            // Pages allocated before the trace, freed once each at their traced pfn (every model holds them allocated
+            // from the start). Only pages that are still so go to the models: one block when the whole naturally
+            // aligned range is, otherwise page by page (a range reaching into pages freed already, or allocated by the
+            // trace since).
+            long pages = 1L << order;
+            if ((pfn & (pages - 1)) == 0 && AllPreexisting(pfn, pages)) EmitPreexisting(pfn, order);
+            else
+            {
+                Count("free_of_misaligned_or_freed_pages");
+                for (long k = 0; k < pages; k++) if (AllPreexisting(pfn + k, 1)) EmitPreexisting(pfn + k, 0);
+            }
             PreexistingFrees++;
             Frees++;
             return;
@@ -230,10 +257,46 @@ public sealed class RequestReconstructor
         Frees++;
     }
 
+    void EmitFree(int slot, long pfn, int order, long offset, long pages)
+    {
+        ref var a = ref Emit(RequestOp.Free);
+        a.Slot = slot; a.Pfn = pfn; a.Order = (byte)order; a.Id = _id[slot]; a.Offset = offset;
+        _remaining[slot] -= pages;
+        _livePages.SetRange(pfn, pages, false);
+        if (_remaining[slot] <= 0) Retire(slot);
+    }
+
+    bool AllPreexisting(long pfn, long pages)
+    {
+        for (long k = 0; k < pages; k++)
+            if (!_preexisting!.Contains(pfn + k) || _preexistingFreed.Contains(pfn + k) || _livePages.Contains(pfn + k)) return false;
+        return true;
+    }
+
+    void EmitPreexisting(long pfn, int order)
+    {
+        _preexistingFreed.SetRange(pfn, 1L << order, true);
+        ref var a = ref Emit(RequestOp.FreePreexisting);
+        a.Pfn = pfn; a.Order = (byte)order;
+    }
+
+    bool AllLive(long pfn, long pages)
+    {
+        for (long k = 0; k < pages; k++) if (!_livePages.Contains(pfn + k)) return false;
+        return true;
+    }
+
     /// <summary>The live allocation whose pages include <paramref name="pfn"/>: its head is <paramref name="pfn"/> with low bits cleared.</summary>
     bool FindLive(long pfn, out int slot)
     {
         if (!_livePages.Contains(pfn)) { slot = -1; return false; }
+        return FindSlot(pfn, out slot);
+    }
+
+    /// <summary>The live allocation whose span includes <paramref name="pfn"/>, whether or not that page is freed yet.</summary>
+    bool FindSlot(long pfn, out int slot)
+    {
+        if (!_slotPages.Contains(pfn)) { slot = -1; return false; }
         for (int k = 0; k <= 20; k++)
         {
             long head = pfn & ~((1L << k) - 1);
@@ -261,6 +324,7 @@ public sealed class RequestReconstructor
     void Retire(int slot)
     {
         _livePages.SetRange(_head[slot], 1L << _order[slot], false);
+        _slotPages.SetRange(_head[slot], 1L << _order[slot], false);
         _liveByHead.Set(_head[slot], 0);
         _freeSlots.Push(slot);
     }
