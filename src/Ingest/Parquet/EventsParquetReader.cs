@@ -31,6 +31,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
     byte?[] _tlbReason = []; long?[] _tlbPages = []; int?[] _prevPid = []; int?[] _nextPid = []; long?[] _prevState = [];
     ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = []; long?[] _bytes = [];
     readonly Dictionary<string, int> _commIds = new(StringComparer.Ordinal);
+    readonly Dictionary<string, global::Parquet.Schema.DataField> _fileFields = new(StringComparer.Ordinal);
     // Files this tool wrote are decoded by OwnPageDecoder (EventsParquetReader.Fast.cs).
     readonly bool _fast;
 
@@ -43,26 +44,71 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         _name = name;
         try
         {
+            CheckFooterLength(stream, name);
             _reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
         }
+        catch (InvalidTraceException) { stream.Dispose(); throw; }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             stream.Dispose();
             throw new InvalidTraceException(name, "footer", $"not a readable Parquet file: {e.Message}");
         }
-        var fields = _reader.Schema.GetDataFields();
-        if (!fields.Any(f => f.Name == "ts_ns") || !fields.Any(f => f.Name == "kind"))
+        try
+        {
+            // A schema Parquet.Net cannot build (float16, a map without a value, an unannotated repeated field, an
+            // unknown physical type) throws here, not in CreateAsync.
+            var fields = _reader.Schema.GetDataFields();
+            if (!fields.Any(f => f.Name == "ts_ns") || !fields.Any(f => f.Name == "kind"))
+                throw new InvalidTraceException(name, "schema", "Parquet file is not an asitrace events file (no ts_ns/kind columns)");
+            CheckColumnTypes(fields, name);
+            foreach (var f in fields) _fileFields.TryAdd(f.Name, f);
+            MetadataCodec.Decode(_reader.CustomMetadata, Metadata, Stats);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
             stream.Dispose();
-            throw new InvalidTraceException(name, "schema", "Parquet file is not an asitrace events file (no ts_ns/kind columns)");
+            if (e is InvalidTraceException) throw;
+            throw new InvalidTraceException(name, e is MetadataCodec.InvalidMetadataException ? "key-value metadata" : "schema",
+                e is MetadataCodec.InvalidMetadataException ? e.Message : $"a schema this reader cannot use: {e.GetType().Name}: {e.Message}");
         }
-        MetadataCodec.Decode(_reader.CustomMetadata, Metadata, Stats);
         _fast = allowOwnDecoder && _reader.Metadata?.CreatedBy == "asitrace" && stream.CanSeek && BitConverter.IsLittleEndian
             && Environment.GetEnvironmentVariable("ASITRACE_PARQUET_NET") is null;
         Metadata.Inputs.Clear();
         Metadata.Inputs.Add(name);
         foreach (var rg in _reader.RowGroups) TotalRows += rg.RowCount;
+    }
+
+    /// <summary>Every events column the file has must have the type this reader reads it as (docs/formats.md §13);
+    /// optional or required either way.</summary>
+    static void CheckColumnTypes(global::Parquet.Schema.DataField[] fields, string name)
+    {
+        foreach (var ours in EventsSchema.SchemaWithCallSite.GetDataFields())
+        {
+            var theirs = fields.FirstOrDefault(f => f.Path.Equals(ours.Path));
+            if (theirs is null) continue;
+            if (theirs.ClrType != ours.ClrType || theirs.IsArray)
+                throw new InvalidTraceException(name, $"column '{ours.Name}'",
+                    $"is {Describe(theirs)}; an events file has {Describe(ours)} (write it with `asitrace ingest`, or cast the column to that type)");
+        }
+        static string Describe(global::Parquet.Schema.DataField f) =>
+            (f.IsArray ? "a list of " : "") + (f.IsNullable ? "optional " : "required ") + f.ClrType.Name;
+    }
+
+    /// <summary>The footer's length (the 4 bytes before the closing "PAR1") must fit in the file: Parquet.Net allocates
+    /// it before reading, so a hostile length would exhaust memory.</summary>
+    static void CheckFooterLength(Stream stream, string name)
+    {
+        if (!stream.CanSeek) return;
+        long length = stream.Length;
+        if (length < 12) throw new InvalidTraceException(name, "byte 0", $"{length} bytes is too short for a Parquet file");
+        Span<byte> tail = stackalloc byte[8];
+        stream.Seek(length - 8, SeekOrigin.Begin);
+        stream.ReadExactly(tail);
+        stream.Seek(0, SeekOrigin.Begin);
+        uint footer = BinaryPrimitives.ReadUInt32LittleEndian(tail);
+        if (!tail[4..].SequenceEqual("PAR1"u8)) throw new InvalidTraceException(name, $"byte {length - 4}", "no closing PAR1 magic: not a Parquet file, or truncated");
+        if (footer > length - 12) throw new InvalidTraceException(name, $"byte {length - 8}", $"footer length {footer} exceeds the file ({length} bytes)");
     }
 
     public static EventsParquetReader Open(string path)
@@ -128,7 +174,11 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         while (_pos == _rows)
         {
             if (_rowGroup + 1 >= _reader.RowGroupCount) return false;
-            LoadRowGroup(++_rowGroup);
+            try { LoadRowGroup(++_rowGroup); }
+            catch (Exception e) when (e is not InvalidTraceException and not OutOfMemoryException)
+            {
+                throw new InvalidTraceException(_name, $"row group {_rowGroup}", $"cannot read columns: {e.GetType().Name}: {e.Message}");
+            }
         }
         return true;
     }
@@ -147,14 +197,12 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _bytes, n); Ensure(ref _callSite, n);
         try
         {
-            rg.ReadAsync(EventsSchema.TsNs, _ts.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
-            rg.ReadAsync(EventsSchema.Cpu, _cpu.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
-            rg.ReadAsync(EventsSchema.Kind, _kind.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
+            Required(rg, EventsSchema.TsNs, _ts, n, index);
+            Required(rg, EventsSchema.Cpu, _cpu, n, index);
+            Strings(rg, EventsSchema.Kind, _kind, n);
             Col(rg, EventsSchema.Pid, _pid, n);
-            if (rg.ColumnExists(EventsSchema.Comm)) rg.ReadAsync(EventsSchema.Comm, _comm.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
-            else Array.Clear(_comm, 0, n);
-            if (rg.ColumnExists(EventsSchema.CallSite)) rg.ReadAsync(EventsSchema.CallSite, _callSite.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
-            else Array.Clear(_callSite, 0, n);
+            Strings(rg, EventsSchema.Comm, _comm, n);
+            Strings(rg, EventsSchema.CallSite, _callSite, n);
             Col(rg, EventsSchema.Pfn, _pfn, n); Col(rg, EventsSchema.Order, _order, n); Col(rg, EventsSchema.Gfp, _gfp, n);
             Col(rg, EventsSchema.Migratetype, _mt, n); Col(rg, EventsSchema.PercpuRefill, _refill, n);
             Col(rg, EventsSchema.FallbackOrder, _fbOrder, n); Col(rg, EventsSchema.AllocMigratetype, _allocMt, n);
@@ -172,10 +220,28 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         BytesConsumed = _stream.CanSeek ? _stream.Position : BytesConsumed;
     }
 
-    static void Col<T>(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<T?> field, T?[] buf, int n) where T : struct
+    // Columns are read through the file's own fields: another writer (DuckDB, pyarrow) declares the same columns
+    // optional, and Parquet.Net reads a column through a field of other nullability wrongly, without an error.
+    void Col<T>(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<T?> ours, T?[] buf, int n) where T : struct
     {
-        if (rg.ColumnExists(field)) rg.ReadAsync(field, buf.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
+        if (_fileFields.TryGetValue(ours.Name, out var theirs)) rg.ReadAsync(theirs, buf.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult();
         else Array.Clear(buf, 0, n);
+    }
+
+    void Strings(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<string> ours, string?[] buf, int n)
+    {
+        if (_fileFields.TryGetValue(ours.Name, out var theirs)) rg.ReadAsync(theirs, buf.AsMemory(0, n)!, null, default).AsTask().GetAwaiter().GetResult();
+        else Array.Clear(buf, 0, n);
+    }
+
+    void Required<T>(ParquetRowGroupReader rg, global::Parquet.Schema.DataField<T> ours, T[] buf, int n, int rowGroup) where T : struct
+    {
+        var theirs = _fileFields[ours.Name];
+        if (!theirs.IsNullable) { rg.ReadAsync(theirs, buf.AsMemory(0, n), null, default).AsTask().GetAwaiter().GetResult(); return; }
+        var tmp = new T?[n];
+        rg.ReadAsync(theirs, tmp.AsMemory(), null, default).AsTask().GetAwaiter().GetResult();
+        for (int i = 0; i < n; i++)
+            buf[i] = tmp[i] ?? throw new InvalidTraceException(_name, $"row group {rowGroup} row {i}", $"column '{ours.Name}' is null");
     }
 
     static void Ensure<T>(ref T[] a, int n) { if (a.Length < n) a = new T[n]; }

@@ -53,26 +53,40 @@ public static class MetadataCodec
         if (d.TryGetValue(EventsSchema.KeyGfpTable, out var g)) meta.GfpTable = g;
         if (d.TryGetValue(EventsSchema.KeyCpus, out var cp) && int.TryParse(cp, CultureInfo.InvariantCulture, out int cpus)) meta.CpuCount = cpus;
         if (d.TryGetValue(EventsSchema.KeyTimestampsNs, out var ns)) meta.TimestampsAreNs = ns == "true";
-        if (d.TryGetValue(EventsSchema.KeyCounters, out var cj))
+        Json(d, EventsSchema.KeyCounters, JsonValueKind.Object, root =>
         {
-            using var doc = JsonDocument.Parse(cj);
-            foreach (var p in doc.RootElement.EnumerateObject())
+            foreach (var p in root.EnumerateObject())
                 stats.Add(p.Name, TraceStats.ParseSeverity(p.Value.GetProperty("severity").GetString() ?? "info"), p.Value.GetProperty("value").GetInt64());
-        }
-        if (d.TryGetValue(EventsSchema.KeyOtherEvents, out var oj))
+        });
+        Json(d, EventsSchema.KeyOtherEvents, JsonValueKind.Object, root =>
         {
-            using var doc = JsonDocument.Parse(oj);
-            foreach (var p in doc.RootElement.EnumerateObject()) stats.OtherEvents.Add(p.Name, p.Value.GetInt64());
-        }
-        if (d.TryGetValue(EventsSchema.KeyInputs, out var ij))
+            foreach (var p in root.EnumerateObject()) stats.OtherEvents.Add(p.Name, p.Value.GetInt64());
+        });
+        Json(d, EventsSchema.KeyInputs, JsonValueKind.Array, root =>
         {
-            using var doc = JsonDocument.Parse(ij);
-            foreach (var p in doc.RootElement.EnumerateArray()) meta.Inputs.Add(p.GetString() ?? "");
-        }
-        if (d.TryGetValue(EventsSchema.KeyNotes, out var nj))
+            foreach (var p in root.EnumerateArray()) meta.Inputs.Add(p.GetString() ?? "");
+        });
+        Json(d, EventsSchema.KeyNotes, JsonValueKind.Array, root =>
         {
-            using var doc = JsonDocument.Parse(nj);
-            foreach (var p in doc.RootElement.EnumerateArray()) meta.Notes.Add(p.GetString() ?? "");
+            foreach (var p in root.EnumerateArray()) meta.Notes.Add(p.GetString() ?? "");
+        });
+    }
+
+    /// <summary>Metadata that is not what this tool writes: names the key and what was wrong.</summary>
+    public sealed class InvalidMetadataException(string message) : Exception(message);
+
+    static void Json(IReadOnlyDictionary<string, string> d, string key, JsonValueKind kind, Action<JsonElement> read)
+    {
+        if (!d.TryGetValue(key, out var json)) return;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != kind) throw new InvalidMetadataException($"key '{key}': a JSON {kind.ToString().ToLowerInvariant()} was expected, not {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}");
+            read(doc.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
+        {
+            throw new InvalidMetadataException($"key '{key}' is not what asitrace writes: {e.Message}");
         }
     }
 
