@@ -25,6 +25,9 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        // --debug anywhere: an internal error also prints its stack trace on stderr.
+        bool debug = args.Contains("--debug");
+        if (debug) args = args.Where(a => a != "--debug").ToArray();
         var parse = BuildRoot().Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -43,23 +46,40 @@ public static class Program
         }
         catch (Exception ex)
         {
-            var (code, line) = Unexpected(ex);
+            var (code, line) = Unexpected(ex, args);
             Console.Error.WriteLine(line);
+            if (debug && code == ExitCodes.Internal) Console.Error.WriteLine(ex);
             return code;
         }
     }
 
     /// <summary>An exception no command handled, as one line and an exit code: an I/O failure is still exit 4 (the
     /// file system refused, whichever command met it); anything else is a defect in asitrace, exit 70, never 1.</summary>
-    public static (int Code, string Line) Unexpected(Exception ex)
+    public static (int Code, string Line) Unexpected(Exception ex, string[]? args = null)
     {
+        var whole = ex;
         if (ex is AggregateException { InnerExceptions.Count: 1 } agg) ex = agg.InnerExceptions[0];
         string message = ex.Message.ReplaceLineEndings(" ");
         if (ex is IOException or UnauthorizedAccessException) return (ExitCodes.IoError, $"asitrace: {message}");
         var site = new System.Diagnostics.StackTrace(ex).GetFrames()
             .FirstOrDefault(f => f.GetMethod()?.DeclaringType?.Namespace?.StartsWith("AsiTrace", StringComparison.Ordinal) == true)?.GetMethod();
-        return (ExitCodes.Internal, $"asitrace: internal error: {ex.GetType().Name}: {message}"
-            + (site is null ? "" : $" (in {site.DeclaringType?.Name}.{site.Name})") + "; please report it with the command line");
+        string version = Ingest.Parquet.MetadataCodec.ToolVersion;
+        string? report = WriteReport(whole, args ?? [], version);
+        return (ExitCodes.Internal, $"asitrace {version}: internal error: {ex.GetType().Name}: {message}"
+            + (site is null ? "" : $" (in {site.DeclaringType?.Name}.{site.Name})")
+            + (report is null ? "" : $"; stack trace in {report}") + "; please report it with the command line (--debug prints the trace)");
+    }
+
+    /// <summary>The command, the version and the stack trace in a file of the temp directory, for the bug report.</summary>
+    static string? WriteReport(Exception ex, string[] args, string version)
+    {
+        try
+        {
+            string path = Path.Combine(Path.GetTempPath(), $"asitrace-internal-error-{Environment.ProcessId}.txt");
+            File.WriteAllText(path, $"asitrace {version}\ncommand: asitrace {string.Join(' ', args)}\n\n{ex}\n");
+            return path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>The output option given an empty value, if any: <c>-o ''</c> would otherwise reach the file system.</summary>

@@ -39,6 +39,9 @@ public sealed record ReplayOptions
     public Stream? RequestsOutput { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
     public long IntervalNs { get; init; } = 1_000_000_000;
+    /// <summary>Without a snapshot, the largest machine (bytes of RAM) the trace's pfns may imply
+    /// (<see cref="MachineLimits.DefaultMaxRamWithoutSnapshot"/>).</summary>
+    public long MaxRamWithoutSnapshot { get; init; } = MachineLimits.DefaultMaxRamWithoutSnapshot;
     /// <summary>The command's CPU time measured without tracing (<c>record --baseline</c>), in ns: preferred as the
     /// workload's CPU time, being free of tracing's slowdown.</summary>
     public double? BaselineCpuNs { get; init; }
@@ -109,7 +112,7 @@ public static class ReplayRunner
         var result = new ReplayResult();
         result.Assumptions.AddRange(options.Notes);
         var specs = options.StartSnapshot is { } start ? ZoneSpecs.FromSnapshot(start, result.Assumptions) : null;
-        long pfnLimit = specs is { Count: > 0 } ? specs.Max(s => s.StartPfn + s.SpannedPages) : 1L << 28;
+        long pfnLimit = specs is { Count: > 0 } ? specs.Max(s => s.StartPfn + s.SpannedPages) : options.MaxRamWithoutSnapshot >> 12;
 
         // Pass 1.
         // The pcp-list balances seed a snapshot's pcp counts (StartPcpCounts, PcpLists): without them, not followed.
@@ -118,6 +121,7 @@ public static class ReplayRunner
         var traceCounts = new long[EventKinds.Count];
         var busy = new CpuBusyTime(options.RecorderTids);
         long changedOwnership = 0, lost = 0;
+        string input;
         using (var reader = open())
         {
             // The pre-scan reads pfn, order, gfp, migratetype, percpu_refill (PreScan) and change_ownership, lost, the
@@ -126,6 +130,8 @@ public static class ReplayRunner
                 projection.OnlyFields(EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype
                     | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost | EventFields.PrevPid | EventFields.NextPid, comms: false);
             PreScanParallel(reader, scan, traceCounts, busy, ref changedOwnership, ref lost, progress);
+            input = reader.Metadata.Inputs.Count > 0 ? string.Join(", ", reader.Metadata.Inputs) : "input";
+            MachineLimits.CheckCpus(input, reader.Metadata.CpuCount, scan.MaxCpu, options.StartSnapshot?.Cpus);
             result.Cpus = Math.Max(Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1), options.Cpus ?? 0);
             foreach (var (name, sev, v) in reader.Stats.Counters) result.IngestCounters.Add((name, sev.ToString().ToLowerInvariant(), v));
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
@@ -140,6 +146,7 @@ public static class ReplayRunner
 
         if (specs is null)
         {
+            MachineLimits.CheckPfnWithoutSnapshot(input, scan.MaxPfn, options.MaxRamWithoutSnapshot);
             specs = InferZones(scan.MaxPfn, result.Assumptions);
         }
         // Zone specs with their pcp lists, once; each policy builds its own zones from them.
@@ -170,6 +177,8 @@ public static class ReplayRunner
         var runs = new PolicyRun[policies.Count];
         for (int i = 0; i < runs.Length; i++)
             runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts));
+
+        options = options with { IntervalNs = MachineLimits.SeriesInterval(options.IntervalNs, scan.FirstTs, scan.LastTs, result.Assumptions) };
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
         var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);
@@ -435,7 +444,7 @@ public static class ReplayRunner
             var c = classifier.Classify(in r, out why);
             log?.Add(in r, c, why);
             return c;
-        });
+        }) { PfnLimit = runs.Length > 0 ? runs[0].Machine.PfnLimit : MachineLimits.MaxPfn };
         RunChunks(reader, 2, progress, "a policy replay failed",
             beforeHandOff: chunk => recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch),
             alongside: null,
@@ -463,7 +472,7 @@ public static class ReplayRunner
 
     static void Sample(PolicyRun run, long ts, bool final, long interval = 0)
     {
-        if (run.NextSample == long.MinValue && !final) { run.NextSample = ts + interval; return; }
+        if (run.NextSample == long.MinValue && !final) { run.NextSample = ts >= long.MaxValue - interval ? long.MaxValue : ts + interval; return; }
         var m = new MetricValues();
         MachineMetrics.AddTo(run.Machine, m);
         m[Metrics.EstimatedNs] = run.Machine.EstimatedNs;
@@ -475,7 +484,10 @@ public static class ReplayRunner
             var map = PageblockMap.Of(run.Machine.Allocator, PageblockMapBuckets);
             for (int b = 0; b < map.Length; b++) run.Pageblocks.Add(new PageblockCell(run.Machine.Name, t, b, map[b]));
         }
-        if (!final) while (run.NextSample <= ts) run.NextSample += interval;
+        // Straight to the first interval boundary after ts: a gap of many intervals (or a hostile timestamp) is one
+        // step, never a loop over the intervals it skips.
+        if (!final) run.NextSample = ts >= long.MaxValue - interval ? long.MaxValue
+            : run.NextSample + ((ts - run.NextSample) / interval + 1) * interval;
     }
 
 

@@ -1,3 +1,4 @@
+using AsiTrace.Ingest.Input;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Model.Alloc;
 
@@ -17,14 +18,36 @@ public static class ZoneSpecs
         _ => -1,
     };
 
+    /// <summary>A zone's span must lie in the machine: within 52-bit physical addresses, within one zone's page-state
+    /// array (2^31 pages, 8 TiB), and, when iomem shows RAM, ending no later than a section (2^15 pages, 128 MiB) past
+    /// its last System RAM range (zone_end_pfn is the end of the RAM it holds, rounded to a section at most).</summary>
+    static void CheckZone(string dir, ZoneInfo zi, long ramEnd)
+    {
+        string where = $"zoneinfo zone {zi.Name}";
+        if (zi.StartPfn >= MachineLimits.MaxPfn || zi.Spanned >= MachineLimits.MaxPfn || zi.StartPfn + zi.Spanned > MachineLimits.MaxPfn)
+            throw new InvalidTraceException(dir, where, $"start_pfn {zi.StartPfn} spanned {zi.Spanned} reach past the largest x86-64 physical address");
+        if (zi.Spanned > int.MaxValue)
+            throw new InvalidTraceException(dir, where, $"spanned {zi.Spanned} pages is more than one zone the model holds (2^31 pages, 8 TiB)");
+        if (ramEnd < MachineLimits.MaxPfn && zi.StartPfn + zi.Spanned > ramEnd + (1L << 15))
+            throw new InvalidTraceException(dir, where, $"start_pfn {zi.StartPfn} + spanned {zi.Spanned} ends past the last System RAM in iomem (pfn {ramEnd})");
+        if (zi.Managed < 0 || zi.Managed > zi.Spanned || zi.Free < 0 || zi.Free > zi.Spanned)
+            throw new InvalidTraceException(dir, where, $"managed {zi.Managed} or free {zi.Free} does not fit in spanned {zi.Spanned}");
+    }
+
     /// <summary>Zone specifications of node 0 from <paramref name="snap"/>; zones that span nothing are left out.</summary>
     public static List<ZoneSpec> FromSnapshot(MachineSnapshot snap, List<string> assumptions)
     {
         var specs = new List<ZoneSpec>();
-        if (snap.Zoneinfo is null) throw new InvalidDataException($"{snap.Directory}: the snapshot has no zoneinfo; the model needs one to size the zones");
+        if (snap.Zoneinfo is null) throw new InvalidTraceException(snap.Directory, "zoneinfo", "the snapshot has no zoneinfo; the model needs one to size the zones");
         var ram = new List<(long, long)>();
         if (snap.Iomem is { } iomem)
-            foreach (var (start, end) in SnapshotParsers.SystemRam(iomem)) ram.Add(((long)(start >> 12), (long)((end + 4095) >> 12)));
+            foreach (var (start, end) in SnapshotParsers.SystemRam(iomem))
+            {
+                if (end >= (ulong)MachineLimits.MaxPfn << 12 || end < start)
+                    throw new InvalidTraceException(snap.Directory, "iomem", $"System RAM range {start:x}-{end:x} is not a physical address range of an x86-64 machine (52 bits)");
+                ram.Add(((long)(start >> 12), (long)((end + 4095) >> 12)));
+            }
+        long ramEnd = ram.Count > 0 ? ram.Max(r => r.Item2) : MachineLimits.MaxPfn;
         if (ram.Count == 0) assumptions.Add("no /proc/iomem System RAM ranges (not recorded as root?): every pfn in a zone span taken as RAM");
         var pt = snap.Pagetypeinfo;
         if (pt is null) assumptions.Add("no pagetypeinfo: pageblocks taken as movable and free memory from zoneinfo as max-order blocks");
@@ -34,6 +57,7 @@ public static class ZoneSpecs
             if (zi.Node != 0 || zi.Spanned <= 0 || zi.StartPfn < 0) continue;
             int index = ZoneIndex.FromName(zi.Name);
             if (index < 0) continue;
+            CheckZone(snap.Directory, zi, ramEnd);
             long[]? blocks = null;
             long[][]? free = null;
             if (pt is not null)

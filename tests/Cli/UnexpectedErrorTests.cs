@@ -29,7 +29,9 @@ public class UnexpectedErrorTests
         var (code, line) = Program.Unexpected(new AggregateException(thrown));
         Assert.Equal(ExitCodes.Internal, code);
         Assert.NotEqual(ExitCodes.GateFailed, code);
-        Assert.StartsWith("asitrace: internal error: IndexOutOfRangeException:", line);
+        Assert.Matches(@"^asitrace [0-9.]+: internal error: IndexOutOfRangeException:", line);
+        var report = System.Text.RegularExpressions.Regex.Match(line, @"stack trace in (\S+);").Groups[1].Value;
+        Assert.Contains(nameof(a_defect_is_one_line_with_its_own_code_naming_where), File.ReadAllText(report));
         Assert.Contains(nameof(a_defect_is_one_line_with_its_own_code_naming_where), line);
         Assert.DoesNotContain('\n', line);
     }

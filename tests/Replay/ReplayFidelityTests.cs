@@ -185,12 +185,17 @@ public class DecayScheduleTests
     public void decay_runs_at_the_visible_drains_and_once_a_second_around_them()
     {
         const long s = 1_000_000_000;
-        var t = AsiTrace.Replay.Requests.DecayPoints.Schedule([(long)(2.3 * s), (long)(4.2 * s)], 0, 5 * s, s);
+        var t = AsiTrace.Replay.Requests.DecayPoints.Schedule([(long)(2.3 * s), (long)(4.2 * s)], 0, 5 * s, s).All().ToArray();
         // Before the first: 1.3 s, 0.3 s; between 2.3 and 4.2 (1.9 s ≈ 2 intervals): one in the middle; after: none
         // within 5 s (4.2 + 1 > 5).
         Assert.Equal(new long[] { (long)(0.3 * s), (long)(1.3 * s), (long)(2.3 * s), (long)(3.25 * s), (long)(4.2 * s) }, t);
-        var none = AsiTrace.Replay.Requests.DecayPoints.Schedule(null, 10, 10 + 3 * s, s);
+        var none = AsiTrace.Replay.Requests.DecayPoints.Schedule(null, 10, 10 + 3 * s, s).All().ToArray();
         Assert.Equal(new long[] { 10 + s, 10 + 2 * s, 10 + 3 * s }, none);
+        // A trace spanning centuries costs nothing up front: the times are computed as they are reached.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var huge = AsiTrace.Replay.Requests.DecayPoints.Schedule([5 * s], 0, long.MaxValue - 1, s);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4096);
+        Assert.Equal(0, huge.Current);
     }
 }
 

@@ -15,11 +15,16 @@ sealed class CommonOptions
     {
         var format = new Option<string>("--format") { Description = "input format; auto detects from content", DefaultValueFactory = _ => "auto" };
         format.AcceptOnlyFromAmong(FormatDetector.CliNames);
+        var formatDir = new Option<string?>("--format-dir") { Description = "directory of event format files (kmem.mm_page_alloc.format, …) recorded with the trace; their flag tables decode gfp names and values" };
+        formatDir.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } d && !Directory.Exists(d)) r.AddError($"--format-dir '{d}': no such directory");
+        });
         return new CommonOptions
         {
             Format = format,
             KernelRelease = new Option<string?>("--kernel-release") { Description = "kernel release of the traced machine (e.g. 5.10.0) when the trace does not say; selects the built-in gfp table" },
-            FormatDir = new Option<string?>("--format-dir") { Description = "directory of event format files (kmem.mm_page_alloc.format, …) recorded with the trace; their flag tables decode gfp names and values" },
+            FormatDir = formatDir,
         };
     }
 

@@ -18,6 +18,20 @@ namespace AsiTrace.Cli.Commands;
 static class ReplayCommand
 {
 
+    /// <summary>A size in bytes: digits with an optional binary suffix K, M, G or T (64G = 64 GiB).</summary>
+    internal static bool TrySize(string text, out long bytes)
+    {
+        bytes = 0;
+        text = text.Trim();
+        if (text.Length == 0) return false;
+        int shift = char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        string digits = shift == 0 ? text : text[..^1];
+        if (!long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)) return false;
+        if (n > long.MaxValue >> shift) return false;
+        bytes = n << shift;
+        return true;
+    }
+
     public static Command Build()
     {
         var input = new Argument<string>("events") { Description = "events Parquet file, trace file, or a record directory (its snapshots are used)" };
@@ -27,6 +41,7 @@ static class ReplayCommand
         var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
         var cpus = new Option<int?>("--cpus") { Description = "online CPUs of the traced machine, when the input does not say (CSV carries no metadata) or names fewer than had events" };
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
+        var maxRam = new Option<string>("--max-ram") { Description = "without a snapshot, the largest machine the trace's pfns may imply (e.g. 64G, 512G, 2T); a trace reaching past it is refused rather than sized from one stray pfn", DefaultValueFactory = _ => "64G" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
         var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
         var placement = new Option<string>("--placement") { Description = "model: the model places every request (default); trace: pages stay where the trace shows them (MMU-side costs only; not for asi-freetypes/unmapped)", DefaultValueFactory = _ => "model" };
@@ -39,7 +54,7 @@ static class ReplayCommand
         var opts = CommonOptions.Create();
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus, maxRam,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -76,6 +91,11 @@ static class ReplayCommand
                 Console.Error.WriteLine($"asitrace: --interval '{pr.GetValue(interval)}': expected a duration such as 250ms, 1s, 2m or 0");
                 return ExitCodes.Usage;
             }
+            if (!TrySize(pr.GetValue(maxRam) ?? "64G", out long maxRamBytes) || maxRamBytes < 1L << 24 || maxRamBytes > MachineLimits.MaxPfn << 12)
+            {
+                Console.Error.WriteLine($"asitrace: --max-ram '{pr.GetValue(maxRam)}': expected a size from 16M to 4096T, such as 64G or 2T");
+                return ExitCodes.Usage;
+            }
             var preset = CpuPreset.Find(pr.GetValue(cpuModel)!)!;
             var (start, end, snapDir) = Snapshots(path, pr.GetValue(snapshot));
             var info = snapDir is null ? null : RecordInfo.Load(snapDir);
@@ -107,7 +127,7 @@ static class ReplayCommand
                 {
                     StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Notes = notes, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
                     Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
-                    TracePlacement = pr.GetValue(placement) == "trace",
+                    TracePlacement = pr.GetValue(placement) == "trace", MaxRamWithoutSnapshot = maxRamBytes,
                 },
                 (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
             progress.Done();

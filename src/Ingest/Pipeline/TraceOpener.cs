@@ -99,7 +99,9 @@ public static class TraceOpener
             string f = Path.Combine(formatDir, "kmem.mm_page_alloc.format");
             if (File.Exists(f))
             {
-                var fmt = EventFormat.Parse(File.ReadAllText(f), "kmem");
+                EventFormat fmt;
+                try { fmt = EventFormat.Parse(File.ReadAllText(f), "kmem"); }
+                catch (FormatException e) { throw new InvalidTraceException(f, "format file", e.Message); }
                 var entries = PrintFmtTables.Find(fmt.PrintFmt, "__print_flags", "gfp_flags");
                 if (entries is { Count: > 0 }) return new GfpTable("format:" + f, entries.ConvertAll(x => (x.Name, x.Value)));
                 meta.Notes.Add($"{f}: the gfp flag table could not be evaluated; using the built-in table");

@@ -253,24 +253,25 @@ public sealed class PageAllocator
         return true;
     }
 
-    long[]?[] _decaySchedule = [];
-    int[] _decayNext = [];
+    DecaySchedule?[] _decaySchedule = [];
 
     /// <summary>Runs <paramref name="cpu"/>'s <c>decay_pcp_high()</c> at these times instead of every stat interval.</summary>
-    public void SetDecaySchedule(int cpu, long[] times)
+    public void SetDecaySchedule(int cpu, DecaySchedule times)
     {
         if ((uint)cpu >= (uint)Cpus) return;
-        if (_decaySchedule.Length < Cpus) { Array.Resize(ref _decaySchedule, Cpus); Array.Resize(ref _decayNext, Cpus); }
+        if (_decaySchedule.Length < Cpus) Array.Resize(ref _decaySchedule, Cpus);
         _decaySchedule[cpu] = times;
-        _decayNext[cpu] = 0;
         _nextTickWork = long.MinValue;
     }
 
     /// <summary>vmstat_update's <c>decay_pcp_high()</c> on every zone's pcp of <paramref name="cpu"/>, now.</summary>
-    public void DecayCpu(int cpu)
+    /// <returns>whether any zone's pcp changed.</returns>
+    public bool DecayCpu(int cpu)
     {
-        if ((uint)cpu >= (uint)Cpus) return;
-        foreach (var z in Zones) z?.Pcp[cpu].Decay();
+        if ((uint)cpu >= (uint)Cpus) return false;
+        bool changed = false;
+        foreach (var z in Zones) if (z is not null) changed |= z.Pcp[cpu].Decay();
+        return changed;
     }
 
     /// <summary>Converts one free pageblock of <paramref name="zone"/> to <paramref name="toFreetype"/> ahead of demand,
@@ -317,7 +318,13 @@ public sealed class PageAllocator
         {
             if (c < _decaySchedule.Length && _decaySchedule[c] is { } times)
             {
-                while (_decayNext[c] < times.Length && times[_decayNext[c]] <= nowNs) { _decayNext[c]++; DecayCpu(c); }
+                while (times.Current <= nowNs)
+                {
+                    times.Advance();
+                    // Decay converges (high reaches high_min, the lists fit under it): the runs left before this event
+                    // would change nothing, and a long idle gap must not cost one step per second of it.
+                    if (!DecayCpu(c)) times.SkipPast(nowNs);
+                }
                 continue;
             }
             if (_nextDecay[c] == long.MinValue) { _nextDecay[c] = nowNs + Options.StatIntervalNs; continue; }
@@ -333,9 +340,7 @@ public sealed class PageAllocator
         }
         for (int c = 0; c < Cpus; c++)
         {
-            long next = c < _decaySchedule.Length && _decaySchedule[c] is { } times
-                ? (_decayNext[c] < times.Length ? times[_decayNext[c]] : long.MaxValue)
-                : _nextDecay[c];
+            long next = c < _decaySchedule.Length && _decaySchedule[c] is { } times ? times.Current : _nextDecay[c];
             if (next < _nextTickWork) _nextTickWork = next;
         }
     }

@@ -275,9 +275,11 @@ public sealed class PerCpuPages
 
     /// <summary><c>decay_pcp_high()</c> (vmstat worker, about once a second): high shrinks by an eighth (or to count −
     /// batch × 2^SCALE_MAX) but not below high_min, and what is above high is drained in batch-sized chunks.</summary>
-    public void Decay()
+    /// <returns>whether it changed anything: once it does not, further runs with no event in between do not either.</returns>
+    public bool Decay()
     {
-        if (Rules != PcpRules.V67) return; // decay_pcp_high() arrived with the v6.7 auto-tuning
+        if (Rules != PcpRules.V67) return false; // decay_pcp_high() arrived with the v6.7 auto-tuning
+        int highBefore = High, countBefore = Count;
         if (High > HighMin)
             High = Math.Max(Math.Max(Count - (Batch << ScaleMax), High - (High >> 3)), HighMin);
         int todo = Count - High;
@@ -289,15 +291,17 @@ public sealed class PerCpuPages
             DrainedByDecay += before - Count;
             if (Count == before) break;
         }
+        return High != highBefore || Count != countBefore;
     }
 
-    /// <summary><c>drain_pages_zone()</c>: everything back to the buddy.</summary>
     /// <summary>Every block on this CPU's lists: head pfn and order.</summary>
     public IEnumerable<(long Pfn, int Order)> Blocks()
     {
         for (int l = 0; l < NrPcpLists; l++)
             for (int k = 0; k < _lists[l].Count; k++) yield return (_lists[l][k], PindexOrder(l));
     }
+
+    /// <summary><c>drain_pages_zone()</c>: everything back to the buddy.</summary>
 
     public void DrainAll()
     {
@@ -308,14 +312,15 @@ public sealed class PerCpuPages
 /// <summary>A double-ended queue of pfns (a pcp list: head = hot end, tail = cold end).</summary>
 sealed class PfnDeque
 {
-    long[] _a = new long[64];
+    // Empty until the first page: most lists of most CPUs of a large machine never hold one.
+    long[] _a = [];
     int _head, _count;
     public int Count => _count;
     int Mask => _a.Length - 1;
 
     void Grow()
     {
-        var b = new long[_a.Length * 2];
+        var b = new long[Math.Max(_a.Length * 2, 64)];
         for (int i = 0; i < _count; i++) b[i] = _a[(_head + i) & Mask];
         _a = b; _head = 0;
     }

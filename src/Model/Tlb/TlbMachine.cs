@@ -89,7 +89,16 @@ public sealed class TlbMachine
     }
 
     readonly CpuState[] _state;
-    public CpuTlb[] Cpus { get; }
+    // Each CPU's TLBs are built when it first translates: a trace may name CPUs that never run anything of interest, and
+    // a CPU's TLB arrays are ~150 KB. A TLB never built holds nothing, so a flush there invalidates nothing.
+    readonly CpuTlb?[] _cpus;
+    readonly CpuPreset _preset;
+    /// <summary>Simulated CPUs.</summary>
+    public int CpuCount => _cpus.Length;
+    /// <summary>The TLBs built so far (CPUs that translated something).</summary>
+    public IEnumerable<CpuTlb> BuiltCpus => _cpus.Where(c => c is not null)!;
+    /// <summary>The TLBs of <paramref name="cpu"/>, built on first use.</summary>
+    public CpuTlb Cpu(int cpu) => _cpus[cpu] ??= new CpuTlb(_preset);
     readonly bool[] _online;
     int _onlineCount;
     public bool IsOnline(int cpu) => _online[cpu];
@@ -107,11 +116,12 @@ public sealed class TlbMachine
     {
         Options = options ?? new TlbOptions();
         Kernel = kernelTables;
-        Cpus = new CpuTlb[cpus];
+        _preset = preset;
+        _cpus = new CpuTlb?[cpus];
         _state = new CpuState[cpus];
         _online = new bool[cpus];
         _applied = new long[cpus];
-        for (int i = 0; i < cpus; i++) { Cpus[i] = new CpuTlb(preset); _state[i] = new CpuState(); _online[i] = true; }
+        for (int i = 0; i < cpus; i++) { _state[i] = new CpuState(); _online[i] = true; }
         _onlineCount = cpus;
     }
 
@@ -142,14 +152,14 @@ public sealed class TlbMachine
         if (from == _logSeq) return;
         _applied[cpu] = _logSeq;
         if (!_online[cpu]) return;
-        if (_logSeq - from > _log.Length) { Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal(); return; }
+        if (_logSeq - from > _log.Length) { Counters.EntriesInvalidated += (_cpus[cpu]?.FlushGlobal() ?? 0); return; }
         for (long q = from; q < _logSeq; q++)
         {
             var f = _log[q & (_log.Length - 1)];
             switch (f.Kind)
             {
                 case PendingKind.Global:
-                    Counters.EntriesInvalidated += Cpus[cpu].FlushGlobal();
+                    Counters.EntriesInvalidated += (_cpus[cpu]?.FlushGlobal() ?? 0);
                     break;
                 case PendingKind.PagesAllPcids:
                     for (ulong va = f.Start; va < f.End; va += 4096) Counters.EntriesInvalidated += InvalidateEverywhere(cpu, va);
@@ -157,9 +167,9 @@ public sealed class TlbMachine
                 default:
                     for (ulong va = f.Start; va < f.End; va += 4096)
                     {
-                        Counters.EntriesInvalidated += Cpus[cpu].Invlpg(Pcid(cpu), va);
+                        Counters.EntriesInvalidated += (_cpus[cpu]?.Invlpg(Pcid(cpu), va) ?? 0);
                         // ASI: flush_tlb_one_kernel() also flushes the restricted copy of the current ASID, as PTI does its user copy.
-                        if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].InvpcidAddress((ushort)(Pcid(cpu) + RestrictedPcidOffset), va);
+                        if (Restricted is not null) Counters.EntriesInvalidated += (_cpus[cpu]?.InvpcidAddress((ushort)(Pcid(cpu) + RestrictedPcidOffset), va) ?? 0);
                     }
                     // PTI/ASI: the other ASIDs of this CPU are flushed in full when next loaded (invalidate_other).
                     if (Options.InvalidateOther) MarkOthersStale(cpu);
@@ -183,9 +193,9 @@ public sealed class TlbMachine
         if (restricted)
         {
             var tables = Restricted ?? throw new InvalidOperationException("no restricted address space (ASI off)");
-            return Cpus[cpu].Translate((ushort)(Pcid(cpu) + RestrictedPcidOffset), va, tables, false, out pfn);
+            return Cpu(cpu).Translate((ushort)(Pcid(cpu) + RestrictedPcidOffset), va, tables, false, out pfn);
         }
-        return Cpus[cpu].Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
+        return Cpu(cpu).Translate(Pcid(cpu), va, Kernel, Options.GlobalPages, out pfn);
     }
 
     // ---- kernel address flushes: every online CPU, lazy or idle ----
@@ -217,11 +227,11 @@ public sealed class TlbMachine
     int InvalidateEverywhere(int cpu, ulong va)
     {
         // A broadcast INVLPGB for a kernel address reaches every PCID, globals included.
-        int n = Cpus[cpu].Invlpg(Pcid(cpu), va);
+        int n = (_cpus[cpu]?.Invlpg(Pcid(cpu), va) ?? 0);
         for (int s = 0; s <= DynamicAsids; s++)
         {
-            n += Cpus[cpu].InvpcidAddress((ushort)s, va);
-            if (Restricted is not null) n += Cpus[cpu].InvpcidAddress((ushort)(s + RestrictedPcidOffset), va);
+            n += (_cpus[cpu]?.InvpcidAddress((ushort)s, va) ?? 0);
+            if (Restricted is not null) n += (_cpus[cpu]?.InvpcidAddress((ushort)(s + RestrictedPcidOffset), va) ?? 0);
         }
         return n;
     }
@@ -304,17 +314,17 @@ public sealed class TlbMachine
         {
             for (ulong va = start; va < end; va += 4096)
             {
-                Counters.EntriesInvalidated += Cpus[cpu].Invlpg(pcid, va);
+                Counters.EntriesInvalidated += (_cpus[cpu]?.Invlpg(pcid, va) ?? 0);
                 Counters.Invlpg++;
                 // User memory is mapped in both ASI spaces: the restricted PCID's copy goes too.
-                if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].InvpcidAddress((ushort)(pcid + RestrictedPcidOffset), va);
+                if (Restricted is not null) Counters.EntriesInvalidated += (_cpus[cpu]?.InvpcidAddress((ushort)(pcid + RestrictedPcidOffset), va) ?? 0);
             }
             Counters.Emit(cpu, reason, (long)((end - start + 4095) >> 12));
         }
         else
         {
-            Counters.EntriesInvalidated += Cpus[cpu].FlushPcid(pcid);
-            if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(pcid + RestrictedPcidOffset));
+            Counters.EntriesInvalidated += (_cpus[cpu]?.FlushPcid(pcid) ?? 0);
+            if (Restricted is not null) Counters.EntriesInvalidated += (_cpus[cpu]?.FlushPcid((ushort)(pcid + RestrictedPcidOffset)) ?? 0);
             Counters.LocalFullFlushes++;
             Counters.Emit(cpu, reason, -1);
         }
@@ -357,8 +367,8 @@ public sealed class TlbMachine
     void FlushSlot(int cpu, int slot, Mm mm)
     {
         var st = _state[cpu];
-        Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(slot + 1));
-        if (Restricted is not null) Counters.EntriesInvalidated += Cpus[cpu].FlushPcid((ushort)(slot + 1 + RestrictedPcidOffset));
+        Counters.EntriesInvalidated += (_cpus[cpu]?.FlushPcid((ushort)(slot + 1)) ?? 0);
+        if (Restricted is not null) Counters.EntriesInvalidated += (_cpus[cpu]?.FlushPcid((ushort)(slot + 1 + RestrictedPcidOffset)) ?? 0);
         Counters.LocalFullFlushes++;
         st.SlotGen[slot] = mm.TlbGen;
         st.SlotStale[slot] = false;

@@ -287,7 +287,7 @@ public sealed class Machine : IRequestSink
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Access(int cpu, VirtAddr va, bool restricted)
     {
-        if ((uint)cpu >= (uint)Tlb.Cpus.Length) cpu %= Tlb.Cpus.Length;
+        if ((uint)cpu >= (uint)Tlb.CpuCount) cpu %= Tlb.CpuCount;
         bool r = restricted && Restricted is not null;
         var outcome = Tlb.TranslateKernel(cpu, va.Value, r, out _);
         int space = r ? 1 : 0;
@@ -311,7 +311,7 @@ public sealed class Machine : IRequestSink
     {
         Counters.AsiExits[(int)cause]++;
         Counters.ExitsByEntry[(int)Entries.CurrentKind(cpu)]++;
-        if (_runtime is { FlushOnTransition: true }) Tlb.Cpus[cpu % Tlb.Cpus.Length].FlushAllNonGlobal();
+        if (_runtime is { FlushOnTransition: true }) Tlb.Cpu(cpu % Tlb.CpuCount).FlushAllNonGlobal();
         foreach (var (k, n) in _transition) Ledger.Charge(CostCause.AsiTransitions, k, n);
     }
 
@@ -332,7 +332,7 @@ public sealed class Machine : IRequestSink
     /// range (one TLB miss per page), and a local full flush whenever the window wraps.</summary>
     public void MapThroughMermap(int cpu, int pages)
     {
-        _mermap ??= new Mermap(Tlb.Cpus.Length, Knobs.MermapWindowPages);
+        _mermap ??= new Mermap(Tlb.CpuCount, Knobs.MermapWindowPages);
         int flushes = _mermap.Get(cpu, pages);
         Counters.MermapPages += pages;
         Counters.MermapLocalFlushes += flushes;
@@ -355,7 +355,7 @@ public sealed class Machine : IRequestSink
     /// (<see cref="CostCause.ModelFlushes"/>), not the caller's latency.</summary>
     public void KernelFlush(int cpu, VirtAddr start, VirtAddr end)
     {
-        cpu %= Tlb.Cpus.Length;
+        cpu %= Tlb.CpuCount;
         Tlb.FlushTlbKernelRange(cpu, start.Value, end.Value);
         long pages = (long)((end.Value - start.Value + 4095) >> 12);
         ChargeIpiRound();
@@ -369,7 +369,7 @@ public sealed class Machine : IRequestSink
     /// <summary><c>flush_tlb_all()</c> (after a large-page split).</summary>
     internal void FlushAll(int cpu)
     {
-        cpu %= Tlb.Cpus.Length;
+        cpu %= Tlb.CpuCount;
         Tlb.FlushTlbAll(cpu);
         ChargeIpiRound();
         Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
@@ -432,7 +432,7 @@ public sealed class Machine : IRequestSink
     public long Walks()
     {
         long w = 0;
-        foreach (var c in Tlb.Cpus) w += c.Walks;
+        foreach (var c in Tlb.BuiltCpus) w += c.Walks;
         return w;
     }
 

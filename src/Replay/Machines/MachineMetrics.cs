@@ -100,7 +100,7 @@ public static class MachineMetrics
     static long WalksEndingAt(Machine machine, int level)
     {
         long n = 0;
-        foreach (var cpu in machine.Tlb.Cpus) n += cpu.WalksByLeafLevel[level];
+        foreach (var cpu in machine.Tlb.BuiltCpus) n += cpu.WalksByLeafLevel[level];
         return n;
     }
 

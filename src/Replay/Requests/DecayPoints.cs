@@ -16,30 +16,8 @@ public static class DecayPoints
     /// in between, before the first and after the last — the vmstat work re-arms itself about once a second
     /// (<c>round_jiffies_relative(sysctl_stat_interval)</c>). Without visible points: every interval from the start.
     /// </summary>
-    public static long[] Schedule(IReadOnlyList<long>? visible, long first, long last, long interval)
-    {
-        var t = new List<long>();
-        if (visible is null || visible.Count == 0)
-        {
-            for (long x = first + interval; x <= last; x += interval) t.Add(x);
-            return t.ToArray();
-        }
-        var before = new List<long>();
-        for (long x = visible[0] - interval; x >= first; x -= interval) before.Add(x);
-        before.Reverse();
-        t.AddRange(before);
-        for (int i = 0; i < visible.Count; i++)
-        {
-            t.Add(visible[i]);
-            long end = i + 1 < visible.Count ? visible[i + 1] : last + 1;
-            long gap = end - visible[i];
-            // Runs that fit between two visible ones, spread evenly (after the last one: every interval).
-            long runs = i + 1 < visible.Count ? Math.Max((long)Math.Round((double)gap / interval) - 1, 0) : (last - visible[i]) / interval;
-            long step = i + 1 < visible.Count ? gap / (runs + 1) : interval;
-            for (long k = 1; k <= runs; k++) t.Add(visible[i] + k * step);
-        }
-        return t.ToArray();
-    }
+    public static Model.Alloc.DecaySchedule Schedule(IReadOnlyList<long>? visible, long first, long last, long interval) =>
+        new(visible, first, last, interval);
 
     public static void Note(ref EventKind[] last, int cpu, EventKind kind)
     {

@@ -62,6 +62,9 @@ public sealed class RequestReconstructor
         _batch = _own;
     }
 
+    /// <summary>Pfns at or past this are outside the simulated machine: counted, never looked up or stored.</summary>
+    public long PfnLimit { get; init; } = MachineLimits.MaxPfn;
+
     void Count(string anomaly, long n = 1) => Anomalies[anomaly] = Anomalies.GetValueOrDefault(anomaly) + n;
 
     /// <summary>Reconstructs the requests of <paramref name="events"/> into <paramref name="batch"/> (cleared first),
@@ -122,7 +125,7 @@ public sealed class RequestReconstructor
                 }
                 break;
             case EventKind.MmFilemapAddToPageCache:
-                if (e.Has(EventFields.Pfn) && e.Pfn != 0)
+                if (e.Has(EventFields.Pfn) && e.Pfn != 0 && e.Pfn < (ulong)PfnLimit)
                 {
                     long pfn = (long)e.Pfn;
                     ref var a = ref Emit(RequestOp.PageCache);
@@ -147,6 +150,7 @@ public sealed class RequestReconstructor
         int order = e.Has(EventFields.Order) ? e.Order : 0;
         if (order > 20) { Count("implausible_order"); return; }
         long pfn = (long)e.Pfn;
+        if ((ulong)pfn >= (ulong)PfnLimit) { Count("pfn_outside_the_machine"); return; }
         // The buddy allocator hands out naturally aligned blocks only: anything else is a corrupt event.
         if ((pfn & ((1L << order) - 1)) != 0) { Count("misaligned_allocation"); return; }
         // An allocation of pages the replay holds as live: their free was lost. Release every old allocation they overlap
@@ -194,6 +198,7 @@ public sealed class RequestReconstructor
     {
         if (!e.Has(EventFields.Pfn) || e.Pfn == 0 || e.Pfn == ulong.MaxValue) { Count("free_without_page"); return; }
         long pfn = (long)e.Pfn;
+        if ((ulong)pfn >= (ulong)PfnLimit) { Count("pfn_outside_the_machine"); return; }
         int order = batched ? 0 : e.Has(EventFields.Order) ? e.Order : 0;
         if (order > 20) { Count("implausible_order"); return; }
         EnsureCpu(e.Cpu);

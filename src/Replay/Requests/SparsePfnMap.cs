@@ -64,7 +64,7 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     /// <summary>Adds <paramref name="pfn"/>; returns whether it was already in the set.</summary>
     public bool TestAndSet(long pfn)
     {
-        if (pfn < 0) return false;
+        if (pfn < 0 || pfn >= MachineLimits.MaxPfn) return false;
         ref ulong word = ref WordForWrite(pfn >> 6);
         ulong bit = 1UL << (int)(pfn & 63);
         bool was = (word & bit) != 0;
@@ -76,7 +76,8 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     public bool AnyInRange(long pfn, long count)
     {
         if (pfn >= 0 && (pfn & 63) + count <= 64) return count > 0 && (Word(pfn >> 6) & Mask((int)(pfn & 63), (int)((pfn & 63) + count))) != 0;
-        for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
+        // Frames past MachineLimits.MaxPfn exist on no x86-64 machine: nothing to keep for them.
+        for (long p = Math.Max(pfn, 0), end = Math.Min(pfn + count, MachineLimits.MaxPfn); p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
             if ((Word(p >> 6) & Mask(lo, hi)) != 0) return true;
@@ -89,13 +90,14 @@ public sealed class SparsePfnBits : Model.Alloc.IPfnSet
     public void SetRange(long pfn, long count, bool value)
     {
         // One page (an order-0 allocation or free: most calls): one word, inline at the call.
-        if (count == 1 && pfn >= 0) SetBits(pfn >> 6, 1UL << (int)(pfn & 63), value);
+        if (count == 1 && (ulong)pfn < (ulong)MachineLimits.MaxPfn) SetBits(pfn >> 6, 1UL << (int)(pfn & 63), value);
         else SetRuns(pfn, count, value);
     }
 
     void SetRuns(long pfn, long count, bool value)
     {
-        for (long p = Math.Max(pfn, 0), end = pfn + count; p < end;)
+        // Frames past MachineLimits.MaxPfn exist on no x86-64 machine: nothing to keep for them.
+        for (long p = Math.Max(pfn, 0), end = Math.Min(pfn + count, MachineLimits.MaxPfn); p < end;)
         {
             int lo = (int)(p & 63), hi = (int)Math.Min(64, lo + (end - p));
             SetBits(p >> 6, Mask(lo, hi), value);
@@ -133,11 +135,11 @@ public sealed class SparsePfnMap<T> where T : struct
 
     void SetGrow(long pfn, T value)
     {
-        if (pfn < 0) return;
+        // Past MachineLimits.MaxPfn lies no x86-64 page frame: such a pfn (a corrupt event) has no entry to keep.
+        if (pfn < 0 || pfn >= MachineLimits.MaxPfn) return;
         long p = pfn >> Shift;
         if (p >= _pages.Length)
         {
-            if (p > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(pfn), "pfn beyond any plausible machine");
             Array.Resize(ref _pages, (int)Math.Max(p + 1, _pages.Length * 2L));
         }
         var page = _pages[p];
