@@ -28,10 +28,14 @@ public static class Program
         // --debug anywhere: an internal error also prints its stack trace on stderr.
         bool debug = args.Contains("--debug");
         if (debug) args = args.Where(a => a != "--debug").ToArray();
-        var parse = BuildRoot().Parse(args);
+        var root = BuildRoot();
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors) Console.Error.WriteLine($"asitrace: {e.Message}");
+            if (args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0])
+                && root.Subcommands.MinBy(c => Distance(c.Name, args[0])) is { } near && Distance(near.Name, args[0]) <= 2)
+                Console.Error.WriteLine($"asitrace: '{args[0]}' is not a command; did you mean '{near.Name}'?");
             Console.Error.WriteLine("Try 'asitrace --help'.");
             return ExitCodes.Usage;
         }
@@ -80,6 +84,21 @@ public static class Program
             return path;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>Edit distance (insertions, deletions, substitutions, adjacent swaps) between two words.</summary>
+    static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+            {
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
     }
 
     /// <summary>The output option given an empty value, if any: <c>-o ''</c> would otherwise reach the file system.</summary>

@@ -43,14 +43,14 @@ static class ReplayCommand
         var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
         var maxRam = new Option<string>("--max-ram") { Description = "without a snapshot, the largest machine the trace's pfns may imply (e.g. 64G, 512G, 2T); a trace reaching past it is refused rather than sized from one stray pfn", DefaultValueFactory = _ => "64G" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
-        var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitive=false); repeatable", AllowMultipleArgumentsPerToken = false };
+        var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitivity=nonsensitive); repeatable", AllowMultipleArgumentsPerToken = false };
         var placement = new Option<string>("--placement") { Description = "model: the model places every request (default); trace: pages stay where the trace shows them (MMU-side costs only; not for asi-freetypes/unmapped)", DefaultValueFactory = _ => "model" };
         placement.AcceptOnlyFromAmong("model", "trace");
         var snapshot = new Option<string?>("--snapshot") { Description = "record directory (snapshot-start/, snapshot-end/) or a snapshot directory; default: the input's own when it is a record directory" };
         var cpuModel = new Option<string>("--cpu-model") { Description = $"CPU preset for TLB geometry and costs: {string.Join(", ", CpuPreset.All.Select(p => p.Name))}", DefaultValueFactory = _ => CpuPreset.SapphireRapids.Name };
         cpuModel.AcceptOnlyFromAmong(CpuPreset.All.Select(p => p.Name).ToArray());
         var costs = new Option<string?>("--costs") { Description = "JSON file of cost overrides, e.g. {\"Zero4K\": 180, \"CpuGhz\": 3.1}" };
-        var cost = new Option<string[]>("--cost") { Description = "one cost override NAME=VALUE (repeatable; after --costs)", AllowMultipleArgumentsPerToken = false };
+        var cost = new Option<string[]>("--cost") { Description = $"one cost override NAME=VALUE (repeatable; after --costs); NAME is CpuGhz or one of {string.Join(", ", Enum.GetNames<CostConstant>())}", AllowMultipleArgumentsPerToken = false };
         var opts = CommonOptions.Create();
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {

@@ -21,7 +21,8 @@ static class ReportCommands
     {
         ResultsSet set;
         try { set = ResultsSet.Load(resultsDir); }
-        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.IoError; }
+        catch (InvalidDataException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
         string dir = outDir ?? resultsDir;
         var files = ReportWriter.Write(set, dir);
         Console.Error.WriteLine($"report: {Path.Combine(dir, "report.html")} ({files.Count} files: summary.md, totals.csv, series.csv, plots/)");
@@ -48,7 +49,8 @@ static class ReportCommands
             if (pr.GetValue(alpha) is <= 0 or >= 1) { Console.Error.WriteLine("asitrace: --alpha must be between 0 and 1"); return ExitCodes.Usage; }
             List<ResultsSet> a, b;
             try { a = ResultsSet.LoadAll(pr.GetValue(baseDir)!); b = ResultsSet.LoadAll(pr.GetValue(candDir)!); }
-            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.IoError; }
+            catch (InvalidDataException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
             Comparison cmp;
             try { cmp = Comparer.Run(a, b, gates, pr.GetValue(alpha), pr.GetValue(sameTrace)); }
             catch (FormatException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.Usage; }

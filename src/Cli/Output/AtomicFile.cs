@@ -14,8 +14,31 @@ public sealed class AtomicFile : IDisposable
         Target = Path.GetFullPath(target);
         string dir = Path.GetDirectoryName(Target) ?? ".";
         if (!Directory.Exists(dir)) throw new IOException($"{target}: directory {dir} does not exist");
+        // Only a regular file (or nothing) may be replaced: renaming over a device node or a FIFO would swap it for a file.
+        var kind = Ingest.Input.UnixFileType.Of(Target);
+        if (kind is not (Ingest.Input.UnixFileType.Kind.Missing or Ingest.Input.UnixFileType.Kind.Regular))
+            throw new IOException($"{target}: is a {kind.ToString().ToLowerInvariant()}, not a file asitrace may replace");
+        RemoveStaleTemps(dir, Path.GetFileName(Target));
         TempPath = Path.Combine(dir, $".{Path.GetFileName(Target)}.tmp-{Environment.ProcessId}");
         Stream = new FileStream(TempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+    }
+
+    /// <summary>Temporary files of this target left by a process that no longer runs (killed with -9 before it could
+    /// remove them).</summary>
+    static void RemoveStaleTemps(string dir, string name)
+    {
+        string prefix = $".{name}.tmp-";
+        try
+        {
+            foreach (var f in Directory.EnumerateFiles(dir, prefix + "*"))
+            {
+                if (!int.TryParse(Path.GetFileName(f).AsSpan(prefix.Length), out int pid) || pid == Environment.ProcessId) continue;
+                if (Directory.Exists($"/proc/{pid}")) continue;
+                try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     public void Commit()

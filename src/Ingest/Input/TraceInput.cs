@@ -30,14 +30,15 @@ public sealed class TraceInput : IDisposable
             try
             {
                 var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-                length = fs.Length;
+                // A FIFO or a character device reads like stdin: no length, no mapping.
+                length = fs.CanSeek ? fs.Length : null;
                 raw = fs;
             }
             catch (FileNotFoundException) { throw new IOException($"{path}: no such file"); }
             catch (DirectoryNotFoundException) { throw new IOException($"{path}: no such file or directory"); }
         }
         var input = FromStream(path == "-" ? "<stdin>" : path, raw, length);
-        if (input.Compression is null && raw is FileStream file) input.Mapped = MappedFile.TryMap(input.Name, file);
+        if (input.Compression is null && raw is FileStream { CanSeek: true } file) input.Mapped = MappedFile.TryMap(input.Name, file);
         return input;
     }
 

@@ -50,7 +50,8 @@ public static class TraceOpener
 
     static IEventReader OpenInput(TraceInput input, IngestOptions options, TraceMetadata meta, string? formatDir)
     {
-        var detected = FormatDetector.Detect(input.Head.Span);
+        // No bytes and only blank lines alike are an empty trace (0 events), as an empty tracefs read is.
+        var detected = input.Head.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0 ? (InputFormat.Ftrace, TextDialect.Ftrace) : FormatDetector.Detect(input.Head.Span);
         InputFormat format = options.Format;
         TextDialect dialect = TextDialect.Ftrace;
         if (format == InputFormat.Auto)
@@ -131,10 +132,13 @@ public static class TraceOpener
         if (File.Exists(nproc) && int.TryParse(File.ReadAllText(nproc).Trim(), out int n)) meta.CpuCount = n;
     }
 
+    static bool IsRegularFile(string path) => UnixFileType.Of(path) == UnixFileType.Kind.Regular;
+
     /// <summary>A record directory holds one trace file; find it by content among the top-level files.</summary>
     static string FindTraceInDirectory(string dir)
     {
-        var candidates = Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal).ToList();
+        // Regular files only: opening a FIFO (or a device) blocks until a writer comes.
+        var candidates = Directory.GetFiles(dir).Where(IsRegularFile).OrderBy(f => f, StringComparer.Ordinal).ToList();
         foreach (var f in candidates)
         {
             try

@@ -113,7 +113,7 @@ public sealed record CostModel
                 result = result with { CpuGhz = o.Value, CpuGhzSource = o.Source ?? "override" };
                 continue;
             }
-            if (!Enum.TryParse<CostConstant>(p.Name, out var k)) throw new FormatException($"unknown cost '{p.Name}'");
+            if (!Enum.TryParse<CostConstant>(p.Name, out var k)) throw new FormatException($"unknown cost '{p.Name}'; the costs are CpuGhz, {string.Join(", ", Enum.GetNames<CostConstant>())}");
             result = result.With(k, Override(result.Get(k), o));
         }
         return result;

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+
+namespace AsiTrace.Tests.Hostile;
+
+/// <summary>Inputs and outputs that are not regular files, leftovers of killed runs, and the options and messages that
+/// misled: each has the documented exit code and a message that says what to do.</summary>
+public class HostileFileSystemTests
+{
+    static string Sample => TestPaths.Sample("dd-cat/trace.txt");
+
+    static void MkFifo(string path)
+    {
+        using var p = Process.Start("mkfifo", [path])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    [Fact]
+    public async Task AFifoWithAWriterReadsLikeStdin()
+    {
+        var fifo = Path.Combine(TestPaths.TempDir(), "trace.fifo");
+        MkFifo(fifo);
+        var writer = Task.Run(() => { using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write); w.Write(File.ReadAllBytes(Sample)); });
+        var (code, _, err) = Cli.CliTests.Run("stats", fifo);
+        await writer;
+        Assert.True(code == 0, err);
+        Assert.Contains("3,117 events", err);
+    }
+
+    [Fact]
+    public void ADirectoryHoldingAFifoIsSearchedWithoutOpeningIt()
+    {
+        var dir = TestPaths.TempDir();
+        File.Copy(Sample, Path.Combine(dir, "trace.txt"));
+        MkFifo(Path.Combine(dir, "a-fifo"));
+        var (code, _, err) = Cli.CliTests.Run("stats", dir);
+        Assert.True(code == 0, err);
+    }
+
+    [Fact]
+    public void OutputOntoACharacterDeviceIsRefusedAndTheNodeStays()
+    {
+        if (Environment.UserName != "root") return; // mknod needs root; CI runs as root
+        var node = Path.Combine(TestPaths.TempDir(), "null-node");
+        using (var p = Process.Start("mknod", [node, "c", "1", "3"])!) { p.WaitForExit(); Assert.Equal(0, p.ExitCode); }
+        var (code, _, err) = Cli.CliTests.Run("ingest", Sample, "-o", node);
+        Assert.Equal(4, code);
+        Assert.Contains("not a file asitrace may replace", err);
+        Assert.Equal(AsiTrace.Ingest.Input.UnixFileType.Kind.CharDevice, AsiTrace.Ingest.Input.UnixFileType.Of(node));
+    }
+
+    [Fact]
+    public void TempFilesOfAKilledRunAreRemovedByTheNextOne()
+    {
+        var dir = TestPaths.TempDir();
+        var stale = Path.Combine(dir, ".events.parquet.tmp-999999999");
+        File.WriteAllText(stale, "half-written");
+        var (code, _, err) = Cli.CliTests.Run("ingest", Sample, "-o", Path.Combine(dir, "events.parquet"));
+        Assert.True(code == 0, err);
+        Assert.False(File.Exists(stale));
+        Assert.Equal(["events.parquet"], Directory.GetFiles(dir).Select(Path.GetFileName));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("\n")]
+    [InlineData(" \n\t\n")]
+    public void EmptyInputIsAnEmptyTraceWhateverTheBlankLines(string content)
+    {
+        var path = Path.Combine(TestPaths.TempDir(), "empty.txt");
+        File.WriteAllText(path, content);
+        var (code, stdout, err) = Cli.CliTests.Run("stats", "--json", path);
+        Assert.True(code == 0, err);
+        Assert.Equal(0, System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("events").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("stats")]
+    [InlineData("report")]
+    [InlineData("replay")]
+    public void AMissingInputIsExit4ForEveryCommand(string command)
+    {
+        var missing = Path.Combine(TestPaths.TempDir(), "nothing-here");
+        var args = command == "replay" ? new[] { command, missing, "-o", Path.Combine(TestPaths.TempDir(), "o") } : new[] { command, missing };
+        var (code, _, _) = Cli.CliTests.Run(args);
+        Assert.Equal(4, code);
+    }
+
+    [Fact]
+    public void MisleadingHelpAndNamesAreFixed()
+    {
+        var (_, help, _) = Cli.CliTests.Run("replay", "--help");
+        Assert.DoesNotContain("InitialSensitive=", help);
+        Assert.Contains("InitialSensitivity=", help);
+        Assert.Contains("Zero4K", help);                                    // the cost names are listed
+        var (code, _, err) = Cli.CliTests.Run("replya", Sample);
+        Assert.Equal(2, code);
+        Assert.Contains("did you mean 'replay'", err);
+        var (c2, _, e2) = Cli.CliTests.Run("replay", Sample, "-o", Path.Combine(TestPaths.TempDir(), "o"), "--cost", "Zer04K=1");
+        Assert.Equal(2, c2);
+        Assert.Contains("Zero4K", e2);                                      // a wrong cost name lists the right ones
+        var (c3, _, e3) = Cli.CliTests.Run("stats", Sample, "--format-dir", "/nonexistent-dir");
+        Assert.Equal(2, c3);
+        Assert.Contains("no such directory", e3);
+    }
+}
