@@ -104,3 +104,21 @@ public class HostileFileSystemTests
         Assert.Contains("no such directory", e3);
     }
 }
+
+public class LongFirstLineTests
+{
+    [Fact]
+    public void ATenMegabyteFirstLineDoesNotHideTheFormat()
+    {
+        var path = Path.Combine(TestPaths.TempDir(), "long.txt");
+        using (var f = File.Create(path))
+        {
+            f.Write(System.Text.Encoding.ASCII.GetBytes(new string('x', 10_000_000) + "\n"));
+            f.Write(File.ReadAllBytes(TestPaths.Sample("dd-cat/trace.txt")));
+        }
+        var (code, _, err) = Cli.CliTests.Run("stats", path);
+        Assert.True(code == 0, err);
+        Assert.Contains("3,117 events", err);
+        Assert.Contains("overlong_line: 1", err);
+    }
+}

@@ -104,6 +104,13 @@ public class KernelDriftTests
         Assert.Equal(4, One("       workload-15872 [001]   567.609709: tlb_flush:            pages=8 reason= (4)", TextDialect.TraceCmdReport).TlbReason);
     }
 
+    [Fact] // the tracefs "fields" option prints the filemap order in parentheses
+    public void FilemapOrderInParentheses()
+    {
+        var e = One("              dd-1888    [000] ..... 16496.584779: mm_filemap_add_to_page_cache: dev 254:0 ino b36937 pfn=0x4cc080 ofs=0 order=(4)");
+        Assert.Equal((EventKind.MmFilemapAddToPageCache, 0x4cc080UL, (byte)4), (e.Kind, e.Pfn, e.Order));
+    }
+
     [Fact] // comms with spaces, dashes, colons and digits: split at the [cpu] column
     public void CommsWithSpacesAndDashes()
     {

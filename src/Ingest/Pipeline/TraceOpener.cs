@@ -44,6 +44,19 @@ public static class TraceOpener
         }
     }
 
+    /// <summary>A text trace whose first line is longer than the detection peek (a corrupt or giant line): look at what
+    /// follows the first newline, within the first 256 MiB of a mapped file. Binary formats have their magic at byte 0.</summary>
+    static (InputFormat Format, TextDialect Dialect)? DetectPastALongFirstLine(TraceInput input)
+    {
+        if (input.Mapped is not { } m || input.Head.Span.IndexOf((byte)'\n') >= 0) return null;
+        var window = m.SpanUpTo(0, 256 << 20);
+        int nl = window.IndexOf((byte)'\n');
+        if (nl < 0 || nl + 1 >= window.Length) return null;
+        var next = window[(nl + 1)..];
+        var d = FormatDetector.Detect(next[..Math.Min(next.Length, TraceInput.PeekSize)]);
+        return d is { Format: InputFormat.Ftrace or InputFormat.TraceCmdReport or InputFormat.PerfScript } ? d : null;
+    }
+
     /// <summary>Text and CSV need the bounded merge; ordered readers (binary formats, events files) do not.</summary>
     static IEventReader Wrap(IEventReader reader, IngestOptions options) =>
         reader is IOrderedEventReader ? reader : new TimestampMerger(reader, options.SortWindowNs, options.SortCapacity);
@@ -52,6 +65,7 @@ public static class TraceOpener
     {
         // No bytes and only blank lines alike are an empty trace (0 events), as an empty tracefs read is.
         var detected = input.Head.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0 ? (InputFormat.Ftrace, TextDialect.Ftrace) : FormatDetector.Detect(input.Head.Span);
+        detected ??= DetectPastALongFirstLine(input);
         InputFormat format = options.Format;
         TextDialect dialect = TextDialect.Ftrace;
         if (format == InputFormat.Auto)

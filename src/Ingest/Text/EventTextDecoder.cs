@@ -266,6 +266,8 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
         while (kv.Next())
         {
             var k = kv.Key; var v = kv.Value;
+            // Some kernels print the order as "order=(4)"; the number is the same.
+            if (v.Length > 2 && v[0] == '(' && v[^1] == ')') v = v[1..^1];
             if (k.IsEmpty)
             {
                 if (v.SequenceEqual("dev"u8))
