@@ -15,7 +15,7 @@ namespace AsiTrace.Ingest.Input;
 /// concatenation of gzip members is checked against its last member's length only, and is refused with a message that
 /// says to decompress it first; trace tools write single-member files.
 /// </remarks>
-public sealed class DecompressingStream : Stream
+public sealed class DecompressingStream : ForwardReadStream
 {
     readonly string _name;
     readonly string _format;
@@ -38,8 +38,6 @@ public sealed class DecompressingStream : Stream
         var raw = new TailCountingStream(compressed);
         return new DecompressingStream(name, "zstd", raw, new ZstdSharp.DecompressionStream(raw));
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -75,23 +73,14 @@ public sealed class DecompressingStream : Stream
 
     /// <summary>Compressed bytes read so far.</summary>
     public long CompressedPosition => _raw.Position;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _produced; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     protected override void Dispose(bool disposing) { if (disposing) _inner.Dispose(); base.Dispose(disposing); }
 
     /// <summary>Counts the compressed bytes read and keeps the last eight (the gzip trailer, once the stream ends).</summary>
-    sealed class TailCountingStream(Stream inner) : Stream
+    sealed class TailCountingStream(Stream inner) : ForwardReadStream
     {
         public byte[] Tail { get; } = new byte[8];
         long _pos;
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer)
         {
             int n = inner.Read(buffer);
@@ -105,15 +94,7 @@ public sealed class DecompressingStream : Stream
             _pos += n;
             return n;
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
         public override long Position { get => _pos; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
     }
 }
