@@ -122,3 +122,20 @@ public class LongFirstLineTests
         Assert.Contains("overlong_line: 1", err);
     }
 }
+
+public class AnalyzeOptionsTests
+{
+    [Fact]
+    public void AnalyzeTakesTheReplayOptions()
+    {
+        var dir = Path.Combine(TestPaths.TempDir(), "an");
+        var (code, _, err) = Cli.CliTests.Run("analyze", TestPaths.Sample("dd-cat"), "-o", dir, "--policy", "noasi");
+        Assert.True(code == 0, err);
+        var totals = File.ReadAllText(Path.Combine(dir, "totals.csv"));
+        Assert.Contains("noasi", totals);
+        Assert.DoesNotContain("asi-rfc", totals);
+        var (bad, _, badErr) = Cli.CliTests.Run("analyze", TestPaths.Sample("dd-cat"), "-o", Path.Combine(dir, "b"), "--policy", "bogus");
+        Assert.Equal(2, bad);
+        Assert.Contains("unknown policy", badErr);
+    }
+}

@@ -66,12 +66,25 @@ static class ReportCommands
         var output = new Option<string>("--output", "-o") { Description = "directory for the results and the report", Required = true };
         var json = new Option<bool>("--json") { Description = "print the replay's JSON object on stdout" };
         var cmd = new Command("analyze", "Replay the trace under the default policies and write the report: the main job") { inputs, output, json };
-        cmd.SetAction(pr => RunAnalyze(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(json)));
+        // The replay's options, passed on as given (replay checks them): analyze is replay plus report.
+        var single = new[] { "--policy", "--interval", "--costs", "--cpu-model", "--snapshot", "--placement", "--max-ram", "--cpus" }
+            .Select(n => new Option<string?>(n) { Description = $"as for replay ({n})" }).ToList();
+        var repeated = new[] { "--knob", "--cost", "--classify" }
+            .Select(n => new Option<string[]>(n) { Description = $"as for replay ({n}); repeatable", AllowMultipleArgumentsPerToken = false }).ToList();
+        foreach (var o in single) cmd.Options.Add(o);
+        foreach (var o in repeated) cmd.Options.Add(o);
+        cmd.SetAction(pr =>
+        {
+            var passOn = new List<string>();
+            foreach (var o in single) if (pr.GetValue(o) is { } v) passOn.AddRange([o.Name, v]);
+            foreach (var o in repeated) foreach (var v in pr.GetValue(o) ?? []) passOn.AddRange([o.Name, v]);
+            return RunAnalyze(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(json), passOn);
+        });
         return cmd;
     }
 
     /// <summary>ingest (only when several inputs must become one stream) → replay → report, through the commands themselves.</summary>
-    static int RunAnalyze(string[] inputs, string outDir, bool json)
+    static int RunAnalyze(string[] inputs, string outDir, bool json, IReadOnlyList<string>? replayOptions = null)
     {
         Directory.CreateDirectory(outDir);
         string events = inputs[0];
@@ -83,6 +96,7 @@ static class ReportCommands
         }
         var replayArgs = new List<string> { "replay", events, "-o", outDir };
         if (json) replayArgs.Add("--json");
+        replayArgs.AddRange(replayOptions ?? []);
         int rc = Program.BuildRoot().Parse(replayArgs.ToArray()).Invoke();
         if (rc != ExitCodes.Ok) return rc;
         return CliRunner.Guard(() => WriteReport(outDir, null));
