@@ -99,6 +99,9 @@ public class HostileFileSystemTests
         var (c2, _, e2) = Cli.CliTests.Run("replay", Sample, "-o", Path.Combine(TestPaths.TempDir(), "o"), "--cost", "Zer04K=1");
         Assert.Equal(2, c2);
         Assert.Contains("Zero4K", e2);                                      // a wrong cost name lists the right ones
+        var (_, synthHelp, _) = Cli.CliTests.Run("synth", "--help");
+        foreach (var (scenario, ps) in AsiTrace.Replay.Synth.Scenarios.Parameters)
+            foreach (var p in ps) Assert.Contains($"{p.Name}={p.Default}", synthHelp);   // every synth parameter, with its default
         var (c3, _, e3) = Cli.CliTests.Run("stats", Sample, "--format-dir", "/nonexistent-dir");
         Assert.Equal(2, c3);
         Assert.Contains("no such directory", e3);

@@ -17,7 +17,8 @@ static class SynthCommand
     {
         var scenario = new Argument<string>("scenario") { Description = "one of: " + string.Join(", ", Scenarios.Names) };
         scenario.AcceptOnlyFromAmong(Scenarios.Names);
-        var param = new Option<string[]>("--param") { Description = "scenario parameter K=V (repeatable); see the README for each scenario's parameters", AllowMultipleArgumentsPerToken = false };
+        var param = new Option<string[]>("--param") { Description = "scenario parameter K=V (repeatable); each scenario's, with its default: " + string.Join("; ",
+            Scenarios.Parameters.Select(kv => $"{kv.Key}: " + string.Join(", ", kv.Value.Select(p => $"{p.Name}={p.Default} ({p.Meaning})")))), AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--output", "-o") { Description = "events Parquet file to write (with --sweep: the directory for sweep.csv, sweep.png, sweep.svg)", Required = true };
         var sweep = new Option<string?>("--sweep") { Description = "NAME=V1,V2,…: replay the scenario at each value of one parameter and chart each policy's latency against it" };
         var policy = new Option<string?>("--policy") { Description = "with --sweep: the policies to replay (default: the default list)" };
