@@ -15,7 +15,16 @@ public sealed class RequiresTracefsFactAttribute : FactAttribute
     }
 }
 
-/// <summary>asitrace record on this machine. One class: recordings share tracefs, so they run one at a time.</summary>
+/// <summary>Tests that record through tracefs: one collection, so that they never run at the same time (tracefs is one
+/// per machine, and each test checks it finds tracefs as it left it).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TracefsCollection
+{
+    public const string Name = "tracefs";
+}
+
+/// <summary>asitrace record on this machine. Recordings share tracefs, so they run one at a time (<see cref="TracefsCollection"/>).</summary>
+[Collection(TracefsCollection.Name)]
 public class RecordTests
 {
     static readonly string T = TracefsRecorder.FindTracefs() ?? "/sys/kernel/tracing";

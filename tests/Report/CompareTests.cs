@@ -8,6 +8,7 @@ using AsiTrace.Tests.Record;
 namespace AsiTrace.Tests.Report;
 
 /// <summary>The regression gate in its three modes: what a gate would be useless without.</summary>
+[Collection(AsiTrace.Tests.Record.TracefsCollection.Name)] // one test records through tracefs
 public class CompareTests
 {
     static string Replay(string input, params string[] extra)
