@@ -115,7 +115,12 @@ public static class ReportWriter
         sb.AppendLine("# asitrace summary");
         sb.AppendLine();
         if (r.Run?.RootElement.TryGetProperty("inputs", out var inputs) == true)
-            foreach (var i in inputs.EnumerateArray()) sb.AppendLine($"Input: `{i.GetProperty("path").GetString()}` (sha256 {i.GetProperty("sha256").GetString()![..16]}…)");
+        {
+            // The trace first; the snapshot and recording files after it are summed up (run.json lists each with its hash).
+            var all = inputs.EnumerateArray().ToList();
+            if (all.Count > 0) sb.AppendLine($"Input: `{all[0].GetProperty("path").GetString()}` (sha256 {all[0].GetProperty("sha256").GetString()![..16]}…)");
+            if (all.Count > 1) sb.AppendLine($"Also read: {all.Count - 1} snapshot and recording files (run.json lists each with its sha256)");
+        }
         sb.AppendLine();
         sb.AppendLine("## Headlines");
         sb.AppendLine();

@@ -142,3 +142,25 @@ public class AnalyzeOptionsTests
         Assert.Contains("unknown policy", badErr);
     }
 }
+
+public class RunManifestInputsTests
+{
+    [Fact]
+    public void OnlyTheFilesReadAreListedAsInputs()
+    {
+        // A directory that is not a recording: one trace file is read, one is listed (not the other six).
+        var dir = Path.Combine(TestPaths.TempDir(), "an");
+        var (code, _, err) = Cli.CliTests.Run("replay", TestPaths.Sample("trace-cmd"), "-o", dir, "--policy", "noasi", "--interval", "0");
+        Assert.True(code == 0, err);
+        using var run = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "run.json")));
+        var inputs = run.RootElement.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("path").GetString()!).ToList();
+        Assert.Single(inputs);
+        // A recording: its trace, then its snapshots' files.
+        var rec = Path.Combine(TestPaths.TempDir(), "rec");
+        Assert.Equal(0, Cli.CliTests.Run("replay", TestPaths.Sample("dd-cat"), "-o", rec, "--policy", "noasi", "--interval", "0").Code);
+        using var run2 = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(rec, "run.json")));
+        var inputs2 = run2.RootElement.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("path").GetString()!).ToList();
+        Assert.EndsWith("trace.txt", inputs2[0]);
+        Assert.All(inputs2.Skip(1), p => Assert.Contains("snapshot-", p));
+    }
+}

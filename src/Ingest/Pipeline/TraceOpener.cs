@@ -149,7 +149,7 @@ public static class TraceOpener
     static bool IsRegularFile(string path) => UnixFileType.Of(path) == UnixFileType.Kind.Regular;
 
     /// <summary>A record directory holds one trace file; find it by content among the top-level files.</summary>
-    static string FindTraceInDirectory(string dir)
+    public static string FindTraceInDirectory(string dir)
     {
         // Regular files only: opening a FIFO (or a device) blocks until a writer comes.
         var candidates = Directory.GetFiles(dir).Where(IsRegularFile).OrderBy(f => f, StringComparer.Ordinal).ToList();

@@ -13,11 +13,26 @@ namespace AsiTrace.Replay.Results;
 /// </summary>
 public static class RunManifest
 {
+    /// <summary>The files the replay read: the trace (for a directory, the one file the opener picks), the snapshots'
+    /// files and a recording's costs.json/record.json; not the directory's other files.</summary>
+    static IEnumerable<string> InputFiles(string input, string? snapDir)
+    {
+        yield return Directory.Exists(input) ? Ingest.Pipeline.TraceOpener.FindTraceInDirectory(input) : input;
+        if (snapDir is null || !Directory.Exists(snapDir)) yield break;
+        foreach (var name in new[] { "costs.json", "record.json" })
+            if (File.Exists(Path.Combine(snapDir, name))) yield return Path.Combine(snapDir, name);
+        foreach (var sub in new[] { "snapshot-start", "snapshot-end" })
+        {
+            string d = Path.Combine(snapDir, sub);
+            if (Directory.Exists(d)) foreach (var f in Directory.GetFiles(d).Order(StringComparer.Ordinal)) yield return f;
+        }
+    }
+
     public static JsonObject Build(string input, string? snapDir, string[] policies, string cpu, CostModel costs, PolicyKnobs knobs,
         IReadOnlyList<ClassifyRule> rules, long intervalNs, ReplayResult r, string placementName, string? toolVersion)
     {
         var inputs = new JsonArray();
-        foreach (var f in Directory.Exists(input) ? Directory.GetFiles(input).Order(StringComparer.Ordinal).ToArray() : [input])
+        foreach (var f in InputFiles(input, snapDir))
         {
             using var s = File.OpenRead(f);
             inputs.Add(new JsonObject { ["path"] = Path.GetFullPath(f), ["bytes"] = s.Length, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(s)) });
