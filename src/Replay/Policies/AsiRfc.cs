@@ -35,10 +35,7 @@ public sealed class AsiRfc(PolicyKnobs knobs, AsiRuntimeConfig? runtime = null) 
         _formerlySensitive = new PfnBitmap(0, m.PfnLimit);
         var free = new List<(long Pfn, int Order)>();
         foreach (var z in m.Allocator.Zones)
-            if (z is not null)
-                for (int o = 0; o <= z.Buddy.Options.MaxPageOrder; o++)
-                    for (int ft = 0; ft < Freetype.Count; ft++)
-                        foreach (long pfn in z.Buddy.FreeList(o, new Freetype(ft))) free.Add((pfn, o));
+            if (z is not null) free.AddRange(z.Buddy.FreeBlocks());
         free.Sort((a, b) => a.Pfn.CompareTo(b.Pfn));
         long p = 0;
         foreach (var (pfn, order) in free)
