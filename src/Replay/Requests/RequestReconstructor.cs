@@ -220,7 +220,8 @@ public sealed class RequestReconstructor
                 order = 63 - (int)ulong.LeadingZeroCount((ulong)pages);
                 pages = 1L << order;
             }
-            if ((offset & (pages - 1)) != 0 || !AllLive(pfn, pages))
+            // An order-0 piece is aligned, and FindLive has checked its one page.
+            if (pages > 1 && ((offset & (pages - 1)) != 0 || !AllLive(pfn, pages)))
             {
                 // A piece not aligned to its own order, or one overlapping pages already freed (a lost allocation
                 // and free in between): the buddy allocator only takes naturally aligned blocks of pages that are in
