@@ -64,7 +64,7 @@ public static partial class ReplayRunner
 
     /// <summary>Each CPU's starting pcp lists in <paramref name="spec"/>: the trace's lower bound per list, and the rest of
     /// the CPU's start count (<see cref="StartPcpCounts"/>) on the order-0 list that CPU draws on least.</summary>
-    static Dictionary<int, PcpListSeed[]> PcpLists(ZoneSpec spec, PreScan scan, Dictionary<int, long> counts)
+    static Dictionary<int, PcpListSeed[]> PcpLists(ZoneSpec spec, PreScan scan, Dictionary<int, long> counts, PcpSurplus surplus)
     {
         var result = new Dictionary<int, PcpListSeed[]>();
         foreach (var p0 in spec.Pcp)
@@ -88,13 +88,29 @@ public static partial class ReplayRunner
             // last refill on the churn sample: zone_locked −11 %; this way −1.4 %.)
             long rest = p.Count - used;
             var demand = p.Cpu < scan.Order0AllocsByCpu.Length ? scan.Order0AllocsByCpu[p.Cpu] : null;
-            int least = Migratetype.Movable;
-            if (demand is not null)
+            if (surplus == PcpSurplus.ByDemand && demand is not null && demand.Take(Migratetype.PcpTypes).Sum() > 0)
             {
-                least = 0;
-                for (int mt = 1; mt < Migratetype.PcpTypes; mt++) if (demand[mt] < demand[least]) least = mt;
+                long total = demand.Take(Migratetype.PcpTypes).Sum(), given = 0;
+                int most = 0;
+                for (int mt = 0; mt < Migratetype.PcpTypes; mt++)
+                {
+                    long share = rest * demand[mt] / total;
+                    blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(mt), 0)] += share;
+                    given += share;
+                    if (demand[mt] > demand[most]) most = mt;
+                }
+                blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(most), 0)] += rest - given;
             }
-            blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(least), 0)] += rest;
+            else
+            {
+                int least = Migratetype.Movable;
+                if (demand is not null)
+                {
+                    least = 0;
+                    for (int mt = 1; mt < Migratetype.PcpTypes; mt++) if (demand[mt] < demand[least]) least = mt;
+                }
+                blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(least), 0)] += rest;
+            }
             var lists = new List<PcpListSeed>();
             for (int i = 0; i < blocks.Length; i++)
                 if (blocks[i] > 0) lists.Add(new PcpListSeed(PindexOrder(i), PindexMt(i), (int)blocks[i]));

@@ -12,6 +12,15 @@ using AsiTrace.Replay.Workload;
 
 namespace AsiTrace.Replay;
 
+/// <summary>Placement of the starting pcp pages zoneinfo counts beyond what the trace proves each list held.</summary>
+public enum PcpSurplus
+{
+    /// <summary>On the order-0 list of the migratetype the CPU allocates least at order 0.</summary>
+    LeastDrawn,
+    /// <summary>Over the order-0 lists in proportion to the CPU's order-0 allocations per migratetype.</summary>
+    ByDemand,
+}
+
 public sealed record ReplayOptions
 {
     /// <summary>Machine state when the trace started (zones, free lists, pcp sizing); null: inferred from the trace.</summary>
@@ -23,6 +32,9 @@ public sealed record ReplayOptions
     /// current rules when unknown.</summary>
     public FallbackRules? Fallback { get; init; }
     public PcpRules? Pcp { get; init; }
+    /// <summary>Where each CPU's starting pcp pages beyond the trace's proven minimum go (docs/model.md §8.1). The one
+    /// data-chosen rule of the starting state: chosen on <c>churn</c>, checked on the held-out half of the corpus.</summary>
+    public PcpSurplus PcpSurplus { get; init; } = PcpSurplus.LeastDrawn;
     public Model.Tlb.CostModel Costs { get; init; } = Model.Tlb.CpuPreset.SapphireRapids.Costs;
     /// <summary>CPU preset: TLB geometry (and INVLPGB) of the modelled machine.</summary>
     public Model.Tlb.CpuPreset Cpu { get; init; } = Model.Tlb.CpuPreset.SapphireRapids;
@@ -156,7 +168,7 @@ public static partial class ReplayRunner
         foreach (var spec0 in specs)
         {
             var counts = StartPcpCounts(spec0, scan, options.Allocator.Pcp, anchored);
-            var spec = counts.Values.Any(c => c > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan, counts) } : spec0;
+            var spec = counts.Values.Any(c => c > 0) ? spec0 with { PcpLists = PcpLists(spec0, scan, counts, options.PcpSurplus) } : spec0;
             spread |= spec.PcpLists is not null;
             readySpecs.Add(spec);
         }

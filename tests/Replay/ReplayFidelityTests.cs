@@ -212,4 +212,30 @@ public class ReplayWithoutSnapshotTests
         Assert.Equal(986, r.Metrics["noasi"]["allocations"]);
         Assert.DoesNotContain(r.Fidelity, f => f.Name.StartsWith("free_pages_"));
     }
+
+    [Fact]
+    public void without_a_start_snapshot_no_check_is_judged_and_the_table_says_why()
+    {
+        // The same churn trace: judged with its snapshots, reported only without them (its start was guessed).
+        string trace = TestPaths.Sample("churn/trace.txt.zst");
+        var r = ReplayRunner.Run(() => TraceOpener.Open(trace, new IngestOptions()), new ReplayOptions
+        {
+            EndSnapshot = MachineSnapshot.Load(TestPaths.Sample("churn/snapshot-end")),
+        });
+        Assert.NotEmpty(r.Fidelity);
+        Assert.All(r.Fidelity, f => Assert.Equal(FidelityBasis.GuessedStart, f.Basis));
+        Assert.All(r.Fidelity, f => Assert.Null(f.WithinTolerance));
+        Assert.All(r.Fidelity, f => Assert.Contains(f.Verdict, new[] { "no-snapshot", "vacuous", "reported" }));
+        Assert.Equal("no-snapshot", r.Fidelity.Single(f => f.Name == "mm_page_alloc_zone_locked").Verdict);
+        Assert.Equal("no-snapshot", r.Fidelity.Single(f => f.Name == "free_pages_Normal").Verdict);
+        Assert.Contains(r.Assumptions, a => a.StartsWith("fidelity: no start snapshot", StringComparison.Ordinal));
+        Assert.Equal("guessed-start", AsiTrace.Replay.Results.ResultsWriter.BasisName(FidelityBasis.GuessedStart));
+        // With both snapshots the same checks are judged.
+        var judged = ReplayRunner.Run(() => TraceOpener.Open(trace, new IngestOptions()), new ReplayOptions
+        {
+            StartSnapshot = MachineSnapshot.Load(TestPaths.Sample("churn/snapshot-start")),
+            EndSnapshot = MachineSnapshot.Load(TestPaths.Sample("churn/snapshot-end")),
+        });
+        Assert.Equal("pass", judged.Fidelity.Single(f => f.Name == "mm_page_alloc_zone_locked").Verdict);
+    }
 }

@@ -219,7 +219,9 @@ static class ReplayCommand
     {
         var e = Console.Error;
         e.WriteLine($"{r.Events:N0} events, {r.Cpus} CPUs, {r.LostEvents:N0} lost");
-        e.WriteLine("fidelity (noasi replay vs the trace):");
+        e.WriteLine(r.Fidelity.Any(f => f.Basis == AsiTrace.Replay.Fidelity.FidelityBasis.GuessedStart)
+            ? "fidelity (noasi replay vs the trace; no start snapshot: the model started from a guessed layout, so no check is judged):"
+            : "fidelity (noasi replay vs the trace):");
         foreach (var f in r.Fidelity)
         {
             string verdict = f.Verdict switch { "fail" => $"FAIL (> {f.Tolerance:P0})", "reported" => "", var v => v };

@@ -8,6 +8,10 @@ public enum FidelityBasis
     /// <summary>The model was seeded or anchored with what it is checked against (pcp lists seeded from the trace's
     /// refills and drains, decay run at the traced drains): agreement is partly by construction.</summary>
     InSample,
+    /// <summary>No start snapshot: the model started from a guessed layout (zones from the highest pfn, pcp sizes and
+    /// watermarks from the kernel's formulas, free blocks wherever the trace allowed). Its start is not the kernel's,
+    /// so the figure cannot judge the model: it is reported, never a pass or a fail.</summary>
+    GuessedStart,
 }
 
 /// <summary>
@@ -35,10 +39,11 @@ public sealed record FidelityCheck(string Name, double Trace, double Model, doub
     /// <summary>A count check where both sides stay within the slack cannot fail; neither can one where nothing moved.</summary>
     public bool Vacuous => NothingMoved || IsCount && Math.Max(Trace, Model) <= SmallCountSlack;
 
-    public bool? WithinTolerance => Tolerance is not { } t || Vacuous ? null
+    public bool? WithinTolerance => Tolerance is not { } t || Vacuous || Basis == FidelityBasis.GuessedStart ? null
         : IsCount && Math.Max(Trace, Model) < SmallCount ? Math.Abs(Model - Trace) <= SmallCountSlack
         : RelativeError <= t;
 
-    /// <summary>pass, fail, vacuous (could not fail) or reported (no target).</summary>
-    public string Verdict => Vacuous ? "vacuous" : WithinTolerance switch { true => "pass", false => "fail", null => "reported" };
+    /// <summary>pass, fail, vacuous (could not fail), no-snapshot (the model's start was guessed) or reported (no target).</summary>
+    public string Verdict => Vacuous ? "vacuous" : Basis == FidelityBasis.GuessedStart && Tolerance is not null ? "no-snapshot"
+        : WithinTolerance switch { true => "pass", false => "fail", null => "reported" };
 }

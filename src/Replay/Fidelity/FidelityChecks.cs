@@ -54,6 +54,13 @@ internal static class FidelityChecks
             if (o.EndSnapshot.Pagetypeinfo is { } pt) AddFreeBlockChecks(r, o, pt, a, stillZones);
         }
         else r.Assumptions.Add("no end snapshot: end-of-trace free pages not compared");
+        if (o.StartSnapshot is null)
+        {
+            // Every check depends on where the model started (pcp counts and high, watermarks, the free lists): from a
+            // guessed start none can judge the model. They stay in the table, marked, so a reader sees what was compared.
+            for (int i = 0; i < r.Fidelity.Count; i++) r.Fidelity[i] = r.Fidelity[i] with { Basis = FidelityBasis.GuessedStart };
+            r.Assumptions.Add("fidelity: no start snapshot, so the model started from a guessed layout; every check is marked no-snapshot (reported, not judged): record with asitrace record, which takes the snapshots");
+        }
     }
 
     /// <summary>Free pages per migratetype (reported), and per zone the distance between the trace's and the model's free

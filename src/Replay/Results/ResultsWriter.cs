@@ -29,7 +29,12 @@ public static class ResultsWriter
         WithinTolerance = f.WithinTolerance, Verdict = f.Verdict, Basis = BasisName(f.Basis), Note = f.Note,
     }).ToList();
 
-    public static string BasisName(FidelityBasis b) => b == FidelityBasis.InSample ? "in-sample" : "prediction";
+    public static string BasisName(FidelityBasis b) => b switch
+    {
+        FidelityBasis.InSample => "in-sample",
+        FidelityBasis.GuessedStart => "guessed-start",
+        _ => "prediction",
+    };
 
     public static async Task WriteTotalsAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Totals(r), s, Options);
 
