@@ -94,6 +94,7 @@ static class RecordCommand
                 try
                 {
                     rec.Snapshot("snapshot-end");
+                    rec.WriteAllocatorStateAtEdges();
                     rec.ReadStats();
                     rec.WriteSummary(argv.Length > 0 ? string.Join(' ', argv) : null);
                 }

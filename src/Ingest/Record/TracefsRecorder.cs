@@ -33,6 +33,8 @@ public sealed class RecordResult
     /// <summary>The recorder's own threads, kept out of the trace (<c>set_event_notrace_pid</c>); empty where the kernel
     /// lacks that file.</summary>
     public List<int> UntracedTids { get; } = new();
+    /// <summary>Whether trace.txt was written with O_DIRECT (outside the page cache; <see cref="TraceFileWriter"/>).</summary>
+    public bool DirectIo { get; set; }
     /// <summary><c>record --baseline</c>: the command's run without tracing, before the recording.</summary>
     public BaselineRun? Baseline { get; set; }
 }
@@ -156,6 +158,32 @@ public sealed class TracefsRecorder : IDisposable
         }
     }
 
+    // The allocator's state read at the trace's edges: just before tracing starts and just after it stops, before the
+    // snapshots' other files and the drain of the ring buffer allocate and free pages of their own.
+    static readonly string[] AllocatorStateFiles = ["zoneinfo", "pagetypeinfo", "buddyinfo"];
+    Dictionary<string, byte[]>? _startState, _endState;
+
+    static Dictionary<string, byte[]> CaptureAllocatorState()
+    {
+        var state = new Dictionary<string, byte[]>();
+        foreach (var f in AllocatorStateFiles)
+        {
+            try { state[f] = File.ReadAllBytes("/proc/" + f); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return state;
+    }
+
+    /// <summary>Replaces the snapshots' zoneinfo, pagetypeinfo and buddyinfo with the copies read at the trace's edges
+    /// (<see cref="Start"/> and the stop in <see cref="Stream"/>). Call after both snapshots.</summary>
+    public void WriteAllocatorStateAtEdges()
+    {
+        foreach (var (name, state) in new[] { ("snapshot-start", _startState), ("snapshot-end", _endState) })
+            if (state is not null)
+                foreach (var (f, bytes) in state) File.WriteAllBytes(Path.Combine(_o.OutputDir, name, f), bytes);
+    }
+
     static string ReadProc(string rel)
     {
         try { return File.ReadAllText("/proc/" + rel).Trim(); } catch (IOException) { return "unknown"; }
@@ -187,6 +215,7 @@ public sealed class TracefsRecorder : IDisposable
     {
         if (_on) return;
         UntraceOwnThreads();
+        _startState = CaptureAllocatorState();
         File.WriteAllText(T("tracing_on"), "1");
         _on = true;
     }
@@ -234,10 +263,11 @@ public sealed class TracefsRecorder : IDisposable
         int fd = open(T("trace_pipe"), O_RDONLY | O_NONBLOCK);
         if (fd < 0) throw new RecordException($"cannot open {T("trace_pipe")}: errno {Marshal.GetLastPInvokeError()}");
         var started = DateTime.UtcNow;
-        FileStream? fs = null;
+        TraceFileWriter? fs = null;
         try
         {
-            fs = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+            fs = TraceFileWriter.Create(output);
+            Result.DirectIo = fs.Direct;
             var buf = new byte[1 << 16];
             Start();
             bool draining = false;
@@ -246,6 +276,8 @@ public sealed class TracefsRecorder : IDisposable
                 if (!draining && stop())
                 {
                     File.WriteAllText(T("tracing_on"), "0");
+                    // Before the rest of the buffer is drained and written: that work is the recorder's, not the trace's.
+                    _endState = CaptureAllocatorState();
                     draining = true;
                 }
                 var pfd = new PollFd { Fd = fd, Events = POLLIN };
@@ -254,7 +286,7 @@ public sealed class TracefsRecorder : IDisposable
                 fixed (byte* p = buf) n = read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    try { fs.Write(buf, 0, (int)n); Result.BytesWritten += n; Result.LinesWritten += buf.AsSpan(0, (int)n).Count((byte)'\n'); }
+                    try { fs.Write(buf.AsSpan(0, (int)n)); Result.BytesWritten += n; Result.LinesWritten += buf.AsSpan(0, (int)n).Count((byte)'\n'); }
                     catch (IOException e)
                     {
                         Result.StoppedBecause = $"writing {output} failed ({e.Message}); tracing stopped, {Result.BytesWritten:N0} bytes kept";
@@ -267,7 +299,7 @@ public sealed class TracefsRecorder : IDisposable
                 if (n < 0 && errno != EAGAIN && errno != EINTR) throw new RecordException($"reading {T("trace_pipe")}: errno {errno}");
                 if (draining) break; // empty after tracing stopped: done
             }
-            try { fs.Flush(true); } catch (IOException e) { Result.StoppedBecause ??= $"writing {output} failed ({e.Message}); {Result.BytesWritten:N0} bytes kept"; }
+            try { fs.Finish(); } catch (IOException e) { Result.StoppedBecause ??= $"writing {output} failed ({e.Message}); {Result.BytesWritten:N0} bytes kept"; }
         }
         catch (IOException e) when (fs is null)
         {
@@ -357,6 +389,8 @@ public sealed class TracefsRecorder : IDisposable
         sb.Append($"  \"lines\": {Result.LinesWritten},\n");
         sb.Append($"  \"lost_events\": {Result.Lost},\n");
         sb.Append($"  \"untraced_tids\": [{string.Join(", ", Result.UntracedTids)}],\n");
+        sb.Append($"  \"trace_written_with_o_direct\": {(Result.DirectIo ? "true" : "false")},\n");
+        sb.Append("  \"allocator_state\": \"zoneinfo, pagetypeinfo and buddyinfo of both snapshots read just before tracing started and just after it stopped\",\n");
         if (Result.Baseline is { } b)
             sb.Append($"  \"baseline\": {{\"cpu_ns\": {b.CpuNs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}, \"wall_s\": {b.WallS.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)}, \"method\": \"the command run once untraced before the recording; its user and system time (getrusage of its process tree)\"}},\n");
         sb.Append($"  \"stopped_because\": {(Result.StoppedBecause is null ? "null" : System.Text.Json.JsonSerializer.Serialize(Result.StoppedBecause))}\n");
