@@ -1,0 +1,171 @@
+using AsiTrace.Ingest.Pipeline;
+using AsiTrace.Ingest.Snapshot;
+using AsiTrace.Replay;
+using AsiTrace.Replay.Fidelity;
+using Xunit;
+
+namespace AsiTrace.Tests.Replay;
+
+/// <summary>
+/// The fidelity corpus (sample-traces/corpus, recorded by its record-corpus.sh): workloads on this host's 6.18 and on
+/// Debian's 6.1 and 6.12 under qemu with 1, 2 and 4 vCPUs, each replayed under noasi and held to the targets of
+/// docs/model.md §9. Misses are listed with their measured error (docs/fidelity-corpus.md), so the test fails when one
+/// changes; a recording whose every check is vacuous informs nothing and fails.
+/// </summary>
+public class CorpusFidelityTests
+{
+    static string Root => TestPaths.Sample("corpus");
+
+    internal static List<string> Names() =>
+        Directory.GetDirectories(Root).Where(d => Directory.Exists(Path.Combine(d, "snapshot-start")))
+            .Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToList();
+
+    public static TheoryData<string> Recordings() => new(Names());
+
+    static readonly Dictionary<(string, PcpSurplus), ReplayResult> Cache = new();
+
+    internal static ReplayResult Replay(string name, PcpSurplus surplus = PcpSurplus.LeastDrawn)
+    {
+        lock (Cache)
+        {
+            if (Cache.TryGetValue((name, surplus), out var cached)) return cached;
+            string dir = Path.Combine(Root, name);
+            var r = ReplayRunner.Run(() => TraceOpener.Open(dir, new IngestOptions()), new ReplayOptions
+            {
+                StartSnapshot = MachineSnapshot.Load(Path.Combine(dir, "snapshot-start")),
+                EndSnapshot = MachineSnapshot.Load(Path.Combine(dir, "snapshot-end")),
+                PcpSurplus = surplus,
+            });
+            Cache[(name, surplus)] = r;
+            return r;
+        }
+    }
+
+    /// <summary>Known misses: recording, check, and the error measured when it was listed.</summary>
+    static readonly (string Dir, string Check, double Error)[] KnownMisses =
+    [
+        ("h618-compile", "mm_page_alloc_zone_locked", 1.000),
+        ("h618-forkexec", "mm_page_alloc_zone_locked", 0.800),
+        ("h618-smallfiles", "mm_page_alloc_zone_locked", 0.187),
+        ("h618-stream", "mm_page_alloc_zone_locked", 0.182),
+        ("h618-stream", "mm_page_pcpu_drain", 0.746),
+        ("q61-anon-thp-4cpu", "mm_page_alloc_zone_locked", 0.179),
+        ("q61-anon-thp-4cpu", "pcp_count_DMA32_cpu2", 0.141),
+        ("q61-anon-thp-4cpu", "pcp_count_DMA32_cpu3", 0.372),
+        ("q61-anon-thp-4cpu", "free_blocks_distance_DMA32", 0.172),
+        ("q61-pressure-2cpu", "mm_page_alloc_zone_locked", 0.721),
+        ("q61-pressure-2cpu", "mm_page_pcpu_drain", 0.526),
+        ("q61-pressure-2cpu", "free_pages_DMA", 0.027),
+        ("q61-pressure-2cpu", "pcp_count_DMA_cpu1", 1.000),
+        ("q61-pressure-2cpu", "free_pages_DMA32", 0.054),
+        ("q61-pressure-2cpu", "pcp_count_DMA32_cpu0", 0.833),
+        ("q61-pressure-2cpu", "pcp_count_DMA32_cpu1", 1.939),
+        ("q61-pressure-2cpu", "free_blocks_distance_DMA", 0.625),
+        ("q61-pressure-2cpu", "free_blocks_distance_DMA32", 0.340),
+        ("q61-smallfiles-2cpu", "free_blocks_distance_DMA32", 0.129),
+        ("q612-forkexec-2cpu", "mm_page_alloc_zone_locked", 0.625),
+        ("q612-forkexec-2cpu", "mm_page_pcpu_drain", 0.875),
+        ("q612-forkexec-2cpu", "free_pages_DMA32", 0.016),
+        ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu0", 0.231),
+        ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu1", 2.414),
+        ("q612-forkexec-2cpu", "free_blocks_distance_DMA32", 0.236),
+        ("q612-fragment-2cpu", "mm_page_pcpu_drain", 0.113),
+        ("q612-fragment-2cpu", "free_blocks_distance_DMA32", 0.167),
+        ("q612-pressure-4cpu", "mm_page_pcpu_drain", 0.139),
+        ("q612-pressure-4cpu", "free_pages_DMA32", 0.010),
+        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu0", 1.882),
+        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu1", 0.179),
+        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu3", 0.466),
+        ("q612-pressure-4cpu", "free_blocks_distance_DMA32", 0.202),
+        ("q612-stream-4cpu", "pcp_count_DMA32_cpu3", 0.226),
+        ("q612-stream-4cpu", "free_blocks_distance_DMA32", 0.447),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Recordings))]
+    public void noasi_replay_of_each_corpus_recording_meets_the_targets_or_the_miss_is_listed(string name)
+    {
+        var r = Replay(name);
+        Assert.True(r.Events > 0);
+        var held = r.Fidelity.Where(f => f.Tolerance is not null).ToList();
+        Assert.Contains(held, f => f.Verdict is "pass" or "fail");
+        foreach (var f in held)
+        {
+            var known = KnownMisses.Where(k => k.Dir == name && k.Check == f.Name).ToList();
+            if (known.Count == 1)
+            {
+                Assert.Equal("fail", f.Verdict);
+                Assert.InRange(f.RelativeError, known[0].Error - 0.002, known[0].Error + 0.002);
+            }
+            else Assert.True(f.Verdict is "pass" or "vacuous", $"{name}: {f.Name} trace {f.Trace} model {f.Model} ({f.RelativeError:P1}) {f.Verdict}");
+        }
+        foreach (var k in KnownMisses.Where(k => k.Dir == name)) Assert.Contains(r.Fidelity, f => f.Name == k.Check);
+        Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures"));
+        // 6.18 frees some pages with no mm_page_free (page-table pages and GFP_NOWAIT pages of short-lived tasks; up
+        // to 2.9 % of allocations here); the reconstruction releases them at the pfn's next allocation (docs/model.md §2).
+        Assert.True(r.Anomalies.GetValueOrDefault("alloc_of_live_pfn") <= r.Metrics["noasi"]["allocations"] / 20,
+            $"{r.Anomalies.GetValueOrDefault("alloc_of_live_pfn")} allocations of live pfns");
+    }
+
+    [Fact]
+    public void the_corpus_spans_the_kernels_workloads_and_cpu_counts_it_is_meant_to()
+    {
+        var names = Names();
+        Assert.True(names.Count >= 12, $"{names.Count} recordings");
+        var kernels = new HashSet<string>();
+        var cpusByKernel = new Dictionary<string, HashSet<int>>();
+        foreach (var n in names)
+        {
+            var snap = MachineSnapshot.Load(Path.Combine(Root, n, "snapshot-start"));
+            string release = snap.KernelRelease!;
+            string era = string.Join('.', release.Split('.', '-').Take(2));
+            kernels.Add(era);
+            int cpus = int.Parse(File.ReadAllText(Path.Combine(Root, n, "snapshot-start", "nproc")).Trim());
+            (cpusByKernel.TryGetValue(era, out var s) ? s : cpusByKernel[era] = new()).Add(cpus);
+        }
+        Assert.Contains("6.1", kernels);
+        Assert.Contains("6.12", kernels);
+        Assert.Contains("6.18", kernels);
+        Assert.Equal(new[] { 1, 2, 4 }, cpusByKernel["6.1"].Order());
+        Assert.Equal(new[] { 1, 2, 4 }, cpusByKernel["6.12"].Order());
+        foreach (var w in new[] { "compile", "stream", "anon-thp", "forkexec", "smallfiles", "pressure" })
+            Assert.Contains(names, n => n.Contains(w, StringComparison.Ordinal));
+    }
+
+    /// <summary>The count checks a starting-state rule can move: zone_locked, drains and pcp pages, where not vacuous.</summary>
+    static double MeanCountError(IEnumerable<string> names, PcpSurplus surplus)
+    {
+        var errors = names.SelectMany(n => Replay(n, surplus).Fidelity)
+            .Where(f => f.Verdict is "pass" or "fail" && (f.Name.StartsWith("mm_page_alloc_zone_locked", StringComparison.Ordinal)
+                || f.Name.StartsWith("mm_page_pcpu_drain", StringComparison.Ordinal) || f.Name.StartsWith("pcp_count_", StringComparison.Ordinal)))
+            .Select(f => f.RelativeError).ToList();
+        return errors.Count == 0 ? 0 : errors.Average();
+    }
+
+    /// <summary>The corpus in two halves by name order (even and odd positions): a rule chosen on one is checked on the other.</summary>
+    internal static (List<string> A, List<string> B) Halves()
+    {
+        var names = Names();
+        return (names.Where((_, i) => i % 2 == 0).ToList(), names.Where((_, i) => i % 2 == 1).ToList());
+    }
+
+    [Fact]
+    public void the_pcp_surplus_rule_chosen_on_one_half_of_the_corpus_is_checked_on_the_other()
+    {
+        var (a, b) = Halves();
+        double aLeast = MeanCountError(a, PcpSurplus.LeastDrawn), aDemand = MeanCountError(a, PcpSurplus.ByDemand);
+        double bLeast = MeanCountError(b, PcpSurplus.LeastDrawn), bDemand = MeanCountError(b, PcpSurplus.ByDemand);
+        string table = $"A least {aLeast:P2} demand {aDemand:P2}; B least {bLeast:P2} demand {bDemand:P2}";
+        // Chosen on half A: the rule with the smaller error there is the one the replay uses ...
+        Assert.True(aLeast < aDemand, table);
+        // ... and on half B, which did not choose it, it is still the better of the two.
+        Assert.True(bLeast < bDemand, table);
+        // The figures README states (docs/fidelity-corpus.md), so the test fails when they change.
+        foreach (var (measured, stated) in new[] { (aLeast, StatedHalfErrors[0]), (aDemand, StatedHalfErrors[1]), (bLeast, StatedHalfErrors[2]), (bDemand, StatedHalfErrors[3]) })
+            Assert.True(Math.Abs(measured - stated) < 0.0005, table);
+    }
+
+    /// <summary>Mean error of the count checks (zone_locked, drains, pcp pages; not vacuous) under each rule: half A least
+    /// drawn, half A by demand, half B least drawn, half B by demand.</summary>
+    static readonly double[] StatedHalfErrors = [0.4059, 0.5004, 0.0786, 0.1711];
+}
