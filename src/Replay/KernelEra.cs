@@ -27,4 +27,7 @@ public static class KernelEra
     /// free_high); older: order 0 only.</summary>
     public static PcpRules Pcp((int Major, int Minor) v) =>
         AtLeast(v, 6, 7) ? PcpRules.V67 : AtLeast(v, 5, 18) ? PcpRules.V518 : AtLeast(v, 5, 14) ? PcpRules.V514 : PcpRules.Legacy;
+
+    /// <summary>v6.16+: free_high needs free_count ≥ batch + high_min / 2 (<see cref="PageAllocatorOptions.FreeHighAboveHalfHighMin"/>).</summary>
+    public static bool FreeHighAboveHalfHighMin((int Major, int Minor) v) => AtLeast(v, 6, 16);
 }

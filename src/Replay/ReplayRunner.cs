@@ -488,6 +488,13 @@ public static partial class ReplayRunner
         var pcp = o.Pcp ?? (v is { } b ? KernelEra.Pcp(b) : PcpRules.V67);
         r.FallbackRules = fallback;
         r.PcpRules = pcp;
-        return o with { Allocator = o.Allocator with { Buddy = o.Allocator.Buddy with { Fallback = fallback }, Pcp = pcp } };
+        bool halfHighMin = v is { } c ? KernelEra.FreeHighAboveHalfHighMin(c) : o.Allocator.FreeHighAboveHalfHighMin;
+        return o with
+        {
+            Allocator = o.Allocator with
+            {
+                Buddy = o.Allocator.Buddy with { Fallback = fallback }, Pcp = pcp, FreeHighAboveHalfHighMin = halfHighMin,
+            },
+        };
     }
 }

@@ -122,4 +122,27 @@ public class PcpRulesTests
 
     [Fact]
     public void unparseable_releases_give_no_era() => Assert.Null(KernelEra.Parse("unknown"));
+
+    [Theory]
+    [InlineData("6.18.44-fc", true)]
+    [InlineData("6.16.0", true)]
+    [InlineData("6.15.3", false)]
+    [InlineData("6.12.117+deb12-amd64", false)]
+    public void the_free_high_threshold_follows_the_release(string release, bool halfHighMin) =>
+        Assert.Equal(halfHighMin, KernelEra.FreeHighAboveHalfHighMin(KernelEra.Parse(release)!.Value));
+
+    [Theory]
+    [InlineData(false, true)]   // v6.7–v6.15: free_count ≥ batch is enough
+    [InlineData(true, false)]   // v6.16+: free_count must also pass high_min / 2
+    public void consecutive_high_order_frees_drain_the_pcp_once_free_count_passes_the_era_threshold(bool halfHighMin, bool drains)
+    {
+        // batch 63, high_min 1,444 (this VM's 6.12 guest): 200 order-0 frees fill the list and free_count (200 ≥ 63 but
+        // < 63 + 722); then two order-3 frees in a row.
+        var z = new BuddyZone("Normal", 0, 1 << 16);
+        var pcp = new PerCpuPages(z, new ZoneFlags(), 0, 63, 5000, 1444, 20000, PcpRules.V67, halfHighMin);
+        for (int i = 0; i < 200; i++) pcp.Free(i, 0, Freetype.OfMigratetype(Migratetype.Movable));
+        pcp.Free(1024, 3, Freetype.OfMigratetype(Migratetype.Unmovable));
+        pcp.Free(2048, 3, Freetype.OfMigratetype(Migratetype.Unmovable));
+        Assert.Equal(drains ? 0 : 216, pcp.Count);
+    }
 }

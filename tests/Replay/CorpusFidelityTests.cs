@@ -63,22 +63,19 @@ public class CorpusFidelityTests
         ("q61-pressure-2cpu", "free_blocks_distance_DMA", 0.625),
         ("q61-pressure-2cpu", "free_blocks_distance_DMA32", 0.340),
         ("q61-smallfiles-2cpu", "free_blocks_distance_DMA32", 0.129),
-        ("q612-forkexec-2cpu", "mm_page_alloc_zone_locked", 0.625),
-        ("q612-forkexec-2cpu", "mm_page_pcpu_drain", 0.875),
-        ("q612-forkexec-2cpu", "free_pages_DMA32", 0.016),
+        ("q612-forkexec-2cpu", "mm_page_alloc_zone_locked", 0.154),
         ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu0", 0.231),
-        ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu1", 2.414),
-        ("q612-forkexec-2cpu", "free_blocks_distance_DMA32", 0.236),
+        ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu1", 0.258),
+        ("q612-forkexec-2cpu", "free_blocks_distance_DMA32", 0.186),
         ("q612-fragment-2cpu", "mm_page_pcpu_drain", 0.113),
         ("q612-fragment-2cpu", "free_blocks_distance_DMA32", 0.167),
-        ("q612-pressure-4cpu", "mm_page_pcpu_drain", 0.139),
-        ("q612-pressure-4cpu", "free_pages_DMA32", 0.010),
-        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu0", 1.882),
+        ("q612-pressure-4cpu", "mm_page_pcpu_drain", 0.135),
+        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu0", 0.647),
         ("q612-pressure-4cpu", "pcp_count_DMA32_cpu1", 0.179),
         ("q612-pressure-4cpu", "pcp_count_DMA32_cpu3", 0.466),
-        ("q612-pressure-4cpu", "free_blocks_distance_DMA32", 0.202),
+        ("q612-pressure-4cpu", "free_blocks_distance_DMA32", 0.195),
         ("q612-stream-4cpu", "pcp_count_DMA32_cpu3", 0.226),
-        ("q612-stream-4cpu", "free_blocks_distance_DMA32", 0.447),
+        ("q612-stream-4cpu", "free_blocks_distance_DMA32", 0.435),
     ];
 
     [Theory]
@@ -167,5 +164,5 @@ public class CorpusFidelityTests
 
     /// <summary>Mean error of the count checks (zone_locked, drains, pcp pages; not vacuous) under each rule: half A least
     /// drawn, half A by demand, half B least drawn, half B by demand.</summary>
-    static readonly double[] StatedHalfErrors = [0.4059, 0.5004, 0.0786, 0.1711];
+    static readonly double[] StatedHalfErrors = [0.2708, 0.3678, 0.0786, 0.1711];
 }

@@ -67,9 +67,14 @@ public sealed class PerCpuPages
     int ListIndex(Freetype ft, int order) => Pindex(SharedAcrossFlags ? Freetype.OfMigratetype(ft.Mt) : ft, order);
     int _freeFactor;
 
-    public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax, PcpRules rules = PcpRules.V67)
+    /// <summary>v6.7+: <c>free_high</c> needs <c>free_count</c> ≥ batch + high_min / 2 (v6.16+) or only ≥ batch (before);
+    /// see <see cref="PageAllocatorOptions.FreeHighAboveHalfHighMin"/>.</summary>
+    readonly bool _freeHighAboveHalfHighMin;
+
+    public PerCpuPages(BuddyZone zone, ZoneFlags flags, int cpu, int batch, int high, int highMin, int highMax, PcpRules rules = PcpRules.V67,
+        bool freeHighAboveHalfHighMin = true)
     {
-        _zone = zone; _flags = flags; Cpu = cpu; Rules = rules;
+        _zone = zone; _flags = flags; Cpu = cpu; Rules = rules; _freeHighAboveHalfHighMin = freeHighAboveHalfHighMin;
         if (rules != PcpRules.V67) { highMin = highMax = high; }
         Batch = batch; High = high; HighMin = highMin; HighMax = highMax;
         for (int i = 0; i < NrPcpLists; i++) _lists[i] = new PfnDeque();
@@ -174,7 +179,7 @@ public sealed class PerCpuPages
         bool freeHigh = false;
         if (order > 0 && order <= CostlyOrder)
         {
-            freeHigh = FreeCount >= Batch + HighMin / 2 && (_pcpFlags & PrevFreeHighOrder) != 0
+            freeHigh = FreeCount >= (_freeHighAboveHalfHighMin ? Batch + HighMin / 2 : Batch) && (_pcpFlags & PrevFreeHighOrder) != 0
                 && ((_pcpFlags & FreeHighBatch) == 0 || Count >= Batch);
             _pcpFlags |= PrevFreeHighOrder;
         }
