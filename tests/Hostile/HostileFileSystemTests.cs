@@ -163,4 +163,27 @@ public class RunManifestInputsTests
         Assert.EndsWith("trace.txt", inputs2[0]);
         Assert.All(inputs2.Skip(1), p => Assert.Contains("snapshot-", p));
     }
+
+    [Fact]
+    public void AReplayOfBadInputLeavesNoOutputDirectoryBehind()
+    {
+        // A trace.dat cut short: the reader finds it out during the replay, after the output directory was needed.
+        string root = TestPaths.TempDir();
+        string cut = Path.Combine(root, "cut.dat");
+        File.WriteAllBytes(cut, File.ReadAllBytes(TestPaths.Sample("trace-cmd/v7-zstd.dat"))[..300_000]);
+        string fresh = Path.Combine(root, "fresh");
+        foreach (var extra in new[] { Array.Empty<string>(), new[] { "--requests" } })
+        {
+            var (code, _, err) = Cli.CliTests.Run(["replay", cut, "-o", fresh, "--policy", "noasi", .. extra]);
+            Assert.Equal(3, code);
+            Assert.Contains("cut.dat", err);
+            Assert.False(Directory.Exists(fresh), "the directory made for the results was left behind");
+        }
+        // A directory that existed keeps what it held.
+        string existing = Path.Combine(root, "existing");
+        Directory.CreateDirectory(existing);
+        File.WriteAllText(Path.Combine(existing, "keep.txt"), "x");
+        Assert.Equal(3, Cli.CliTests.Run("replay", cut, "-o", existing, "--policy", "noasi").Code);
+        Assert.Equal(["keep.txt"], Directory.GetFiles(existing).Select(Path.GetFileName));
+    }
 }

@@ -115,40 +115,57 @@ static class ReplayCommand
                 return ExitCodes.Usage;
             }
             string outDir = pr.GetValue(output)!;
+            // Bad input is found while the trace is read, after this point: a directory made for it is removed again,
+            // so a failed replay leaves nothing behind (an existing directory keeps what it had).
+            bool madeOutDir = !Directory.Exists(outDir);
             Directory.CreateDirectory(outDir);
+            try
+            {
+                var ingestOptions = opts.Get(pr);
+                var sw = Stopwatch.StartNew();
+                long? size = InputSet.TotalBytes([path]);
+                var progress = new Progress("replay", size is > 0 ? 2 * size : null);
+                using var requestsFile = pr.GetValue(requests) ? new AtomicFile(Path.Combine(outDir, "requests.parquet")) : null;
+                var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
+                    new ReplayOptions
+                    {
+                        StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Notes = notes, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
+                        Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
+                        TracePlacement = pr.GetValue(placement) == "trace", MaxRamWithoutSnapshot = maxRamBytes,
+                    },
+                    (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
+                progress.Done();
+                sw.Stop();
 
-            var ingestOptions = opts.Get(pr);
-            var sw = Stopwatch.StartNew();
-            long? size = InputSet.TotalBytes([path]);
-            var progress = new Progress("replay", size is > 0 ? 2 * size : null);
-            using var requestsFile = pr.GetValue(requests) ? new AtomicFile(Path.Combine(outDir, "requests.parquet")) : null;
-            var result = ReplayRunner.Run(() => TraceOpener.Open(path, ingestOptions),
-                new ReplayOptions
-                {
-                    StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Notes = notes, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
-                    Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
-                    TracePlacement = pr.GetValue(placement) == "trace", MaxRamWithoutSnapshot = maxRamBytes,
-                },
-                (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
-            progress.Done();
-            sw.Stop();
+                requestsFile?.Commit();
+                WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
+                WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
+                WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
+                WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
+                WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
+                var run = RunManifest.Build(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!,
+                    typeof(ReplayCommand).Assembly.GetName().Version?.ToString());
+                WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 
-            requestsFile?.Commit();
-            WriteAtomically(Path.Combine(outDir, "totals.parquet"), s => ResultsWriter.WriteTotalsAsync(result, s).GetAwaiter().GetResult());
-            WriteAtomically(Path.Combine(outDir, "fidelity.parquet"), s => ResultsWriter.WriteFidelityAsync(result, s).GetAwaiter().GetResult());
-            WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
-            WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
-            WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
-            var run = RunManifest.Build(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!,
-                typeof(ReplayCommand).Assembly.GetName().Version?.ToString());
-            WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
-
-            if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
-            else WriteHuman(result, outDir);
-            Console.Error.WriteLine($"{result.Events:N0} events replayed in {sw.Elapsed.TotalSeconds:F2} s ({result.Events / Math.Max(sw.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M events/s, two passes)");
-            return ExitCodes.Ok;
+                if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
+                else WriteHuman(result, outDir);
+                Console.Error.WriteLine($"{result.Events:N0} events replayed in {sw.Elapsed.TotalSeconds:F2} s ({result.Events / Math.Max(sw.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M events/s, two passes)");
+                return ExitCodes.Ok;
+            }
+            catch when (madeOutDir)
+            {
+                RemoveIfEmpty(outDir);
+                throw;
+            }
         }));
         return cmd;
+    }
+
+    static void RemoveIfEmpty(string dir)
+    {
+        try { if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     static void WriteAtomically(string target, Action<Stream> write)
