@@ -86,17 +86,7 @@ public class CorpusFidelityTests
         Assert.True(r.Events > 0);
         var held = r.Fidelity.Where(f => f.Tolerance is not null).ToList();
         Assert.Contains(held, f => f.Verdict is "pass" or "fail");
-        foreach (var f in held)
-        {
-            var known = KnownMisses.Where(k => k.Dir == name && k.Check == f.Name).ToList();
-            if (known.Count == 1)
-            {
-                Assert.Equal("fail", f.Verdict);
-                Assert.InRange(f.RelativeError, known[0].Error - 0.002, known[0].Error + 0.002);
-            }
-            else Assert.True(f.Verdict is "pass" or "vacuous", $"{name}: {f.Name} trace {f.Trace} model {f.Model} ({f.RelativeError:P1}) {f.Verdict}");
-        }
-        foreach (var k in KnownMisses.Where(k => k.Dir == name)) Assert.Contains(r.Fidelity, f => f.Name == k.Check);
+        FidelityMisses.AssertOnlyListedMissesFail(r, name, KnownMisses);
         Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures"));
         // 6.18 frees some pages with no mm_page_free (page-table pages and GFP_NOWAIT pages of short-lived tasks; up
         // to 2.9 % of allocations here); the reconstruction releases them at the pfn's next allocation (docs/model.md §2).
