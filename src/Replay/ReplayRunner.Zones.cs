@@ -104,7 +104,7 @@ public static partial class ReplayRunner
             else
             {
                 int least = Migratetype.Movable;
-                if (demand is not null)
+                if (demand is not null && surplus == PcpSurplus.LeastDrawn)
                 {
                     least = 0;
                     for (int mt = 1; mt < Migratetype.PcpTypes; mt++) if (demand[mt] < demand[least]) least = mt;

@@ -19,6 +19,8 @@ public enum PcpSurplus
     LeastDrawn,
     /// <summary>Over the order-0 lists in proportion to the CPU's order-0 allocations per migratetype.</summary>
     ByDemand,
+    /// <summary>On the movable order-0 list: most frees, which is how pages reach a pcp list, are of movable pages.</summary>
+    Movable,
 }
 
 public sealed record ReplayOptions
@@ -33,7 +35,8 @@ public sealed record ReplayOptions
     public FallbackRules? Fallback { get; init; }
     public PcpRules? Pcp { get; init; }
     /// <summary>Where each CPU's starting pcp pages beyond the trace's proven minimum go (docs/model.md §8.1). The one
-    /// data-chosen rule of the starting state: chosen on <c>churn</c>, checked on the held-out half of the corpus.</summary>
+    /// data-chosen rule of the starting state: chosen on <c>churn</c>, checked against the other two on both halves of the
+    /// corpus (docs/fidelity-corpus.md).</summary>
     public PcpSurplus PcpSurplus { get; init; } = PcpSurplus.LeastDrawn;
     public Model.Tlb.CostModel Costs { get; init; } = Model.Tlb.CpuPreset.SapphireRapids.Costs;
     /// <summary>CPU preset: TLB geometry (and INVLPGB) of the modelled machine.</summary>
