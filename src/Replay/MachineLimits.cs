@@ -50,6 +50,22 @@ public static class MachineLimits
     }
 
     /// <summary>The series interval, widened when the trace span would need more than <see cref="MaxSeriesSamples"/>.</summary>
+    /// <summary>The series points a chart needs to show a trend, whatever the trace's length.</summary>
+    public const int MinSeriesSamples = 50;
+
+    /// <summary><c>--interval auto</c>: the largest round interval (1, 2 or 5 × 10^k ns) that still gives at least
+    /// <see cref="MinSeriesSamples"/> points over the trace; 1 s for a trace too short to have a span.</summary>
+    public static long AutoSeriesInterval(long firstTs, long lastTs)
+    {
+        if (lastTs <= firstTs) return 1_000_000_000;
+        double target = ((double)lastTs - firstTs) / MinSeriesSamples;
+        long best = 1;
+        for (long decade = 1; decade <= long.MaxValue / 10 && decade <= target; decade *= 10)
+            foreach (long m in new long[] { 1, 2, 5 })
+                if (decade * m <= target) best = decade * m;
+        return best;
+    }
+
     public static long SeriesInterval(long intervalNs, long firstTs, long lastTs, List<string> notes)
     {
         if (intervalNs <= 0 || lastTs <= firstTs) return intervalNs;

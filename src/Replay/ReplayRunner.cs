@@ -53,6 +53,8 @@ public sealed record ReplayOptions
     /// <summary>Where to write <c>requests.parquet</c> (every request's class and reason), or null.</summary>
     public Stream? RequestsOutput { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
+    /// <summary>Series sampling interval in ns of trace time; 0: totals only; negative: <c>auto</c>
+    /// (<see cref="MachineLimits.AutoSeriesInterval"/>).</summary>
     public long IntervalNs { get; init; } = 1_000_000_000;
     /// <summary>Without a snapshot, the largest machine (bytes of RAM) the trace's pfns may imply
     /// (<see cref="MachineLimits.DefaultMaxRamWithoutSnapshot"/>).</summary>
@@ -87,6 +89,11 @@ public sealed class ReplayResult
     public long Events { get; set; }
     public long LostEvents { get; set; }
     public int Cpus { get; set; }
+    /// <summary>The trace's first and last event times (ns, the trace's clock): the time axis of the series.</summary>
+    public long TraceStartNs { get; set; }
+    public long TraceEndNs { get; set; }
+    /// <summary>The interval the series was sampled at (after <c>auto</c> and the widening past 10,000 samples); 0: none.</summary>
+    public long SeriesIntervalNs { get; set; }
     public List<FidelityCheck> Fidelity { get; } = new();
     public Dictionary<string, long> Anomalies { get; } = new(StringComparer.Ordinal);
     public List<string> Assumptions { get; } = new();
@@ -193,7 +200,11 @@ public static partial class ReplayRunner
         for (int i = 0; i < runs.Length; i++)
             runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts));
 
-        options = options with { IntervalNs = MachineLimits.SeriesInterval(options.IntervalNs, scan.FirstTs, scan.LastTs, result.Assumptions) };
+        long interval = options.IntervalNs < 0 ? MachineLimits.AutoSeriesInterval(scan.FirstTs, scan.LastTs) : options.IntervalNs;
+        options = options with { IntervalNs = MachineLimits.SeriesInterval(interval, scan.FirstTs, scan.LastTs, result.Assumptions) };
+        result.TraceStartNs = scan.FirstTs;
+        result.TraceEndNs = scan.LastTs;
+        result.SeriesIntervalNs = options.IntervalNs;
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
         var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);

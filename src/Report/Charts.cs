@@ -53,7 +53,9 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     ];
 
     readonly IReadOnlyList<string> _policies = r.Policies;
-    readonly double _t0 = r.Series.Count > 0 ? r.Series.Min(s => s.TsNs) : 0;
+    // Time axes start at the trace's first event (the first sample is one interval later); older results without it fall
+    // back to the first sample.
+    readonly double _t0 = r.TraceStartNs ?? (r.Series.Count > 0 ? r.Series.Min(s => s.TsNs) : 0);
 
     public List<ChartFile> Written { get; } = new();
 
@@ -201,16 +203,19 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             foreach (var c in cells) grid[buckets - 1 - c.Bucket, index[c.TsNs]] = c.Flagged;
             var p = new Plot();
             var hm = p.Add.Heatmap(grid);
+            // Columns on the trace's time axis: sample i covers the interval that ends at its time.
+            double step = times.Count > 1 ? Sec(times[1]) - Sec(times[0]) : Math.Max(Sec(times[0]), 1e-9);
+            hm.Extent = new ScottPlot.CoordinateRect(Sec(times[0]) - step, Sec(times[^1]), 0, buckets);
             hm.Colormap = new ScottPlot.Colormaps.Viridis();
             hm.Smooth = false;
             hm.ManualRange = new ScottPlot.Range(0, 1);
             p.Add.ColorBar(hm);
             string flag = pol.StartsWith("unmapped") ? "unmapped" : "sensitive";
             p.Title($"Physical memory by pageblock over time: {pol} (fraction {flag})");
-            p.XLabel("sample (every --interval of trace time)");
+            p.XLabel("trace time (s)");
             p.YLabel("pageblocks, low pfn at the bottom");
             Save(p, "pageblock_map_" + Safe(pol), $"Physical-memory map: {pol}",
-                $"Each column is a sample; each row a bucket of pageblocks in pfn order; colour = fraction of the bucket's pageblocks that are {flag}.", heatmap: true);
+                $"Each column is a sample interval of trace time; each row a bucket of pageblocks in pfn order; colour = fraction of the bucket's pageblocks that are {flag}.", heatmap: true);
         }
     }
 

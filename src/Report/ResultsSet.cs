@@ -31,6 +31,14 @@ public sealed class ResultsSet
     public bool Has(string policy, Metric metric) => Has(policy, metric.Name);
     public bool Has(string policy, string metric) => Totals.Any(t => t.Policy == policy && t.Metric == metric);
 
+    /// <summary>The trace's first and last event times (run.json's result), the origin and end of every time axis; null in
+    /// results written before they were recorded.</summary>
+    public long? TraceStartNs => ResultLong("trace_start_ns");
+    public long? TraceEndNs => ResultLong("trace_end_ns");
+
+    long? ResultLong(string name) =>
+        Run?.RootElement.TryGetProperty("result", out var res) == true && res.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : null;
+
     /// <summary>The replayed inputs' SHA-256 (run.json), joined: equal keys mean the same trace. Null without run.json.</summary>
     public string? InputKey
     {

@@ -40,7 +40,7 @@ static class ReplayCommand
         var policy = new Option<string>("--policy") { Description = $"comma-separated policies, each optionally +mermap: {string.Join(", ", PolicySpec.KindNames)}", DefaultValueFactory = _ => PolicySpec.DefaultList };
         var classify = new Option<string[]>("--classify") { Description = "classification rule KEY=VALUE[,KEY=VALUE]:CLASS (keys comm, pid, gfp, order; class nonsensitive|sensitive|unmapped), tried before the defaults; repeatable", AllowMultipleArgumentsPerToken = false };
         var cpus = new Option<int?>("--cpus") { Description = "online CPUs of the traced machine, when the input does not say (CSV carries no metadata) or names fewer than had events" };
-        var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only)", DefaultValueFactory = _ => "1s" };
+        var interval = new Option<string>("--interval") { Description = "time-series interval of trace time (e.g. 100ms, 1s; 0 = totals only; auto = a round interval giving at least 50 points)", DefaultValueFactory = _ => "auto" };
         var maxRam = new Option<string>("--max-ram") { Description = "without a snapshot, the largest machine the trace's pfns may imply (e.g. 64G, 512G, 2T); a trace reaching past it is refused rather than sized from one stray pfn", DefaultValueFactory = _ => "64G" };
         var requests = new Option<bool>("--requests") { Description = "also write requests.parquet: every allocation request with its class (nonsensitive/sensitive/unmapped) and the rule that gave it" };
         var knob = new Option<string[]>("--knob") { Description = "policy knob NAME=VALUE (docs/model.md §8.3; e.g. RfcUnmapBatch=64, InitialSensitivity=nonsensitive); repeatable", AllowMultipleArgumentsPerToken = false };
@@ -86,9 +86,9 @@ static class ReplayCommand
                 foreach (var k in pr.GetValue(knob) ?? []) knobs = knobs.With(k);
             }
             catch (FormatException ex) { Console.Error.WriteLine($"asitrace: {ex.Message}"); return ExitCodes.Usage; }
-            if (!TryDuration(pr.GetValue(interval) ?? "1s", out long intervalNs))
+            if (!TryDuration(pr.GetValue(interval) ?? "auto", out long intervalNs))
             {
-                Console.Error.WriteLine($"asitrace: --interval '{pr.GetValue(interval)}': expected a duration such as 250ms, 1s, 2m or 0");
+                Console.Error.WriteLine($"asitrace: --interval '{pr.GetValue(interval)}': expected a duration such as 250ms, 1s, 2m, 0 or auto");
                 return ExitCodes.Usage;
             }
             if (!TrySize(pr.GetValue(maxRam) ?? "64G", out long maxRamBytes) || maxRamBytes < 1L << 24 || maxRamBytes > MachineLimits.MaxPfn << 12)
@@ -211,12 +211,13 @@ static class ReplayCommand
         }
     }
 
-    /// <summary>"250ms", "1s", "2m", "1500us", "0" → nanoseconds.</summary>
+    /// <summary>"250ms", "1s", "2m", "1500us", "0" → nanoseconds; "auto" → −1 (chosen from the trace's span).</summary>
     static bool TryDuration(string text, out long ns)
     {
         ns = 0;
         text = text.Trim();
         if (text == "0") return true;
+        if (text == "auto") { ns = -1; return true; }
         (string unit, long mult)[] units = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000)];
         foreach (var (unit, mult) in units)
             if (text.EndsWith(unit, StringComparison.Ordinal) && double.TryParse(text[..^unit.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) && v >= 0)

@@ -86,6 +86,9 @@ public static class ResultsWriter
         return new JsonObject
         {
             ["events"] = r.Events,
+            ["trace_start_ns"] = r.TraceStartNs,
+            ["trace_end_ns"] = r.TraceEndNs,
+            ["series_interval_ns"] = r.SeriesIntervalNs,
             ["workload"] = r.Workload is { } wl ? new JsonObject { ["cpu_ns"] = JsonNumber(wl.CpuNs), ["source"] = wl.Source, ["note"] = wl.Note } : null,
             ["policies"] = policies,
             ["fidelity"] = fidelity,
