@@ -33,7 +33,12 @@ public sealed class TraceStats
 
     public void Add(int handle, long n = 1) => _values[handle] += n;
 
-    public void Add(string name, Severity severity, long n = 1) => _values[Register(name, severity)] += n;
+    public void Add(string name, Severity severity, long n = 1)
+    {
+        // Register first: it may grow _values, and `_values[Register(…)] += n` would index the array read before it grew.
+        int h = Register(name, severity);
+        _values[h] += n;
+    }
 
     public long Get(string name) => _index.TryGetValue(name, out int h) ? _values[h] : 0;
 
@@ -63,7 +68,11 @@ public sealed class TraceStats
     public void Merge(TraceStats other)
     {
         for (int i = 0; i < other._names.Count; i++)
-            if (other._values[i] != 0) _values[Register(other._names[i], other._severities[i])] += other._values[i];
+            if (other._values[i] != 0)
+            {
+                int h = Register(other._names[i], other._severities[i]);
+                _values[h] += other._values[i];
+            }
         foreach (var (name, n) in other.OtherEvents.Items) OtherEvents.Add(name, n);
         foreach (var d in other._diagnostics) if (_diagnostics.Count < 50) _diagnostics.Add(d);
     }
