@@ -26,7 +26,7 @@ public sealed class RawEventDecoder
         public EventKind Kind;
         public byte[] Name = [];
         public Field Pid, Pfn, Order, Gfp, Mt, Refill, FallbackOrder, AllocMt, FallbackMt, ChangeOwnership,
-            TlbPages, TlbReason, PrevPid, NextPid, PrevState, Ino, Index, Dev, Count;
+            TlbPages, TlbReason, PrevPid, NextPid, PrevState, Ino, Index, Dev, Count, Migrated, MigrateReason;
         public int MinLength;
     }
 
@@ -105,6 +105,10 @@ public sealed class RawEventDecoder
                 case EventKind.SysRead:
                 case EventKind.SysWrite:
                     l.Count = new(f.Field("count"));
+                    break;
+                case EventKind.MmMigratePages:
+                    l.Migrated = new(f.Field("nr_succeeded") ?? f.Field("succeeded"));
+                    l.MigrateReason = new(f.Field("reason"));
                     break;
                 case EventKind.MmFilemapAddToPageCache:
                 case EventKind.MmFilemapDeleteFromPageCache:
@@ -188,6 +192,13 @@ public sealed class RawEventDecoder
             case EventKind.PageFaultUser:
             case EventKind.KvmExit:
             case EventKind.KvmEntry:
+                return Result.Ok;
+            case EventKind.MmMigratePages:
+                if (!l.Migrated.Present) return Result.Malformed;
+                ulong migrated = Get(rec, l.Migrated);
+                if (migrated > int.MaxValue) return Result.Malformed;
+                e.MigratedPages = (long)migrated; e.Fields |= EventFields.MigratedPages;
+                if (l.MigrateReason.Present) { e.MigrateReason = (byte)Math.Min(Get(rec, l.MigrateReason), MigrateReasons.Unknown); e.Fields |= EventFields.MigrateReason; }
                 return Result.Ok;
             case EventKind.SysRead:
             case EventKind.SysWrite:

@@ -33,4 +33,29 @@ public enum EventFields : uint
     CallSite = 1 << 20,
     /// <summary>Bytes a read/write syscall asked for (<c>count</c>).</summary>
     Bytes = 1 << 21,
+    /// <summary>mm_migrate_pages: pages migrated (<c>nr_succeeded</c>).</summary>
+    MigratedPages = 1 << 22,
+    /// <summary>mm_migrate_pages: <c>enum migrate_reason</c> (<see cref="MigrateReasons"/>).</summary>
+    MigrateReason = 1 << 23,
+}
+
+/// <summary><c>enum migrate_reason</c> (include/linux/migrate_mode.h) as <c>MIGRATE_REASON</c> prints it
+/// (include/trace/events/migrate.h). The values have kept their order since the enum was introduced; MR_COMPACTION is 0.</summary>
+public static class MigrateReasons
+{
+    public const byte Compaction = 0, Unknown = 255;
+
+    static readonly string[] Names =
+        ["compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset", "mempolicy_mbind", "numa_misplaced", "contig_range",
+         "longterm_pin", "demotion", "damon"];
+
+    public static string Name(byte reason) => reason < Names.Length ? Names[reason] : reason.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The printed name, or a number, to the enum value; <see cref="Unknown"/> for a name this table lacks.</summary>
+    public static byte Parse(ReadOnlySpan<byte> text)
+    {
+        for (int i = 0; i < Names.Length; i++)
+            if (text.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(Names[i]))) return (byte)i;
+        return System.Buffers.Text.Utf8Parser.TryParse(text, out byte v, out int used) && used == text.Length ? v : Unknown;
+    }
 }

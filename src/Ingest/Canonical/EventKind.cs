@@ -33,12 +33,15 @@ public enum EventKind : byte
     KvmExit = 17,
     /// <summary><c>kvm:kvm_entry</c>: the host enters the guest again (the return of that entry).</summary>
     KvmEntry = 18,
+    /// <summary><c>migrate:mm_migrate_pages</c>: one <c>migrate_pages()</c> call: pages moved and why. Compaction's
+    /// targets are free pages it took off the free lists itself, with no <c>mm_page_alloc</c>.</summary>
+    MmMigratePages = 19,
 }
 
 public static class EventKinds
 {
     /// <summary>Number of kinds including <see cref="EventKind.None"/>; arrays indexed by kind use this size.</summary>
-    public const int Count = 19;
+    public const int Count = 20;
 
     static readonly string[] Names =
     [
@@ -61,6 +64,7 @@ public static class EventKinds
         "page_fault_user",
         "kvm_exit",
         "kvm_entry",
+        "mm_migrate_pages",
     ];
 
     /// <summary>Does this event mark a kernel entry (a system call or a user page fault)?</summary>
@@ -106,6 +110,7 @@ public static class EventKinds
         if (name.SequenceEqual("page_fault_user"u8)) return EventKind.PageFaultUser;
         if (name.SequenceEqual("kvm_exit"u8)) return EventKind.KvmExit;
         if (name.SequenceEqual("kvm_entry"u8)) return EventKind.KvmEntry;
+        if (name.SequenceEqual("mm_migrate_pages"u8)) return EventKind.MmMigratePages;
         // raw_syscalls: every system call's entry and return.
         if (name.SequenceEqual("sys_enter"u8)) return EventKind.SysEnter;
         if (name.SequenceEqual("sys_exit"u8)) return EventKind.SysExit;

@@ -34,6 +34,8 @@ public struct TraceEvent
     [FieldOffset(16)] public long Bytes;
     /// <summary>Events the kernel dropped at this point (lost_events rows); -1 when the count is unknown.</summary>
     [FieldOffset(16)] public long Lost;
+    /// <summary>mm_migrate_pages: <c>nr_succeeded</c>.</summary>
+    [FieldOffset(16)] public long MigratedPages;
     [FieldOffset(16)] public ulong Ino;
     /// <summary>sched_switch prev_state in the canonical (6.18) task-state bit layout; see <c>SchedState</c>.</summary>
     [FieldOffset(16)] public long PrevState;
@@ -58,12 +60,14 @@ public struct TraceEvent
     [FieldOffset(60)] public sbyte Migratetype;
     [FieldOffset(61)] public byte PercpuRefill;
     [FieldOffset(62)] public byte TlbReason;
+    /// <summary>mm_migrate_pages: <c>enum migrate_reason</c>.</summary>
+    [FieldOffset(62)] public byte MigrateReason;
 
     public readonly bool Has(EventFields f) => (Fields & f) == f;
 
     /// <summary>The columns stored in the same eight bytes (one of them per event).</summary>
     public const EventFields SharedWord = EventFields.Gfp | EventFields.TlbPages | EventFields.Bytes | EventFields.Lost
-        | EventFields.Ino | EventFields.PrevState;
+        | EventFields.Ino | EventFields.PrevState | EventFields.MigratedPages;
     const EventFields Extfrag = EventFields.FallbackOrder | EventFields.AllocMigratetype | EventFields.FallbackMigratetype
         | EventFields.ChangeOwnership;
 
@@ -73,6 +77,7 @@ public struct TraceEvent
     public static bool ColumnsClash(EventFields fields) =>
         BitOperations.PopCount((uint)(fields & SharedWord)) > 1
         || (fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)
+        || (fields & (EventFields.TlbReason | EventFields.MigrateReason)) == (EventFields.TlbReason | EventFields.MigrateReason)
         || ((fields & EventFields.NextPid) != 0 && (fields & Extfrag) != 0);
 
     /// <summary>The names of the columns sharing storage that <paramref name="fields"/> holds together, for the reader's
@@ -83,6 +88,8 @@ public struct TraceEvent
         EventFields clash;
         if (BitOperations.PopCount((uint)(fields & SharedWord)) > 1) clash = fields & SharedWord;
         else if ((fields & (EventFields.Dev | EventFields.PrevPid)) == (EventFields.Dev | EventFields.PrevPid)) clash = EventFields.Dev | EventFields.PrevPid;
+        else if ((fields & (EventFields.TlbReason | EventFields.MigrateReason)) == (EventFields.TlbReason | EventFields.MigrateReason))
+            clash = EventFields.TlbReason | EventFields.MigrateReason;
         else clash = EventFields.NextPid | (fields & Extfrag);
         var names = new List<string>();
         for (uint bits = (uint)clash; bits != 0; bits &= bits - 1)

@@ -119,10 +119,14 @@ public sealed class CsvEventReader : IEventReader
         if (hasDev) e.Fields |= EventFields.Dev;
         if (!I64(CsvColumns.Lost, EventFields.Lost, ref e, out long lost)) return RowStatus.Bad;
         if (!I64(CsvColumns.Bytes, EventFields.Bytes, ref e, out long bytes)) return RowStatus.Bad;
+        if (!I64(CsvColumns.MigratedPages, EventFields.MigratedPages, ref e, out long migrated)) return RowStatus.Bad;
+        if (!U(CsvColumns.MigrateReason, 255, out ulong migrateReason, out bool hasMigrateReason)) return RowStatus.Bad;
+        if (hasMigrateReason) e.Fields |= EventFields.MigrateReason;
         if (TraceEvent.ColumnsClash(e.Fields)) return RowStatus.Bad;
         // An empty cell parsed as 0 and the row sets at most one column of each group: OR-ing a group's values stores the
         // one set (as the fast Parquet reader does).
-        e.Gfp = gfpValue | (ulong)tlbPages | (ulong)bytes | (ulong)lost | ino | (ulong)prevState;
+        e.Gfp = gfpValue | (ulong)tlbPages | (ulong)bytes | (ulong)lost | ino | (ulong)prevState | (ulong)migrated;
+        if (hasMigrateReason) e.MigrateReason = (byte)migrateReason;
         e.PrevPid = prevPid | (int)(uint)dev;
         if (e.Has(EventFields.NextPid)) e.NextPid = nextPid;
         else

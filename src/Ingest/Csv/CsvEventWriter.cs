@@ -44,6 +44,8 @@ public sealed class CsvEventWriter : IDisposable
             Opt(f, EventFields.Dev, e.Dev);
             Opt(f, EventFields.Lost, e.Lost);
             Opt(f, EventFields.Bytes, e.Bytes);
+            Opt(f, EventFields.MigratedPages, e.MigratedPages);
+            Opt(f, EventFields.MigrateReason, e.MigrateReason);
             _w.EndRecord();
             EventsWritten++;
         }

@@ -36,8 +36,9 @@ public sealed partial class EventsParquetReader : IFieldProjection
     readonly record struct OptionalColumn(EventFields Flag, Cell Cell, int Slot);
 
     const int PidSlot = 0, OrderSlot = 1, MtSlot = 2, FbOrderSlot = 3, AllocMtSlot = 4, FbMtSlot = 5, TlbReasonSlot = 6,
-        PrevPidSlot = 7, NextPidSlot = 8, DevSlot = 9;
-    const int PfnSlot = 0, GfpSlot = 1, TlbPagesSlot = 2, PrevStateSlot = 3, InoSlot = 4, IndexSlot = 5, LostSlot = 6, BytesSlot = 7;
+        PrevPidSlot = 7, NextPidSlot = 8, DevSlot = 9, MigrateReasonSlot = 10;
+    const int PfnSlot = 0, GfpSlot = 1, TlbPagesSlot = 2, PrevStateSlot = 3, InoSlot = 4, IndexSlot = 5, LostSlot = 6, BytesSlot = 7,
+        MigratedSlot = 8;
     const int RefillSlot = 0, ChownSlot = 1;
 
     static readonly Dictionary<string, OptionalColumn> OptionalColumns = new(StringComparer.Ordinal)
@@ -62,6 +63,8 @@ public sealed partial class EventsParquetReader : IFieldProjection
         ["dev"] = new(EventFields.Dev, Cell.I32, DevSlot),
         ["lost"] = new(EventFields.Lost, Cell.I64, LostSlot),
         ["bytes"] = new(EventFields.Bytes, Cell.I64, BytesSlot),
+        ["migrated_pages"] = new(EventFields.MigratedPages, Cell.I64, MigratedSlot),
+        ["migrate_reason"] = new(EventFields.MigrateReason, Cell.I32, MigrateReasonSlot),
     };
 
     FastRowGroup? _current, _spare;
@@ -151,12 +154,12 @@ public sealed partial class EventsParquetReader : IFieldProjection
                 e.Order = (byte)g.I32[OrderSlot][i];
                 e.Migratetype = (sbyte)g.I32[MtSlot][i];
                 e.PercpuRefill = g.Bool[RefillSlot][i];
-                e.TlbReason = (byte)g.I32[TlbReasonSlot][i];
+                e.TlbReason = (byte)(g.I32[TlbReasonSlot][i] | g.I32[MigrateReasonSlot][i]);
                 e.Index = (ulong)g.I64[IndexSlot][i];
                 // Columns sharing storage (TraceEvent): a row sets at most one of each group (checked when its row group
                 // was loaded) and absent cells read 0, so OR-ing a group's columns gives the one set, without branches.
                 e.Gfp = (ulong)(g.I64[GfpSlot][i] | g.I64[TlbPagesSlot][i] | g.I64[BytesSlot][i] | g.I64[LostSlot][i]
-                    | g.I64[InoSlot][i] | g.I64[PrevStateSlot][i]);
+                    | g.I64[InoSlot][i] | g.I64[PrevStateSlot][i] | g.I64[MigratedSlot][i]);
                 e.PrevPid = g.I32[PrevPidSlot][i] | g.I32[DevSlot][i];
                 if ((e.Fields & EventFields.NextPid) != 0) e.NextPid = g.I32[NextPidSlot][i];
                 else
@@ -192,8 +195,8 @@ public sealed partial class EventsParquetReader : IFieldProjection
         public EventFields[] FieldsRow = [];
         // Values of the optional columns by cell type and slot (OptionalColumns), 0 where the cell is null (the row's mask
         // tells which are present).
-        public readonly int[][] I32 = Empty<int>(10);
-        public readonly long[][] I64 = Empty<long>(8);
+        public readonly int[][] I32 = Empty<int>(11);
+        public readonly long[][] I64 = Empty<long>(9);
         public readonly byte[][] Bool = Empty<byte>(2);
 
         byte[] _chunk = [], _pageBuf = [];

@@ -30,6 +30,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
     sbyte?[] _fbOrder = []; sbyte?[] _allocMt = []; sbyte?[] _fbMt = []; bool?[] _chown = [];
     byte?[] _tlbReason = []; long?[] _tlbPages = []; int?[] _prevPid = []; int?[] _nextPid = []; long?[] _prevState = [];
     ulong?[] _ino = []; ulong?[] _index = []; uint?[] _dev = []; long?[] _lost = []; long?[] _bytes = [];
+    long?[] _migrated = []; byte?[] _migrateReason = [];
     readonly Dictionary<string, int> _commIds = new(StringComparer.Ordinal);
     readonly Dictionary<string, global::Parquet.Schema.DataField> _fileFields = new(StringComparer.Ordinal);
     // Files this tool wrote are decoded by OwnPageDecoder (EventsParquetReader.Fast.cs).
@@ -161,6 +162,8 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
             if (_dev[i] is uint dev) { e.Dev = dev; f |= EventFields.Dev; }
             if (_lost[i] is long lost) { e.Lost = lost; f |= EventFields.Lost; }
             if (_bytes[i] is long bytes) { e.Bytes = bytes; f |= EventFields.Bytes; }
+            if (_migrated[i] is long migrated) { e.MigratedPages = migrated; f |= EventFields.MigratedPages; }
+            if (_migrateReason[i] is byte mr) { e.MigrateReason = mr; f |= EventFields.MigrateReason; }
             if (TraceEvent.ColumnsClash(f))
                 throw new InvalidTraceException(_name, $"row group {_rowGroup} row {i}", $"{TraceEvent.SharedColumnsClash(f)} are both set; an event carries the columns of its kind only");
             e.Fields = f;
@@ -195,6 +198,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         Ensure(ref _fbOrder, n); Ensure(ref _allocMt, n); Ensure(ref _fbMt, n); Ensure(ref _chown, n);
         Ensure(ref _tlbReason, n); Ensure(ref _tlbPages, n); Ensure(ref _prevPid, n); Ensure(ref _nextPid, n); Ensure(ref _prevState, n);
         Ensure(ref _ino, n); Ensure(ref _index, n); Ensure(ref _dev, n); Ensure(ref _lost, n); Ensure(ref _bytes, n); Ensure(ref _callSite, n);
+        Ensure(ref _migrated, n); Ensure(ref _migrateReason, n);
         try
         {
             Required(rg, EventsSchema.TsNs, _ts, n, index);
@@ -211,6 +215,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
             Col(rg, EventsSchema.PrevPid, _prevPid, n); Col(rg, EventsSchema.NextPid, _nextPid, n); Col(rg, EventsSchema.PrevState, _prevState, n);
             Col(rg, EventsSchema.Ino, _ino, n); Col(rg, EventsSchema.Index, _index, n); Col(rg, EventsSchema.Dev, _dev, n);
             Col(rg, EventsSchema.Lost, _lost, n); Col(rg, EventsSchema.Bytes, _bytes, n);
+            Col(rg, EventsSchema.MigratedPages, _migrated, n); Col(rg, EventsSchema.MigrateReason, _migrateReason, n);
         }
         catch (Exception e) when (e is not InvalidTraceException and not OutOfMemoryException)
         {

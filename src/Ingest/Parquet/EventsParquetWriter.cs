@@ -56,6 +56,7 @@ public sealed class EventsParquetWriter : IAsyncDisposable
             Int(EventsSchema.PrevPid.Name, I32, true, 17, 32, true), Int(EventsSchema.NextPid.Name, I32, true, 17, 32, true), Int(EventsSchema.PrevState.Name, I64, true, 18, 64, true),
             Int(EventsSchema.Ino.Name, I64, true, 14, 64, false), Int(EventsSchema.Index.Name, I64, true, 14, 64, false), Int(EventsSchema.Dev.Name, I32, true, 13, 32, false),
             Int(EventsSchema.Lost.Name, I64, true, 18, 64, true), Int(EventsSchema.Bytes.Name, I64, true, 18, 64, true),
+            Int(EventsSchema.MigratedPages.Name, I64, true, 18, 64, true), Int(EventsSchema.MigrateReason.Name, I32, true, 11, 8, false),
         };
         if (callSite) c.Add(Str(EventsSchema.CallSite.Name, true));
         return c;

@@ -104,8 +104,8 @@ public sealed class EventsRowGroup
     CommTable? _comms;
 
     readonly DeltaInt64Column _ts;
-    readonly Int64Column _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost, _bytes;
-    readonly Int32Column _cpu, _pid, _order, _mt, _fbOrder, _allocMt, _fbMt, _tlbReason, _prevPid, _nextPid, _dev;
+    readonly Int64Column _pfn, _gfp, _tlbPages, _prevState, _ino, _index, _lost, _bytes, _migrated;
+    readonly Int32Column _cpu, _pid, _order, _mt, _fbOrder, _allocMt, _fbMt, _tlbReason, _prevPid, _nextPid, _dev, _migrateReason;
     readonly BoolColumn _refill, _chown;
     readonly StringColumn _comm, _kind;
     readonly StringColumn? _callSite;
@@ -128,9 +128,10 @@ public sealed class EventsRowGroup
         _fbOrder = new(n, true); _allocMt = new(n, true); _fbMt = new(n, true); _chown = new(n, true);
         _tlbReason = new(n, true); _tlbPages = new(n, true); _prevPid = new(n, true); _nextPid = new(n, true); _prevState = new(n, true);
         _ino = new(n, true); _index = new(n, true); _dev = new(n, true); _lost = new(n, true); _bytes = new(n, true);
+        _migrated = new(n, true); _migrateReason = new(n, true);
         if (callSiteUtf8 is not null) _callSite = new(n, true, id => callSiteUtf8.Get(null, id));
         var order = new List<Column> { _ts, _cpu, _pid, _comm, _kind, _pfn, _order, _gfp, _mt, _refill, _fbOrder, _allocMt, _fbMt, _chown,
-            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost, _bytes };
+            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost, _bytes, _migrated, _migrateReason };
         if (_callSite is not null) order.Add(_callSite);
         _inSchemaOrder = [.. order];
     }
@@ -168,6 +169,8 @@ public sealed class EventsRowGroup
             _dev.Add(n, (f & EventFields.Dev) != 0, (int)e.Dev);
             _lost.Add(n, (f & EventFields.Lost) != 0, e.Lost);
             _bytes.Add(n, (f & EventFields.Bytes) != 0, e.Bytes);
+            _migrated.Add(n, (f & EventFields.MigratedPages) != 0, e.MigratedPages);
+            _migrateReason.Add(n, (f & EventFields.MigrateReason) != 0, e.MigrateReason);
             _callSite?.Add(n, (f & EventFields.CallSite) != 0, e.CallSiteId);
             n++;
         }

@@ -34,6 +34,9 @@ public static class EventsSchema
     public static readonly DataField<long?> Lost = new("lost");
     /// <summary>sys_read/sys_write: bytes requested. Files written before the column existed read it as null.</summary>
     public static readonly DataField<long?> Bytes = new("bytes");
+    /// <summary>mm_migrate_pages: pages migrated, and <c>enum migrate_reason</c>. Older files read them as null.</summary>
+    public static readonly DataField<long?> MigratedPages = new("migrated_pages");
+    public static readonly DataField<byte?> MigrateReason = new("migrate_reason");
     /// <summary>Optional: present only in files made with <c>ingest --stacks</c>.</summary>
     public static readonly DataField<string> CallSite = new("call_site", true);
 
@@ -41,11 +44,11 @@ public static class EventsSchema
     /// (the reader resolves each column by path, so either schema serves files with or without <c>call_site</c>).</summary>
     public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost, Bytes);
+        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason);
 
     public static readonly ParquetSchema SchemaWithCallSite = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost, Bytes, CallSite);
+        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason, CallSite);
 
     /// <summary>Key-value metadata keys.</summary>
     public const string KeySourceFormat = "asitrace.source_format", KeyKernelRelease = "asitrace.kernel_release",

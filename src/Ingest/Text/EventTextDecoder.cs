@@ -44,6 +44,7 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
             case EventKind.SysRead:
             case EventKind.SysWrite:
                 return DecodeSyscallCount(text, ref e);
+            case EventKind.MmMigratePages: return DecodeMigratePages(text, ref e);
             // Kernel entries and returns: the replay needs only when, where and which task.
             case EventKind.SysEnter:
             case EventKind.SysExit:
@@ -53,6 +54,23 @@ public sealed class EventTextDecoder(GfpTextDecoder gfp)
                 return true;
             default: return false;
         }
+    }
+
+    /// <summary><c>nr_succeeded=N nr_failed=… mode=… reason=compaction</c> (v5.14+; older kernels print <c>succeeded=</c>).</summary>
+    static bool DecodeMigratePages(ReadOnlySpan<byte> text, ref TraceEvent e)
+    {
+        var kv = new KeyValues(text);
+        while (kv.Next())
+        {
+            var k = kv.Key; var v = kv.Value;
+            if (k.SequenceEqual("nr_succeeded"u8) || k.SequenceEqual("succeeded"u8))
+            {
+                if (!SpanNumber.TryParseAuto(v, out ulong n) || n > int.MaxValue) return false;
+                e.MigratedPages = (long)n; e.Fields |= EventFields.MigratedPages;
+            }
+            else if (k.SequenceEqual("reason"u8)) { e.MigrateReason = MigrateReasons.Parse(v); e.Fields |= EventFields.MigrateReason; }
+        }
+        return e.Has(EventFields.MigratedPages);
     }
 
     bool DecodeKmem(EventKind kind, ReadOnlySpan<byte> text, ref TraceEvent e)
