@@ -53,15 +53,14 @@ public class CorpusFidelityTests
         ("q61-anon-thp-4cpu", "pcp_count_DMA32_cpu2", 0.141),
         ("q61-anon-thp-4cpu", "pcp_count_DMA32_cpu3", 0.372),
         ("q61-anon-thp-4cpu", "free_blocks_distance_DMA32", 0.172),
-        ("q61-pressure-2cpu", "mm_page_alloc_zone_locked", 0.721),
-        ("q61-pressure-2cpu", "mm_page_pcpu_drain", 0.526),
+        ("q61-pressure-2cpu", "mm_page_alloc_zone_locked", 0.718),
+        ("q61-pressure-2cpu", "mm_page_pcpu_drain", 0.672),
         ("q61-pressure-2cpu", "free_pages_DMA", 0.027),
         ("q61-pressure-2cpu", "pcp_count_DMA_cpu1", 1.000),
-        ("q61-pressure-2cpu", "free_pages_DMA32", 0.054),
-        ("q61-pressure-2cpu", "pcp_count_DMA32_cpu0", 0.833),
-        ("q61-pressure-2cpu", "pcp_count_DMA32_cpu1", 1.939),
+        ("q61-pressure-2cpu", "free_pages_DMA32", 0.046),
+        ("q61-pressure-2cpu", "pcp_count_DMA32_cpu0", 0.853),
         ("q61-pressure-2cpu", "free_blocks_distance_DMA", 0.625),
-        ("q61-pressure-2cpu", "free_blocks_distance_DMA32", 0.340),
+        ("q61-pressure-2cpu", "free_blocks_distance_DMA32", 0.311),
         ("q61-smallfiles-2cpu", "free_blocks_distance_DMA32", 0.129),
         ("q612-forkexec-2cpu", "mm_page_alloc_zone_locked", 0.154),
         ("q612-forkexec-2cpu", "pcp_count_DMA32_cpu0", 0.231),
@@ -69,11 +68,9 @@ public class CorpusFidelityTests
         ("q612-forkexec-2cpu", "free_blocks_distance_DMA32", 0.186),
         ("q612-fragment-2cpu", "mm_page_pcpu_drain", 0.113),
         ("q612-fragment-2cpu", "free_blocks_distance_DMA32", 0.167),
-        ("q612-pressure-4cpu", "mm_page_pcpu_drain", 0.135),
         ("q612-pressure-4cpu", "pcp_count_DMA32_cpu0", 0.647),
-        ("q612-pressure-4cpu", "pcp_count_DMA32_cpu1", 0.179),
         ("q612-pressure-4cpu", "pcp_count_DMA32_cpu3", 0.466),
-        ("q612-pressure-4cpu", "free_blocks_distance_DMA32", 0.195),
+        ("q612-pressure-4cpu", "free_blocks_distance_DMA32", 0.200),
         ("q612-stream-4cpu", "pcp_count_DMA32_cpu3", 0.226),
         ("q612-stream-4cpu", "free_blocks_distance_DMA32", 0.435),
     ];
@@ -87,7 +84,10 @@ public class CorpusFidelityTests
         var held = r.Fidelity.Where(f => f.Tolerance is not null).ToList();
         Assert.Contains(held, f => f.Verdict is "pass" or "fail");
         FidelityMisses.AssertOnlyListedMissesFail(r, name, KnownMisses);
-        Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures"));
+        // Requests the model could not place at all. The pressure recordings have a few: there the kernel itself failed
+        // allocations (15 and 6) and compacted memory to serve high-order ones, which the model does not do.
+        long failures = r.Anomalies.GetValueOrDefault("model_allocation_failures_noasi");
+        Assert.Equal(name switch { "q61-pressure-2cpu" => 1, "q612-pressure-4cpu" => 2, _ => 0 }, failures);
         // 6.18 frees some pages with no mm_page_free (page-table pages and GFP_NOWAIT pages of short-lived tasks; up
         // to 2.9 % of allocations here); the reconstruction releases them at the pfn's next allocation (docs/model.md §2).
         Assert.True(r.Anomalies.GetValueOrDefault("alloc_of_live_pfn") <= r.Metrics["noasi"]["allocations"] / 20,
@@ -158,5 +158,5 @@ public class CorpusFidelityTests
 
     /// <summary>Mean error of the count checks (zone_locked, drains, pcp pages; not vacuous) per rule (least drawn, by
     /// demand, movable) on half A and half B.</summary>
-    static readonly double[,] StatedHalfErrors = { { 0.2708, 0.0786 }, { 0.3678, 0.1711 }, { 0.3356, 0.1284 } };
+    static readonly double[,] StatedHalfErrors = { { 0.2113, 0.0786 }, { 0.3095, 0.1711 }, { 0.2773, 0.1284 } };
 }

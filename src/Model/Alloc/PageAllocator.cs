@@ -91,6 +91,17 @@ public sealed class PageAllocator
 
     ZoneFlags FlagsOf(int z) => Zones[z]!.Flags;
 
+    /// <summary><c>isolate_freepages_block()</c> → <c>__isolate_free_page()</c>: compaction takes a free page of
+    /// <paramref name="ft"/> straight off the buddy lists, highest allowed zone first — no pcp list, no
+    /// <c>mm_page_alloc_zone_locked</c>. (The kernel isolates whole free blocks and splits them; one page at a time
+    /// leaves the same pages in use.) −1 when no zone has one.</summary>
+    public long IsolateFreePage(int highestZoneIdx, Freetype ft)
+    {
+        for (int z = Math.Clamp(highestZoneIdx, 0, ZoneIndex.Count - 1); z >= 0; z--)
+            if (Zones[z] is { } zone && zone.Buddy.RmqueueSmallest(0, ft, emitEvent: false) is var pfn and >= 0) return pfn;
+        return -1;
+    }
+
     static PcpSpec? FindPcp(ZoneSpec spec, int cpu)
     {
         foreach (var p in spec.Pcp) if (p.Cpu == cpu) return p;

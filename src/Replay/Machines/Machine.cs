@@ -135,6 +135,16 @@ public sealed class Machine : IRequestSink
         // Without traced user faults, a user page allocated outside a system call is a fault: a kernel entry.
         if (r.Reason is ClassReason.Hardwall or ClassReason.PageCache && Entries.UserPageAllocated(r.Cpu, r.Pid))
             Policy.OnKernelEntry(this, r.Cpu, userTask: true);
+        if (r.Isolated)
+        {
+            // Pages stay at traced pfns under --placement trace, and compaction's targets have none.
+            if (TracePlacement) return -1;
+            long isolated = Allocator.IsolateFreePage(r.HighestZoneIdx, ft);
+            if (isolated < 0) { Counters.CompactionTargetsNotFound++; return -1; }
+            _pageClass.AsSpan((int)Math.Min(isolated, int.MaxValue), 1).Fill((byte)(r.Class + 1));
+            Policy.OnAlloc(this, in r, new Pfn(isolated), 1, zero: false);
+            return isolated;
+        }
         long placed = TracePlacement ? r.TracePfn
             : Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, SlowPathFlags(r.Gfp, r.Order), always);
         if (TracePlacement && (placed < 0 || placed + (1L << r.Order) > _pageClass.Length)) { Counters.ModelFailures++; return -1; }

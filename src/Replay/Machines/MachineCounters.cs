@@ -15,6 +15,8 @@ public sealed class MachineCounters
     public long ModelFailures;
     /// <summary>Frees of pages this model does not hold allocated (or of a block not aligned to its order), refused.</summary>
     public long FreesOfPagesNotHeld;
+    /// <summary>Compaction targets the model found no free page for (its free lists differ from the kernel's there).</summary>
+    public long CompactionTargetsNotFound;
     public long BytesZeroed;
     /// <summary>Pages cleared because their pageblock became nonsensitive.</summary>
     public long PagesZeroedForFlip;

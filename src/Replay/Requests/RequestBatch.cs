@@ -20,6 +20,9 @@ public enum RequestOp : byte
     PageCache,
     /// <summary>A read()/write() copying <see cref="RequestAction.Pages"/> pages.</summary>
     FileCopy,
+    /// <summary>Compaction moved <see cref="RequestAction.Pages"/> pages into free pages it isolated itself: each model takes
+    /// as many order-0 pages off its free lists, and the untraced frees that follow release them.</summary>
+    CompactionTargets,
 }
 
 /// <summary>
@@ -72,6 +75,9 @@ public sealed class RequestBatch
 public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
 {
     long[] _modelPfn = new long[1024];
+    // Compaction targets this model isolated and no free has released yet (model pfns, last in first out).
+    long[] _isolated = new long[64];
+    int _isolatedCount;
     RequestBatch? _batch;
     int _next;
 
@@ -111,6 +117,13 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
                 break;
             case RequestOp.UntracedAllocFree:
             {
+                // A page no traced allocation gave: compaction's target if it isolated any (order 0), otherwise a bulk
+                // allocation's page off the pcp list (docs/model.md §2).
+                if (a.Order == 0 && _isolatedCount > 0)
+                {
+                    sink.Free(new FreeRequest(e.TsNs, e.Cpu, a.Pfn, 0, a.Id, 0), _isolated[--_isolatedCount]);
+                    break;
+                }
                 var bulk = new AllocRequest(e.TsNs, e.Cpu, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, 0,
                     Model.Alloc.Migratetype.Unmovable, ZoneIndex.Normal);
                 long m = sink.Alloc(in bulk);
@@ -126,6 +139,19 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
             case RequestOp.FileCopy:
                 sink.FileCopy(in e, a.Pages);
                 break;
+            case RequestOp.CompactionTargets:
+            {
+                var target = new AllocRequest(e.TsNs, e.Cpu, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1, -1, 0, 0,
+                    Model.Alloc.Migratetype.Movable, ZoneIndex.Normal, Isolated: true);
+                for (int k = 0; k < a.Pages; k++)
+                {
+                    long m = sink.Alloc(in target);
+                    if (m < 0) break;
+                    if (_isolatedCount == _isolated.Length) Array.Resize(ref _isolated, _isolated.Length * 2);
+                    _isolated[_isolatedCount++] = m;
+                }
+                break;
+            }
         }
     }
 }

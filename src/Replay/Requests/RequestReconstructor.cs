@@ -134,6 +134,15 @@ public sealed class RequestReconstructor
                     if (FindLive(pfn, out int slot)) { a.Slot = slot; a.Offset = pfn - _head[slot]; }
                 }
                 break;
+            case EventKind.MmMigratePages:
+                // Only compaction migrates into pages it took off the free lists itself (compaction_alloc()); every other
+                // reason allocates its targets through the allocator, traced.
+                if (e.Has(EventFields.MigratedPages | EventFields.MigrateReason) && e.MigrateReason == MigrateReasons.Compaction && e.MigratedPages > 0)
+                {
+                    ref var c = ref Emit(RequestOp.CompactionTargets);
+                    c.Pages = (int)Math.Min(e.MigratedPages, 1 << 20);
+                }
+                break;
             case EventKind.LostEvents:
                 // A lost mm_page_free leaves its batched twin looking like a free of its own (which it then is); a lost
                 // twin leaves a mark that the page's next allocation clears.

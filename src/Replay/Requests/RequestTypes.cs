@@ -8,8 +8,11 @@ namespace AsiTrace.Replay.Requests;
 /// numbers them the same way); −1 for allocations the trace did not show.</param>
 /// <param name="Pid">the task, −1 when the trace gave none.</param>
 /// <param name="CommId">the task's comm in the reader's table, −1 when the trace gave none.</param>
+/// <param name="Isolated">A compaction target: taken off the buddy lists directly (<c>__isolate_free_page()</c>), not
+/// through the pcp lists and without <c>mm_page_alloc_zone_locked</c>.</param>
 public readonly record struct AllocRequest(long TsNs, int Cpu, int Pid, int CommId, long TracePfn, int Order, ulong Gfp,
-    int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive, ClassReason Reason = ClassReason.Default);
+    int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive, ClassReason Reason = ClassReason.Default,
+    bool Isolated = false);
 
 /// <summary>
 /// A free the trace shows, resolved against the allocation it releases: <see cref="AllocId"/> is the request the pages
