@@ -35,7 +35,12 @@ public static class Charts
 sealed class ChartWriter(ResultsSet r, string plotsDir)
 {
     const int W = 960, H = 520;
-    static readonly Color[] Palette = new ScottPlot.Palettes.Category10().Colors;
+    // Okabe and Ito's colour-blind-safe set (black last): lines stay apart under the common colour-vision deficiencies.
+    static readonly Color[] Palette =
+    [
+        Color.FromHex("#0072B2"), Color.FromHex("#E69F00"), Color.FromHex("#009E73"), Color.FromHex("#CC79A7"),
+        Color.FromHex("#56B4E9"), Color.FromHex("#D55E00"), Color.FromHex("#F0E442"), Color.FromHex("#000000"),
+    ];
 
     static readonly (Metric Metric, string Label)[] CostCauses =
     [
@@ -102,7 +107,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         PolicyTicks(p);
         p.Title("Modelled CPU time per policy, by cause");
         p.YLabel("CPU time (ms)");
-        p.ShowLegend(Alignment.UpperLeft);
+        p.ShowLegend(Edge.Right);
         p.Axes.Margins(bottom: 0);
         Save(p, "cost_by_cause", "Cost per policy by cause",
             "Estimated CPU time of the replayed work under each policy (all CPUs), stacked by what it was spent on; asi_exit/enter transitions (with their IBPB/RSB/L1D/VERW flushes) split by what caused the exits. Baseline work (zeroing, copies, the trace's own TLB flushes) is in every bar.");
@@ -130,12 +135,20 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     {
         var p = new Plot();
         int drawn = 0;
-        for (int i = 0; i < _policies.Count; i++)
+        // Policies whose series are identical would draw one line over another: one line, labelled with all of them.
+        var groups = new List<(List<string> Names, double[] X, double[] Y)>();
+        foreach (var pol in _policies)
         {
-            var d = data(_policies[i]);
+            var d = data(pol);
             if (d is null || d.Value.X.Length == 0) continue;
-            var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[i % Palette.Length]);
-            line.LegendText = _policies[i];
+            int same = groups.FindIndex(g => g.X.AsSpan().SequenceEqual(d.Value.X) && g.Y.AsSpan().SequenceEqual(d.Value.Y));
+            if (same >= 0) groups[same].Names.Add(pol);
+            else groups.Add(([pol], d.Value.X, d.Value.Y));
+        }
+        foreach (var (names, x, y) in groups)
+        {
+            var line = p.Add.ScatterLine(x, y, Palette[_policies.ToList().IndexOf(names[0]) % Palette.Length]);
+            line.LegendText = names.Count == 1 ? names[0] : string.Join(" = ", names);
             line.LineWidth = 2;
             drawn++;
         }
@@ -143,7 +156,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         p.Title(title);
         p.XLabel("trace time (s)");
         p.YLabel(ylabel);
-        p.ShowLegend(Alignment.UpperLeft);
+        p.ShowLegend(Edge.Right);
         Save(p, name, title, caption);
     }
 
@@ -184,7 +197,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             p.Title($"Direct-map composition over time: {pol}");
             p.XLabel("trace time (s)");
             p.YLabel("GiB mapped by leaves of that size");
-            p.ShowLegend(Alignment.UpperRight);
+            p.ShowLegend(Edge.Right);
             Save(p, "direct_map_" + Safe(pol), $"Direct map: {pol}",
                 "Bytes of the direct map (and ASI's restricted map) covered by 4 KiB, 2 MiB and 1 GiB leaves (DirectMap4k/2M/1G), present or not.");
         }
@@ -281,7 +294,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         p.Legend.ManualItems.Add(new LegendItem { LabelText = "within target", FillColor = Colors.SeaGreen });
         p.Legend.ManualItems.Add(new LegendItem { LabelText = "target missed", FillColor = Colors.IndianRed });
         p.Legend.ManualItems.Add(new LegendItem { LabelText = "reported only", FillColor = Colors.SteelBlue });
-        p.ShowLegend(Alignment.LowerRight);
+        p.ShowLegend(Edge.Right);
         p.Title("Fidelity: the noasi model as % of what the kernel did");
         p.XLabel("model ÷ trace (%) — 100 is exact; trace value in brackets");
         p.Axes.SetLimitsX(0, Math.Max(150, bars.Max(b => b.Value) * 1.1));
@@ -320,7 +333,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         }
         for (int c = 0; c < classes.Length; c++)
             if (r.Mix.Any(m => m.Class == classes[c])) p.Legend.ManualItems.Add(new LegendItem { LabelText = classes[c], FillColor = colors[c] });
-        p.ShowLegend(Alignment.UpperRight);
+        p.ShowLegend(Edge.Right);
         p.Title("Allocation mix: order × migratetype × sensitivity");
         p.YLabel("allocation requests");
         p.Axes.Margins(bottom: 0);

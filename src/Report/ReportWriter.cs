@@ -187,11 +187,15 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
 </style></head><body>
 <h1>asitrace report</h1>
 """);
-        sb.Append("<h2>Headlines</h2><ul>");
+        // Contents first: the page holds a chart per policy and runs to thousands of pixels.
+        sb.Append("<nav id=\"contents\"><h2>Contents</h2><ol><li><a href=\"#headlines\">Headlines</a></li><li><a href=\"#policies\">Policies</a></li>");
+        foreach (var c in charts) sb.Append("<li><a href=\"#chart-").Append(E(c.Name)).Append("\">").Append(E(c.Title)).Append("</a></li>");
+        sb.Append("<li><a href=\"#fidelity\">Fidelity</a></li><li><a href=\"#run\">Run</a></li></ol></nav>");
+        sb.Append("<h2 id=\"headlines\">Headlines</h2><ul>");
         foreach (var h in Headlines(r)) sb.Append("<li>").Append(E(h).Replace("`", "")).Append("</li>");
         sb.Append("</ul>");
         var pols = r.Policies;
-        sb.Append("<h2>Policies</h2><table><tr><th>metric</th>");
+        sb.Append("<h2 id=\"policies\">Policies</h2><table><tr><th>metric</th>");
         foreach (var p in pols) sb.Append("<th>").Append(E(p)).Append("</th>");
         sb.Append("</tr>");
         foreach (var (metric, label) in Headline)
@@ -204,16 +208,16 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
         sb.Append("</table>");
         foreach (var c in charts)
         {
-            sb.Append("<figure><h3>").Append(E(c.Title)).Append("</h3>");
+            sb.Append("<figure id=\"chart-").Append(E(c.Name)).Append("\"><h3>").Append(E(c.Title)).Append("</h3>");
             if (c.Heatmap) sb.Append("<img class=\"heat\" alt=\"").Append(E(c.Title)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(File.ReadAllBytes(c.PngPath))).Append("\">");
             else sb.Append(StripXmlHeader(File.ReadAllText(c.SvgPath)));
             sb.Append("<figcaption>").Append(E(c.Caption)).Append("</figcaption></figure>");
         }
-        sb.Append("<h2>Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th><th>verdict</th><th>basis</th></tr>");
+        sb.Append("<h2 id=\"fidelity\">Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th><th>verdict</th><th>basis</th></tr>");
         foreach (var f in r.Fidelity)
             sb.Append($"<tr><td>{E(f.Check)}</td><td>{FidelityValue(f.Trace)}</td><td>{FidelityValue(f.Model)}</td><td>{FidelityError(f.RelativeError)}</td><td>{(f.Tolerance is { } t ? t.ToString("P0", CultureInfo.InvariantCulture) : "")}</td><td>{E(f.Verdict)}</td><td>{E(f.Basis)}</td></tr>");
         sb.Append("</table>");
-        sb.Append("<h2>Run</h2>");
+        sb.Append("<h2 id=\"run\">Run</h2>");
         if (r.Run is { } run)
         {
             var root = run.RootElement;

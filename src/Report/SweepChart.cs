@@ -38,7 +38,7 @@ public static class SweepChart
         plot.Title(title);
         plot.XLabel(parameter);
         plot.YLabel("latency (ms)");
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Edge.Right);
         foreach (var (ext, save) in new (string, Action<string>)[] { ("png", f => plot.SavePng(f, 960, 520)), ("svg", f => plot.SaveSvg(f, 960, 520)) })
         {
             string f = Path.Combine(dir, "sweep." + ext);

@@ -1,0 +1,29 @@
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace AsiTrace.Tests.Report;
+
+public partial class ReportLayoutTests
+{
+    [GeneratedRegex("""href="#([^"]+)" """ + "|" + """href="#([^"]+)">""")]
+    private static partial Regex Links();
+
+    [Fact]
+    public void the_report_opens_with_contents_whose_links_all_land_and_identical_policies_share_one_line()
+    {
+        string dir = Path.Combine(TestPaths.TempDir(), "an");
+        var (code, _, err) = Cli.CliTests.Run("analyze", TestPaths.Sample("churn"), "-o", dir);
+        Assert.True(code == 0, err);
+        string html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        int nav = html.IndexOf("<nav id=\"contents\">", StringComparison.Ordinal);
+        Assert.True(nav >= 0 && nav < html.IndexOf("id=\"headlines\"", StringComparison.Ordinal), "contents come first");
+        var targets = Links().Matches(html).Select(m => m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value).ToList();
+        Assert.True(targets.Count >= 10, $"{targets.Count} links");
+        foreach (var t in targets) Assert.Contains($"id=\"{t}\"", html);
+        // On churn nothing is classified unmapped, so noasi, unmapped and secretfree replay alike: one line, named for
+        // all three, not three lines drawn over each other.
+        string svg = File.ReadAllText(Path.Combine(dir, "plots", "fragmentation_over_time.svg"));
+        Assert.Contains("noasi = unmapped = secretfree", svg);
+        Assert.DoesNotMatch(@">\s*unmapped\s*<", svg);
+    }
+}
