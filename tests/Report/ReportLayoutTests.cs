@@ -25,5 +25,14 @@ public partial class ReportLayoutTests
         string svg = File.ReadAllText(Path.Combine(dir, "plots", "fragmentation_over_time.svg"));
         Assert.Contains("noasi = unmapped = secretfree", svg);
         Assert.DoesNotMatch(@">\s*unmapped\s*<", svg);
+        // The options read as written: no \u002B for '+', knobs as JSON of their own type.
+        string run = File.ReadAllText(Path.Combine(dir, "run.json"));
+        Assert.DoesNotContain("\\u002B", run);
+        Assert.Contains("\"asi-freetypes+mermap\"", run);
+        using var doc = System.Text.Json.JsonDocument.Parse(run);
+        var knobs = doc.RootElement.GetProperty("options").GetProperty("knobs");
+        Assert.Equal(System.Text.Json.JsonValueKind.False, knobs.GetProperty("SharedPcpLists").ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, knobs.GetProperty("FlipPageblocks").ValueKind);
+        Assert.DoesNotContain("&quot;False&quot;", html);
     }
 }

@@ -104,5 +104,8 @@ public static class ResultsWriter
     static JsonNode? JsonNumber(double v) =>
         double.IsFinite(v) ? (v == Math.Floor(v) && Math.Abs(v) < 9e15 ? JsonValue.Create((long)v) : JsonValue.Create(v)) : null;
 
-    public static string ToJsonText(JsonNode n) => n.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    // Relaxed escaping: policy names such as asi-freetypes+mermap stay readable ('+' is not \u002B); the report escapes
+    // the text for HTML itself.
+    public static string ToJsonText(JsonNode n) =>
+        n.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 }

@@ -61,10 +61,21 @@ public static class RunManifest
                 ["policies"] = new JsonArray(policies.Select(p => (JsonNode?)p).ToArray()), ["placement"] = placementName, ["cpu_model"] = cpu,
                 ["interval_ns"] = intervalNs,
                 ["classify"] = new JsonArray(rules.Select(x => (JsonNode?)x.Text).ToArray()),
-                ["knobs"] = new JsonObject(typeof(PolicyKnobs).GetProperties().Select(p => KeyValuePair.Create(p.Name, (JsonNode?)JsonValue.Create(p.GetValue(knobs)?.ToString())))),
+                ["knobs"] = new JsonObject(typeof(PolicyKnobs).GetProperties().Select(p => KeyValuePair.Create(p.Name, KnobValue(p.GetValue(knobs))))),
             },
             ["costs"] = c,
             ["result"] = ResultsWriter.ToJson(r),
         };
     }
+
+    /// <summary>A knob as JSON of its own type: true/false, a number, or the name of an enum value.</summary>
+    static JsonNode? KnobValue(object? v) => v switch
+    {
+        null => null,
+        bool b => JsonValue.Create(b),
+        int i => JsonValue.Create(i),
+        long l => JsonValue.Create(l),
+        double d => JsonValue.Create(d),
+        _ => JsonValue.Create(v.ToString()),
+    };
 }
