@@ -21,7 +21,7 @@ public static class Charts
         charts.CostByCause();
         charts.CostVsNoasi();
         charts.ShootdownsOverTime();
-        charts.DirectMapComposition();
+        charts.DirectMapLeaves();
         charts.PageblockMaps();
         charts.FragmentationOverTime();
         charts.Fidelity();
@@ -171,36 +171,64 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         Lines("shootdowns_over_time", "TLB shootdown IPIs over time", "IPIs sent by the model's kernel-range flushes (cumulative), one line per policy.",
             "IPIs sent (cumulative)", pol => SeriesOf(pol, Metrics.IpisSent));
 
-    static readonly (Metric Metric, string Label, double Bytes)[] LeafSeries =
+    /// <summary>Leaves of the direct map and ASI's restricted map, by size: the 4K and 2M leaves are what splits made.</summary>
+    static readonly (string Label, Metric[] Metrics, LinePattern Pattern)[] LeafCounts =
     [
-        (Metrics.DirectMap4kPages, "direct map 4K", 4096.0), (Metrics.DirectMap2mPages, "direct map 2M", 2097152.0),
-        (Metrics.DirectMap1gPages, "direct map 1G", 1073741824.0),
-        (Metrics.RestrictedMap4kPages, "restricted 4K", 4096.0), (Metrics.RestrictedMap2mPages, "restricted 2M", 2097152.0),
+        ("4K leaves", [Metrics.DirectMap4kPages, Metrics.RestrictedMap4kPages], LinePattern.Solid),
+        ("2M leaves", [Metrics.DirectMap2mPages, Metrics.RestrictedMap2mPages], LinePattern.Dashed),
     ];
 
-    /// <summary>Direct-map composition per policy (bytes mapped by leaf size, both address spaces).</summary>
-    public void DirectMapComposition()
+    /// <summary>One chart for every policy: how many 4K and 2M leaves the direct and restricted maps hold over time, on a
+    /// log scale (a few hundred split leaves against gigabytes of 1G leaves vanish on a linear one).</summary>
+    public void DirectMapLeaves()
     {
-        foreach (var pol in _policies)
+        var p = new Plot();
+        int drawn = 0;
+        double top = 0;
+        foreach (var (label, metrics, pattern) in LeafCounts)
         {
-            var p = new Plot();
-            int k = 0;
-            foreach (var (metric, label, bytes) in LeafSeries)
+            var groups = new List<(List<string> Names, double[] X, double[] Y)>();
+            foreach (var pol in _policies)
             {
-                var d = SeriesOf(pol, metric, v => v * bytes / (1 << 30));
-                if (d is null) continue;
-                var line = p.Add.ScatterLine(d.Value.X, d.Value.Y, Palette[k++ % Palette.Length]);
-                line.LegendText = label;
-                line.LineWidth = 2;
+                (double[] X, double[] Y)? sum = null;
+                foreach (var m in metrics)
+                {
+                    if (SeriesOf(pol, m) is not { } d) continue;
+                    if (sum is null) sum = (d.X, d.Y.ToArray());
+                    else if (sum.Value.X.Length == d.X.Length) for (int i = 0; i < d.Y.Length; i++) sum.Value.Y[i] += d.Y[i];
+                }
+                if (sum is not { } s || s.X.Length == 0 || s.Y.All(v => v <= 0)) continue;
+                int same = groups.FindIndex(g => g.X.AsSpan().SequenceEqual(s.X) && g.Y.AsSpan().SequenceEqual(s.Y));
+                if (same >= 0) groups[same].Names.Add(pol);
+                else groups.Add(([pol], s.X, s.Y));
             }
-            if (k == 0) continue;
-            p.Title($"Direct-map composition over time: {pol}");
-            p.XLabel("trace time (s)");
-            p.YLabel("GiB mapped by leaves of that size");
-            p.ShowLegend(Edge.Right);
-            Save(p, "direct_map_" + Safe(pol), $"Direct map: {pol}",
-                "Bytes of the direct map (and ASI's restricted map) covered by 4 KiB, 2 MiB and 1 GiB leaves (DirectMap4k/2M/1G), present or not.");
+            foreach (var (names, x, y) in groups)
+            {
+                var logY = y.Select(v => Math.Log10(Math.Max(v, 1))).ToArray();
+                top = Math.Max(top, logY.Max());
+                var line = p.Add.ScatterLine(x, logY, Palette[_policies.ToList().IndexOf(names[0]) % Palette.Length]);
+                line.LegendText = $"{string.Join(" = ", names)}: {label}";
+                line.LinePattern = pattern;
+                line.LineWidth = 2;
+                drawn++;
+            }
         }
+        if (drawn == 0) return;
+        LogAxis(p.Axes.Left, top);
+        p.Title("Direct and restricted map: leaves by size");
+        p.XLabel("trace time (s)");
+        p.YLabel("leaves (log scale)");
+        p.ShowLegend(Edge.Right);
+        Save(p, "direct_map_leaves", "Direct map: split leaves",
+            "Leaves of the direct map plus ASI's restricted map: 4 KiB leaves solid, 2 MiB leaves dashed, on a log scale. Splits of 2 MiB and 1 GiB mappings (CPA) make them; policies with identical counts share a line.");
+    }
+
+    /// <summary>A log₁₀ axis for data already in log₁₀: ticks at the powers of ten, labelled with the counts.</summary>
+    static void LogAxis(IAxis axis, double top)
+    {
+        int decades = Math.Max(1, (int)Math.Ceiling(top));
+        var ticks = Enumerable.Range(0, decades + 1).Select(k => new Tick(k, Math.Pow(10, k).ToString("N0", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        axis.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
     }
 
     /// <summary>The physical-memory map heatmaps of the freetype policies.</summary>
@@ -271,7 +299,8 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             "Each bar is how far the overhead moves when that one constant goes from the low to the high end of its range (docs/costs.md), the others at their point values; the counts come from the replay, so no replay is repeated.");
     }
 
-    /// <summary>Fidelity: model ÷ trace per check, so counts and page totals share one axis.</summary>
+    /// <summary>Fidelity: each check's signed error in percent, with its target band shaded, so a miss of a few percent
+    /// shows against a 1 % target as clearly as a large one against 10 %.</summary>
     public void Fidelity()
     {
         var checks = r.Fidelity.Where(f => f.Trace > 0).ToList();
@@ -279,26 +308,38 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         var p = new Plot();
         var bars = new List<Bar>();
         var ticks = new List<Tick>();
+        double widest = 0;
         for (int i = 0; i < checks.Count; i++)
         {
-            double ratio = 100 * checks[i].Model / checks[i].Trace;
-            var color = checks[i].WithinTolerance switch { false => Colors.IndianRed, true => Colors.SeaGreen, null => Colors.SteelBlue };
-            bars.Add(new Bar { Position = checks.Count - 1 - i, Value = ratio, FillColor = color, Orientation = Orientation.Horizontal });
-            ticks.Add(new Tick(checks.Count - 1 - i, $"{checks[i].Check} ({checks[i].Trace:N0})"));
+            double pos = checks.Count - 1 - i;
+            double error = 100 * (checks[i].Model - checks[i].Trace) / checks[i].Trace;
+            if (checks[i].Tolerance is { } t)
+            {
+                var band = p.Add.Rectangle(-100 * t, 100 * t, pos - 0.45, pos + 0.45);
+                band.FillStyle.Color = Colors.Gray.WithAlpha(0.25);
+                band.LineStyle.Width = 0;
+                widest = Math.Max(widest, 100 * t);
+            }
+            var color = checks[i].Verdict switch { "fail" => Colors.IndianRed, "pass" => Colors.SeaGreen, _ => Colors.SteelBlue };
+            bars.Add(new Bar { Position = pos, Value = error, FillColor = color, Orientation = Orientation.Horizontal, Size = 0.6 });
+            ticks.Add(new Tick(pos, $"{checks[i].Check} ({checks[i].Trace:N0})"));
+            widest = Math.Max(widest, Math.Abs(error));
         }
         p.Add.Bars(bars);
         p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         p.Axes.Left.MajorTickStyle.Length = 0;
-        var line = p.Add.VerticalLine(100, 1.5f, Colors.Black);
-        line.LinePattern = LinePattern.Dashed;
-        p.Legend.ManualItems.Add(new LegendItem { LabelText = "within target", FillColor = Colors.SeaGreen });
-        p.Legend.ManualItems.Add(new LegendItem { LabelText = "target missed", FillColor = Colors.IndianRed });
-        p.Legend.ManualItems.Add(new LegendItem { LabelText = "reported only", FillColor = Colors.SteelBlue });
+        var zero = p.Add.VerticalLine(0, 1.5f, Colors.Black);
+        zero.LinePattern = LinePattern.Dashed;
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "pass", FillColor = Colors.SeaGreen });
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "fail", FillColor = Colors.IndianRed });
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "vacuous or reported", FillColor = Colors.SteelBlue });
+        p.Legend.ManualItems.Add(new LegendItem { LabelText = "target band", FillColor = Colors.Gray.WithAlpha(0.25) });
         p.ShowLegend(Edge.Right);
-        p.Title("Fidelity: the noasi model as % of what the kernel did");
-        p.XLabel("model ÷ trace (%) — 100 is exact; trace value in brackets");
-        p.Axes.SetLimitsX(0, Math.Max(150, bars.Max(b => b.Value) * 1.1));
-        Save(p, "fidelity", "Fidelity", "Each check's model value as a percentage of the trace's (events counted in the trace, or the end snapshot); green within the target, red missed, blue reported without a target.");
+        p.Title("Fidelity: the noasi model's error against what the kernel did");
+        p.XLabel("(model − trace) ÷ trace (%) — 0 is exact; trace value in brackets");
+        double limit = Math.Max(2, widest * 1.15);
+        p.Axes.SetLimitsX(-limit, limit);
+        Save(p, "fidelity", "Fidelity", "Each check's signed error in percent of the trace's figure (events counted in the trace, or the end snapshot), with its target band shaded: green pass, red fail, blue vacuous or reported without a target.");
     }
 
     /// <summary>Allocation requests by order and migratetype, stacked by class.</summary>

@@ -25,6 +25,17 @@ public partial class ReportLayoutTests
         string svg = File.ReadAllText(Path.Combine(dir, "plots", "fragmentation_over_time.svg"));
         Assert.Contains("noasi = unmapped = secretfree", svg);
         Assert.DoesNotMatch(@">\s*unmapped\s*<", svg);
+        // The direct map in one chart for every policy, counting leaves on a log scale (ticks at powers of ten).
+        var plots = Directory.GetFiles(Path.Combine(dir, "plots"), "direct_map_*.svg").Select(Path.GetFileName).ToList();
+        Assert.Equal(["direct_map_leaves.svg"], plots);
+        string leaves = File.ReadAllText(Path.Combine(dir, "plots", "direct_map_leaves.svg"));
+        Assert.Contains(">1,000<", Regex.Replace(leaves, @"\s+", ""));
+        Assert.Contains(">10,000<", Regex.Replace(leaves, @"\s+", ""));
+        Assert.Contains("4K leaves", leaves);
+        // Fidelity as signed error around 0, with the target bands drawn.
+        string fidelity = File.ReadAllText(Path.Combine(dir, "plots", "fidelity.svg"));
+        Assert.Contains("(model − trace) ÷ trace (%)", fidelity);
+        Assert.Contains("target band", fidelity);
         // The options read as written: no \u002B for '+', knobs as JSON of their own type.
         string run = File.ReadAllText(Path.Combine(dir, "run.json"));
         Assert.DoesNotContain("\\u002B", run);

@@ -39,7 +39,7 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
         string outDir = Path.Combine(TestPaths.TempDir(), "report");
         var (code, _, err) = CliTests.Run("report", sample.Results, "-o", outDir);
         Assert.True(code == 0, err);
-        foreach (var chart in new[] { "cost_by_cause", "cost_vs_noasi", "shootdowns_over_time", "direct_map_noasi", "direct_map_asi-rfc",
+        foreach (var chart in new[] { "cost_by_cause", "cost_vs_noasi", "shootdowns_over_time", "direct_map_leaves",
                      "pageblock_map_asi-freetypes", "pageblock_map_unmapped", "fragmentation_over_time", "fidelity", "allocation_mix" })
         {
             Assert.True(new FileInfo(Path.Combine(outDir, "plots", chart + ".png")).Length > 5000, chart);
