@@ -36,6 +36,11 @@ public partial class ReportLayoutTests
         string fidelity = File.ReadAllText(Path.Combine(dir, "plots", "fidelity.svg"));
         Assert.Contains("(model − trace) ÷ trace (%)", fidelity);
         Assert.Contains("target band", fidelity);
+        // The allocation mix on a log scale: churn's 32 order-8 requests stand beside its 100,000 order-0 ones.
+        string mix = File.ReadAllText(Path.Combine(dir, "plots", "allocation_mix.svg"));
+        Assert.Contains("allocation requests (log scale)", mix);
+        Assert.Contains(">100,000<", Regex.Replace(mix, @"\s+", ""));
+        Assert.Contains("o8 movable", mix);
         // The options read as written: no \u002B for '+', knobs as JSON of their own type.
         string run = File.ReadAllText(Path.Combine(dir, "run.json"));
         Assert.DoesNotContain("\\u002B", run);
