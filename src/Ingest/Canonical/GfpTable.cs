@@ -45,6 +45,31 @@ public sealed class GfpTable
         return canonical;
     }
 
+    /// <summary>
+    /// Renders a canonical value the way the kernel prints it with this table (<c>show_gfp_flags()</c> →
+    /// <c>trace_print_flags_seq()</c>): entries in table order, each printed when all its bits are set and then
+    /// cleared — so composites such as <c>GFP_HIGHUSER_MOVABLE</c> come before the single flags — and what no entry
+    /// covers as <c>0x…</c>; <c>none</c> for 0. Bits this table cannot express in canonical terms stay in the remainder.
+    /// A table read from a format file's <c>__print_flags</c> has the kernel's own order, so the text is the kernel's
+    /// (checked on 6.1, 6.12 and 6.18 recordings); the built-in era tables list single flags in bit order.
+    /// </summary>
+    public string FormatKernelStyle(ulong canonical)
+    {
+        if (canonical == 0) return "none";
+        var sb = new System.Text.StringBuilder();
+        ulong left = canonical;
+        foreach (var (name, mask) in Entries)
+        {
+            ulong c = FromKernelValue(mask);
+            if (c == 0 || (c & (ulong)Gfp.UnknownBits) != 0 || (left & c) != c) continue;
+            if (sb.Length > 0) sb.Append('|');
+            sb.Append(name);
+            left &= ~c;
+        }
+        if (left != 0) { if (sb.Length > 0) sb.Append('|'); sb.Append("0x").Append(left.ToString("x", System.Globalization.CultureInfo.InvariantCulture)); }
+        return sb.ToString();
+    }
+
     public bool TryName(ReadOnlySpan<char> name, out ulong canonical) =>
         _nameToCanonical.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out canonical);
 
