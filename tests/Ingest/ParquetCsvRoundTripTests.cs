@@ -86,7 +86,7 @@ public class ParquetCsvRoundTripTests
             EventsSchema.Pfn, EventsSchema.Order, EventsSchema.Gfp, EventsSchema.Migratetype, EventsSchema.PercpuRefill, EventsSchema.FallbackOrder,
             EventsSchema.AllocMigratetype, EventsSchema.FallbackMigratetype, EventsSchema.ChangeOwnership, EventsSchema.TlbReason, EventsSchema.TlbPages,
             EventsSchema.PrevPid, EventsSchema.NextPid, EventsSchema.PrevState, EventsSchema.Ino, EventsSchema.Index, EventsSchema.Dev, EventsSchema.Lost,
-            EventsSchema.Bytes, EventsSchema.MigratedPages, EventsSchema.MigrateReason];
+            EventsSchema.Bytes, EventsSchema.MigratedPages, EventsSchema.MigrateReason, EventsSchema.GfpNames, EventsSchema.MigratetypeName];
         Assert.Equal(expected.Length, written.Length);
         for (int i = 0; i < expected.Length; i++)
         {

@@ -55,7 +55,7 @@ static class IngestCommand
                 }
                 else
                 {
-                    var writer = EventsParquetWriter.CreateAsync(file.Stream, callSites: callSites).GetAwaiter().GetResult();
+                    var writer = EventsParquetWriter.CreateAsync(file.Stream, callSites: callSites, gfpFlags: reader.Metadata.GfpFlags).GetAwaiter().GetResult();
                     try
                     {
                         EventsPipelines.ToParquet(reader, summary, writer, progress.Report);

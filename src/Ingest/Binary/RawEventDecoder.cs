@@ -54,6 +54,7 @@ public sealed class RawEventDecoder
 
     /// <summary>Where gfp names came from: the trace's own print fmt, or the fallback table.</summary>
     public string GfpSource => _gfp.Source;
+    public GfpTable Gfp => _gfp;
 
     public RawEventDecoder(IReadOnlyDictionary<int, EventFormat> formats, bool bigEndian, int longSize, Func<GfpTable> fallbackGfpTable, string origin)
     {

@@ -13,6 +13,9 @@ public sealed class TraceMetadata
     public int CpuCount { get; set; }
     /// <summary>Where the gfp table came from: the trace's own format (<c>format:…</c>) or a built-in era table.</summary>
     public string? GfpTable { get; set; }
+    /// <summary>The table itself when the reader decoded names or raw kernel values with it (not stored): the events
+    /// file's <c>gfp_names</c> are rendered through it, as the kernel printed them.</summary>
+    public GfpTable? GfpFlags { get; set; }
     public List<string> Inputs { get; } = new();
     public List<string> Notes { get; } = new();
 }

@@ -262,8 +262,11 @@ public sealed partial class EventsParquetReader : IFieldProjection
             BytesConsumed = owner._stream.Position;
         }
 
+        // The decoded-name columns restate gfp and migratetype for SQL users: never read back.
         bool Wanted(string column) =>
-            column is "comm" or "call_site" ? owner._wantComms : !OptionalColumns.TryGetValue(column, out var c) || (owner._wanted & c.Flag) != 0;
+            column is "comm" or "call_site" ? owner._wantComms
+            : column is "gfp_names" or "migratetype_name" ? false
+            : !OptionalColumns.TryGetValue(column, out var c) || (owner._wanted & c.Flag) != 0;
 
         void DecodeOptional(OptionalColumn c, ReadOnlySpan<byte> v, int n)
         {

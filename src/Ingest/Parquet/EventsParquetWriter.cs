@@ -19,23 +19,28 @@ public sealed class EventsParquetWriter : IAsyncDisposable
     readonly int _rowGroupSize;
     readonly Utf8Cache _commUtf8 = new();
     readonly Utf8Cache? _callSiteUtf8;
+    readonly GfpNameCache _gfpNames;
     readonly ArrayBufferWriter<byte> _scratch = new(1 << 20);
     EventsRowGroup? _current;
     public long EventsWritten { get; private set; }
     public int RowGroupSize => _rowGroupSize;
 
-    EventsParquetWriter(Stream output, int rowGroupSize, CommTable? callSites)
+    EventsParquetWriter(Stream output, int rowGroupSize, CommTable? callSites, GfpTable? gfpFlags)
     {
         _rowGroupSize = rowGroupSize;
+        _gfpNames = new GfpNameCache(gfpFlags ?? GfpEras.Table(GfpEras.Latest));
         _callSiteUtf8 = callSites is null ? null : new Utf8Cache(callSites);
         _writer = new ParquetFileWriter(output, Columns(callSites is not null));
     }
 
-    /// <summary>With <paramref name="callSites"/> (from <c>ingest --stacks</c>), the file gets a <c>call_site</c> column.</summary>
-    public static Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize, CommTable? callSites = null)
+    /// <summary>With <paramref name="callSites"/> (from <c>ingest --stacks</c>), the file gets a <c>call_site</c> column.
+    /// <paramref name="gfpFlags"/> renders <c>gfp_names</c> (the reader's table, <see cref="TraceMetadata.GfpFlags"/>;
+    /// the latest built-in table without one).</summary>
+    public static Task<EventsParquetWriter> CreateAsync(Stream output, int rowGroupSize = DefaultRowGroupSize, CommTable? callSites = null,
+        GfpTable? gfpFlags = null)
     {
         if (rowGroupSize < 1) throw new ArgumentOutOfRangeException(nameof(rowGroupSize));
-        return Task.FromResult(new EventsParquetWriter(output, rowGroupSize, callSites));
+        return Task.FromResult(new EventsParquetWriter(output, rowGroupSize, callSites, gfpFlags));
     }
 
     // parquet.thrift ConvertedType: UTF8 0, UINT_8 11, UINT_16 12, UINT_32 13, UINT_64 14, INT_8 15, INT_32 17, INT_64 18.
@@ -57,13 +62,14 @@ public sealed class EventsParquetWriter : IAsyncDisposable
             Int(EventsSchema.Ino.Name, I64, true, 14, 64, false), Int(EventsSchema.Index.Name, I64, true, 14, 64, false), Int(EventsSchema.Dev.Name, I32, true, 13, 32, false),
             Int(EventsSchema.Lost.Name, I64, true, 18, 64, true), Int(EventsSchema.Bytes.Name, I64, true, 18, 64, true),
             Int(EventsSchema.MigratedPages.Name, I64, true, 18, 64, true), Int(EventsSchema.MigrateReason.Name, I32, true, 11, 8, false),
+            Str(EventsSchema.GfpNames.Name, true), Str(EventsSchema.MigratetypeName.Name, true),
         };
         if (callSite) c.Add(Str(EventsSchema.CallSite.Name, true));
         return c;
     }
 
     /// <summary>A buffer for one row group, to be filled on another thread and handed to <see cref="WriteRowGroupAsync"/>.</summary>
-    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commUtf8, _callSiteUtf8);
+    public EventsRowGroup NewRowGroup() => new(_rowGroupSize, _commUtf8, _callSiteUtf8, _gfpNames);
 
     /// <summary>Appends events; <paramref name="comms"/> resolves their comm ids.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<TraceEvent> events, CommTable comms)

@@ -98,6 +98,12 @@ public sealed class EventsRowGroup
         return scratch.WrittenSpan;
     }
 
+    // /proc/pagetypeinfo's names; a value past them is written as its number.
+    static readonly byte[][] MigratetypeNames = [Encoding.UTF8.GetBytes("Unmovable"), Encoding.UTF8.GetBytes("Movable"),
+        Encoding.UTF8.GetBytes("Reclaimable"), Encoding.UTF8.GetBytes("HighAtomic"), Encoding.UTF8.GetBytes("CMA"), Encoding.UTF8.GetBytes("Isolate")];
+    static byte[] MigratetypeUtf8(int mt) =>
+        (uint)mt < (uint)MigratetypeNames.Length ? MigratetypeNames[mt] : Encoding.UTF8.GetBytes(mt.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     static readonly byte[][] KindUtf8 = BuildKindUtf8();
     readonly Utf8Cache _commUtf8;
     readonly Utf8Cache? _callSiteUtf8;
@@ -109,14 +115,17 @@ public sealed class EventsRowGroup
     readonly BoolColumn _refill, _chown;
     readonly StringColumn _comm, _kind;
     readonly StringColumn? _callSite;
+    readonly StringColumn _gfpNames, _mtName;
+    readonly GfpNameCache _gfpNameCache;
     readonly Column[] _inSchemaOrder;
 
     public int Capacity { get; }
     public int Count { get; private set; }
     public bool IsFull => Count == Capacity;
 
-    internal EventsRowGroup(int capacity, Utf8Cache commUtf8, Utf8Cache? callSiteUtf8)
+    internal EventsRowGroup(int capacity, Utf8Cache commUtf8, Utf8Cache? callSiteUtf8, GfpNameCache gfpNames)
     {
+        _gfpNameCache = gfpNames;
         Capacity = capacity;
         _commUtf8 = commUtf8;
         _callSiteUtf8 = callSiteUtf8;
@@ -129,9 +138,11 @@ public sealed class EventsRowGroup
         _tlbReason = new(n, true); _tlbPages = new(n, true); _prevPid = new(n, true); _nextPid = new(n, true); _prevState = new(n, true);
         _ino = new(n, true); _index = new(n, true); _dev = new(n, true); _lost = new(n, true); _bytes = new(n, true);
         _migrated = new(n, true); _migrateReason = new(n, true);
+        _gfpNames = new(n, true, gfpNames.Utf8);
+        _mtName = new(n, true, MigratetypeUtf8);
         if (callSiteUtf8 is not null) _callSite = new(n, true, id => callSiteUtf8.Get(null, id));
         var order = new List<Column> { _ts, _cpu, _pid, _comm, _kind, _pfn, _order, _gfp, _mt, _refill, _fbOrder, _allocMt, _fbMt, _chown,
-            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost, _bytes, _migrated, _migrateReason };
+            _tlbReason, _tlbPages, _prevPid, _nextPid, _prevState, _ino, _index, _dev, _lost, _bytes, _migrated, _migrateReason, _gfpNames, _mtName };
         if (_callSite is not null) order.Add(_callSite);
         _inSchemaOrder = [.. order];
     }
@@ -171,6 +182,8 @@ public sealed class EventsRowGroup
             _bytes.Add(n, (f & EventFields.Bytes) != 0, e.Bytes);
             _migrated.Add(n, (f & EventFields.MigratedPages) != 0, e.MigratedPages);
             _migrateReason.Add(n, (f & EventFields.MigrateReason) != 0, e.MigrateReason);
+            _gfpNames.Add(n, (f & EventFields.Gfp) != 0, (f & EventFields.Gfp) != 0 ? _gfpNameCache.Id(e.Gfp) : 0);
+            _mtName.Add(n, (f & EventFields.Migratetype) != 0, e.Migratetype);
             _callSite?.Add(n, (f & EventFields.CallSite) != 0, e.CallSiteId);
             n++;
         }
@@ -200,6 +213,29 @@ public sealed class EventsRowGroup
 }
 
 /// <summary>Name id → UTF-8 bytes, built once per name (comms, call sites). Used from one thread at a time.</summary>
+/// <summary>gfp values to their names as the kernel prints them, shared by a file's row groups (filled on other threads):
+/// ids are handed out once per distinct value; the hot path is a lock-free lookup.</summary>
+sealed class GfpNameCache(GfpTable table)
+{
+    readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, int> _ids = new();
+    readonly List<byte[]> _utf8 = new();
+
+    public int Id(ulong gfp)
+    {
+        if (_ids.TryGetValue(gfp, out int id)) return id;
+        lock (_utf8)
+        {
+            if (_ids.TryGetValue(gfp, out id)) return id;
+            _utf8.Add(Encoding.UTF8.GetBytes(table.FormatKernelStyle(gfp)));
+            id = _utf8.Count - 1;
+            _ids[gfp] = id;
+            return id;
+        }
+    }
+
+    public byte[] Utf8(int id) { lock (_utf8) return _utf8[id]; }
+}
+
 sealed class Utf8Cache(CommTable? fixedTable = null)
 {
     byte[][] _utf8 = new byte[256][];

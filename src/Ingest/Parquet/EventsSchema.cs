@@ -37,6 +37,10 @@ public static class EventsSchema
     /// <summary>mm_migrate_pages: pages migrated, and <c>enum migrate_reason</c>. Older files read them as null.</summary>
     public static readonly DataField<long?> MigratedPages = new("migrated_pages");
     public static readonly DataField<byte?> MigrateReason = new("migrate_reason");
+    /// <summary>Decoded names for SQL without this tool: gfp as the kernel printed it (<c>GFP_HIGHUSER_MOVABLE|__GFP_ZERO</c>)
+    /// and the migratetype's name (<c>Movable</c>, as in /proc/pagetypeinfo). Written for convenience; readers ignore them.</summary>
+    public static readonly DataField<string> GfpNames = new("gfp_names", true);
+    public static readonly DataField<string> MigratetypeName = new("migratetype_name", true);
     /// <summary>Optional: present only in files made with <c>ingest --stacks</c>.</summary>
     public static readonly DataField<string> CallSite = new("call_site", true);
 
@@ -44,11 +48,11 @@ public static class EventsSchema
     /// (the reader resolves each column by path, so either schema serves files with or without <c>call_site</c>).</summary>
     public static readonly ParquetSchema Schema = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason);
+        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason, GfpNames, MigratetypeName);
 
     public static readonly ParquetSchema SchemaWithCallSite = new(TsNs, Cpu, Pid, Comm, Kind, Pfn, Order, Gfp, Migratetype, PercpuRefill,
         FallbackOrder, AllocMigratetype, FallbackMigratetype, ChangeOwnership, TlbReason, TlbPages, PrevPid, NextPid, PrevState,
-        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason, CallSite);
+        Ino, Index, Dev, Lost, Bytes, MigratedPages, MigrateReason, GfpNames, MigratetypeName, CallSite);
 
     /// <summary>Key-value metadata keys.</summary>
     public const string KeySourceFormat = "asitrace.source_format", KeyKernelRelease = "asitrace.kernel_release",

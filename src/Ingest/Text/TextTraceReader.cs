@@ -43,6 +43,7 @@ public sealed class TextTraceReader : IEventReader
             _ => "ftrace",
         };
         Metadata.GfpTable ??= gfpTable.Source;
+        Metadata.GfpFlags ??= gfpTable;
         if (dialect == TextDialect.PerfScript) Metadata.Clock ??= "perf";
         Metadata.Inputs.Add(input.Name);
         _hLines = Stats.Register("text_lines", Severity.Info);

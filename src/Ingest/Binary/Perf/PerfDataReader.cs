@@ -63,6 +63,7 @@ public sealed class PerfDataReader : IOrderedEventReader
                 _decoder = new RawEventDecoder(td.Formats, _file.TracingBigEndian, _file.TracingLongSize,
                     () => GfpEras.Table(GfpEras.ForRelease(Metadata.KernelRelease)), input.Name);
                 Metadata.GfpTable = _decoder.GfpSource;
+                Metadata.GfpFlags = _decoder.Gfp;
                 if (_decoder.TlbReasonNote() is string note) Metadata.Notes.Add(note);
             }
             else Metadata.Notes.Add("the file has no tracing data (no tracepoint events were recorded)");

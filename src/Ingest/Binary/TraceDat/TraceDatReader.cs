@@ -61,6 +61,7 @@ public sealed class TraceDatReader : IOrderedEventReader
             _decoder = new RawEventDecoder(_file.Tracing.Formats, _file.BigEndian, _file.LongSize,
                 () => GfpEras.Table(GfpEras.ForRelease(Metadata.KernelRelease)), input.Name);
             Metadata.GfpTable = _decoder.GfpSource;
+            Metadata.GfpFlags = _decoder.Gfp;
             if (_decoder.TlbReasonNote() is string note) Metadata.Notes.Add(note);
 
             _hEvents = Stats.Register("events_decoded", Severity.Info);
