@@ -24,14 +24,18 @@ static class IngestCommand
             Description = "`perf script` output of a `perf record -g` capture of the same run: adds a call_site column (the first frame outside the page allocator, as perf kmem --caller)",
         };
         var opts = CommonOptions.Create();
+        var filters = FilterOptions.Create();
         var cmd = new Command("ingest", "Read traces into the canonical event stream (Parquet, or CSV when the output ends in .csv)") { inputs, output, json, stacks };
         opts.AddTo(cmd);
+        filters.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
         {
             var paths = pr.GetValue(inputs)!;
             string outPath = pr.GetValue(output)!;
+            var filter = filters.Get(pr, out string? filterError);
+            if (filterError is not null) { Console.Error.WriteLine($"asitrace: {filterError}"); return ExitCodes.Usage; }
             var sw = Stopwatch.StartNew();
-            IEventReader reader = InputSet.Open(paths, opts.Get(pr));
+            IEventReader reader = FilterOptions.Apply(InputSet.Open(paths, opts.Get(pr)), filter);
             CommTable? callSites = null;
             if (pr.GetValue(stacks) is string stacksPath)
             {
