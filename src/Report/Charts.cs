@@ -75,20 +75,26 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     /// <summary>Cost per policy, stacked by cause; the asi transitions split by what caused the exits.</summary>
     public void CostByCause()
     {
-        var causes = new List<(string Label, Func<string, double> Ns)>();
+        // Colours that stay apart under colour-vision deficiencies: the other causes from Okabe and Ito's set, the
+        // asi_exit causes as one family of blues from dark to light (they differ in lightness, not only in hue).
+        Color[] others = [Color.FromHex("#E69F00"), Color.FromHex("#009E73"), Color.FromHex("#CC79A7"), Color.FromHex("#D55E00"),
+            Color.FromHex("#F0E442"), Color.FromHex("#000000"), Color.FromHex("#999999"), Color.FromHex("#56B4E9")];
+        Color[] exits = [Color.FromHex("#08306B"), Color.FromHex("#2171B5"), Color.FromHex("#6BAED6"), Color.FromHex("#C6DBEF"), Color.FromHex("#DEEBF7")];
+        var causes = new List<(string Label, Func<string, double> Ns, Color Color)>();
+        int nextOther = 0;
         foreach (var (metric, label) in CostCauses)
         {
-            if (metric != Metrics.CostAsiTransitionsNs) { causes.Add((label, pol => r.Total(pol, metric))); continue; }
+            if (metric != Metrics.CostAsiTransitionsNs) { causes.Add((label, pol => r.Total(pol, metric), others[nextOther++ % others.Length])); continue; }
+            int e = 0;
             foreach (var (exitMetric, exitLabel) in ExitCauses)
                 causes.Add((exitLabel, pol =>
                 {
                     double all = r.Total(pol, Metrics.AsiExits);
                     return all == 0 ? 0 : r.Total(pol, metric) * r.Total(pol, exitMetric) / all;
-                }));
+                }, exits[e++ % exits.Length]));
         }
         var p = new Plot();
         var bars = new List<Bar>();
-        var colors = new ScottPlot.Palettes.Category20().Colors;
         for (int i = 0; i < _policies.Count; i++)
         {
             double y = 0;
@@ -96,14 +102,14 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             {
                 double v = causes[c].Ns(_policies[i]) / 1e6;
                 if (v <= 0) continue;
-                bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = colors[c % colors.Length] });
+                bars.Add(new Bar { Position = i, ValueBase = y, Value = y + v, FillColor = causes[c].Color });
                 y += v;
             }
         }
         p.Add.Bars(bars);
         for (int c = 0; c < causes.Count; c++)
             if (_policies.Any(pol => causes[c].Ns(pol) > 0))
-                p.Legend.ManualItems.Add(new LegendItem { LabelText = causes[c].Label, FillColor = colors[c % colors.Length] });
+                p.Legend.ManualItems.Add(new LegendItem { LabelText = causes[c].Label, FillColor = causes[c].Color });
         PolicyTicks(p);
         p.Title("Modelled CPU time per policy, by cause");
         p.YLabel("CPU time (ms)");
@@ -394,6 +400,13 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         var ticks = _policies.Select((pol, i) => new Tick(i, pol)).ToArray();
         p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
         p.Axes.Bottom.MajorTickStyle.Length = 0;
+        // Six policy names side by side overlap (asi-freetypes+mermap): slant them.
+        if (_policies.Count > 4)
+        {
+            p.Axes.Bottom.TickLabelStyle.Rotation = 20;
+            p.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+            p.Axes.Bottom.MinimumSize = 70;
+        }
         p.HideGrid();
     }
 }

@@ -41,6 +41,12 @@ public partial class ReportLayoutTests
         Assert.Contains("allocation requests (log scale)", mix);
         Assert.Contains(">100,000<", Regex.Replace(mix, @"\s+", ""));
         Assert.Contains("o8 movable", mix);
+        // Cost by cause in colour-blind-safe colours: the asi_exit causes one family of blues, none of Category20's pairs
+        // (#1F77B4 / #AEC7E8 were two causes that looked alike).
+        string cost = File.ReadAllText(Path.Combine(dir, "plots", "cost_by_cause.svg"));
+        Assert.Contains("#2171B5", cost, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("#AEC7E8", cost, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("#1F77B4", cost, StringComparison.OrdinalIgnoreCase);
         // The options read as written: no \u002B for '+', knobs as JSON of their own type.
         string run = File.ReadAllText(Path.Combine(dir, "run.json"));
         Assert.DoesNotContain("\\u002B", run);
