@@ -237,6 +237,7 @@ public static partial class ReplayRunner
             if (run == runs[0]) foreach (var (k, v) in recon.Anomalies) result.Anomalies[k] = v;
             if (e.Counters.ModelFailures > 0) result.Anomalies[$"model_allocation_failures_{e.Name}"] = e.Counters.ModelFailures;
             if (e.Counters.FreesOfPagesNotHeld > 0) result.Anomalies[$"model_frees_of_pages_not_held_{e.Name}"] = e.Counters.FreesOfPagesNotHeld;
+            if (e.Counters.SlabRetriesAtOrder0 > 0) result.Anomalies[$"slab_retries_at_order0_{e.Name}"] = e.Counters.SlabRetriesAtOrder0;
             if (e.Counters.CompactionTargetsNotFound > 0) result.Anomalies[$"compaction_targets_not_found_{e.Name}"] = e.Counters.CompactionTargetsNotFound;
             if (run == runs[0])
             {

@@ -84,10 +84,10 @@ public class CorpusFidelityTests
         var held = r.Fidelity.Where(f => f.Tolerance is not null).ToList();
         Assert.Contains(held, f => f.Verdict is "pass" or "fail");
         FidelityMisses.AssertOnlyListedMissesFail(r, name, KnownMisses);
-        // Requests the model could not place at all. The pressure recordings have a few: there the kernel itself failed
-        // allocations (15 and 6) and compacted memory to serve high-order ones, which the model does not do.
-        long failures = r.Anomalies.GetValueOrDefault("model_allocation_failures_noasi");
-        Assert.Equal(name switch { "q61-pressure-2cpu" => 1, "q612-pressure-4cpu" => 2, _ => 0 }, failures);
+        // Requests the model could not place at all: none. (On the pressure recordings the kernel compacted memory to
+        // serve slab's order-2 attempts; the model, which does not compact, takes slab's order-0 retry instead.)
+        Assert.Equal(0, r.Anomalies.GetValueOrDefault("model_allocation_failures_noasi"));
+        if (name.Contains("pressure", StringComparison.Ordinal)) Assert.True(r.Anomalies.GetValueOrDefault("slab_retries_at_order0_noasi") > 0);
         // 6.18 frees some pages with no mm_page_free (page-table pages and GFP_NOWAIT pages of short-lived tasks; up
         // to 2.9 % of allocations here); the reconstruction releases them at the pfn's next allocation (docs/model.md §2).
         Assert.True(r.Anomalies.GetValueOrDefault("alloc_of_live_pfn") <= r.Metrics["noasi"]["allocations"] / 20,

@@ -148,7 +148,36 @@ public sealed class Machine : IRequestSink
         long placed = TracePlacement ? r.TracePfn
             : Allocator.Alloc(r.Cpu, r.Order, r.HighestZoneIdx, ft, SlowPathFlags(r.Gfp, r.Order), always);
         if (TracePlacement && (placed < 0 || placed + (1L << r.Order) > _pageClass.Length)) { Counters.ModelFailures++; return -1; }
+        if (placed < 0 && !TracePlacement && IsSlabHighOrderAttempt(r.Gfp, r.Order))
+        {
+            // allocate_slab(): the high-order attempt runs without reclaim (__GFP_NORETRY|__GFP_NOWARN, no
+            // __GFP_DIRECT_RECLAIM), and when it fails slab takes its minimum order with the caller's flags. Under ASI
+            // that first attempt may not flip a pageblock (ALLOC_NOBLOCK) where the traced kernel had no reason to fail.
+            // The minimum order is the cache's; order 0 here (the trace does not name the cache).
+            var retry = r with { Order = 0, Gfp = r.Gfp | (ulong)Gfp.DirectReclaim };
+            placed = Allocator.Alloc(r.Cpu, 0, r.HighestZoneIdx, ft, SlowPathFlags(retry.Gfp, 0), always);
+            if (placed >= 0)
+            {
+                Counters.SlabRetriesAtOrder0++;
+                _shrunkSlabs[placed] = (byte)r.Order;
+                return Placed(in retry, placed);
+            }
+        }
         if (placed < 0) { Counters.ModelFailures++; return -1; }
+        return Placed(in r, placed);
+    }
+
+    /// <summary>Slab's opportunistic high-order attempt (<c>allocate_slab()</c>): order above 0, __GFP_NORETRY and
+    /// __GFP_NOWARN, no direct reclaim.</summary>
+    static bool IsSlabHighOrderAttempt(ulong gfp, int order) =>
+        order > 0 && (gfp & (ulong)(Gfp.NoRetry | Gfp.NoWarn)) == (ulong)(Gfp.NoRetry | Gfp.NoWarn) && (gfp & (ulong)Gfp.DirectReclaim) == 0;
+
+    // Slabs the model placed at order 0 after a refused high-order attempt: model pfn → the order the trace allocated,
+    // so the traced free of the whole block frees the one page.
+    readonly Dictionary<long, byte> _shrunkSlabs = new();
+
+    long Placed(in AllocRequest r, long placed)
+    {
         var pfn = new Pfn(placed);
         long n = 1L << r.Order;
         Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
@@ -176,8 +205,10 @@ public sealed class Machine : IRequestSink
         return f;
     }
 
-    public void Free(in FreeRequest r, long modelPfn)
+    public void Free(in FreeRequest r0, long modelPfn)
     {
+        var r = r0;
+        if (_shrunkSlabs.Count > 0 && _shrunkSlabs.Remove(modelPfn, out byte traced) && r.Order == traced) r = r with { Order = 0 };
         long n = 1L << r.Order;
         _lastCpu = r.Cpu;
         // free_pages_prepare() refuses a page that is not in use (bad_page()): a second free of one page, or a block not

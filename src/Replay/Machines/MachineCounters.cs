@@ -17,6 +17,8 @@ public sealed class MachineCounters
     public long FreesOfPagesNotHeld;
     /// <summary>Compaction targets the model found no free page for (its free lists differ from the kernel's there).</summary>
     public long CompactionTargetsNotFound;
+    /// <summary>Slab allocations placed at order 0 after their high-order attempt was refused (<c>allocate_slab()</c>).</summary>
+    public long SlabRetriesAtOrder0;
     public long BytesZeroed;
     /// <summary>Pages cleared because their pageblock became nonsensitive.</summary>
     public long PagesZeroedForFlip;
