@@ -141,20 +141,10 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     {
         var p = new Plot();
         int drawn = 0;
-        // Policies whose series are identical would draw one line over another: one line, labelled with all of them.
-        var groups = new List<(List<string> Names, double[] X, double[] Y)>();
-        foreach (var pol in _policies)
+        foreach (var (names, x, y) in GroupIdentical(data))
         {
-            var d = data(pol);
-            if (d is null || d.Value.X.Length == 0) continue;
-            int same = groups.FindIndex(g => g.X.AsSpan().SequenceEqual(d.Value.X) && g.Y.AsSpan().SequenceEqual(d.Value.Y));
-            if (same >= 0) groups[same].Names.Add(pol);
-            else groups.Add(([pol], d.Value.X, d.Value.Y));
-        }
-        foreach (var (names, x, y) in groups)
-        {
-            var line = p.Add.ScatterLine(x, y, Palette[_policies.ToList().IndexOf(names[0]) % Palette.Length]);
-            line.LegendText = names.Count == 1 ? names[0] : string.Join(" = ", names);
+            var line = p.Add.ScatterLine(x, y, PolicyColor(names[0]));
+            line.LegendText = string.Join(" = ", names);
             line.LineWidth = 2;
             drawn++;
         }
@@ -193,8 +183,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         double top = 0;
         foreach (var (label, metrics, pattern) in LeafCounts)
         {
-            var groups = new List<(List<string> Names, double[] X, double[] Y)>();
-            foreach (var pol in _policies)
+            foreach (var (names, x, y) in GroupIdentical(pol =>
             {
                 (double[] X, double[] Y)? sum = null;
                 foreach (var m in metrics)
@@ -203,16 +192,12 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
                     if (sum is null) sum = (d.X, d.Y.ToArray());
                     else if (sum.Value.X.Length == d.X.Length) for (int i = 0; i < d.Y.Length; i++) sum.Value.Y[i] += d.Y[i];
                 }
-                if (sum is not { } s || s.X.Length == 0 || s.Y.All(v => v <= 0)) continue;
-                int same = groups.FindIndex(g => g.X.AsSpan().SequenceEqual(s.X) && g.Y.AsSpan().SequenceEqual(s.Y));
-                if (same >= 0) groups[same].Names.Add(pol);
-                else groups.Add(([pol], s.X, s.Y));
-            }
-            foreach (var (names, x, y) in groups)
+                return sum is { } s && s.Y.Any(v => v > 0) ? s : null;
+            }))
             {
                 var logY = y.Select(v => Math.Log10(Math.Max(v, 1))).ToArray();
                 top = Math.Max(top, logY.Max());
-                var line = p.Add.ScatterLine(x, logY, Palette[_policies.ToList().IndexOf(names[0]) % Palette.Length]);
+                var line = p.Add.ScatterLine(x, logY, PolicyColor(names[0]));
                 line.LegendText = $"{string.Join(" = ", names)}: {label}";
                 line.LinePattern = pattern;
                 line.LineWidth = 2;
@@ -229,12 +214,36 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             "Leaves of the direct map plus ASI's restricted map: 4 KiB leaves solid, 2 MiB leaves dashed, on a log scale. Splits of 2 MiB and 1 GiB mappings (CPA) make them; policies with identical counts share a line.");
     }
 
-    /// <summary>A log₁₀ axis for data already in log₁₀: ticks at the powers of ten, labelled with the counts.</summary>
-    static void LogAxis(IAxis axis, double top)
+    /// <summary>A log₁₀ axis for data already in log₁₀ (plus <paramref name="shift"/>): ticks at the powers of ten up to
+    /// <paramref name="top"/>, labelled with the counts.</summary>
+    static void LogAxis(IAxis axis, double top, int shift = 0)
     {
-        int decades = Math.Max(1, (int)Math.Ceiling(top));
-        var ticks = Enumerable.Range(0, decades + 1).Select(k => new Tick(k, Math.Pow(10, k).ToString("N0", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        int decades = Math.Max(1, (int)Math.Ceiling(top - shift));
+        var ticks = Enumerable.Range(0, decades + 1).Select(k => new Tick(k + shift, Math.Pow(10, k).ToString("N0", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
         axis.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
+    }
+
+    /// <summary>Each policy's series, policies with identical series together: one line, named for all of them, instead
+    /// of lines drawn over each other. Policies without data are left out.</summary>
+    List<(List<string> Names, double[] X, double[] Y)> GroupIdentical(Func<string, (double[] X, double[] Y)?> data)
+    {
+        var groups = new List<(List<string> Names, double[] X, double[] Y)>();
+        foreach (var pol in _policies)
+        {
+            if (data(pol) is not { } d || d.X.Length == 0) continue;
+            int same = groups.FindIndex(g => g.X.AsSpan().SequenceEqual(d.X) && g.Y.AsSpan().SequenceEqual(d.Y));
+            if (same >= 0) groups[same].Names.Add(pol);
+            else groups.Add(([pol], d.X, d.Y));
+        }
+        return groups;
+    }
+
+    /// <summary>A policy's line colour: its place in the run's policy list, so it keeps its colour across charts.</summary>
+    Color PolicyColor(string policy)
+    {
+        int i = 0;
+        while (i < _policies.Count && _policies[i] != policy) i++;
+        return Palette[i % Palette.Length];
     }
 
     /// <summary>The physical-memory map heatmaps of the freetype policies.</summary>
@@ -374,9 +383,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
             ticks.Add(new Tick(i, $"o{cats[i].Key.Order} {MigratetypeNames.Of(cats[i].Key.Migratetype)}"));
         }
         p.Add.Bars(bars);
-        int decades = Math.Max(1, (int)Math.Ceiling(top - 1));
-        p.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Enumerable.Range(0, decades + 1)
-            .Select(k => new Tick(k + 1, Math.Pow(10, k).ToString("N0", System.Globalization.CultureInfo.InvariantCulture))).ToArray());
+        LogAxis(p.Axes.Left, top, shift: 1);
         p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         if (cats.Count > 6)
         {
