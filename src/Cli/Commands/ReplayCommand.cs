@@ -218,19 +218,7 @@ static class ReplayCommand
         text = text.Trim();
         if (text == "0") return true;
         if (text == "auto") { ns = -1; return true; }
-        (string unit, long mult)[] units = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000)];
-        foreach (var (unit, mult) in units)
-            if (text.EndsWith(unit, StringComparison.Ordinal) && double.TryParse(text[..^unit.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) && v >= 0)
-            {
-                // "ms" must not be read as "m" + "s": the longer units come first in the list only where needed.
-                if (unit == "s" && (text.EndsWith("ms") || text.EndsWith("us") || text.EndsWith("ns"))) continue;
-                if (unit == "m" && text.EndsWith("ms")) continue;
-                // Past a year of trace time an interval is a typo, and past 2^63 ns the cast would wrap negative.
-                if (v * mult > 365 * 24 * 3600e9) return false;
-                ns = (long)(v * mult);
-                return true;
-            }
-        return false;
+        return TraceDurations.TryParse(text, out ns);
     }
 
     static void WriteHuman(ReplayResult r, string outDir)

@@ -43,16 +43,8 @@ public sealed record EventFilter
         ns = null; offset = false;
         s = s.Trim();
         if (s.Length == 0) return true;
-        (string Unit, double Mult)[] units = [("ns", 1), ("us", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)];
-        foreach (var (unit, mult) in units)
-        {
-            if (!s.EndsWith(unit, StringComparison.Ordinal)) continue;
-            if (unit == "s" && (s.EndsWith("ns") || s.EndsWith("us") || s.EndsWith("ms"))) continue;
-            if (unit == "m" && s.EndsWith("ms")) continue;
-            if (!double.TryParse(s[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || v < 0 || v * mult > 1e18) return false;
-            ns = (long)(v * mult); offset = true;
-            return true;
-        }
+        if (TraceDurations.TryParse(s, out long offsetNs)) { ns = offsetNs; offset = true; return true; }
+        if (char.IsAsciiLetter(s[^1])) return false; // a unit that is not a duration, or NaN / Infinity
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double sec) || sec < 0 || sec > 1e9) return false;
         ns = (long)Math.Round(sec * 1e9);
         return true;
