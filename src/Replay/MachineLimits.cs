@@ -49,7 +49,6 @@ public static class MachineLimits
                 "(record with asitrace record for a snapshot, or raise --max-ram)");
     }
 
-    /// <summary>The series interval, widened when the trace span would need more than <see cref="MaxSeriesSamples"/>.</summary>
     /// <summary>The series points a chart needs to show a trend, whatever the trace's length.</summary>
     public const int MinSeriesSamples = 50;
 
@@ -66,6 +65,7 @@ public static class MachineLimits
         return best;
     }
 
+    /// <summary>The series interval, widened when the trace span would need more than <see cref="MaxSeriesSamples"/>.</summary>
     public static long SeriesInterval(long intervalNs, long firstTs, long lastTs, List<string> notes)
     {
         if (intervalNs <= 0 || lastTs <= firstTs) return intervalNs;

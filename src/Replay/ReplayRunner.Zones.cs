@@ -88,13 +88,14 @@ public static partial class ReplayRunner
             // last refill on the churn sample: zone_locked −11 %; this way −1.4 %.)
             long rest = p.Count - used;
             var demand = p.Cpu < scan.Order0AllocsByCpu.Length ? scan.Order0AllocsByCpu[p.Cpu] : null;
-            if (surplus == PcpSurplus.ByDemand && demand is not null && demand.Take(Migratetype.PcpTypes).Sum() > 0)
+            long total = demand is null ? 0 : demand.Take(Migratetype.PcpTypes).Sum();
+            if (surplus == PcpSurplus.ByDemand && total > 0)
             {
-                long total = demand.Take(Migratetype.PcpTypes).Sum(), given = 0;
+                long given = 0;
                 int most = 0;
                 for (int mt = 0; mt < Migratetype.PcpTypes; mt++)
                 {
-                    long share = rest * demand[mt] / total;
+                    long share = rest * demand![mt] / total;
                     blocks[PerCpuPages.Pindex(Freetype.OfMigratetype(mt), 0)] += share;
                     given += share;
                     if (demand[mt] > demand[most]) most = mt;
@@ -121,7 +122,6 @@ public static partial class ReplayRunner
 
     static int PindexOrder(int pindex) => PerCpuPages.PindexOrder(pindex);
     static int PindexMt(int pindex) => PerCpuPages.PindexFreetype(pindex).Mt;
-
 
     /// <summary>Without a snapshot: x86-64 zone boundaries (DMA below 16 MiB, DMA32 below 4 GiB) up to the highest pfn seen.</summary>
     static List<ZoneSpec> InferZones(long maxPfn, List<string> assumptions)
