@@ -19,6 +19,7 @@ public static class Program
             ReportCommands.CompareCommand(),
             ReportCommands.Analyze(),
             ReportCommands.Demo(),
+            SqlCommand.Build(),
         };
         return root;
     }

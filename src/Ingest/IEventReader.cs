@@ -12,6 +12,9 @@ public interface IEventReader : IDisposable
     TraceMetadata Metadata { get; }
     TraceStats Stats { get; }
     CommTable Comms { get; }
+    /// <summary>The call sites <c>ingest --stacks</c> gave the events (<see cref="TraceEvent.CallSiteId"/> indexes it); null
+    /// when the input has none.</summary>
+    CommTable? CallSites => null;
     /// <summary>Fills <paramref name="dest"/> from the start; returns the number of events, 0 at the end.</summary>
     int Read(Span<TraceEvent> dest);
     /// <summary>Input bytes consumed so far (compressed bytes for compressed files), for progress and MB/s.</summary>

@@ -116,6 +116,8 @@ public sealed class ReplayResult
     public Dictionary<string, double[]> CostCounts { get; } = new(StringComparer.Ordinal);
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
+    /// <summary>Each policy's costs by who caused them (<c>attribution.parquet</c>).</summary>
+    public List<AttributionRow> Attribution { get; } = new();
 }
 
 /// <summary>
@@ -198,7 +200,7 @@ public static partial class ReplayRunner
         var policies = options.Policies.Count > 0 ? options.Policies : [new PolicySpec(PolicyKind.NoAsi)];
         var runs = new PolicyRun[policies.Count];
         for (int i = 0; i < runs.Length; i++)
-            runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts));
+            runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts), i);
 
         long interval = options.IntervalNs < 0 ? MachineLimits.AutoSeriesInterval(scan.FirstTs, scan.LastTs) : options.IntervalNs;
         options = options with { IntervalNs = MachineLimits.SeriesInterval(interval, scan.FirstTs, scan.LastTs, result.Assumptions) };
@@ -207,7 +209,7 @@ public static partial class ReplayRunner
         result.SeriesIntervalNs = options.IntervalNs;
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
-        var (recon, classifier) = ReplayParallel(open, runs, scan, options, progress);
+        var (recon, classifier, actorNames) = ReplayParallel(open, runs, scan, options, progress);
 
         foreach (var run in runs)
         {
@@ -231,6 +233,7 @@ public static partial class ReplayRunner
             result.Metrics[e.Name] = m;
             result.EstimatedNs[e.Name] = e.EstimatedNs;
             result.CostCounts[e.Name] = e.SettledLedger().CpuTimeCounts();
+            AttributionTable.Add(result.Attribution, e.Name, e.Attribution, actorNames);
             result.Series.AddRange(run.Series);
             result.Pageblocks.AddRange(run.Pageblocks);
             if (run == runs[0]) foreach (var (k, v) in e.Mix.ToDictionary()) result.Mix[k] = v;
@@ -277,11 +280,11 @@ public static partial class ReplayRunner
         if (!haveBase) result.Assumptions.Add("no noasi policy in the run: overheads need it as the baseline");
     }
 
-    sealed class PolicyRun(PolicySpec spec, Machine machine)
+    sealed class PolicyRun(PolicySpec spec, Machine machine, int index)
     {
         public PolicySpec Spec { get; } = spec;
         public Machine Machine { get; } = machine;
-        public RequestPlayer<MachineSink> Player { get; } = new(new MachineSink(machine));
+        public RequestPlayer<MachineSink> Player { get; } = new(new MachineSink(machine), index);
         public List<SeriesPoint> Series { get; } = new();
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
@@ -359,6 +362,8 @@ public static partial class ReplayRunner
     {
         public readonly TraceEvent[] Events = new TraceEvent[size];
         public readonly RequestBatch Batch = new();
+        /// <summary>The request log's rows of this chunk, until every policy has played it (<c>--requests</c> only).</summary>
+        public Results.RequestLog.Staged? Requests;
         public int Count;
         public int Pending;
     }
@@ -371,7 +376,8 @@ public static partial class ReplayRunner
     /// through as it is.
     /// </summary>
     static void RunChunks(IEventReader reader, int pass, Action<int, long>? progress, string failureMessage,
-        Action<SharedChunk>? beforeHandOff, Action<SharedChunk>? alongside, (string Name, Action<SharedChunk> Work)[] consumers)
+        Action<SharedChunk>? beforeHandOff, Action<SharedChunk>? alongside, (string Name, Action<SharedChunk> Work)[] consumers,
+        Action<SharedChunk>? whenDone = null)
     {
         const int depth = 4;
         using var pool = new System.Collections.Concurrent.BlockingCollection<SharedChunk>();
@@ -391,7 +397,7 @@ public static partial class ReplayRunner
                     foreach (var chunk in q.GetConsumingEnumerable())
                     {
                         work(chunk);
-                        if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                        if (Interlocked.Decrement(ref chunk.Pending) == 0) { whenDone?.Invoke(chunk); pool.Add(chunk); }
                     }
                 }
                 catch (Exception ex) { Interlocked.CompareExchange(ref failure, ex, null); foreach (var other in queues) other.CompleteAdding(); }
@@ -411,7 +417,7 @@ public static partial class ReplayRunner
                 if (alongside is not null)
                 {
                     alongside(chunk);
-                    if (Interlocked.Decrement(ref chunk.Pending) == 0) pool.Add(chunk);
+                    if (Interlocked.Decrement(ref chunk.Pending) == 0) { whenDone?.Invoke(chunk); pool.Add(chunk); }
                 }
                 progress?.Invoke(pass, reader.BytesConsumed);
             }
@@ -432,27 +438,46 @@ public static partial class ReplayRunner
     /// <summary>Pass 2. This thread reads and reconstructs (one reconstruction, classification and request log for every
     /// policy); each policy's thread plays the chunks' requests into its model. With one policy that is a two-stage
     /// pipeline on two cores.</summary>
-    static (RequestReconstructor, SensitivityClassifier) ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan,
+    static (RequestReconstructor, SensitivityClassifier, ActorNames) ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan,
         ReplayOptions options, Action<int, long>? progress)
     {
         using var reader = open();
         Func<int, string?> commOf = id => id >= 0 && id < reader.Comms.Count ? reader.Comms[id] : null;
+        var sites = reader.CallSites;
+        Func<int, string?> siteOf = id => sites is not null && id >= 0 && id < sites.Count ? sites[id] : null;
+        var names = new ActorNames(commOf, siteOf, reader.Metadata.GfpFlags ?? Ingest.Canonical.GfpEras.Table(Ingest.Canonical.GfpEras.Latest));
         foreach (var run in runs) run.Machine.Entries.CommOf = commOf;
-        using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf) : null;
+        using var log = options.RequestsOutput is { } ro ? new Results.RequestLog(ro, commOf, siteOf, runs.Select(r => r.Machine.Name).ToArray()) : null;
         // No allocation of the trace went to the page cache (most traces without filemap events): nothing to look up.
         var classifier = new SensitivityClassifier(options.Classify, commOf, scan.PageCacheAllocations > 0 ? scan.IsPageCache : null);
+        Results.RequestLog.Staged? staging = null;
         var recon = new RequestReconstructor([], scan.KeepAllocated, (in AllocRequest r, out ClassReason why) =>
         {
             var c = classifier.Classify(in r, out why);
-            log?.Add(in r, c, why);
+            staging?.Add(in r, c, why);
             return c;
         }) { PfnLimit = runs.Length > 0 ? runs[0].Machine.PfnLimit : MachineLimits.MaxPfn };
+        // With a request log, each chunk's rows wait for every policy's cost of each request; the last policy done
+        // with a chunk appends them, and chunks complete in order (each policy plays them in order).
+        var logLock = new object();
         RunChunks(reader, 2, progress, "a policy replay failed",
-            beforeHandOff: chunk => recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch),
+            beforeHandOff: chunk =>
+            {
+                if (log is not null) { staging = chunk.Requests ??= new Results.RequestLog.Staged(); staging.Clear(); }
+                recon.Add(chunk.Events.AsSpan(0, chunk.Count), chunk.Batch);
+                if (log is not null)
+                {
+                    var b = chunk.Batch;
+                    b.Policies = runs.Length;
+                    int need = staging!.Count * runs.Length;
+                    if (b.AllocCosts is null || b.AllocCosts.Length < need) b.AllocCosts = new double[Math.Max(need, 1024)];
+                }
+            },
             alongside: null,
-            consumers: runs.Select(run => ("replay " + run.Spec.Name, (Action<SharedChunk>)(chunk => Consume(run, chunk, options.IntervalNs)))).ToArray());
+            consumers: runs.Select(run => ("replay " + run.Spec.Name, (Action<SharedChunk>)(chunk => Consume(run, chunk, options.IntervalNs)))).ToArray(),
+            whenDone: log is null ? null : chunk => { lock (logLock) log.Append(chunk.Requests!, chunk.Batch.AllocCosts); });
         foreach (var run in runs) Sample(run, long.MaxValue, final: true);
-        return (recon, classifier);
+        return (recon, classifier, names);
     }
 
     static void Consume(PolicyRun run, SharedChunk chunk, long interval)

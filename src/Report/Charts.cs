@@ -20,6 +20,7 @@ public static class Charts
         if (r.Policies.Count == 0) return charts.Written;
         charts.CostByCause();
         charts.CostVsNoasi();
+        charts.ExtraCostByContributor();
         charts.ShootdownsOverTime();
         charts.DirectMapLeaves();
         charts.PageblockMaps();
@@ -133,6 +134,44 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         p.Title("CPU time relative to noasi");
         p.YLabel("change vs noasi (%)");
         Save(p, "cost_vs_noasi", "Cost relative to noasi", "Estimated CPU time of each policy against the noasi replay of the same trace, in percent.");
+    }
+
+    /// <summary>The tasks behind each policy's extra CPU time over noasi (attribution.parquet): the top contributors
+    /// across the policies, one bar per policy.</summary>
+    public void ExtraCostByContributor()
+    {
+        const int top = 8;
+        if (r.Attribution.Count == 0 || !_policies.Contains("noasi")) return;
+        var others = _policies.Where(p => p != "noasi").ToList();
+        var keys = others.SelectMany(pol => AttributionTable.Top(r.Attribution, pol, "comm", Metrics.EstimatedNs.Name, top, "noasi"))
+            .Where(t => t.Value - t.Baseline > 0)
+            .GroupBy(t => t.Key).Select(g => (Key: g.Key, Max: g.Max(t => t.Value - t.Baseline)))
+            .OrderByDescending(k => k.Max).ThenBy(k => k.Key, StringComparer.Ordinal).Take(top).Select(k => k.Key).ToList();
+        if (keys.Count == 0) return;
+        var p = new Plot();
+        var bars = new List<Bar>();
+        double width = 0.8 / Math.Max(others.Count, 1);
+        for (int pi = 0; pi < others.Count; pi++)
+        {
+            var extra = AttributionTable.Top(r.Attribution, others[pi], "comm", Metrics.EstimatedNs.Name, int.MaxValue, "noasi")
+                .ToDictionary(t => t.Key, t => (t.Value - t.Baseline) / 1e6, StringComparer.Ordinal);
+            for (int k = 0; k < keys.Count; k++)
+                bars.Add(new Bar { Position = k - 0.4 + width * (pi + 0.5), Value = extra.GetValueOrDefault(keys[k]), Size = width, FillColor = PolicyColor(others[pi]) });
+            p.Legend.ManualItems.Add(new LegendItem { LabelText = others[pi], FillColor = PolicyColor(others[pi]) });
+        }
+        p.Add.Bars(bars);
+        p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(keys.Select((k, i) => new Tick(i, k.Length > 18 ? k[..17] + "…" : k)).ToArray());
+        p.Axes.Bottom.MajorTickStyle.Length = 0;
+        p.Axes.Bottom.TickLabelStyle.Rotation = 20;
+        p.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        p.Axes.Bottom.MinimumSize = 70;
+        p.Add.HorizontalLine(0, 1, Colors.Black);
+        p.HideGrid();
+        p.Title("Extra CPU time over noasi, by task");
+        p.YLabel("extra CPU time (ms)");
+        p.ShowLegend(Edge.Right);
+        Save(p, "extra_cost_by_comm", "Extra cost by task",
+            "Each policy's modelled CPU time beyond noasi's, split by the task (comm) whose event or allocation caused it (attribution.parquet, by = comm): the top contributors across the policies.");
     }
 
     double Sec(long ts) => (ts - _t0) / 1e9;

@@ -36,6 +36,8 @@ public static class ReportWriter
             r.Totals.Select(t => new[] { t.Policy, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
         written.Add(Csv(Path.Combine(outDir, "series.csv"), ["policy", "ts_ns", "metric", "value"],
             r.Series.Select(t => new[] { t.Policy, t.TsNs.ToString(CultureInfo.InvariantCulture), t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
+        written.Add(Csv(Path.Combine(outDir, "attribution.csv"), ["policy", "by", "key", "metric", "value"],
+            r.Attribution.Select(t => new[] { t.Policy, t.By, t.Key, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
         string html = Path.Combine(outDir, "report.html");
         File.WriteAllText(html, Html(r, charts));
         written.Add(html);
@@ -190,6 +192,7 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
         // Contents first: the page holds a chart per policy and runs to thousands of pixels.
         sb.Append("<nav id=\"contents\"><h2>Contents</h2><ol><li><a href=\"#headlines\">Headlines</a></li><li><a href=\"#policies\">Policies</a></li>");
         foreach (var c in charts) sb.Append("<li><a href=\"#chart-").Append(E(c.Name)).Append("\">").Append(E(c.Title)).Append("</a></li>");
+        if (r.Attribution.Count > 0) sb.Append("<li><a href=\"#attribution\">Where the cost comes from</a></li>");
         sb.Append("<li><a href=\"#fidelity\">Fidelity</a></li><li><a href=\"#run\">Run</a></li></ol></nav>");
         sb.Append("<h2 id=\"headlines\">Headlines</h2><ul>");
         foreach (var h in Headlines(r)) sb.Append("<li>").Append(E(h).Replace("`", "")).Append("</li>");
@@ -213,6 +216,7 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
             else sb.Append(StripXmlHeader(File.ReadAllText(c.SvgPath)));
             sb.Append("<figcaption>").Append(E(c.Caption)).Append("</figcaption></figure>");
         }
+        AttributionTables(sb, r);
         sb.Append("<h2 id=\"fidelity\">Fidelity</h2><table><tr><th>check</th><th>trace</th><th>model</th><th>error</th><th>target</th><th>verdict</th><th>basis</th></tr>");
         foreach (var f in r.Fidelity)
             sb.Append($"<tr><td>{E(f.Check)}</td><td>{FidelityValue(f.Trace)}</td><td>{FidelityValue(f.Model)}</td><td>{FidelityError(f.RelativeError)}</td><td>{(f.Tolerance is { } t ? t.ToString("P0", CultureInfo.InvariantCulture) : "")}</td><td>{E(f.Verdict)}</td><td>{E(f.Basis)}</td></tr>");
@@ -254,6 +258,35 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
         sb.Append("<script>window.addEventListener('load',function(){var n=0,ok=0;document.querySelectorAll('img').forEach(function(i){n++;if(i.complete&&i.naturalWidth>0)ok++;});document.title='asitrace report: '+ok+'/'+n+' images, '+document.querySelectorAll('svg').length+' svg';});</script>");
         sb.Append("</body></html>\n");
         return sb.ToString();
+    }
+
+    const int TopN = 10;
+
+    /// <summary>Per policy, the top contributors to its CPU time (and its extra over noasi) by task, gfp flags and call
+    /// site, with their asi_exits.</summary>
+    static void AttributionTables(StringBuilder sb, ResultsSet r)
+    {
+        if (r.Attribution.Count == 0) return;
+        sb.Append("<h2 id=\"attribution\">Where the cost comes from</h2><p>Every cost of a replay is charged to the event that caused it: its task (comm, pid), its call site when the events were ingested with <code>--stacks</code>, and for allocations their gfp flags, order and migratetype. Each column sums to the policy's total; all of it is in <code>attribution.csv</code>.</p>");
+        bool baseline = r.Policies.Contains("noasi");
+        foreach (var policy in r.Policies)
+        {
+            string? against = baseline && policy != "noasi" ? "noasi" : null;
+            foreach (var by in new[] { "comm", "gfp", "call_site" })
+            {
+                var top = AttributionTable.Top(r.Attribution, policy, by, Metrics.EstimatedNs.Name, TopN, against);
+                if (top.Count == 0 || (by == "call_site" && top.All(t => t.Key == "(unknown)"))) continue;
+                var exits = r.Attribution.Where(a => a.Policy == policy && a.By == by && a.Metric == Metrics.AsiExits.Name)
+                    .ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+                sb.Append("<h3>").Append(E(policy)).Append(": top ").Append(TopN).Append(" by ").Append(E(by)).Append("</h3><table><tr><th>").Append(E(by))
+                    .Append("</th><th>CPU time (ms)</th>").Append(against is null ? "" : "<th>extra over noasi (ms)</th>").Append("<th>asi_exits</th></tr>");
+                foreach (var (key, value, b) in top)
+                    sb.Append("<tr><td>").Append(E(key)).Append("</td><td>").Append((value / 1e6).ToString("N3", CultureInfo.InvariantCulture)).Append("</td>")
+                        .Append(against is null ? "" : "<td>" + ((value - b) / 1e6).ToString("+#,##0.000;-#,##0.000;0.000", CultureInfo.InvariantCulture) + "</td>")
+                        .Append("<td>").Append(exits.GetValueOrDefault(key).ToString("N0", CultureInfo.InvariantCulture)).Append("</td></tr>");
+                sb.Append("</table>");
+            }
+        }
     }
 
     static string StripXmlHeader(string svg)

@@ -13,6 +13,8 @@ public sealed class ResultsSet
     public List<FidelityRow> Fidelity { get; init; } = new();
     public List<PageblockRow> Pageblocks { get; init; } = new();
     public List<MixRow> Mix { get; init; } = new();
+    /// <summary>Costs by who caused them (attribution.parquet); empty in results written before it existed.</summary>
+    public List<AttributionRow> Attribution { get; init; } = new();
     public JsonDocument? Run { get; init; }
 
     public IReadOnlyList<string> Policies => Totals.Select(t => t.Policy).Distinct().ToList();
@@ -97,6 +99,7 @@ public sealed class ResultsSet
             Fidelity = Read<FidelityRow>("fidelity.parquet"),
             Pageblocks = Read<PageblockRow>("pageblocks.parquet"),
             Mix = Read<MixRow>("mix.parquet"),
+            Attribution = Read<AttributionRow>("attribution.parquet"),
             Run = File.Exists(run) ? JsonDocument.Parse(File.ReadAllText(run)) : null,
         };
     }

@@ -16,6 +16,7 @@ public class RequestReconstructorTests
         public void Observe(in TraceEvent e) { }
         public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages) => Log.Add($"pagecache {modelPfn} x{pages}");
         public void FileCopy(in TraceEvent e, int pages) => Log.Add($"copy x{pages}");
+        public double LastAllocCostNs => 0;
     }
 
     static TraceEvent Alloc(long pfn, int order, int mt = 1, ulong gfp = (ulong)(Gfp.Movable | Gfp.Highmem), int cpu = 0) => new()

@@ -52,9 +52,11 @@ static class ReplayCommand
         var costs = new Option<string?>("--costs") { Description = "JSON file of cost overrides, e.g. {\"Zero4K\": 180, \"CpuGhz\": 3.1}" };
         var cost = new Option<string[]>("--cost") { Description = $"one cost override NAME=VALUE (repeatable; after --costs); NAME is CpuGhz or one of {string.Join(", ", Enum.GetNames<CostConstant>())}", AllowMultipleArgumentsPerToken = false };
         var opts = CommonOptions.Create();
+        var by = new Option<string?>("--by") { Description = $"print each policy's top contributors to its cost by one of: {string.Join(", ", AttributionTable.Dimensions)} (all of them are in attribution.parquet)" };
+        var top = new Option<int>("--top") { Description = "how many contributors --by prints per policy", DefaultValueFactory = _ => 10 };
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus, maxRam,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus, maxRam, by, top,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -65,6 +67,12 @@ static class ReplayCommand
                 Console.Error.WriteLine("asitrace: replay reads its input twice; save stdin to a file (or `asitrace ingest - -o events.parquet`) first");
                 return ExitCodes.Usage;
             }
+            if (pr.GetValue(by) is { } byKey && !AttributionTable.Dimensions.Contains(byKey))
+            {
+                Console.Error.WriteLine($"asitrace: --by '{byKey}': expected one of {string.Join(", ", AttributionTable.Dimensions)}");
+                return ExitCodes.Usage;
+            }
+            if (pr.GetValue(top) is < 1 or > 1_000_000) { Console.Error.WriteLine("asitrace: --top must be between 1 and 1000000"); return ExitCodes.Usage; }
             if (pr.GetValue(cpus) is < 1 or > 8192) { Console.Error.WriteLine("asitrace: --cpus must be between 1 and 8192"); return ExitCodes.Usage; }
             if (!PolicySpec.TryParseList(pr.GetValue(policy) ?? PolicySpec.DefaultList, out var specs, out string policyError))
             {
@@ -143,12 +151,14 @@ static class ReplayCommand
                 WriteAtomically(Path.Combine(outDir, "series.parquet"), s => ResultsWriter.WriteSeriesAsync(result, s).GetAwaiter().GetResult());
                 WriteAtomically(Path.Combine(outDir, "pageblocks.parquet"), s => ResultsWriter.WritePageblocksAsync(result, s).GetAwaiter().GetResult());
                 WriteAtomically(Path.Combine(outDir, "mix.parquet"), s => ResultsWriter.WriteMixAsync(result, s).GetAwaiter().GetResult());
+                WriteAtomically(Path.Combine(outDir, "attribution.parquet"), s => ResultsWriter.WriteAttributionAsync(result, s).GetAwaiter().GetResult());
                 var run = RunManifest.Build(path, snapDir, specs.Select(x => x.Name).ToArray(), pr.GetValue(cpuModel)!, costModel, knobs, rules, intervalNs, result, pr.GetValue(placement)!,
                     typeof(ReplayCommand).Assembly.GetName().Version?.ToString());
                 WriteAtomically(Path.Combine(outDir, "run.json"), s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(ResultsWriter.ToJsonText(run)); });
 
                 if (pr.GetValue(json)) Console.Out.WriteLine(ResultsWriter.ToJsonText(ResultsWriter.ToJson(result)));
                 else WriteHuman(result, outDir);
+                if (pr.GetValue(by) is { } byDim) TopContributors.Print(Console.Out, result, byDim, pr.GetValue(top));
                 Console.Error.WriteLine($"{result.Events:N0} events replayed in {sw.Elapsed.TotalSeconds:F2} s ({result.Events / Math.Max(sw.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M events/s, two passes)");
                 return ExitCodes.Ok;
             }

@@ -81,6 +81,7 @@ public sealed class FilteringReader(IEventReader inner, EventFilter filter) : IE
     public TraceMetadata Metadata => inner.Metadata;
     public TraceStats Stats => inner.Stats;
     public CommTable Comms => inner.Comms;
+    public CommTable? CallSites => inner.CallSites;
     public long BytesConsumed => inner.BytesConsumed;
 
     public int Read(Span<TraceEvent> dest)

@@ -46,6 +46,7 @@ public sealed class TimestampMerger : IEventReader
     public TraceMetadata Metadata => _inner.Metadata;
     public TraceStats Stats => _inner.Stats;
     public CommTable Comms => _inner.Comms;
+    public CommTable? CallSites => _inner.CallSites;
     public long BytesConsumed => _inner.BytesConsumed;
 
     public int Read(Span<TraceEvent> dest)

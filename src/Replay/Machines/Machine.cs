@@ -33,6 +33,12 @@ public sealed class Machine : IRequestSink
     public CostLedger Ledger { get; }
     public MachineCounters Counters { get; } = new();
     public AllocationMix Mix { get; } = new();
+    /// <summary>Who caused each cost (docs/attribution.md).</summary>
+    public Attribution Attribution { get; }
+    /// <summary>The modelled CPU time of the last <see cref="Alloc"/>.</summary>
+    public double LastAllocCostNs { get; private set; }
+    // The task and call site of the event being handled: frees and the event's own work are theirs.
+    Actor _eventActor = Actor.Start;
     public string Name => Policy.Name;
     public bool IsAsi { get; }
     /// <summary>Which address space each CPU runs the kernel in; null without ASI.</summary>
@@ -92,6 +98,8 @@ public sealed class Machine : IRequestSink
         _cpaRestricted = new CpaTotals(this, Restricted);
         _flushBase = Tlb.Counters.Copy();
         if (spec.Mermap || policy.Layout == FreetypeLayout.Unmapped) _mermap = new Mermap(Math.Max(cpus, 1), knobs.MermapWindowPages);
+        Attribution = new Attribution(this);
+        Attribution.Settle(in Actor.Start);
     }
 
     /// <summary>Every page the allocator model does not have free (on a free list or a pcp list) is held.</summary>
@@ -127,6 +135,13 @@ public sealed class Machine : IRequestSink
     // ---- the request stream (IRequestSink) ----
 
     public long Alloc(in AllocRequest r)
+    {
+        long placed = Place(in r);
+        LastAllocCostNs = Attribution.Settle(Actor.Of(in r));
+        return placed;
+    }
+
+    long Place(in AllocRequest r)
     {
         var ft = Policy.FreetypeFor(in r);
         var always = Policy.AlwaysFlags(in r);
@@ -205,7 +220,13 @@ public sealed class Machine : IRequestSink
         return f;
     }
 
-    public void Free(in FreeRequest r0, long modelPfn)
+    public void Free(in FreeRequest r, long modelPfn)
+    {
+        Release(in r, modelPfn);
+        Attribution.Settle(_eventActor with { Kind = ActorKind.Free, Order = r.Order });
+    }
+
+    void Release(in FreeRequest r0, long modelPfn)
     {
         var r = r0;
         if (_shrunkSlabs.Count > 0 && _shrunkSlabs.Remove(modelPfn, out byte traced) && r.Order == traced) r = r with { Order = 0 };
@@ -234,6 +255,13 @@ public sealed class Machine : IRequestSink
     }
 
     public void Observe(in TraceEvent e)
+    {
+        _eventActor = Actor.Of(in e);
+        Handle(in e);
+        Attribution.Settle(in _eventActor);
+    }
+
+    void Handle(in TraceEvent e)
     {
         Allocator.Tick(e.TsNs);
         if (e.TsNs >= _nextPolicyTick) _nextPolicyTick = Policy.OnTick(this, in e);
@@ -267,6 +295,7 @@ public sealed class Machine : IRequestSink
     {
         _lastPageCachePfn = new Pfn(modelPfn);
         Policy.OnPageCacheAccess(this, e.Cpu, _lastPageCachePfn, pages);
+        Attribution.Settle(in _eventActor);
     }
 
     public void FileCopy(in TraceEvent e, int pages)
@@ -276,10 +305,15 @@ public sealed class Machine : IRequestSink
         Counters.FileCopies++;
         Counters.FileCopyPages += pages;
         Policy.OnFileCopy(this, e.Cpu, pages);
+        Attribution.Settle(in _eventActor);
     }
 
     /// <summary>Finishes queued work (the policies' deferred unmaps and flushes) at the end of the trace.</summary>
-    public void Finish() => Policy.Finish(this, _lastCpu);
+    public void Finish()
+    {
+        Policy.Finish(this, _lastCpu);
+        Attribution.Settle(in Actor.End);
+    }
 
     // ---- mechanisms the policies use ----
 
@@ -466,6 +500,9 @@ public sealed class Machine : IRequestSink
     }
 
     // ---- what the results read ----
+
+    /// <summary>The flush counters when the replay began (after the initial layout).</summary>
+    internal FlushCounters FlushBase => _flushBase;
 
     /// <summary>The flush work of the replay (the initial layout's excluded).</summary>
     public FlushCounters ModelFlushes => Tlb.Counters.Minus(_flushBase);

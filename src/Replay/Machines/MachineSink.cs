@@ -20,4 +20,5 @@ public readonly struct MachineSink(Machine machine) : IRequestSink
     public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages) => machine.PageCacheAccess(in e, modelPfn, pages);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void FileCopy(in TraceEvent e, int pages) => machine.FileCopy(in e, pages);
+    public double LastAllocCostNs => machine.LastAllocCostNs;
 }

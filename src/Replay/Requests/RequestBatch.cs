@@ -53,6 +53,10 @@ public sealed class RequestBatch
 {
     public RequestAction[] Actions = new RequestAction[1024];
     public int Count;
+    /// <summary>When the request log wants each request's cost: per <see cref="RequestOp.Alloc"/> action in order, one
+    /// slot per policy (<see cref="Policies"/> wide), which each policy's player fills with its model's cost.</summary>
+    public double[]? AllocCosts;
+    public int Policies;
 
     public void Clear() => Count = 0;
 
@@ -72,8 +76,9 @@ public sealed class RequestBatch
 /// Generic in the sink so that a struct sink (<see cref="Machines.MachineSink"/>) gets a player compiled for it, calling
 /// the engine directly: through the interface every event cost a virtual-stub dispatch (3 % of a policy's work).
 /// </summary>
-public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
+public sealed class RequestPlayer<TSink>(TSink sink, int policyIndex = 0) where TSink : IRequestSink
 {
+    int _allocIndex;
     long[] _modelPfn = new long[1024];
     // Compaction targets this model isolated and no free has released yet (model pfns, last in first out).
     long[] _isolated = new long[64];
@@ -85,6 +90,7 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
     {
         _batch = batch;
         _next = 0;
+        _allocIndex = 0;
     }
 
     public void Event(int index, in TraceEvent e)
@@ -101,9 +107,11 @@ public sealed class RequestPlayer<TSink>(TSink sink) where TSink : IRequestSink
             case RequestOp.Alloc:
             {
                 var req = new AllocRequest(e.TsNs, e.Cpu, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1, a.Pfn, a.Order, a.Gfp,
-                    a.Migratetype, a.HighestZoneIdx, a.Id, a.Class, a.Reason);
+                    a.Migratetype, a.HighestZoneIdx, a.Id, a.Class, a.Reason, CallSiteId: e.Has(EventFields.CallSite) ? e.CallSiteId : -1);
                 if (a.Slot >= _modelPfn.Length) Array.Resize(ref _modelPfn, Math.Max(a.Slot + 1, _modelPfn.Length * 2));
                 _modelPfn[a.Slot] = sink.Alloc(in req);
+                if (_batch!.AllocCosts is { } costs) costs[_allocIndex * _batch.Policies + policyIndex] = sink.LastAllocCostNs;
+                _allocIndex++;
                 break;
             }
             case RequestOp.Free:

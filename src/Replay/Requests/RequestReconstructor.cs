@@ -178,7 +178,8 @@ public sealed class RequestReconstructor
         var cls = Classify.Sensitivity.Nonsensitive;
         var why = Classify.ClassReason.Default;
         if (_classify is not null)
-            cls = _classify(new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt, zone, Allocations), out why);
+            cls = _classify(new AllocRequest(e.TsNs, e.Cpu, e.Pid, e.Has(EventFields.Comm) ? e.CommId : -1, pfn, order, gfp, mt, zone, Allocations,
+                CallSiteId: e.Has(EventFields.CallSite) ? e.CallSiteId : -1), out why);
         int slot = NewSlot();
         _head[slot] = pfn; _order[slot] = (byte)order; _remaining[slot] = 1L << order; _id[slot] = _nextId++;
         ref var a = ref Emit(RequestOp.Alloc);

@@ -10,9 +10,10 @@ namespace AsiTrace.Replay.Requests;
 /// <param name="CommId">the task's comm in the reader's table, −1 when the trace gave none.</param>
 /// <param name="Isolated">A compaction target: taken off the buddy lists directly (<c>__isolate_free_page()</c>), not
 /// through the pcp lists and without <c>mm_page_alloc_zone_locked</c>.</param>
+/// <param name="CallSiteId">the call site <c>ingest --stacks</c> gave the event (the reader's call-site table), −1 when none.</param>
 public readonly record struct AllocRequest(long TsNs, int Cpu, int Pid, int CommId, long TracePfn, int Order, ulong Gfp,
     int Migratetype, int HighestZoneIdx, long Ordinal = -1, Sensitivity Class = Sensitivity.Nonsensitive, ClassReason Reason = ClassReason.Default,
-    bool Isolated = false);
+    bool Isolated = false, int CallSiteId = -1);
 
 /// <summary>
 /// A free the trace shows, resolved against the allocation it releases: <see cref="AllocId"/> is the request the pages
@@ -37,4 +38,6 @@ public interface IRequestSink
     /// <summary>A read()/write() copies <paramref name="pages"/> pages between the page cache and user memory
     /// (<c>sys_read</c>/<c>sys_write</c>; which pages is not in the trace).</summary>
     void FileCopy(in TraceEvent e, int pages);
+    /// <summary>The modelled CPU time (ns) of the last <see cref="Alloc"/>: placing, zeroing, mapping and flushing it.</summary>
+    double LastAllocCostNs { get; }
 }

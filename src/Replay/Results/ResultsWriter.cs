@@ -46,6 +46,8 @@ public static class ResultsWriter
     public static async Task WritePageblocksAsync(ReplayResult r, Stream s) =>
         await ParquetSerializer.SerializeAsync(r.Pageblocks.Select(p => new PageblockRow { Policy = p.Policy, TsNs = p.TsNs, Bucket = p.Bucket, Flagged = p.Flagged }).ToList(), s, Options);
 
+    public static async Task WriteAttributionAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(r.Attribution, s, Options);
+
     public static async Task WriteMixAsync(ReplayResult r, Stream s) =>
         await ParquetSerializer.SerializeAsync(r.Mix.OrderBy(k => k.Key.Order).ThenBy(k => k.Key.Mt).ThenBy(k => k.Key.Class)
             .Select(k => new MixRow { Order = k.Key.Order, Migratetype = k.Key.Mt, Class = k.Key.Class.ToString().ToLowerInvariant(), Requests = k.Value }).ToList(), s, Options);

@@ -1,0 +1,186 @@
+using AsiTrace.Ingest.Canonical;
+using AsiTrace.Model.Tlb;
+using AsiTrace.Replay.Requests;
+using M = AsiTrace.Replay.Results.Metrics;
+
+namespace AsiTrace.Replay.Machines;
+
+/// <summary>What kind of work an <see cref="Actor"/> stands for.</summary>
+public enum ActorKind : byte
+{
+    /// <summary>The policy's set-up before the first event (its initial pageblock layout).</summary>
+    ReplayStart,
+    /// <summary>An allocation the trace shows (<c>mm_page_alloc</c>).</summary>
+    Allocation,
+    /// <summary>A page no traced allocation gave (a bulk allocation's page), placed so that its free can be replayed.</summary>
+    UntracedAllocation,
+    /// <summary>A free page compaction isolated as a migration target.</summary>
+    CompactionTarget,
+    /// <summary>A free the trace shows.</summary>
+    Free,
+    /// <summary>Any other event: a context switch, a kernel entry, a page-cache fill, a read()/write() copy, a traced flush,
+    /// or time-driven work (pcp decay) that fell due at it.</summary>
+    Event,
+    /// <summary>Work the policy finished after the last event (deferred unmaps and flushes).</summary>
+    TraceEnd,
+}
+
+/// <summary>
+/// Who caused a cost: the task, call site and event of the trace, and for allocations their gfp flags, order and
+/// migratetype. One actor per distinct combination; the report groups actors by one of these at a time.
+/// </summary>
+public readonly record struct Actor(ActorKind Kind, int Pid, int CommId, int CallSiteId, ulong Gfp, int Order, int Migratetype, EventKind Event)
+{
+    public static readonly Actor Start = new(ActorKind.ReplayStart, -1, -1, -1, 0, -1, -1, EventKind.None);
+    public static readonly Actor End = new(ActorKind.TraceEnd, -1, -1, -1, 0, -1, -1, EventKind.None);
+
+    public static Actor Of(in TraceEvent e) => new(ActorKind.Event, e.Has(EventFields.Pid) ? e.Pid : -1, e.Has(EventFields.Comm) ? e.CommId : -1,
+        e.Has(EventFields.CallSite) ? e.CallSiteId : -1, 0, -1, -1, e.Kind);
+
+    public static Actor Of(in AllocRequest r)
+    {
+        var kind = r.Isolated ? ActorKind.CompactionTarget : r.Ordinal < 0 ? ActorKind.UntracedAllocation : ActorKind.Allocation;
+        return new(kind, r.Pid, r.CommId, r.CallSiteId, r.Gfp, r.Order, r.Migratetype, EventKind.MmPageAlloc);
+    }
+}
+
+/// <summary>
+/// Splits one machine's costs among the <see cref="Actor"/>s that caused them. The machine calls <see cref="Settle"/>
+/// at the end of every piece of work (an event's own handling, an allocation, a free, the final flush work); what its
+/// ledger and counters gained since the last call is added to that actor. Every cost is charged inside some piece of
+/// work, so the actors' sums are the policy's totals: exactly for the counts, to rounding for the nanoseconds
+/// (docs/attribution.md).
+/// </summary>
+public sealed class Attribution
+{
+    /// <summary>The attributed metrics, named as in <c>totals.parquet</c>.</summary>
+    public static readonly string[] MetricNames =
+    [
+        M.EstimatedNs.Name, M.CostZeroingNs.Name, M.CostCopyNs.Name, M.CostTlbNs.Name, M.CostAsiTransitionsNs.Name, M.CostMermapNs.Name,
+        M.CostModelFlushesNs.Name, M.CostPageTablePagesNs.Name, M.CostTlbMissesNs.Name,
+        M.AsiExits.Name, M.AsiExitsPageCache.Name, M.AsiExitsZeroing.Name, M.AsiExitsCow.Name, M.AsiExitsContextSwitch.Name, M.AsiExitsOther.Name,
+        M.BytesZeroed.Name, M.PageblockFlips.Name, M.DirectMapSplits2M.Name, M.DirectMapSplits1G.Name, M.RestrictedMapSplits2M.Name,
+        M.PageTablePages.Name, M.KernelRangeFlushes.Name, M.TlbFlushAll.Name, M.IpisSent.Name, M.IpisReceived.Name, M.TlbMisses.Name,
+        M.MermapPages.Name, M.CowCopies.Name, M.FileCopyPages.Name,
+    ];
+
+    // Indexes into a row of MetricNames.
+    const int Estimated = 0, CauseNs = 1, Exits = 9, BytesZeroed = 15, Flips = 16, Splits2M = 17, Splits1G = 18, RSplits2M = 19,
+        TablePages = 20, RangeFlushes = 21, FlushAll = 22, IpisSent = 23, IpisReceived = 24, Walks = 25, MermapPages = 26, Cow = 27, FileCopyPages = 28;
+    // Counters read on every settle; each only grows, so an unchanged set means nothing to attribute.
+    const int RawExits = 0, RawBytesZeroed = 5, RawFlips = 6, RawSplits2M = 7, RawSplits1G = 8, RawRSplits2M = 9, RawTablePages = 10,
+        RawRangeFlushes = 11, RawGlobal = 12, RawIpisSent = 13, RawIpisReceived = 14, RawIpiRounds = 15, RawInvlpg = 16, RawLocalFull = 17,
+        RawInvlpgb = 18, RawWalks = 19, RawMermap = 20, RawCow = 21, RawFileCopyPages = 22, RawCharges = 23, RawCount = 24;
+
+    static readonly CostCause[] CauseOrder =
+    [
+        CostCause.Zeroing, CostCause.Copy, CostCause.TracedTlb, CostCause.AsiTransitions, CostCause.Mermap,
+        CostCause.ModelFlushes, CostCause.PageTablePages, CostCause.TlbMisses,
+    ];
+
+    readonly Machine _m;
+    readonly double[] _ns;
+    readonly long[] _last = new long[RawCount], _now = new long[RawCount];
+    readonly Dictionary<Actor, int> _index = new();
+    readonly List<Actor> _actors = new();
+    double[] _values = new double[64 * MetricNames.Length];
+
+    public Attribution(Machine machine)
+    {
+        _m = machine;
+        _ns = machine.Costs.NsVector();
+    }
+
+    public IReadOnlyList<Actor> Actors => _actors;
+
+    /// <summary>The value of metric <paramref name="metric"/> (an index of <see cref="MetricNames"/>) for actor <paramref name="actor"/>.</summary>
+    public double Value(int actor, int metric) => _values[actor * MetricNames.Length + metric];
+
+    /// <summary>Adds what the machine's ledger and counters gained since the last call to <paramref name="actor"/>;
+    /// returns the CPU time (ns) it gained.</summary>
+    public double Settle(in Actor actor)
+    {
+        Read(_now);
+        bool changed = false;
+        for (int i = 0; i < RawCount; i++) if (_now[i] != _last[i]) { changed = true; break; }
+        if (!changed) return 0;
+        int row = Row(in actor) * MetricNames.Length;
+        var v = _values;
+        long D(int raw) => _now[raw] - _last[raw];
+        for (int c = 0; c < MachineCounters.ExitCauses; c++)
+        {
+            v[row + Exits] += D(RawExits + c);
+            v[row + Exits + 1 + c] += D(RawExits + c);
+        }
+        v[row + BytesZeroed] += D(RawBytesZeroed);
+        v[row + Flips] += D(RawFlips);
+        v[row + Splits2M] += D(RawSplits2M);
+        v[row + Splits1G] += D(RawSplits1G);
+        v[row + RSplits2M] += D(RawRSplits2M);
+        v[row + TablePages] += D(RawTablePages);
+        v[row + RangeFlushes] += D(RawRangeFlushes);
+        v[row + FlushAll] += D(RawGlobal);
+        v[row + IpisSent] += D(RawIpisSent);
+        v[row + IpisReceived] += D(RawIpisReceived);
+        v[row + Walks] += D(RawWalks);
+        v[row + MermapPages] += D(RawMermap);
+        v[row + Cow] += D(RawCow);
+        v[row + FileCopyPages] += D(RawFileCopyPages);
+        // The causes the ledger settles from counters (CostModel.FlushCounts, page-table pages, walks), from the same deltas.
+        var pending = _m.Ledger.TakePendingNs();
+        pending[(int)CostCause.ModelFlushes] = D(RawInvlpg) * _ns[(int)CostConstant.InvlpgPerPage] + D(RawLocalFull) * _ns[(int)CostConstant.LocalFullFlush]
+            + D(RawGlobal) * _ns[(int)CostConstant.GlobalFlush] + D(RawIpisReceived) * _ns[(int)CostConstant.IpiPerTarget]
+            + D(RawIpiRounds) * _ns[(int)CostConstant.IpiInitiatorBase] + D(RawIpisSent) * _ns[(int)CostConstant.IpiInitiatorPerTarget]
+            + D(RawInvlpgb) * _ns[(int)CostConstant.Invlpgb];
+        pending[(int)CostCause.PageTablePages] = D(RawTablePages) * _ns[(int)CostConstant.TablePageAlloc];
+        pending[(int)CostCause.TlbMisses] = D(RawWalks) * _ns[(int)CostConstant.PageWalk];
+        double cpu = 0;
+        for (int i = 0; i < CauseOrder.Length; i++)
+        {
+            double ns = pending[(int)CauseOrder[i]];
+            v[row + CauseNs + i] += ns;
+            cpu += ns;
+        }
+        v[row + Estimated] += cpu;
+        Array.Clear(pending);
+        _now.AsSpan().CopyTo(_last);
+        return cpu;
+    }
+
+    int Row(in Actor actor)
+    {
+        if (_index.TryGetValue(actor, out int i)) return i;
+        i = _actors.Count;
+        _actors.Add(actor);
+        _index[actor] = i;
+        if ((i + 1) * MetricNames.Length > _values.Length) Array.Resize(ref _values, _values.Length * 2);
+        return i;
+    }
+
+    void Read(long[] raw)
+    {
+        var c = _m.Counters;
+        for (int i = 0; i < MachineCounters.ExitCauses; i++) raw[RawExits + i] = c.AsiExits[i];
+        raw[RawBytesZeroed] = c.BytesZeroed;
+        raw[RawFlips] = c.PageblockFlipsToNonsensitive + c.PageblockFlipsToSensitive;
+        raw[RawSplits2M] = _m.CpaDirect.Splits2M;
+        raw[RawSplits1G] = _m.CpaDirect.Splits1G;
+        raw[RawRSplits2M] = _m.CpaRestricted.Splits2M;
+        raw[RawTablePages] = _m.CpaDirect.TablePages + _m.CpaRestricted.TablePages;
+        var f = _m.Tlb.Counters;
+        var b = _m.FlushBase;
+        raw[RawRangeFlushes] = f.KernelRangeFlushes - b.KernelRangeFlushes;
+        raw[RawGlobal] = f.GlobalFlushes - b.GlobalFlushes;
+        raw[RawIpisSent] = f.IpisSent - b.IpisSent;
+        raw[RawIpisReceived] = f.IpisReceived - b.IpisReceived;
+        raw[RawIpiRounds] = f.IpiRounds - b.IpiRounds;
+        raw[RawInvlpg] = f.Invlpg - b.Invlpg;
+        raw[RawLocalFull] = f.LocalFullFlushes - b.LocalFullFlushes;
+        raw[RawInvlpgb] = f.InvlpgbBroadcasts - b.InvlpgbBroadcasts;
+        raw[RawWalks] = _m.AccessMisses[0] + _m.AccessMisses[1];
+        raw[RawMermap] = c.MermapPages;
+        raw[RawCow] = c.CowCopies;
+        raw[RawFileCopyPages] = c.FileCopyPages;
+        raw[RawCharges] = _m.Ledger.Charges;
+    }
+}
