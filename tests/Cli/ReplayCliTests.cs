@@ -172,4 +172,28 @@ public class SynthSweepTests
         Assert.True(new FileInfo(Path.Combine(dir, "sweep.png")).Length > 1000);
         Assert.Equal(2, CliTests.Run("synth", "firecracker-populate", "--sweep", "host_cpus=0,x", "-o", dir).Code);
     }
+
+    [Fact]
+    public void replay_by_call_site_names_the_kernel_functions_that_allocate()
+    {
+        // A perf record -g capture ingested with its stacks: each event carries its first frame outside the allocator.
+        string events = Path.Combine(TestPaths.TempDir(), "stacks.parquet");
+        Assert.Equal(0, CliTests.Run("ingest", TestPaths.Sample("perf-g/stacks.perf.data"), "--stacks", TestPaths.Sample("perf-g/stacks.perf.data.txt.gz"), "-o", events).Code);
+        string outDir = Path.Combine(TestPaths.TempDir(), "results");
+        var (code, stdout, err) = CliTests.Run("replay", events, "-o", outDir, "--policy", "noasi,asi-rfc", "--by", "call_site", "--top", "3", "--requests");
+        Assert.True(code == 0, err);
+        Assert.Contains("asi-rfc: top 3 by call_site, ordered by extra CPU time over noasi", stdout);
+        // Anonymous faults allocate most pages in this capture, and under asi-rfc they pay the most exits (zeroing).
+        var asiRfc = stdout[stdout.IndexOf("asi-rfc:", StringComparison.Ordinal)..].Split('\n');
+        Assert.StartsWith("do_anonymous_page", asiRfc[2].Trim());
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var cmd = con.CreateCommand();
+        cmd.CommandText = $"SELECT count(*), count(call_site), sum(\"estimated_ns_asi-rfc\") > sum(estimated_ns_noasi) FROM read_parquet('{Path.Combine(outDir, "requests.parquet")}')";
+        using var r = cmd.ExecuteReader();
+        Assert.True(r.Read());
+        Assert.Equal(r.GetInt64(0), r.GetInt64(1));
+        Assert.True(r.GetBoolean(2));
+        Assert.Equal(2, CliTests.Run("replay", events, "-o", outDir, "--by", "cgroup").Code);
+    }
 }

@@ -59,14 +59,19 @@ public class ReplayAllocationTests
         // player's slot map, queued unmaps), as they would early in any long trace.
         int warm = batches.Count / 2;
         for (int k = 0; k < warm; k++) Play(player, batches[k], events, k);
+        int actorsBefore = machine.Attribution.Actors.Count;
         long before = GC.GetAllocatedBytesForCurrentThread();
         long played = 0;
         for (int k = warm; k < batches.Count; k++) { Play(player, batches[k], events, k); played += Math.Min(ReplayRunner.Chunk, events.Length - k * ReplayRunner.Chunk); }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // New tasks in the second half are new attribution keys: a row each (state that grows with the tasks, as the
+        // slot map grows with live allocations), never per event.
+        int newActors = machine.Attribution.Actors.Count - actorsBefore;
+        Assert.True(newActors < played / 100, $"{newActors} new attribution keys over {played} events");
         Assert.True(played >= 100_000, $"only {played} events measured");
         var c = machine.Counters;
         Assert.True(c.CowCopies + c.FileCopies + c.BytesZeroed > 0, "the scenario should exercise the policy's hooks");
-        Assert.True(allocated < 16 * 1024, $"{allocated} bytes allocated over {played} events");
+        Assert.True(allocated < 16 * 1024 + newActors * 1024L, $"{allocated} bytes allocated over {played} events ({newActors} new attribution keys)");
     }
 
     /// <summary>A population only grows the model (8 bytes of the player's slot map per live allocation, a page-table

@@ -71,6 +71,29 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
     }
 
     [Fact]
+    public void report_shows_where_the_cost_comes_from()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "report");
+        var (code, _, err) = CliTests.Run("report", sample.Results, "-o", outDir);
+        Assert.True(code == 0, err);
+        var set = ResultsSet.Load(sample.Results);
+        var csv = File.ReadAllLines(Path.Combine(outDir, "attribution.csv"));
+        Assert.Equal("policy,by,key,metric,value", csv[0]);
+        Assert.Equal(set.Attribution.Count, csv.Length - 1);
+        // The chart of the extra cost by task has a bar for the task that costs asi-rfc most (python3 on churn).
+        Assert.True(new FileInfo(Path.Combine(outDir, "plots", "extra_cost_by_comm.svg")).Length > 1000);
+        Assert.Contains("python3", File.ReadAllText(Path.Combine(outDir, "plots", "extra_cost_by_comm.svg")));
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.Contains("id=\"attribution\"", html);
+        Assert.Contains("asi-rfc: top 10 by gfp", html);
+        Assert.Contains("GFP_HIGHUSER_MOVABLE|__GFP_ZERO", html);
+        // The top row of asi-rfc by comm is the task with the largest extra over noasi, as the attribution file says.
+        var top = AsiTrace.Replay.Results.AttributionTable.Top(set.Attribution, "asi-rfc", "comm", "estimated_ns", 1, "noasi")[0];
+        Assert.Equal("python3", top.Key);
+        Assert.True(top.Value > top.Baseline);
+    }
+
+    [Fact]
     public void with_unmapped_allocations_the_headline_compares_the_pool_with_per_allocation_unmapping()
     {
         string dir = TestPaths.TempDir();

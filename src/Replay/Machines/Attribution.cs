@@ -83,7 +83,9 @@ public sealed class Attribution
     readonly long[] _last = new long[RawCount], _now = new long[RawCount];
     readonly Dictionary<Actor, int> _index = new();
     readonly List<Actor> _actors = new();
-    double[] _values = new double[64 * MetricNames.Length];
+    // Rows in blocks of 256 actors: a new task adds a row without copying the others (the table only grows).
+    const int BlockShift = 8;
+    readonly List<double[]> _blocks = new();
 
     public Attribution(Machine machine)
     {
@@ -94,7 +96,7 @@ public sealed class Attribution
     public IReadOnlyList<Actor> Actors => _actors;
 
     /// <summary>The value of metric <paramref name="metric"/> (an index of <see cref="MetricNames"/>) for actor <paramref name="actor"/>.</summary>
-    public double Value(int actor, int metric) => _values[actor * MetricNames.Length + metric];
+    public double Value(int actor, int metric) => _blocks[actor >> BlockShift][(actor & ((1 << BlockShift) - 1)) * MetricNames.Length + metric];
 
     /// <summary>Adds what the machine's ledger and counters gained since the last call to <paramref name="actor"/>;
     /// returns the CPU time (ns) it gained.</summary>
@@ -104,8 +106,9 @@ public sealed class Attribution
         bool changed = false;
         for (int i = 0; i < RawCount; i++) if (_now[i] != _last[i]) { changed = true; break; }
         if (!changed) return 0;
-        int row = Row(in actor) * MetricNames.Length;
-        var v = _values;
+        int index = Row(in actor);
+        var v = _blocks[index >> BlockShift];
+        int row = (index & ((1 << BlockShift) - 1)) * MetricNames.Length;
         long D(int raw) => _now[raw] - _last[raw];
         for (int c = 0; c < MachineCounters.ExitCauses; c++)
         {
@@ -153,7 +156,7 @@ public sealed class Attribution
         i = _actors.Count;
         _actors.Add(actor);
         _index[actor] = i;
-        if ((i + 1) * MetricNames.Length > _values.Length) Array.Resize(ref _values, _values.Length * 2);
+        if ((i >> BlockShift) == _blocks.Count) _blocks.Add(new double[(1 << BlockShift) * MetricNames.Length]);
         return i;
     }
 
