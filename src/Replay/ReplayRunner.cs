@@ -52,6 +52,8 @@ public sealed record ReplayOptions
     public bool TracePlacement { get; init; }
     /// <summary>Where to write <c>requests.parquet</c> (every request's class and reason), or null.</summary>
     public Stream? RequestsOutput { get; init; }
+    /// <summary><c>--window</c>: count only this part of the trace (the model is warmed through what comes before).</summary>
+    public ReplayWindow? Window { get; init; }
     /// <summary>Time-series sampling interval in trace nanoseconds (<c>--interval</c>); 0: totals only.</summary>
     /// <summary>Series sampling interval in ns of trace time; 0: totals only; negative: <c>auto</c>
     /// (<see cref="MachineLimits.AutoSeriesInterval"/>).</summary>
@@ -116,6 +118,9 @@ public sealed class ReplayResult
     public Dictionary<string, double[]> CostCounts { get; } = new(StringComparer.Ordinal);
     /// <summary>Modelled CPU time of the replayed work per policy (cost model; baseline work included).</summary>
     public Dictionary<string, double> EstimatedNs { get; } = new(StringComparer.Ordinal);
+    /// <summary>With <c>--window</c>, the counted span (trace time, inclusive); null otherwise.</summary>
+    public long? WindowStartNs { get; set; }
+    public long? WindowEndNs { get; set; }
     /// <summary>Each policy's costs by who caused them (<c>attribution.parquet</c>).</summary>
     public List<AttributionRow> Attribution { get; } = new();
 }
@@ -144,6 +149,8 @@ public static partial class ReplayRunner
             trackPcpLists: specs?.Any(z => z.Pcp.Count > 0) == true);
         var traceCounts = new long[EventKinds.Count];
         var busy = new CpuBusyTime(options.RecorderTids);
+        var windowBusy = new CpuBusyTime(options.RecorderTids);
+        var window = options.Window;
         long changedOwnership = 0, lost = 0;
         string input;
         using (var reader = open())
@@ -153,7 +160,7 @@ public static partial class ReplayRunner
             if (reader is IFieldProjection projection)
                 projection.OnlyFields(EventFields.Pfn | EventFields.Order | EventFields.Gfp | EventFields.Migratetype
                     | EventFields.PercpuRefill | EventFields.ChangeOwnership | EventFields.Lost | EventFields.PrevPid | EventFields.NextPid, comms: false);
-            PreScanParallel(reader, scan, traceCounts, busy, ref changedOwnership, ref lost, progress);
+            PreScanParallel(reader, scan, traceCounts, busy, window, windowBusy, ref changedOwnership, ref lost, progress);
             input = reader.Metadata.Inputs.Count > 0 ? string.Join(", ", reader.Metadata.Inputs) : "input";
             MachineLimits.CheckCpus(input, reader.Metadata.CpuCount, scan.MaxCpu, options.StartSnapshot?.Cpus);
             result.Cpus = Math.Max(Math.Max(reader.Metadata.CpuCount, scan.MaxCpu + 1), options.Cpus ?? 0);
@@ -161,7 +168,18 @@ public static partial class ReplayRunner
             result.KernelRelease = options.StartSnapshot?.KernelRelease ?? reader.Metadata.KernelRelease;
         }
         options = WithKernelRules(options, result);
-        result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus, options.BaselineCpuNs);
+        if (window is not null)
+        {
+            window.Resolve(scan.FirstTs);
+            // The window's own CPU time: the snapshots and the untraced baseline measure the whole recording.
+            result.Workload = WorkloadTime.Measure(windowBusy, null, null, result.Cpus, null);
+            result.WindowStartNs = Math.Max(window.FromNs, scan.FirstTs);
+            result.WindowEndNs = Math.Min(window.ToNs, scan.LastTs);
+            result.Assumptions.Add($"--window {window.Text}: counted from {result.WindowStartNs / 1e9:F6} to {result.WindowEndNs / 1e9:F6} s of trace time; "
+                + "the model replayed every event from the trace start, so it entered the window in the traced kernel's state (warm-up), and costs, counts, series and attribution cover the window only"
+                + (window.ToNs < scan.LastTs ? "; events after the window were not replayed, so the end-of-trace fidelity figures are not compared" : ""));
+        }
+        else result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus, options.BaselineCpuNs);
         result.Assumptions.Add(result.Workload.Note);
         var entryFacts = options.Knobs.InferEntries ? TracedEntries.Ignore(traceCounts, result.Assumptions) : TracedEntries.Of(traceCounts, result.Assumptions);
         result.Events = scan.Events;
@@ -201,38 +219,41 @@ public static partial class ReplayRunner
         var runs = new PolicyRun[policies.Count];
         for (int i = 0; i < runs.Length; i++)
             runs[i] = new PolicyRun(policies[i], BuildMachine(policies[i], options, readySpecs, scan, result, ram, pfnLimitAll, i == 0, entryFacts), i);
+        // Before a window, nothing is attributed (the policies' set-up included).
+        if (window is not null) foreach (var run in runs) run.Machine.Attribution.StopCounting();
 
-        long interval = options.IntervalNs < 0 ? MachineLimits.AutoSeriesInterval(scan.FirstTs, scan.LastTs) : options.IntervalNs;
-        options = options with { IntervalNs = MachineLimits.SeriesInterval(interval, scan.FirstTs, scan.LastTs, result.Assumptions) };
+        long seriesFrom = result.WindowStartNs ?? scan.FirstTs, seriesTo = result.WindowEndNs ?? scan.LastTs;
+        long interval = options.IntervalNs < 0 ? MachineLimits.AutoSeriesInterval(seriesFrom, seriesTo) : options.IntervalNs;
+        options = options with { IntervalNs = MachineLimits.SeriesInterval(interval, seriesFrom, seriesTo, result.Assumptions) };
         result.TraceStartNs = scan.FirstTs;
         result.TraceEndNs = scan.LastTs;
         result.SeriesIntervalNs = options.IntervalNs;
 
         // Pass 2: one reader and one reconstruction; each policy plays the same requests on its own thread.
-        var (recon, classifier, actorNames) = ReplayParallel(open, runs, scan, options, progress);
+        var (recon, classifier, actorNames, requestCounts) = ReplayParallel(open, runs, scan, options, progress);
+        bool toTheEnd = window is null || window.ToNs >= scan.LastTs;
 
         foreach (var run in runs)
         {
             var e = run.Machine;
-            e.Finish();
-            var m = new MetricValues
-            {
-                [Metrics.Allocations] = recon.Allocations,
-                [Metrics.Frees] = recon.Frees,
-                [Metrics.FreesOfPreexistingAllocations] = recon.PreexistingFrees,
-                [Metrics.BatchedFreeDuplicates] = recon.BatchedDuplicates,
-                [Metrics.AllocationsNonsensitive] = classifier.Counts[(int)Sensitivity.Nonsensitive],
-                [Metrics.AllocationsSensitive] = classifier.Counts[(int)Sensitivity.Sensitive],
-                [Metrics.AllocationsUnmapped] = classifier.Counts[(int)Sensitivity.Unmapped],
-                [Metrics.AllocationsClassifiedByRule] = classifier.CountsByReason[(int)ClassReason.Rule],
-                [Metrics.AllocationsClassifiedHardwall] = classifier.CountsByReason[(int)ClassReason.Hardwall],
-                [Metrics.AllocationsClassifiedPageCache] = classifier.CountsByReason[(int)ClassReason.PageCache],
-            };
+            // Work queued at the trace end is the window's only when the window reaches the end.
+            if (toTheEnd) e.Finish();
+            var m = requestCounts.Counted(window is not null);
             MachineMetrics.AddTo(e, m);
             if (e.Spec.Kind == PolicyKind.NoAsi) AddPcpMetrics(e.Allocator, m);
+            double estimated = e.EstimatedNs;
+            var counts = e.SettledLedger().CpuTimeCounts();
+            if (window is not null)
+            {
+                // What the machine did before the window is subtracted; a window that starts after the last event counts nothing.
+                var before = run.WindowStart ?? WindowSnapshot.Of(e);
+                WindowSnapshot.Subtract(m, before.Metrics);
+                estimated -= before.EstimatedNs;
+                for (int k = 0; k < counts.Length; k++) counts[k] -= before.CostCounts[k];
+            }
             result.Metrics[e.Name] = m;
-            result.EstimatedNs[e.Name] = e.EstimatedNs;
-            result.CostCounts[e.Name] = e.SettledLedger().CpuTimeCounts();
+            result.EstimatedNs[e.Name] = estimated;
+            result.CostCounts[e.Name] = counts;
             AttributionTable.Add(result.Attribution, e.Name, e.Attribution, actorNames);
             result.Series.AddRange(run.Series);
             result.Pageblocks.AddRange(run.Pageblocks);
@@ -251,6 +272,8 @@ public static partial class ReplayRunner
         }
         AddOverheads(result, options.Costs);
         var fidelityRun = runs.FirstOrDefault(r => r.Machine.Spec.Kind == PolicyKind.NoAsi && !r.Machine.Spec.Mermap);
+        // A window that ends early stopped the model there: the trace's end-of-trace figures no longer apply (said above).
+        if (!toTheEnd) return result;
         if (options.TracePlacement) result.Assumptions.Add("--placement trace: pages stay at the traced pfns; the allocator model is not run, so there is no fidelity check and no allocator metric");
         else if (fidelityRun is not null)
             FidelityChecks.Add(result, options, traceCounts, changedOwnership, fidelityRun.Machine.Allocator,
@@ -289,6 +312,9 @@ public static partial class ReplayRunner
         public List<PageblockCell> Pageblocks { get; } = new();
         public long NextSample = long.MinValue;
         public long LastTs;
+        /// <summary>With <c>--window</c>: the machine's figures when the window began (null before), and whether it ended.</summary>
+        public WindowSnapshot? WindowStart;
+        public bool WindowClosed;
     }
 
     /// <summary>The machine <see cref="Run"/> builds for <paramref name="policy"/> after this pre-scan when there is no
@@ -334,8 +360,8 @@ public static partial class ReplayRunner
 
     /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPageCache"/>, a worker runs
     /// <see cref="PreScan.AddPagesAndLists"/> and counts the trace's own allocator events, over the same chunks.</summary>
-    static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, CpuBusyTime busy, ref long changedOwnership,
-        ref long lost, Action<int, long>? progress)
+    static void PreScanParallel(IEventReader reader, PreScan scan, long[] traceCounts, CpuBusyTime busy, ReplayWindow? window, CpuBusyTime windowBusy,
+        ref long changedOwnership, ref long lost, Action<int, long>? progress)
     {
         long own = 0, lostEvents = 0;
         RunChunks(reader, 1, progress, "the pre-scan failed",
@@ -345,10 +371,12 @@ public static partial class ReplayRunner
             {
                 var span = chunk.Events.AsSpan(0, chunk.Count);
                 scan.AddPagesAndLists(span);
+                if (window is not null && span.Length > 0) window.Resolve(span[0].TsNs);
                 foreach (ref readonly var e in span)
                 {
                     traceCounts[(int)e.Kind]++;
                     busy.Add(in e);
+                    if (window is not null && window.Contains(e.TsNs)) windowBusy.Add(in e);
                     if (e.Kind == EventKind.MmPageAllocExtfrag && e.ChangeOwnership != 0) own++;
                     if (e.Kind == EventKind.LostEvents && e.Lost > 0) lostEvents += e.Lost;
                 }
@@ -438,7 +466,7 @@ public static partial class ReplayRunner
     /// <summary>Pass 2. This thread reads and reconstructs (one reconstruction, classification and request log for every
     /// policy); each policy's thread plays the chunks' requests into its model. With one policy that is a two-stage
     /// pipeline on two cores.</summary>
-    static (RequestReconstructor, SensitivityClassifier, ActorNames) ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan,
+    static (RequestReconstructor, SensitivityClassifier, ActorNames, RequestCounts) ReplayParallel(Func<IEventReader> open, PolicyRun[] runs, PreScan scan,
         ReplayOptions options, Action<int, long>? progress)
     {
         using var reader = open();
@@ -451,12 +479,24 @@ public static partial class ReplayRunner
         // No allocation of the trace went to the page cache (most traces without filemap events): nothing to look up.
         var classifier = new SensitivityClassifier(options.Classify, commOf, scan.PageCacheAllocations > 0 ? scan.IsPageCache : null);
         Results.RequestLog.Staged? staging = null;
+        var window = options.Window;
+        RequestReconstructor? reconRef = null;
+        var counts = new RequestCounts(classifier);
         var recon = new RequestReconstructor([], scan.KeepAllocated, (in AllocRequest r, out ClassReason why) =>
         {
             var c = classifier.Classify(in r, out why);
-            staging?.Add(in r, c, why);
+            staging?.Add(in r, c, why, keep: window is null || window.Contains(r.TsNs));
             return c;
-        }) { PfnLimit = runs.Length > 0 ? runs[0].Machine.PfnLimit : MachineLimits.MaxPfn };
+        })
+        {
+            PfnLimit = runs.Length > 0 ? runs[0].Machine.PfnLimit : MachineLimits.MaxPfn,
+            WindowFromNs = window?.FromNs ?? long.MinValue,
+            WindowToNs = window?.ToNs ?? long.MaxValue,
+            AtWindowStart = window is null ? null : () => counts.Start = counts.Read(reconRef!),
+            AtWindowEnd = window is null ? null : () => counts.End = counts.Read(reconRef!),
+        };
+        reconRef = recon;
+        counts.Recon = recon;
         // With a request log, each chunk's rows wait for every policy's cost of each request; the last policy done
         // with a chunk appends them, and chunks complete in order (each policy plays them in order).
         var logLock = new object();
@@ -474,13 +514,13 @@ public static partial class ReplayRunner
                 }
             },
             alongside: null,
-            consumers: runs.Select(run => ("replay " + run.Spec.Name, (Action<SharedChunk>)(chunk => Consume(run, chunk, options.IntervalNs)))).ToArray(),
+            consumers: runs.Select(run => ("replay " + run.Spec.Name, (Action<SharedChunk>)(chunk => Consume(run, chunk, options.IntervalNs, window)))).ToArray(),
             whenDone: log is null ? null : chunk => { lock (logLock) log.Append(chunk.Requests!, chunk.Batch.AllocCosts); });
-        foreach (var run in runs) Sample(run, long.MaxValue, final: true);
-        return (recon, classifier, names);
+        foreach (var run in runs) if (window is null || run.WindowStart is not null) Sample(run, long.MaxValue, final: true);
+        return (recon, classifier, names, counts);
     }
 
-    static void Consume(PolicyRun run, SharedChunk chunk, long interval)
+    static void Consume(PolicyRun run, SharedChunk chunk, long interval, ReplayWindow? window)
     {
         var player = run.Player;
         player.Begin(chunk.Batch);
@@ -488,10 +528,21 @@ public static partial class ReplayRunner
         for (int i = 0; i < events.Length; i++)
         {
             ref readonly var e = ref events[i];
+            if (window is not null)
+            {
+                // Past the window nothing more is replayed; before it, the model runs but nothing is counted or sampled.
+                if (e.TsNs > window.ToNs) { run.WindowClosed = true; break; }
+                if (run.WindowStart is null)
+                {
+                    if (e.TsNs < window.FromNs) { player.Event(i, in e); run.LastTs = e.TsNs; continue; }
+                    run.WindowStart = WindowSnapshot.Of(run.Machine);
+                    run.Machine.Attribution.Counting = true;
+                }
+            }
             if (interval > 0 && e.TsNs >= run.NextSample) Sample(run, e.TsNs, final: false, interval);
             player.Event(i, in e);
+            run.LastTs = e.TsNs;
         }
-        if (events.Length > 0) run.LastTs = events[^1].TsNs;
     }
 
     /// <summary>Cells of the physical-memory map per sample: enough for a chart row, small enough for every interval.</summary>
@@ -503,6 +554,11 @@ public static partial class ReplayRunner
         var m = new MetricValues();
         MachineMetrics.AddTo(run.Machine, m);
         m[Metrics.EstimatedNs] = run.Machine.EstimatedNs;
+        if (run.WindowStart is { } w)
+        {
+            WindowSnapshot.Subtract(m, w.Metrics);
+            m[Metrics.EstimatedNs] -= w.EstimatedNs;
+        }
         long t = final ? run.LastTs : run.NextSample;
         foreach (var metric in Metrics.Series)
             if (m.TryGetValue(metric.Name, out double v)) run.Series.Add(new SeriesPoint(run.Machine.Name, t, metric.Name, v));

@@ -31,6 +31,17 @@ public enum ActorKind : byte
 /// </summary>
 public readonly record struct Actor(ActorKind Kind, int Pid, int CommId, int CallSiteId, ulong Gfp, int Order, int Migratetype, EventKind Event)
 {
+    // Compared and hashed on every attributed piece of work: plain field compares, not the record's per-field comparers.
+    public bool Equals(Actor o) => Pid == o.Pid && Gfp == o.Gfp && CommId == o.CommId && CallSiteId == o.CallSiteId && Order == o.Order
+        && Migratetype == o.Migratetype && Kind == o.Kind && Event == o.Event;
+
+    public override int GetHashCode()
+    {
+        ulong h = (ulong)(uint)Pid * 0x9E3779B97F4A7C15UL ^ Gfp * 0xC2B2AE3D27D4EB4FUL ^ (ulong)(uint)CommId << 20 ^ (ulong)(uint)CallSiteId << 40
+            ^ (ulong)(uint)Order << 8 ^ (ulong)(uint)Migratetype << 13 ^ (ulong)Kind << 16 ^ (ulong)Event << 24;
+        return (int)(h ^ h >> 29);
+    }
+
     public static readonly Actor Start = new(ActorKind.ReplayStart, -1, -1, -1, 0, -1, -1, EventKind.None);
     public static readonly Actor End = new(ActorKind.TraceEnd, -1, -1, -1, 0, -1, -1, EventKind.None);
 
@@ -79,7 +90,14 @@ public sealed class Attribution
     ];
 
     readonly Machine _m;
+    readonly MachineCounters _c;
+    readonly FlushCounters _flushes, _flushBase;
+    readonly long[] _misses;
+    readonly CostLedger _ledger;
     readonly double[] _ns;
+    Actor _lastActor;
+    int _lastRow = -1;
+    long _lastSum;
     readonly long[] _last = new long[RawCount], _now = new long[RawCount];
     readonly Dictionary<Actor, int> _index = new();
     readonly List<Actor> _actors = new();
@@ -90,10 +108,30 @@ public sealed class Attribution
     public Attribution(Machine machine)
     {
         _m = machine;
+        _c = machine.Counters;
+        _flushes = machine.Tlb.Counters;
+        _flushBase = machine.FlushBase;
+        _misses = machine.AccessMisses;
+        _ledger = machine.Ledger;
         _ns = machine.Costs.NsVector();
+        // The raw layout has one slot per exit cause.
+        if (MachineCounters.ExitCauses != RawBytesZeroed - RawExits) throw new InvalidOperationException("Attribution's raw layout lost track of the exit causes");
     }
 
     public IReadOnlyList<Actor> Actors => _actors;
+
+    /// <summary>False before a <c>--window</c>: what is charged then is passed over, not attributed.</summary>
+    public bool Counting { get; set; } = true;
+
+    /// <summary>Forgets what was attributed so far and passes over what comes until <see cref="Counting"/> is set again.</summary>
+    public void StopCounting()
+    {
+        _blocks.Clear();
+        _actors.Clear();
+        _index.Clear();
+        _lastRow = -1;
+        Counting = false;
+    }
 
     /// <summary>The value of metric <paramref name="metric"/> (an index of <see cref="MetricNames"/>) for actor <paramref name="actor"/>.</summary>
     public double Value(int actor, int metric) => _blocks[actor >> BlockShift][(actor & ((1 << BlockShift) - 1)) * MetricNames.Length + metric];
@@ -102,10 +140,11 @@ public sealed class Attribution
     /// returns the CPU time (ns) it gained.</summary>
     public double Settle(in Actor actor)
     {
-        Read(_now);
-        bool changed = false;
-        for (int i = 0; i < RawCount; i++) if (_now[i] != _last[i]) { changed = true; break; }
-        if (!changed) return 0;
+        // Every raw counter only grows, so an unchanged sum means nothing changed: the common case is one pass of loads.
+        long sum = Read(_now);
+        if (sum == _lastSum) return 0;
+        _lastSum = sum;
+        if (!Counting) return PassOver();
         int index = Row(in actor);
         var v = _blocks[index >> BlockShift];
         int row = (index & ((1 << BlockShift) - 1)) * MetricNames.Length;
@@ -130,7 +169,7 @@ public sealed class Attribution
         v[row + Cow] += D(RawCow);
         v[row + FileCopyPages] += D(RawFileCopyPages);
         // The causes the ledger settles from counters (CostModel.FlushCounts, page-table pages, walks), from the same deltas.
-        var pending = _m.Ledger.TakePendingNs();
+        var pending = _ledger.TakePendingNs();
         pending[(int)CostCause.ModelFlushes] = D(RawInvlpg) * _ns[(int)CostConstant.InvlpgPerPage] + D(RawLocalFull) * _ns[(int)CostConstant.LocalFullFlush]
             + D(RawGlobal) * _ns[(int)CostConstant.GlobalFlush] + D(RawIpisReceived) * _ns[(int)CostConstant.IpiPerTarget]
             + D(RawIpiRounds) * _ns[(int)CostConstant.IpiInitiatorBase] + D(RawIpisSent) * _ns[(int)CostConstant.IpiInitiatorPerTarget]
@@ -150,7 +189,24 @@ public sealed class Attribution
         return cpu;
     }
 
+    /// <summary>Moves past what was charged without attributing it (requests outside the window are not logged).</summary>
+    double PassOver()
+    {
+        Array.Clear(_ledger.TakePendingNs());
+        _now.AsSpan().CopyTo(_last);
+        return 0;
+    }
+
     int Row(in Actor actor)
+    {
+        if (_lastRow >= 0 && _lastActor.Equals(actor)) return _lastRow;
+        int i = RowOf(in actor);
+        _lastActor = actor;
+        _lastRow = i;
+        return i;
+    }
+
+    int RowOf(in Actor actor)
     {
         if (_index.TryGetValue(actor, out int i)) return i;
         i = _actors.Count;
@@ -160,18 +216,22 @@ public sealed class Attribution
         return i;
     }
 
-    void Read(long[] raw)
+    /// <summary>Fills <paramref name="raw"/> and returns its sum.</summary>
+    long Read(long[] raw)
     {
-        var c = _m.Counters;
-        for (int i = 0; i < MachineCounters.ExitCauses; i++) raw[RawExits + i] = c.AsiExits[i];
+        var c = _c;
+        var e = c.AsiExits;
+        raw[RawExits] = e[0]; raw[RawExits + 1] = e[1]; raw[RawExits + 2] = e[2]; raw[RawExits + 3] = e[3]; raw[RawExits + 4] = e[4];
         raw[RawBytesZeroed] = c.BytesZeroed;
         raw[RawFlips] = c.PageblockFlipsToNonsensitive + c.PageblockFlipsToSensitive;
-        raw[RawSplits2M] = _m.CpaDirect.Splits2M;
-        raw[RawSplits1G] = _m.CpaDirect.Splits1G;
-        raw[RawRSplits2M] = _m.CpaRestricted.Splits2M;
-        raw[RawTablePages] = _m.CpaDirect.TablePages + _m.CpaRestricted.TablePages;
-        var f = _m.Tlb.Counters;
-        var b = _m.FlushBase;
+        var d = _m.CpaDirect;
+        var r = _m.CpaRestricted;
+        raw[RawSplits2M] = d.Splits2M;
+        raw[RawSplits1G] = d.Splits1G;
+        raw[RawRSplits2M] = r.Splits2M;
+        raw[RawTablePages] = d.TablePages + r.TablePages;
+        var f = _flushes;
+        var b = _flushBase;
         raw[RawRangeFlushes] = f.KernelRangeFlushes - b.KernelRangeFlushes;
         raw[RawGlobal] = f.GlobalFlushes - b.GlobalFlushes;
         raw[RawIpisSent] = f.IpisSent - b.IpisSent;
@@ -180,10 +240,13 @@ public sealed class Attribution
         raw[RawInvlpg] = f.Invlpg - b.Invlpg;
         raw[RawLocalFull] = f.LocalFullFlushes - b.LocalFullFlushes;
         raw[RawInvlpgb] = f.InvlpgbBroadcasts - b.InvlpgbBroadcasts;
-        raw[RawWalks] = _m.AccessMisses[0] + _m.AccessMisses[1];
+        raw[RawWalks] = _misses[0] + _misses[1];
         raw[RawMermap] = c.MermapPages;
         raw[RawCow] = c.CowCopies;
         raw[RawFileCopyPages] = c.FileCopyPages;
-        raw[RawCharges] = _m.Ledger.Charges;
+        raw[RawCharges] = _ledger.Charges;
+        long n = 0;
+        foreach (long v in raw) n += v;
+        return n;
     }
 }

@@ -67,6 +67,15 @@ public sealed class RequestReconstructor
 
     void Count(string anomaly, long n = 1) => Anomalies[anomaly] = Anomalies.GetValueOrDefault(anomaly) + n;
 
+    /// <summary>A <c>--window</c>'s first and last counted times: <see cref="AtWindowStart"/> runs before the first event
+    /// at or past the start, <see cref="AtWindowEnd"/> before the first event past the end (the counters then hold what
+    /// came before).</summary>
+    public long WindowFromNs { get; init; } = long.MinValue;
+    public long WindowToNs { get; init; } = long.MaxValue;
+    public Action? AtWindowStart { get; init; }
+    public Action? AtWindowEnd { get; init; }
+    int _windowState;
+
     /// <summary>Reconstructs the requests of <paramref name="events"/> into <paramref name="batch"/> (cleared first),
     /// for <see cref="RequestPlayer{TSink}"/>s to apply to their models.</summary>
     public void Add(ReadOnlySpan<TraceEvent> events, RequestBatch batch)
@@ -76,6 +85,7 @@ public sealed class RequestReconstructor
         for (int i = 0; i < events.Length; i++)
         {
             _event = i;
+            if (_windowState < 2 && (AtWindowStart is not null || AtWindowEnd is not null)) WindowEdges(events[i].TsNs);
             Reconstruct(in events[i]);
         }
         _batch = _own;
@@ -107,6 +117,12 @@ public sealed class RequestReconstructor
         a.Op = op;
         a.Slot = -1;
         return ref a;
+    }
+
+    void WindowEdges(long ts)
+    {
+        if (_windowState == 0 && ts >= WindowFromNs) { _windowState = 1; AtWindowStart?.Invoke(); }
+        if (_windowState == 1 && ts > WindowToNs) { _windowState = 2; AtWindowEnd?.Invoke(); }
     }
 
     void Reconstruct(in TraceEvent e)

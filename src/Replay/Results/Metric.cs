@@ -150,6 +150,14 @@ public static class Metrics
         RestrictedMap4kPages, RestrictedMap2mPages, BytesZeroed, FreePages, FreePagesIn2mBlocks, Extfrag, MermapLocalFlushes, EstimatedNs,
     ];
 
+    static readonly HashSet<string> _states = [FreePages.Name, FreePagesIn2mBlocks.Name, DirectMap4kPages.Name, DirectMap2mPages.Name,
+        DirectMap1gPages.Name, RestrictedMap4kPages.Name, RestrictedMap2mPages.Name];
+
+    /// <summary>Does <paramref name="name"/> describe the machine's state at a moment (free pages, leaves of the maps, pcp
+    /// lists) rather than a count or time that only grows? A <c>--window</c> reports states at its end and subtracts the
+    /// rest at its start.</summary>
+    public static bool IsState(string name) => _states.Contains(name) || IsPcpFamily(name);
+
     /// <summary>Is <paramref name="name"/> a metric a replay writes (a fixed one, or one of the pcp families)?</summary>
     public static bool IsKnown(string name) => _byName.ContainsKey(name) || IsPcpFamily(name)
         || name.StartsWith("overhead_swing_", StringComparison.Ordinal) && name.EndsWith("_pct", StringComparison.Ordinal);

@@ -25,23 +25,25 @@ public sealed class RequestLog : IDisposable
     {
         internal long[] Ord = new long[256], Ts = new long[256], Gfp = new long[256];
         internal int[] Cpu = new int[256], Pid = new int[256], Order = new int[256], Mt = new int[256], Comm = new int[256], Site = new int[256];
-        internal byte[] Class = new byte[256], Reason = new byte[256];
+        internal byte[] Class = new byte[256], Reason = new byte[256], Keep = new byte[256];
         public int Count { get; private set; }
 
         public void Clear() => Count = 0;
 
-        public void Add(in AllocRequest r, Sensitivity cls, ClassReason reason)
+        /// <param name="keep">false for a request outside <c>--window</c>: staged (the policies' costs come per request,
+        /// in order) but not written.</param>
+        public void Add(in AllocRequest r, Sensitivity cls, ClassReason reason, bool keep = true)
         {
             if (Count == Ord.Length)
             {
                 int n = Count * 2;
                 Array.Resize(ref Ord, n); Array.Resize(ref Ts, n); Array.Resize(ref Gfp, n); Array.Resize(ref Cpu, n); Array.Resize(ref Pid, n);
                 Array.Resize(ref Order, n); Array.Resize(ref Mt, n); Array.Resize(ref Comm, n); Array.Resize(ref Site, n);
-                Array.Resize(ref Class, n); Array.Resize(ref Reason, n);
+                Array.Resize(ref Class, n); Array.Resize(ref Reason, n); Array.Resize(ref Keep, n);
             }
             int i = Count++;
             Ord[i] = r.Ordinal; Ts[i] = r.TsNs; Gfp[i] = (long)r.Gfp; Cpu[i] = r.Cpu; Pid[i] = r.Pid; Order[i] = r.Order; Mt[i] = r.Migratetype;
-            Comm[i] = r.CommId; Site[i] = r.CallSiteId; Class[i] = (byte)cls; Reason[i] = (byte)reason;
+            Comm[i] = r.CommId; Site[i] = r.CallSiteId; Class[i] = (byte)cls; Reason[i] = (byte)reason; Keep[i] = keep ? (byte)1 : (byte)0;
         }
     }
 
@@ -75,6 +77,7 @@ public sealed class RequestLog : IDisposable
         int p = Policies;
         for (int i = 0; i < s.Count; i++)
         {
+            if (s.Keep[i] == 0) continue;
             _ord[_n] = s.Ord[i]; _ts[_n] = s.Ts[i]; _cpu[_n] = s.Cpu[i]; _pid[_n] = s.Pid[i]; _comm[_n] = s.Comm[i] >= 0 ? _commOf(s.Comm[i]) : null;
             _site[_n] = s.Site[i] >= 0 ? _callSiteOf(s.Site[i]) : null;
             _order[_n] = s.Order[i]; _gfp[_n] = s.Gfp[i]; _mt[_n] = s.Mt[i]; _class[_n] = ClassNames[s.Class[i]]; _reason[_n] = ReasonNames[s.Reason[i]];
