@@ -39,6 +39,11 @@ public sealed class Machine : IRequestSink
     public double LastAllocCostNs { get; private set; }
     // The task and call site of the event being handled: frees and the event's own work are theirs.
     Actor _eventActor = Actor.Start;
+    // An allocation or free event's own work (pcp decay due at it) waits for its request's settle, which takes it too:
+    // one settle per event instead of two (the attribution's cost is mostly these reads). Set until that settle.
+    bool _eventWorkPending;
+    /// <summary>Keep each allocation's own cost apart from its event's (<c>replay --requests</c>).</summary>
+    public bool PerRequestCosts { get; init; }
     public string Name => Policy.Name;
     public bool IsAsi { get; }
     /// <summary>Which address space each CPU runs the kernel in; null without ASI.</summary>
@@ -136,6 +141,8 @@ public sealed class Machine : IRequestSink
 
     public long Alloc(in AllocRequest r)
     {
+        if (_eventWorkPending && PerRequestCosts) Attribution.Settle(in _eventActor);
+        _eventWorkPending = false;
         long placed = Place(in r);
         LastAllocCostNs = Attribution.Settle(Actor.Of(in r));
         return placed;
@@ -222,6 +229,7 @@ public sealed class Machine : IRequestSink
 
     public void Free(in FreeRequest r, long modelPfn)
     {
+        _eventWorkPending = false;
         Release(in r, modelPfn);
         Attribution.Settle(_eventActor with { Kind = ActorKind.Free, Order = r.Order });
     }
@@ -256,9 +264,12 @@ public sealed class Machine : IRequestSink
 
     public void Observe(in TraceEvent e)
     {
+        // An allocation or free event the reconstruction dropped (no request came): its own work is still its event's.
+        if (_eventWorkPending) Attribution.Settle(in _eventActor);
         _eventActor = Actor.Of(in e);
         Handle(in e);
-        Attribution.Settle(in _eventActor);
+        _eventWorkPending = e.Kind is EventKind.MmPageAlloc or EventKind.MmPageFree or EventKind.MmPageFreeBatched;
+        if (!_eventWorkPending) Attribution.Settle(in _eventActor);
     }
 
     void Handle(in TraceEvent e)
@@ -308,9 +319,18 @@ public sealed class Machine : IRequestSink
         Attribution.Settle(in _eventActor);
     }
 
+    /// <summary>Attributes work still waiting for its request's settle to its event (before a window starts counting).</summary>
+    public void SettleEventWork()
+    {
+        if (_eventWorkPending) Attribution.Settle(in _eventActor);
+        _eventWorkPending = false;
+    }
+
     /// <summary>Finishes queued work (the policies' deferred unmaps and flushes) at the end of the trace.</summary>
     public void Finish()
     {
+        if (_eventWorkPending) Attribution.Settle(in _eventActor);
+        _eventWorkPending = false;
         Policy.Finish(this, _lastCpu);
         Attribution.Settle(in Actor.End);
     }
