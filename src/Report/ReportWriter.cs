@@ -86,6 +86,10 @@ public static class ReportWriter
             lines.Add("No allocation was classified `unmapped` (the default rules never do: direct-map removal is a property of the user, e.g. guest_memfd), so `unmapped` and `secretfree` replay as `noasi` here; name the workload with a rule such as `--classify 'comm=firecracker:unmapped'`.");
         else if (pols.Contains("unmapped") && pols.Contains("secretfree") && r.Total("secretfree", Metrics.LatencyNs) > 0)
             lines.Add($"`__GFP_UNMAPPED` pools change the initiator time of direct-map removal by {Pct(r.Total("unmapped", Metrics.LatencyNs), r.Total("secretfree", Metrics.LatencyNs)):+0.0;-0.0}% against per-allocation unmapping (`secretfree`): {r.Total("unmapped", Metrics.KernelRangeFlushes):N0} vs {r.Total("secretfree", Metrics.KernelRangeFlushes):N0} shootdowns.");
+        if (r.WindowStartNs is long ws && r.WindowEndNs is long we)
+            lines.Add($"These figures cover {(ws - (r.TraceStartNs ?? ws)) / 1e9:0.###}–{(we - (r.TraceStartNs ?? ws)) / 1e9:0.###} s of the trace (replay --window); the model was replayed from the trace start, so it entered the window in the traced kernel's state.");
+        if (r.ChartWindow is { } cw)
+            lines.Add($"The charts are clipped to --window {cw.Text}; the totals and tables cover the whole replay (for a window's totals, replay with --window).");
         return lines;
     }
 

@@ -38,6 +38,23 @@ public sealed class ResultsSet
     public long? TraceStartNs => ResultLong("trace_start_ns");
     public long? TraceEndNs => ResultLong("trace_end_ns");
 
+    /// <summary>The span a <c>replay --window</c> counted (trace time); null for a whole-trace replay.</summary>
+    public long? WindowStartNs => ResultLong("window_start_ns");
+    public long? WindowEndNs => ResultLong("window_end_ns");
+
+    /// <summary>With <c>report --window</c>: the part of the replay the charts were clipped to (trace time), and why.</summary>
+    public (long FromNs, long ToNs, string Text)? ChartWindow { get; init; }
+
+    /// <summary>The same results with the time series and pageblock maps clipped to [<paramref name="fromNs"/>,
+    /// <paramref name="toNs"/>] of trace time. Totals, attribution and fidelity stay the replay's: they are not series.</summary>
+    public ResultsSet ClipCharts(long fromNs, long toNs, string text) => new()
+    {
+        Directory = Directory, Totals = Totals, Fidelity = Fidelity, Mix = Mix, Attribution = Attribution, Run = Run,
+        Series = Series.Where(s => s.TsNs >= fromNs && s.TsNs <= toNs).ToList(),
+        Pageblocks = Pageblocks.Where(p => p.TsNs >= fromNs && p.TsNs <= toNs).ToList(),
+        ChartWindow = (fromNs, toNs, text),
+    };
+
     long? ResultLong(string name) =>
         Run?.RootElement.TryGetProperty("result", out var res) == true && res.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : null;
 

@@ -53,10 +53,11 @@ static class ReplayCommand
         var cost = new Option<string[]>("--cost") { Description = $"one cost override NAME=VALUE (repeatable; after --costs); NAME is CpuGhz or one of {string.Join(", ", Enum.GetNames<CostConstant>())}", AllowMultipleArgumentsPerToken = false };
         var opts = CommonOptions.Create();
         var by = new Option<string?>("--by") { Description = $"print each policy's top contributors to its cost by one of: {string.Join(", ", AttributionTable.Dimensions)} (all of them are in attribution.parquet)" };
+        var window = new Option<string?>("--window") { Description = "count only FROM..TO: offsets from the trace's first event (10s..20s, 250ms..) or trace time in seconds (8337.5..8338); the model is still replayed from the trace start (warm-up)" };
         var top = new Option<int>("--top") { Description = "how many contributors --by prints per policy", DefaultValueFactory = _ => 10 };
         var cmd = new Command("replay", "Replay a trace through the page-allocator and MMU model under each policy; writes totals.parquet, fidelity.parquet and run.json")
         {
-            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus, maxRam, by, top,
+            input, output, json, policy, placement, snapshot, cpuModel, costs, cost, classify, interval, knob, requests, cpus, maxRam, by, top, window,
         };
         opts.AddTo(cmd);
         cmd.SetAction(pr => CliRunner.Guard(() =>
@@ -71,6 +72,16 @@ static class ReplayCommand
             {
                 Console.Error.WriteLine($"asitrace: --by '{byKey}': expected one of {string.Join(", ", AttributionTable.Dimensions)}");
                 return ExitCodes.Usage;
+            }
+            ReplayWindow? replayWindow = null;
+            if (pr.GetValue(window) is { } w)
+            {
+                if (!AsiTrace.Ingest.Pipeline.EventFilter.TryParseWindow(w, out var wFrom, out bool wFromOff, out var wTo, out bool wToOff, out string? wError))
+                {
+                    Console.Error.WriteLine($"asitrace: {wError}");
+                    return ExitCodes.Usage;
+                }
+                replayWindow = new ReplayWindow(wFrom, wFromOff, wTo, wToOff, w);
             }
             if (pr.GetValue(top) is < 1 or > 1_000_000) { Console.Error.WriteLine("asitrace: --top must be between 1 and 1000000"); return ExitCodes.Usage; }
             if (pr.GetValue(cpus) is < 1 or > 8192) { Console.Error.WriteLine("asitrace: --cpus must be between 1 and 8192"); return ExitCodes.Usage; }
@@ -139,7 +150,7 @@ static class ReplayCommand
                     {
                         StartSnapshot = start, EndSnapshot = end, BaselineCpuNs = info?.Baseline?.CpuNs, RecorderTids = info?.UntracedTids ?? [], Notes = notes, Costs = costModel, Cpu = preset, Policies = specs, Knobs = knobs,
                         Classify = rules, IntervalNs = intervalNs, RequestsOutput = requestsFile?.Stream, Cpus = pr.GetValue(cpus),
-                        TracePlacement = pr.GetValue(placement) == "trace", MaxRamWithoutSnapshot = maxRamBytes,
+                        TracePlacement = pr.GetValue(placement) == "trace", MaxRamWithoutSnapshot = maxRamBytes, Window = replayWindow,
                     },
                     (pass, bytes) => progress.Report(pass == 2 && size is > 0 ? size.Value + bytes : bytes));
                 progress.Done();

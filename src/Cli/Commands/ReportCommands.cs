@@ -12,17 +12,34 @@ static class ReportCommands
     {
         var results = new Argument<string>("results") { Description = "results directory written by asitrace replay" };
         var output = new Option<string?>("--output", "-o") { Description = "where to write the report (default: the results directory)" };
-        var cmd = new Command("report", "Draw the charts (PNG and SVG), summary.md, totals.csv, series.csv and a self-contained report.html from a results directory") { results, output };
-        cmd.SetAction(pr => CliRunner.Guard(() => WriteReport(pr.GetValue(results)!, pr.GetValue(output))));
+        var window = new Option<string?>("--window") { Description = "clip the charts' time axes to FROM..TO (offsets from the trace start, e.g. 10s..20s, or trace time in seconds); totals stay the replay's (for a window's totals: replay --window)" };
+        var cmd = new Command("report", "Draw the charts (PNG and SVG), summary.md, totals.csv, series.csv and a self-contained report.html from a results directory") { results, output, window };
+        cmd.SetAction(pr => CliRunner.Guard(() => WriteReport(pr.GetValue(results)!, pr.GetValue(output), pr.GetValue(window))));
         return cmd;
     }
 
-    static int WriteReport(string resultsDir, string? outDir)
+    static int WriteReport(string resultsDir, string? outDir, string? window = null)
     {
         ResultsSet set;
         try { set = ResultsSet.Load(resultsDir); }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.IoError; }
         catch (InvalidDataException e) { Console.Error.WriteLine($"asitrace: {e.Message}"); return ExitCodes.InvalidInput; }
+        if (window is not null)
+        {
+            if (!AsiTrace.Ingest.Pipeline.EventFilter.TryParseWindow(window, out var from, out bool fromOff, out var to, out bool toOff, out string? error))
+            {
+                Console.Error.WriteLine($"asitrace: {error}");
+                return ExitCodes.Usage;
+            }
+            if (set.TraceStartNs is not long t0 && (fromOff || toOff))
+            {
+                Console.Error.WriteLine($"asitrace: --window '{window}': {resultsDir} predates run.json's trace_start_ns, so offsets cannot be placed; give trace time in seconds");
+                return ExitCodes.Usage;
+            }
+            long origin = set.TraceStartNs ?? 0;
+            long f = from is { } a ? (fromOff ? origin + a : a) : long.MinValue, l = to is { } b ? (toOff ? origin + b : b) : long.MaxValue;
+            set = set.ClipCharts(f, l, window);
+        }
         string dir = outDir ?? resultsDir;
         var files = ReportWriter.Write(set, dir);
         Console.Error.WriteLine($"report: {Path.Combine(dir, "report.html")} ({files.Count} files: summary.md, totals.csv, series.csv, plots/)");
@@ -67,7 +84,7 @@ static class ReportCommands
         var json = new Option<bool>("--json") { Description = "print the replay's JSON object on stdout" };
         var cmd = new Command("analyze", "Replay the trace under the default policies and write the report: the main job") { inputs, output, json };
         // The replay's options, passed on as given (replay checks them): analyze is replay plus report.
-        var single = new[] { "--policy", "--interval", "--costs", "--cpu-model", "--snapshot", "--placement", "--max-ram", "--cpus" }
+        var single = new[] { "--policy", "--interval", "--costs", "--cpu-model", "--snapshot", "--placement", "--max-ram", "--cpus", "--window" }
             .Select(n => new Option<string?>(n) { Description = $"as for replay ({n})" }).ToList();
         var repeated = new[] { "--knob", "--cost", "--classify" }
             .Select(n => new Option<string[]>(n) { Description = $"as for replay ({n}); repeatable", AllowMultipleArgumentsPerToken = false }).ToList();

@@ -83,11 +83,41 @@ public sealed class Attribution
         RawRangeFlushes = 11, RawGlobal = 12, RawIpisSent = 13, RawIpisReceived = 14, RawIpiRounds = 15, RawInvlpg = 16, RawLocalFull = 17,
         RawInvlpgb = 18, RawWalks = 19, RawMermap = 20, RawCow = 21, RawFileCopyPages = 22, RawCharges = 23, RawCount = 24;
 
-    static readonly CostCause[] CauseOrder =
+    const int ExitCauseCount = RawBytesZeroed - RawExits;
+    // Where each raw counter's delta goes in a row (−1: only into a cost).
+    static readonly int[] RawToMetric = BuildRawToMetric();
+    // The causes the ledger charges as work happens, with their slot in a row; the other three (model flushes,
+    // page-table pages, walks) are settled from counters, as SettledLedger does, through _derivedWeight.
+    static readonly (CostCause Cause, int Slot)[] ChargedCauses =
     [
-        CostCause.Zeroing, CostCause.Copy, CostCause.TracedTlb, CostCause.AsiTransitions, CostCause.Mermap,
-        CostCause.ModelFlushes, CostCause.PageTablePages, CostCause.TlbMisses,
+        (CostCause.Zeroing, CauseNs), (CostCause.Copy, CauseNs + 1), (CostCause.TracedTlb, CauseNs + 2),
+        (CostCause.AsiTransitions, CauseNs + 3), (CostCause.Mermap, CauseNs + 4),
     ];
+    const int ModelFlushesSlot = CauseNs + 5, TablePagesSlot = CauseNs + 6, WalksSlot = CauseNs + 7;
+    // Per raw counter: the ns one unit of it costs in a derived cause (CostModel.FlushCounts, TablePageAlloc,
+    // PageWalk), and which cause slot.
+    readonly double[] _derivedWeight = new double[RawCount];
+    static readonly int[] DerivedSlot = BuildDerivedSlots();
+
+    static int[] BuildRawToMetric()
+    {
+        var m = new int[RawCount];
+        Array.Fill(m, -1);
+        for (int c = 0; c < ExitCauseCount; c++) m[RawExits + c] = Exits + 1 + c;
+        m[RawBytesZeroed] = BytesZeroed; m[RawFlips] = Flips; m[RawSplits2M] = Splits2M; m[RawSplits1G] = Splits1G; m[RawRSplits2M] = RSplits2M;
+        m[RawTablePages] = TablePages; m[RawRangeFlushes] = RangeFlushes; m[RawGlobal] = FlushAll; m[RawIpisSent] = IpisSent;
+        m[RawIpisReceived] = IpisReceived; m[RawWalks] = Walks; m[RawMermap] = MermapPages; m[RawCow] = Cow; m[RawFileCopyPages] = FileCopyPages;
+        return m;
+    }
+
+    static int[] BuildDerivedSlots()
+    {
+        var s = new int[RawCount];
+        foreach (int r in new[] { RawInvlpg, RawLocalFull, RawGlobal, RawIpisReceived, RawIpiRounds, RawIpisSent, RawInvlpgb }) s[r] = ModelFlushesSlot;
+        s[RawTablePages] = TablePagesSlot;
+        s[RawWalks] = WalksSlot;
+        return s;
+    }
 
     readonly Machine _m;
     readonly MachineCounters _c;
@@ -97,7 +127,7 @@ public sealed class Attribution
     readonly double[] _ns;
     Actor _lastActor;
     int _lastRow = -1;
-    long _lastSum;
+    long _lastSum, _lastSentinel;
     readonly long[] _last = new long[RawCount], _now = new long[RawCount];
     readonly Dictionary<Actor, int> _index = new();
     readonly List<Actor> _actors = new();
@@ -114,6 +144,15 @@ public sealed class Attribution
         _misses = machine.AccessMisses;
         _ledger = machine.Ledger;
         _ns = machine.Costs.NsVector();
+        _derivedWeight[RawInvlpg] = _ns[(int)CostConstant.InvlpgPerPage];
+        _derivedWeight[RawLocalFull] = _ns[(int)CostConstant.LocalFullFlush];
+        _derivedWeight[RawGlobal] = _ns[(int)CostConstant.GlobalFlush];
+        _derivedWeight[RawIpisReceived] = _ns[(int)CostConstant.IpiPerTarget];
+        _derivedWeight[RawIpiRounds] = _ns[(int)CostConstant.IpiInitiatorBase];
+        _derivedWeight[RawIpisSent] = _ns[(int)CostConstant.IpiInitiatorPerTarget];
+        _derivedWeight[RawInvlpgb] = _ns[(int)CostConstant.Invlpgb];
+        _derivedWeight[RawTablePages] = _ns[(int)CostConstant.TablePageAlloc];
+        _derivedWeight[RawWalks] = _ns[(int)CostConstant.PageWalk];
         // The raw layout has one slot per exit cause.
         if (MachineCounters.ExitCauses != RawBytesZeroed - RawExits) throw new InvalidOperationException("Attribution's raw layout lost track of the exit causes");
     }
@@ -129,7 +168,7 @@ public sealed class Attribution
         _blocks.Clear();
         _actors.Clear();
         _index.Clear();
-        _lastRow = -1;
+        _lastRow = _lastFreeRow = -1;
         Counting = false;
     }
 
@@ -140,7 +179,12 @@ public sealed class Attribution
     /// returns the CPU time (ns) it gained.</summary>
     public double Settle(in Actor actor)
     {
-        // Every raw counter only grows, so an unchanged sum means nothing changed: the common case is one pass of loads.
+        // Most pieces of work cost nothing. Whatever costs something charges the ledger or walks, flushes or flips (the
+        // counters that move without a charge): an unchanged sentinel skips the full read. Were a counter ever to move
+        // alone, its delta would go to the next piece that moves a sentinel; every total still sums exactly.
+        long sentinel = Sentinel();
+        if (sentinel == _lastSentinel) return 0;
+        _lastSentinel = sentinel;
         long sum = Read(_now);
         if (sum == _lastSum) return 0;
         _lastSum = sum;
@@ -148,44 +192,36 @@ public sealed class Attribution
         int index = Row(in actor);
         var v = _blocks[index >> BlockShift];
         int row = (index & ((1 << BlockShift) - 1)) * MetricNames.Length;
-        long D(int raw) => _now[raw] - _last[raw];
-        for (int c = 0; c < MachineCounters.ExitCauses; c++)
+        // Only the counters that moved: usually one or two of them.
+        double derivedNs = 0;
+        long exits = 0;
+        var now = _now;
+        var last = _last;
+        for (int i = 0; i < RawCount; i++)
         {
-            v[row + Exits] += D(RawExits + c);
-            v[row + Exits + 1 + c] += D(RawExits + c);
+            long d = now[i] - last[i];
+            if (d == 0) continue;
+            last[i] = now[i];
+            int m = RawToMetric[i];
+            if (m >= 0) v[row + m] += d;
+            if (i < RawExits + ExitCauseCount) exits += d;
+            double w = _derivedWeight[i];
+            if (w != 0) v[row + DerivedSlot[i]] += d * w;
+            derivedNs += d * w;
         }
-        v[row + BytesZeroed] += D(RawBytesZeroed);
-        v[row + Flips] += D(RawFlips);
-        v[row + Splits2M] += D(RawSplits2M);
-        v[row + Splits1G] += D(RawSplits1G);
-        v[row + RSplits2M] += D(RawRSplits2M);
-        v[row + TablePages] += D(RawTablePages);
-        v[row + RangeFlushes] += D(RawRangeFlushes);
-        v[row + FlushAll] += D(RawGlobal);
-        v[row + IpisSent] += D(RawIpisSent);
-        v[row + IpisReceived] += D(RawIpisReceived);
-        v[row + Walks] += D(RawWalks);
-        v[row + MermapPages] += D(RawMermap);
-        v[row + Cow] += D(RawCow);
-        v[row + FileCopyPages] += D(RawFileCopyPages);
-        // The causes the ledger settles from counters (CostModel.FlushCounts, page-table pages, walks), from the same deltas.
+        if (exits != 0) v[row + Exits] += exits;
+        // The causes the ledger charges as the work happens.
         var pending = _ledger.TakePendingNs();
-        pending[(int)CostCause.ModelFlushes] = D(RawInvlpg) * _ns[(int)CostConstant.InvlpgPerPage] + D(RawLocalFull) * _ns[(int)CostConstant.LocalFullFlush]
-            + D(RawGlobal) * _ns[(int)CostConstant.GlobalFlush] + D(RawIpisReceived) * _ns[(int)CostConstant.IpiPerTarget]
-            + D(RawIpiRounds) * _ns[(int)CostConstant.IpiInitiatorBase] + D(RawIpisSent) * _ns[(int)CostConstant.IpiInitiatorPerTarget]
-            + D(RawInvlpgb) * _ns[(int)CostConstant.Invlpgb];
-        pending[(int)CostCause.PageTablePages] = D(RawTablePages) * _ns[(int)CostConstant.TablePageAlloc];
-        pending[(int)CostCause.TlbMisses] = D(RawWalks) * _ns[(int)CostConstant.PageWalk];
-        double cpu = 0;
-        for (int i = 0; i < CauseOrder.Length; i++)
+        double cpu = derivedNs;
+        for (int i = 0; i < ChargedCauses.Length; i++)
         {
-            double ns = pending[(int)CauseOrder[i]];
-            v[row + CauseNs + i] += ns;
+            double ns = pending[(int)ChargedCauses[i].Cause];
+            if (ns == 0) continue;
+            v[row + ChargedCauses[i].Slot] += ns;
             cpu += ns;
         }
         v[row + Estimated] += cpu;
         Array.Clear(pending);
-        _now.AsSpan().CopyTo(_last);
         return cpu;
     }
 
@@ -197,13 +233,21 @@ public sealed class Attribution
         return 0;
     }
 
+    // Allocations and frees interleave: one remembered actor for each, so neither evicts the other.
+    Actor _lastFreeActor;
+    int _lastFreeRow = -1;
+
     int Row(in Actor actor)
     {
+        if (actor.Kind == ActorKind.Free)
+        {
+            if (_lastFreeRow >= 0 && _lastFreeActor.Equals(actor)) return _lastFreeRow;
+            _lastFreeActor = actor;
+            return _lastFreeRow = RowOf(in actor);
+        }
         if (_lastRow >= 0 && _lastActor.Equals(actor)) return _lastRow;
-        int i = RowOf(in actor);
         _lastActor = actor;
-        _lastRow = i;
-        return i;
+        return _lastRow = RowOf(in actor);
     }
 
     int RowOf(in Actor actor)
@@ -214,6 +258,14 @@ public sealed class Attribution
         _index[actor] = i;
         if ((i >> BlockShift) == _blocks.Count) _blocks.Add(new double[(1 << BlockShift) * MetricNames.Length]);
         return i;
+    }
+
+    long Sentinel()
+    {
+        var f = _flushes;
+        var c = _c;
+        return _ledger.Charges + _misses[0] + _misses[1] + f.LocalFullFlushes + f.Invlpg + f.IpisReceived + f.GlobalFlushes
+            + c.PageblockFlipsToNonsensitive + c.PageblockFlipsToSensitive;
     }
 
     /// <summary>Fills <paramref name="raw"/> and returns its sum.</summary>

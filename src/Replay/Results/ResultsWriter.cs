@@ -91,6 +91,8 @@ public static class ResultsWriter
             ["trace_start_ns"] = r.TraceStartNs,
             ["trace_end_ns"] = r.TraceEndNs,
             ["series_interval_ns"] = r.SeriesIntervalNs,
+            ["window_start_ns"] = r.WindowStartNs,
+            ["window_end_ns"] = r.WindowEndNs,
             ["workload"] = r.Workload is { } wl ? new JsonObject { ["cpu_ns"] = JsonNumber(wl.CpuNs), ["source"] = wl.Source, ["note"] = wl.Note } : null,
             ["policies"] = policies,
             ["fidelity"] = fidelity,
