@@ -20,6 +20,7 @@ public static class Program
             ReportCommands.Analyze(),
             ReportCommands.Demo(),
             SqlCommand.Build(),
+            FleetCommand.Build(),
         };
         return root;
     }

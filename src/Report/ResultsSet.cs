@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Parquet.Serialization;
+using Parquet.Serialization.Attributes;
 using AsiTrace.Replay.Results;
 
 namespace AsiTrace.Report;
@@ -56,7 +57,7 @@ public sealed class ResultsSet
     };
 
     long? ResultLong(string name) =>
-        Run?.RootElement.TryGetProperty("result", out var res) == true && res.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : null;
+        Run?.RootElement.TryGetProperty("result", out var res) == true && res.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long x) ? x : null;
 
     /// <summary>The replayed inputs' SHA-256 (run.json), joined: equal keys mean the same trace. Null without run.json.</summary>
     public string? InputKey
@@ -88,6 +89,17 @@ public sealed class ResultsSet
     public static List<ResultsSet> LoadAll(string dir)
     {
         if (File.Exists(Path.Combine(dir, "totals.parquet"))) return [Load(dir)];
+        // A fleet's output: the traces its corpus.parquet lists as replayed, in its order.
+        string corpus = Path.Combine(dir, "corpus.parquet");
+        if (File.Exists(corpus))
+        {
+            List<FleetEntry> entries;
+            try { entries = ParquetSerializer.DeserializeAsync<FleetEntry>(corpus).GetAwaiter().GetResult().Data.ToList(); }
+            catch (Exception e) when (e is not OutOfMemoryException and not IOException) { throw new InvalidDataException($"{corpus}: not a fleet's corpus.parquet ({e.Message})"); }
+            var ok = entries.Where(e => e.Status == "ok").Select(e => Load(Path.Combine(dir, e.Results))).ToList();
+            if (ok.Count == 0) throw new FileNotFoundException($"{corpus}: no trace of this fleet replayed successfully");
+            return ok;
+        }
         if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: results directory not found");
         var sets = System.IO.Directory.EnumerateDirectories(dir).Order(StringComparer.Ordinal)
             .Where(d => File.Exists(Path.Combine(d, "totals.parquet"))).Select(Load).ToList();
@@ -120,4 +132,11 @@ public sealed class ResultsSet
             Run = File.Exists(run) ? JsonDocument.Parse(File.ReadAllText(run)) : null,
         };
     }
+}
+
+/// <summary>The columns of a fleet's <c>corpus.parquet</c> that <see cref="ResultsSet.LoadAll"/> needs.</summary>
+sealed class FleetEntry
+{
+    [ParquetRequired, System.Text.Json.Serialization.JsonPropertyName("status")] public string Status { get; set; } = "";
+    [ParquetRequired, System.Text.Json.Serialization.JsonPropertyName("results")] public string Results { get; set; } = "";
 }

@@ -8,9 +8,14 @@ public class CliTests
 {
     static readonly string Exe = Path.Combine(AppContext.BaseDirectory, "asitrace.dll");
 
-    internal static (int Code, string Out, string Err) RunWithStdin(string stdin, params string[] args)
+    internal static (int Code, string Out, string Err) RunWithStdin(string stdin, params string[] args) => RunWith(stdin, null, args);
+
+    internal static (int Code, string Out, string Err) RunWithEnv(IReadOnlyDictionary<string, string> env, params string[] args) => RunWith("", env, args);
+
+    static (int Code, string Out, string Err) RunWith(string stdin, IReadOnlyDictionary<string, string>? env, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.ArgumentList.Add(Exe);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

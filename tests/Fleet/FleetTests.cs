@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AsiTrace.Tests.Cli;
+using DuckDB.NET.Data;
+using Xunit;
+
+namespace AsiTrace.Tests.Fleet;
+
+/// <summary>A small corpus: three recordings of different kinds and one corrupt file.</summary>
+public sealed class SmallCorpus
+{
+    public string Dir { get; }
+    public SmallCorpus()
+    {
+        Dir = Path.Combine(TestPaths.TempDir(), "corpus");
+        Directory.CreateDirectory(Dir);
+        foreach (var s in new[] { "dd-cat", "anon-shootdown", "corpus/q61-stream-1cpu" }) Copy(TestPaths.Sample(s), Path.Combine(Dir, Path.GetFileName(s)));
+        File.WriteAllBytes(Path.Combine(Dir, "corrupt.dat"), Enumerable.Range(0, 4096).Select(i => (byte)(i * 37 + 11)).ToArray());
+    }
+
+    static void Copy(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string dest = Path.Combine(to, Path.GetRelativePath(from, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            File.Copy(f, dest);
+        }
+    }
+
+    /// <summary>Every file of a fleet's output but the per-run records (timings, logs, the plan): what must not depend on
+    /// where or when the traces ran.</summary>
+    public static Dictionary<string, byte[]> Results(string outDir) =>
+        Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("/.fleet/", StringComparison.Ordinal) && Path.GetFileName(f) is not ("fleet.json" or "stderr.txt" or "corpus.parquet"))
+            .ToDictionary(f => Path.GetRelativePath(outDir, f), File.ReadAllBytes);
+
+    public static List<(string Trace, string Status, int Exit, string? Error, string Input)> Corpus(string outDir)
+    {
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var cmd = con.CreateCommand();
+        cmd.CommandText = $"SELECT trace, status, exit_code, error, input FROM read_parquet('{Path.Combine(outDir, "corpus.parquet")}') ORDER BY trace";
+        using var r = cmd.ExecuteReader();
+        var rows = new List<(string, string, int, string?, string)>();
+        while (r.Read()) rows.Add((r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4)));
+        return rows;
+    }
+}
+
+public class FleetLocalTests(SmallCorpus corpus) : IClassFixture<SmallCorpus>
+{
+    [Fact]
+    public void a_corpus_runs_in_parallel_with_failures_isolated_and_resumes()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "fleet");
+        var (code, _, err) = CliTests.Run("fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi,asi-rfc");
+        Assert.True(code == 3, err);   // one trace failed; the others are done
+        var rows = SmallCorpus.Corpus(outDir);
+        Assert.Equal(4, rows.Count);
+        Assert.Equal(3, rows.Count(r => r.Status == "ok"));
+        var bad = Assert.Single(rows, r => r.Status == "failed");
+        Assert.Equal(3, bad.Exit);
+        Assert.Contains("corrupt.dat", bad.Error);
+        Assert.Contains("unrecognised format", bad.Error);
+        // Nothing of the failed replay is left but its record and log.
+        Assert.Equal(["fleet.json", "stderr.txt"], Directory.GetFiles(Path.Combine(outDir, $"trace={bad.Trace}")).Select(Path.GetFileName).Order());
+        // Ids are the inputs' hashes: stable wherever the corpus lives.
+        foreach (var r in rows) Assert.Equal(AsiTrace.Fleet.FleetCorpus.Hash(r.Input)[..16], r.Trace);
+        foreach (var r in rows.Where(r => r.Status == "ok"))
+        {
+            string dir = Path.Combine(outDir, $"trace={r.Trace}");
+            foreach (var f in new[] { "totals.parquet", "attribution.parquet", "report.html", "run.json" }) Assert.True(File.Exists(Path.Combine(dir, f)), f);
+            using var rec = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "fleet.json")));
+            Assert.True(rec.RootElement.GetProperty("peak_rss_bytes").GetInt64() > 10 << 20, "the task's peak memory is measured");
+        }
+
+        // Run again: the three done traces are skipped (their results untouched), the failed one is tried again.
+        var before = SmallCorpus.Results(outDir);
+        var stamps = rows.Where(r => r.Status == "ok").ToDictionary(r => r.Trace, r => File.GetLastWriteTimeUtc(Path.Combine(outDir, $"trace={r.Trace}", "fleet.json")));
+        var (code2, _, err2) = CliTests.Run("fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi,asi-rfc");
+        Assert.Equal(3, code2);
+        Assert.Contains("3 skipped", err2);
+        foreach (var (trace, t) in stamps) Assert.Equal(t, File.GetLastWriteTimeUtc(Path.Combine(outDir, $"trace={trace}", "fleet.json")));
+        Assert.Equal(before.Keys.Order(), SmallCorpus.Results(outDir).Keys.Order());
+
+        // Other options are other results: nothing is skipped.
+        var (code3, _, err3) = CliTests.Run("fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi,asi-rfc", "--cost", "AsiExit=2000");
+        Assert.Equal(3, code3);
+        Assert.Contains("0 skipped", err3);
+
+        // compare reads a fleet's corpus.parquet: the dearer exit fails a gate on asi-rfc.
+        string baseDir = Path.Combine(TestPaths.TempDir(), "base");
+        Assert.Equal(3, CliTests.Run("fleet", "run", corpus.Dir, "-o", baseDir, "--policy", "noasi,asi-rfc").Code);
+        var (cc, cout, cerr) = CliTests.Run("compare", baseDir, outDir, "--fail-on", "asi-rfc:cost_asi_transitions_ns>+5");
+        Assert.True(cc == 1, cout + cerr);
+        Assert.Contains("a corpus of 3 traces", cout);
+    }
+}
+
+/// <summary>
+/// <c>fleet run --engine slurm</c> on a real single-node Slurm cluster that the test brings up (munged, slurmctld, slurmd
+/// on localhost, as root) and stops: the results equal the local engine's byte for byte.
+/// </summary>
+public class FleetSlurmTests(SmallCorpus corpus) : IClassFixture<SmallCorpus>
+{
+    static string? SkipReason()
+    {
+        if (Environment.UserName != "root") return "needs root to start munged, slurmctld and slurmd";
+        foreach (var tool in new[] { "sbatch", "squeue", "sinfo" })
+            if (PeerTools.Find(tool) is null) return $"{tool} is not installed (apt-get install slurm-wlm munge; .ci/run installs them)";
+        if (!File.Exists("/usr/sbin/slurmctld") || !File.Exists("/usr/sbin/munged")) return "slurmctld or munged is missing (apt-get install slurm-wlm munge)";
+        return null;
+    }
+
+    public sealed class SlurmFactAttribute : FactAttribute
+    {
+        public SlurmFactAttribute() { if (SkipReason() is { } why) Skip = why; }
+    }
+
+    static int Cluster(string verb, string dir)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tests", "Fleet", "slurm-cluster.sh"));
+        psi.ArgumentList.Add(verb);
+        psi.ArgumentList.Add(dir);
+        using var p = Process.Start(psi)!;
+        string e = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"slurm-cluster.sh {verb}: {e}");
+        return p.ExitCode;
+    }
+
+    [SlurmFact]
+    public void slurm_engine_results_equal_the_local_engines_byte_for_byte()
+    {
+        string clusterDir = Path.Combine(TestPaths.TempDir(), "slurm");
+        Directory.CreateDirectory(clusterDir);
+        Cluster("up", clusterDir);
+        try
+        {
+            string slurmOut = Path.Combine(TestPaths.TempDir(), "fleet-slurm"), localOut = Path.Combine(TestPaths.TempDir(), "fleet-local");
+            var env = new Dictionary<string, string> { ["SLURM_CONF"] = Path.Combine(clusterDir, "slurm.conf") };
+            var (code, _, err) = CliTests.RunWithEnv(env, "fleet", "run", corpus.Dir, "-o", slurmOut, "--policy", "noasi,asi-rfc", "--engine", "slurm", "--poll", "500ms");
+            Assert.True(code == 3, err);
+            Assert.Contains("slurm: job", err);
+            Assert.True(File.Exists(Path.Combine(slurmOut, ".fleet", "job-1.sh")));
+            var (lcode, _, lerr) = CliTests.Run("fleet", "run", corpus.Dir, "-o", localOut, "--policy", "noasi,asi-rfc", "--engine", "local");
+            Assert.True(lcode == 3, lerr);
+            var s = SmallCorpus.Corpus(slurmOut);
+            var l = SmallCorpus.Corpus(localOut);
+            Assert.Equal(l.Select(r => (r.Trace, r.Status, r.Exit)), s.Select(r => (r.Trace, r.Status, r.Exit)));
+            Assert.Equal(3, s.Count(r => r.Status == "ok"));
+            var a = SmallCorpus.Results(slurmOut);
+            var b = SmallCorpus.Results(localOut);
+            Assert.Equal(b.Keys.Order(), a.Keys.Order());
+            Assert.True(a.Count > 30, $"only {a.Count} result files");
+            foreach (var (name, bytes) in b) Assert.True(bytes.AsSpan().SequenceEqual(a[name]), $"{name} differs between the engines");
+            // The Slurm engine is resumable too: a second run submits nothing.
+            var (code2, _, err2) = CliTests.RunWithEnv(env, "fleet", "run", corpus.Dir, "-o", slurmOut, "--policy", "noasi,asi-rfc", "--engine", "slurm", "--poll", "500ms");
+            Assert.Equal(3, code2);
+            Assert.Contains("3 skipped", err2);
+            Assert.False(File.Exists(Path.Combine(slurmOut, ".fleet", "job-3.sh")));
+        }
+        finally { Cluster("down", clusterDir); }
+    }
+}
