@@ -60,6 +60,14 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void FleetRunsTheToolNotTheModel()
+    {
+        // Fleet orders replays (processes, schedulers, records); the replay itself is the CLI's, run per task.
+        Assert.Equal(["Report"], ProjectReferences("Fleet"));
+        Assert.Empty(FilesNaming("Fleet", "Model", "Ingest", "Cli"));
+    }
+
+    [Fact]
     public void MetricNamesAreTypedOnlyInTheRegistry()
     {
         // A metric name written as a string outside the registry is how a renamed metric silently charts as zeros.

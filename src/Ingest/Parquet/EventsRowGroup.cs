@@ -21,6 +21,38 @@ public sealed class EventsRowGroup
         protected void Mark(int row) => Present[row >> 3] |= (byte)(1 << (row & 7));
         public virtual void Clear(int rows) { if (Optional) Array.Clear(Present, 0, (rows + 7) / 8); Count = 0; }
         public abstract ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch);
+        /// <summary>Min and max of the present values, for the footer's statistics (integers only).</summary>
+        public virtual ColumnStats? Stats() => null;
+    }
+
+    static ColumnStats? Range(ReadOnlySpan<long> v)
+    {
+        if (v.IsEmpty) return null;
+        long min = long.MaxValue, max = long.MinValue;
+        ulong umin = ulong.MaxValue, umax = 0;
+        foreach (long x in v)
+        {
+            if (x < min) min = x;
+            if (x > max) max = x;
+            if ((ulong)x < umin) umin = (ulong)x;
+            if ((ulong)x > umax) umax = (ulong)x;
+        }
+        return new ColumnStats(min, max, (long)umin, (long)umax);
+    }
+
+    static ColumnStats? Range(ReadOnlySpan<int> v)
+    {
+        if (v.IsEmpty) return null;
+        int min = int.MaxValue, max = int.MinValue;
+        uint umin = uint.MaxValue, umax = 0;
+        foreach (int x in v)
+        {
+            if (x < min) min = x;
+            if (x > max) max = x;
+            if ((uint)x < umin) umin = (uint)x;
+            if ((uint)x > umax) umax = (uint)x;
+        }
+        return new ColumnStats(min, max, umin, umax);
     }
 
     sealed class Int64Column(int capacity, bool optional) : Column(capacity, optional)
@@ -28,6 +60,7 @@ public sealed class EventsRowGroup
         readonly long[] _v = new long[capacity];
         public void Add(int row, bool has, long value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
         public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 8, scratch);
+        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
     }
 
     /// <summary>A required, mostly increasing int64 column (timestamps) written DELTA_BINARY_PACKED.</summary>
@@ -41,6 +74,7 @@ public sealed class EventsRowGroup
             ParquetFileWriter.DeltaBinaryPacked(_v.AsSpan(0, Count), scratch);
             return scratch.WrittenSpan;
         }
+        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
     }
 
     sealed class Int32Column(int capacity, bool optional) : Column(capacity, optional)
@@ -48,6 +82,7 @@ public sealed class EventsRowGroup
         readonly int[] _v = new int[capacity];
         public void Add(int row, bool has, int value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
         public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 4, scratch);
+        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
     }
 
     /// <summary>PLAIN booleans are bit-packed, LSB first.</summary>
@@ -194,7 +229,7 @@ public sealed class EventsRowGroup
     internal void WriteTo(ParquetFileWriter w, ArrayBufferWriter<byte> scratch)
     {
         w.BeginRowGroup(Count);
-        foreach (var c in _inSchemaOrder) w.WriteColumn(c.Present, c.Plain(scratch));
+        foreach (var c in _inSchemaOrder) w.WriteColumn(c.Present, c.Plain(scratch), c.Stats(), Count - c.Count);
         w.EndRowGroup();
     }
 

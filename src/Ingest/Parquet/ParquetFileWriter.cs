@@ -4,6 +4,9 @@ using System.Buffers.Binary;
 namespace AsiTrace.Ingest.Parquet;
 
 /// <summary>Physical and logical type of one flat column (parquet.thrift: Type, ConvertedType, LogicalType).</summary>
+/// <summary>Min and max of an integer column chunk, signed and as unsigned bits.</summary>
+readonly record struct ColumnStats(long Min, long Max, long UnsignedMin, long UnsignedMax);
+
 sealed record ColumnSpec(string Name, ColumnSpec.Physical Type, bool Optional, int? Converted, int IntBits = 0, bool IntSigned = false, bool IsString = false)
 {
     /// <summary>Value encoding: PLAIN (0) or DELTA_BINARY_PACKED (5, for sorted integers such as timestamps).</summary>
@@ -32,7 +35,7 @@ sealed class ParquetFileWriter : IDisposable
     RowGroupMeta? _current;
     long _rows;
 
-    sealed record ChunkMeta(long Offset, long Uncompressed, long Compressed, int Values);
+    sealed record ChunkMeta(long Offset, long Uncompressed, long Compressed, int Values, ColumnStats? Stats, long Nulls);
     sealed class RowGroupMeta { public int Rows; public long Offset; public List<ChunkMeta> Chunks = new(); }
 
     public ParquetFileWriter(Stream output, IReadOnlyList<ColumnSpec> columns, int zstdLevel = 1)
@@ -53,7 +56,9 @@ sealed class ParquetFileWriter : IDisposable
     /// Writes the next column of the row group. <paramref name="defined"/> is the presence bitmap (bit i = row i
     /// present, LSB first) for an optional column; <paramref name="values"/> are the PLAIN-encoded present values.
     /// </summary>
-    public void WriteColumn(ReadOnlySpan<byte> defined, ReadOnlySpan<byte> values)
+    /// <param name="stats">min and max of an integer column's values, for the footer (so engines can skip row groups).</param>
+    /// <param name="nulls">rows without a value.</param>
+    public void WriteColumn(ReadOnlySpan<byte> defined, ReadOnlySpan<byte> values, ColumnStats? stats = null, long nulls = 0)
     {
         var rg = _current ?? throw new InvalidOperationException("no row group");
         var spec = _columns[rg.Chunks.Count];
@@ -98,7 +103,7 @@ sealed class ParquetFileWriter : IDisposable
         _out.Write(_header.WrittenSpan);
         _out.Write(_compressed, 0, compressed);
         _position += _header.WrittenCount + compressed;
-        rg.Chunks.Add(new ChunkMeta(offset, _header.WrittenCount + raw.Length, _header.WrittenCount + compressed, rows));
+        rg.Chunks.Add(new ChunkMeta(offset, _header.WrittenCount + raw.Length, _header.WrittenCount + compressed, rows, stats, nulls));
     }
 
     public void EndRowGroup()
@@ -164,6 +169,7 @@ sealed class ParquetFileWriter : IDisposable
                 t.I64(6, ch.Uncompressed);
                 t.I64(7, ch.Compressed);
                 t.I64(9, ch.Offset);
+                WriteStatistics(t, c, ch);
                 t.StructEnd();
                 t.StructEnd();
             }
@@ -242,6 +248,27 @@ sealed class ParquetFileWriter : IDisposable
     }
 
     static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+
+    /// <summary>ColumnMetaData.statistics (field 12): null_count, and for integers min_value/max_value as PLAIN bytes,
+    /// in the order of the column's logical type (unsigned types compare unsigned).</summary>
+    static void WriteStatistics(ThriftCompactWriter t, ColumnSpec c, ChunkMeta ch)
+    {
+        bool integer = c.Type is ColumnSpec.Physical.Int32 or ColumnSpec.Physical.Int64;
+        t.StructField(12);
+        t.I64(3, ch.Nulls);
+        if (integer && ch.Stats is { } s)
+        {
+            bool unsigned = c.IntBits > 0 && !c.IntSigned;
+            long max = unsigned ? s.UnsignedMax : s.Max, min = unsigned ? s.UnsignedMin : s.Min;
+            int width = c.Type == ColumnSpec.Physical.Int32 ? 4 : 8;
+            Span<byte> b = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(b, max);
+            t.BinaryField(5, b[..width]);
+            BinaryPrimitives.WriteInt64LittleEndian(b, min);
+            t.BinaryField(6, b[..width]);
+        }
+        t.StructEnd();
+    }
 
     static void WriteVarint(IBufferWriter<byte> w, ulong v)
     {

@@ -41,6 +41,7 @@ sealed class ThriftCompactWriter(IBufferWriter<byte> output)
     // List elements have no field header.
     public void I32Value(int v) => Varint(ZigZag(v));
     public void StringValue(string s) => BinaryValue(Encoding.UTF8.GetBytes(s));
+    public void BinaryField(short id, ReadOnlySpan<byte> b) { FieldHeader(id, TypeBinary); BinaryValue(b); }
 
     void BinaryValue(ReadOnlySpan<byte> b)
     {
