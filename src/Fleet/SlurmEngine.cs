@@ -7,7 +7,7 @@ namespace AsiTrace.Fleet;
 /// <summary>
 /// Runs the tasks as one Slurm job array (<c>sbatch --array</c>), one task per trace, each asking for the memory and
 /// time <see cref="FleetEstimate"/> gives the largest of them. Follows the job with <c>squeue</c> (accounting may be
-/// off, so not <c>sacct</c>), reads each task's <c>fleet.json</c>, and submits again, with twice the memory, the tasks
+/// off, so not <c>sacct</c>), reads each task's <c>fleet.json</c>, and submits again, with twice the memory it had, the tasks
 /// that left no result or died (killed, out of memory, an internal error), up to <c>--retries</c> times. A task that
 /// failed on its input (exit 2, 3 or 4) fails the same way again and is not retried.
 /// </summary>
@@ -18,10 +18,13 @@ public sealed class SlurmEngine(int retries, TimeSpan poll, string? partition = 
     public void Run(FleetPlan plan, IReadOnlyList<int> indexes, int policies, FleetProgress progress)
     {
         var pending = indexes.ToList();
-        double memScale = 1;
-        for (int attempt = 1; pending.Count > 0 && attempt <= retries + 1; attempt++, memScale *= 2)
+        // What each task was last given: a task that left no result gets twice that (it may have run out).
+        var given = new Dictionary<int, long>();
+        for (int attempt = 1; pending.Count > 0 && attempt <= retries + 1; attempt++)
         {
-            long memMb = (long)Math.Ceiling(pending.Max(i => FleetEstimate.MemoryBytes(plan.Traces[i], policies)) * memScale / (1 << 20));
+            long memMb = pending.Max(i => given.TryGetValue(i, out long mb) ? 2 * mb
+                : (long)Math.Ceiling(FleetEstimate.MemoryBytes(plan.Traces[i], policies) / (double)(1 << 20)));
+            foreach (int i in pending) given[i] = memMb;
             long minutes = Math.Max(1, (pending.Max(i => FleetEstimate.Seconds(plan.Traces[i])) + 59) / 60);
             string script = WriteScript(plan, pending, memMb, minutes, attempt);
             string job = Sbatch(script);

@@ -96,6 +96,16 @@ public class FleetLocalTests(SmallCorpus corpus) : IClassFixture<SmallCorpus>
         var (cc, cout, cerr) = CliTests.Run("compare", baseDir, outDir, "--fail-on", "asi-rfc:cost_asi_transitions_ns>+5");
         Assert.True(cc == 1, cout + cerr);
         Assert.Contains("a corpus of 3 traces", cout);
+
+        // docs/fleet.md's query: the trace=<id> directories read as hive partitions, unchanged.
+        using var con = new DuckDBConnection("DataSource=:memory:");
+        con.Open();
+        using var q = con.CreateCommand();
+        q.CommandText = $"SELECT trace, policy, value / 1e6 AS ms FROM read_parquet('{outDir}/*/totals.parquet', hive_partitioning = true) WHERE metric = 'estimated_ns' ORDER BY trace, policy";
+        using var rd = q.ExecuteReader();
+        var seen = new List<(string, string)>();
+        while (rd.Read()) seen.Add((rd.GetString(0), rd.GetString(1)));
+        Assert.Equal(rows.Where(x => x.Status == "ok").SelectMany(x => new[] { (x.Trace, "asi-rfc"), (x.Trace, "noasi") }), seen);
     }
 }
 
@@ -164,5 +174,77 @@ public class FleetSlurmTests(SmallCorpus corpus) : IClassFixture<SmallCorpus>
             Assert.False(File.Exists(Path.Combine(slurmOut, ".fleet", "job-3.sh")));
         }
         finally { Cluster("down", clusterDir); }
+    }
+}
+
+/// <summary>
+/// The Slurm engine's follow-up, against stand-ins for <c>sbatch</c> and <c>squeue</c> that run the array's tasks here:
+/// a task that leaves no result is submitted again with twice the memory, and after the last retry it is recorded as
+/// failed. A trace that failed on its input is not resubmitted.
+/// </summary>
+public class FleetSlurmRetryTests(SmallCorpus corpus) : IClassFixture<SmallCorpus>
+{
+    static Dictionary<string, string> FakeSlurm(string dir, int lose)
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "sbatch"), """
+            #!/bin/bash
+            # sbatch --parsable SCRIPT: runs the array's tasks one after another; on the first job the task FAKE_LOSE is not
+            # run, as if its node had died.
+            script=${@: -1}
+            array=$(grep -- '--array=' "$script" | sed 's/.*--array=//')
+            n=$(( $(cat "$FAKE_STATE/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$FAKE_STATE/count"
+            IFS=, read -ra idx <<< "$array"
+            for i in "${idx[@]}"; do
+              if [ $n = 1 ] && [ "$i" = "$FAKE_LOSE" ]; then continue; fi
+              SLURM_ARRAY_TASK_ID=$i bash "$script" >/dev/null 2>&1
+            done
+            echo "$n;fake"
+            """.Replace("\r", ""));
+        File.WriteAllText(Path.Combine(dir, "squeue"), "#!/bin/bash\nexit 0\n");
+        if (OperatingSystem.IsLinux())
+            foreach (var f in new[] { "sbatch", "squeue" }) File.SetUnixFileMode(Path.Combine(dir, f), (UnixFileMode)0b111_101_101);
+        return new Dictionary<string, string>
+        {
+            ["PATH"] = dir + ":" + Environment.GetEnvironmentVariable("PATH"), ["FAKE_STATE"] = dir, ["FAKE_LOSE"] = lose.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    static long Mem(string script) => long.Parse(File.ReadAllLines(script).First(l => l.StartsWith("#SBATCH --mem=", StringComparison.Ordinal))[14..^1], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void a_lost_task_is_submitted_again_with_twice_the_memory()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "fleet");
+        // Traces in name order: anon-shootdown, corrupt.dat, dd-cat, q61-stream-1cpu. dd-cat's task is lost once.
+        var env = FakeSlurm(Path.Combine(TestPaths.TempDir(), "bin"), lose: 2);
+        var (code, _, err) = CliTests.RunWithEnv(env, "fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi", "--engine", "slurm", "--poll", "100ms");
+        Assert.True(code == 3, err);
+        string fleet = Path.Combine(outDir, ".fleet");
+        Assert.Contains("#SBATCH --array=0,1,2,3", File.ReadAllLines(Path.Combine(fleet, "job-1.sh")));
+        Assert.Contains("#SBATCH --array=2", File.ReadAllLines(Path.Combine(fleet, "job-2.sh")));
+        Assert.Equal(2 * Mem(Path.Combine(fleet, "job-1.sh")), Mem(Path.Combine(fleet, "job-2.sh")), 1.0);
+        Assert.False(File.Exists(Path.Combine(fleet, "job-3.sh")));
+        var rows = SmallCorpus.Corpus(outDir);
+        Assert.Equal(3, rows.Count(r => r.Status == "ok"));
+        Assert.Equal(3, Assert.Single(rows, r => r.Status == "failed").Exit);   // the corrupt file: tried once, not resubmitted
+    }
+
+    [Fact]
+    public void a_task_lost_on_every_attempt_is_recorded_as_failed()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "fleet");
+        var env = FakeSlurm(Path.Combine(TestPaths.TempDir(), "bin"), lose: 2);
+        var (code, _, err) = CliTests.RunWithEnv(env, "fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi", "--engine", "slurm", "--retries", "0", "--poll", "100ms");
+        Assert.True(code == 3, err);
+        var lost = Assert.Single(SmallCorpus.Corpus(outDir), r => r.Input.EndsWith("dd-cat", StringComparison.Ordinal));
+        Assert.Equal("failed", lost.Status);
+        Assert.Equal(70, lost.Exit);
+        Assert.Contains("no result after 1 Slurm attempt", lost.Error);
+        // The next run picks it up.
+        var env2 = FakeSlurm(Path.Combine(TestPaths.TempDir(), "bin2"), lose: -1);
+        var (code2, _, err2) = CliTests.RunWithEnv(env2, "fleet", "run", corpus.Dir, "-o", outDir, "--policy", "noasi", "--engine", "slurm", "--poll", "100ms");
+        Assert.Equal(3, code2);
+        Assert.Contains("3 ok", err2);
     }
 }
