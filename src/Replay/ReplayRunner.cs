@@ -355,7 +355,7 @@ public static partial class ReplayRunner
         for (int c = 0; c < result.Cpus; c++)
             allocator.SetDecaySchedule(c, DecayPoints.Schedule(scan.DecayPointsByCpu.GetValueOrDefault(c), scan.FirstTs, scan.LastTs, options.Allocator.StatIntervalNs));
         return new Machine(policy, spec, knobs, allocator, ram, pfnLimit, result.Cpus, options.Cpu, options.Costs, options.TracePlacement,
-            entries.Syscalls, entries.Faults) { IgnoreEntryEvents = knobs.InferEntries, PerRequestCosts = options.RequestsOutput is not null };
+            entries.Syscalls, entries.Faults) { IgnoreEntryEvents = knobs.InferEntries };
     }
 
     /// <summary>Pass 1 on two threads: this one reads and runs <see cref="PreScan.AddPageCache"/>, a worker runs
@@ -535,7 +535,6 @@ public static partial class ReplayRunner
                 if (run.WindowStart is null)
                 {
                     if (e.TsNs < window.FromNs) { player.Event(i, in e); run.LastTs = e.TsNs; continue; }
-                    run.Machine.SettleEventWork();
                     run.WindowStart = WindowSnapshot.Of(run.Machine);
                     run.Machine.Attribution.Counting = true;
                 }

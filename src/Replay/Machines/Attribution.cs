@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AsiTrace.Ingest.Canonical;
 using AsiTrace.Model.Tlb;
 using AsiTrace.Replay.Requests;
@@ -56,10 +57,12 @@ public readonly record struct Actor(ActorKind Kind, int Pid, int CommId, int Cal
 }
 
 /// <summary>
-/// Splits one machine's costs among the <see cref="Actor"/>s that caused them. The machine calls <see cref="Settle"/>
-/// at the end of every piece of work (an event's own handling, an allocation, a free, the final flush work); what its
-/// ledger and counters gained since the last call is added to that actor. Every cost is charged inside some piece of
-/// work, so the actors' sums are the policy's totals: exactly for the counts, to rounding for the nanoseconds
+/// Splits one machine's costs among the <see cref="Actor"/>s that caused them. The machine opens a piece of work with
+/// <see cref="Begin"/> (an event's own handling, an allocation, a free, the final flush work) and closes it with
+/// <see cref="End"/>. What is charged in between goes to that piece's actor as it is charged: the ledger's nanoseconds,
+/// bytes zeroed, exits, walks, copies, flips, splits, page-table pages and the model's flushes. Nothing is read back at
+/// a piece's end, so a piece that costs nothing costs the attribution nothing. Every cost is charged inside some piece,
+/// so the actors' sums are the policy's totals: exactly for the counts, to rounding for the nanoseconds
 /// (docs/attribution.md).
 /// </summary>
 public sealed class Attribution
@@ -75,86 +78,46 @@ public sealed class Attribution
         M.MermapPages.Name, M.CowCopies.Name, M.FileCopyPages.Name,
     ];
 
-    // Indexes into a row of MetricNames.
-    const int Estimated = 0, CauseNs = 1, Exits = 9, BytesZeroed = 15, Flips = 16, Splits2M = 17, Splits1G = 18, RSplits2M = 19,
-        TablePages = 20, RangeFlushes = 21, FlushAll = 22, IpisSent = 23, IpisReceived = 24, Walks = 25, MermapPages = 26, Cow = 27, FileCopyPages = 28;
-    // Counters read on every settle; each only grows, so an unchanged set means nothing to attribute.
-    const int RawExits = 0, RawBytesZeroed = 5, RawFlips = 6, RawSplits2M = 7, RawSplits1G = 8, RawRSplits2M = 9, RawTablePages = 10,
-        RawRangeFlushes = 11, RawGlobal = 12, RawIpisSent = 13, RawIpisReceived = 14, RawIpiRounds = 15, RawInvlpg = 16, RawLocalFull = 17,
-        RawInvlpgb = 18, RawWalks = 19, RawMermap = 20, RawCow = 21, RawFileCopyPages = 22, RawCharges = 23, RawCount = 24;
+    // Slots of a row (indexes of MetricNames).
+    public const int Estimated = 0, ExitsTotal = 9, BytesZeroedSlot = 15, WalksSlot = 25, MermapPagesSlot = 26, CowSlot = 27, FileCopyPagesSlot = 28;
+    public const int FlipsSlot = 16, Splits2MSlot = 17, Splits1GSlot = 18, RestrictedSplits2MSlot = 19;
+    const int TablePages = 20, RangeFlushes = 21, FlushAll = 22, IpisSent = 23, IpisReceived = 24;
+    const int ModelFlushesNs = 6, TablePagesNs = 7, WalksNs = 8;
+    /// <summary>The row slot of an exit cause's count.</summary>
+    public static int ExitSlot(ExitCause c) => ExitsTotal + 1 + (int)c;
+    // The row slot of each ledger cause's nanoseconds (−1: not CPU time, the initiator's wait).
+    static readonly int[] CauseSlot = BuildCauseSlots();
 
-    const int ExitCauseCount = RawBytesZeroed - RawExits;
-    // Where each raw counter's delta goes in a row (−1: only into a cost).
-    static readonly int[] RawToMetric = BuildRawToMetric();
-    // The causes the ledger charges as work happens, with their slot in a row; the other three (model flushes,
-    // page-table pages, walks) are settled from counters, as SettledLedger does, through _derivedWeight.
-    static readonly (CostCause Cause, int Slot)[] ChargedCauses =
-    [
-        (CostCause.Zeroing, CauseNs), (CostCause.Copy, CauseNs + 1), (CostCause.TracedTlb, CauseNs + 2),
-        (CostCause.AsiTransitions, CauseNs + 3), (CostCause.Mermap, CauseNs + 4),
-    ];
-    const int ModelFlushesSlot = CauseNs + 5, TablePagesSlot = CauseNs + 6, WalksSlot = CauseNs + 7;
-    // Per raw counter: the ns one unit of it costs in a derived cause (CostModel.FlushCounts, TablePageAlloc,
-    // PageWalk), and which cause slot.
-    readonly double[] _derivedWeight = new double[RawCount];
-    static readonly int[] DerivedSlot = BuildDerivedSlots();
-
-    static int[] BuildRawToMetric()
+    static int[] BuildCauseSlots()
     {
-        var m = new int[RawCount];
-        Array.Fill(m, -1);
-        for (int c = 0; c < ExitCauseCount; c++) m[RawExits + c] = Exits + 1 + c;
-        m[RawBytesZeroed] = BytesZeroed; m[RawFlips] = Flips; m[RawSplits2M] = Splits2M; m[RawSplits1G] = Splits1G; m[RawRSplits2M] = RSplits2M;
-        m[RawTablePages] = TablePages; m[RawRangeFlushes] = RangeFlushes; m[RawGlobal] = FlushAll; m[RawIpisSent] = IpisSent;
-        m[RawIpisReceived] = IpisReceived; m[RawWalks] = Walks; m[RawMermap] = MermapPages; m[RawCow] = Cow; m[RawFileCopyPages] = FileCopyPages;
-        return m;
-    }
-
-    static int[] BuildDerivedSlots()
-    {
-        var s = new int[RawCount];
-        foreach (int r in new[] { RawInvlpg, RawLocalFull, RawGlobal, RawIpisReceived, RawIpiRounds, RawIpisSent, RawInvlpgb }) s[r] = ModelFlushesSlot;
-        s[RawTablePages] = TablePagesSlot;
-        s[RawWalks] = WalksSlot;
+        var s = new int[CostLedger.Causes];
+        s[(int)CostCause.Zeroing] = 1; s[(int)CostCause.Copy] = 2; s[(int)CostCause.TracedTlb] = 3; s[(int)CostCause.AsiTransitions] = 4;
+        s[(int)CostCause.Mermap] = 5; s[(int)CostCause.ModelFlushes] = ModelFlushesNs; s[(int)CostCause.PageTablePages] = TablePagesNs;
+        s[(int)CostCause.TlbMisses] = WalksNs; s[(int)CostCause.InitiatorFlushes] = -1;
         return s;
     }
 
-    readonly Machine _m;
-    readonly MachineCounters _c;
-    readonly FlushCounters _flushes, _flushBase;
-    readonly long[] _misses;
-    readonly CostLedger _ledger;
     readonly double[] _ns;
-    Actor _lastActor;
-    int _lastRow = -1;
-    long _lastSum, _lastSentinel;
-    readonly long[] _last = new long[RawCount], _now = new long[RawCount];
+    readonly double _walkNs, _tablePageNs;
     readonly Dictionary<Actor, int> _index = new();
     readonly List<Actor> _actors = new();
     // Rows in blocks of 256 actors: a new task adds a row without copying the others (the table only grows).
     const int BlockShift = 8;
     readonly List<double[]> _blocks = new();
+    // The open piece: its actor, and its row once something was charged to it.
+    Actor _actor = Actor.Start;
+    double[]? _row;
+    int _rowAt;
+    double _pieceNs;
+    // The last actors looked up: allocations and frees interleave, so one each.
+    Actor _lastActor, _lastFreeActor;
+    int _lastRow = -1, _lastFreeRow = -1;
 
-    public Attribution(Machine machine)
+    public Attribution(CostModel costs)
     {
-        _m = machine;
-        _c = machine.Counters;
-        _flushes = machine.Tlb.Counters;
-        _flushBase = machine.FlushBase;
-        _misses = machine.AccessMisses;
-        _ledger = machine.Ledger;
-        _ns = machine.Costs.NsVector();
-        _derivedWeight[RawInvlpg] = _ns[(int)CostConstant.InvlpgPerPage];
-        _derivedWeight[RawLocalFull] = _ns[(int)CostConstant.LocalFullFlush];
-        _derivedWeight[RawGlobal] = _ns[(int)CostConstant.GlobalFlush];
-        _derivedWeight[RawIpisReceived] = _ns[(int)CostConstant.IpiPerTarget];
-        _derivedWeight[RawIpiRounds] = _ns[(int)CostConstant.IpiInitiatorBase];
-        _derivedWeight[RawIpisSent] = _ns[(int)CostConstant.IpiInitiatorPerTarget];
-        _derivedWeight[RawInvlpgb] = _ns[(int)CostConstant.Invlpgb];
-        _derivedWeight[RawTablePages] = _ns[(int)CostConstant.TablePageAlloc];
-        _derivedWeight[RawWalks] = _ns[(int)CostConstant.PageWalk];
-        // The raw layout has one slot per exit cause.
-        if (MachineCounters.ExitCauses != RawBytesZeroed - RawExits) throw new InvalidOperationException("Attribution's raw layout lost track of the exit causes");
+        _ns = costs.NsVector();
+        _walkNs = _ns[(int)CostConstant.PageWalk];
+        _tablePageNs = _ns[(int)CostConstant.TablePageAlloc];
     }
 
     public IReadOnlyList<Actor> Actors => _actors;
@@ -169,75 +132,112 @@ public sealed class Attribution
         _actors.Clear();
         _index.Clear();
         _lastRow = _lastFreeRow = -1;
+        _row = null;
         Counting = false;
     }
 
     /// <summary>The value of metric <paramref name="metric"/> (an index of <see cref="MetricNames"/>) for actor <paramref name="actor"/>.</summary>
     public double Value(int actor, int metric) => _blocks[actor >> BlockShift][(actor & ((1 << BlockShift) - 1)) * MetricNames.Length + metric];
 
-    /// <summary>Adds what the machine's ledger and counters gained since the last call to <paramref name="actor"/>;
-    /// returns the CPU time (ns) it gained.</summary>
-    public double Settle(in Actor actor)
+    /// <summary>Opens a piece of work done for <paramref name="actor"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Begin(in Actor actor)
     {
-        // Most pieces of work cost nothing. Whatever costs something charges the ledger or walks, flushes or flips (the
-        // counters that move without a charge): an unchanged sentinel skips the full read. Were a counter ever to move
-        // alone, its delta would go to the next piece that moves a sentinel; every total still sums exactly.
-        long sentinel = Sentinel();
-        if (sentinel == _lastSentinel) return 0;
-        _lastSentinel = sentinel;
-        long sum = Read(_now);
-        if (sum == _lastSum) return 0;
-        _lastSum = sum;
-        if (!Counting) return PassOver();
-        int index = Row(in actor);
-        var v = _blocks[index >> BlockShift];
-        int row = (index & ((1 << BlockShift) - 1)) * MetricNames.Length;
-        // Only the counters that moved: usually one or two of them.
-        double derivedNs = 0;
-        long exits = 0;
-        var now = _now;
-        var last = _last;
-        for (int i = 0; i < RawCount; i++)
-        {
-            long d = now[i] - last[i];
-            if (d == 0) continue;
-            last[i] = now[i];
-            int m = RawToMetric[i];
-            if (m >= 0) v[row + m] += d;
-            if (i < RawExits + ExitCauseCount) exits += d;
-            double w = _derivedWeight[i];
-            if (w != 0) v[row + DerivedSlot[i]] += d * w;
-            derivedNs += d * w;
-        }
-        if (exits != 0) v[row + Exits] += exits;
-        // The causes the ledger charges as the work happens.
-        var pending = _ledger.TakePendingNs();
-        double cpu = derivedNs;
-        for (int i = 0; i < ChargedCauses.Length; i++)
-        {
-            double ns = pending[(int)ChargedCauses[i].Cause];
-            if (ns == 0) continue;
-            v[row + ChargedCauses[i].Slot] += ns;
-            cpu += ns;
-        }
-        v[row + Estimated] += cpu;
-        Array.Clear(pending);
-        return cpu;
+        _actor = actor;
+        _row = null;
+        _pieceNs = 0;
     }
 
-    /// <summary>Moves past what was charged without attributing it (requests outside the window are not logged).</summary>
-    double PassOver()
+    /// <summary>Closes the piece; returns the CPU time (ns) it cost.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public double End() => _pieceNs;
+
+    /// <summary>The flush counters before a flush (<see cref="AddFlushes"/> takes their change).</summary>
+    public readonly record struct FlushMark(long Range, long Global, long IpisSent, long IpisReceived, long IpiRounds, long Invlpg, long LocalFull, long Invlpgb)
     {
-        Array.Clear(_ledger.TakePendingNs());
-        _now.AsSpan().CopyTo(_last);
-        return 0;
+        public static FlushMark Of(FlushCounters f) =>
+            new(f.KernelRangeFlushes, f.GlobalFlushes, f.IpisSent, f.IpisReceived, f.IpiRounds, f.Invlpg, f.LocalFullFlushes, f.InvlpgbBroadcasts);
     }
 
-    // Allocations and frees interleave: one remembered actor for each, so neither evicts the other.
-    Actor _lastFreeActor;
-    int _lastFreeRow = -1;
+    /// <summary>What a model flush did since <paramref name="before"/>: its calls and IPIs, and its cost as the ledger
+    /// settles it (<see cref="CostModel.FlushCounts"/>).</summary>
+    public void AddFlushes(FlushCounters f, in FlushMark before)
+    {
+        if (!Counting) return;
+        var (v, row) = Row();
+        v[row + RangeFlushes] += f.KernelRangeFlushes - before.Range;
+        v[row + FlushAll] += f.GlobalFlushes - before.Global;
+        v[row + IpisSent] += f.IpisSent - before.IpisSent;
+        v[row + IpisReceived] += f.IpisReceived - before.IpisReceived;
+        double ns = (f.Invlpg - before.Invlpg) * _ns[(int)CostConstant.InvlpgPerPage]
+            + (f.LocalFullFlushes - before.LocalFull) * _ns[(int)CostConstant.LocalFullFlush]
+            + (f.GlobalFlushes - before.Global) * _ns[(int)CostConstant.GlobalFlush]
+            + (f.IpisReceived - before.IpisReceived) * _ns[(int)CostConstant.IpiPerTarget]
+            + (f.IpiRounds - before.IpiRounds) * _ns[(int)CostConstant.IpiInitiatorBase]
+            + (f.IpisSent - before.IpisSent) * _ns[(int)CostConstant.IpiInitiatorPerTarget]
+            + (f.InvlpgbBroadcasts - before.Invlpgb) * _ns[(int)CostConstant.Invlpgb];
+        v[row + ModelFlushesNs] += ns;
+        v[row + Estimated] += ns;
+        _pieceNs += ns;
+    }
 
-    int Row(in Actor actor)
+    /// <summary>Page-table pages a split allocated, and their cost.</summary>
+    public void AddTablePages(long n)
+    {
+        if (!Counting || n == 0) return;
+        var (v, row) = Row();
+        v[row + TablePages] += n;
+        v[row + TablePagesNs] += n * _tablePageNs;
+        v[row + Estimated] += n * _tablePageNs;
+        _pieceNs += n * _tablePageNs;
+    }
+
+    /// <summary>Nanoseconds the ledger charged to <paramref name="cause"/> in the open piece.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddNs(CostCause cause, double ns)
+    {
+        int slot = CauseSlot[(int)cause];
+        if (slot < 0 || !Counting) return;
+        var (v, row) = Row();
+        v[row + slot] += ns;
+        v[row + Estimated] += ns;
+        _pieceNs += ns;
+    }
+
+    /// <summary><paramref name="n"/> more of the counted metric in <paramref name="slot"/> (bytes zeroed, an exit, a copy, ...).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddCount(int slot, long n)
+    {
+        if (!Counting) return;
+        var (v, row) = Row();
+        v[row + slot] += n;
+        if (slot > ExitsTotal && slot <= ExitsTotal + MachineCounters.ExitCauses) v[row + ExitsTotal] += n;
+    }
+
+    /// <summary>A kernel load that walked the page tables: a TLB miss and its walk's cost.</summary>
+    public void AddWalk()
+    {
+        if (!Counting) return;
+        var (v, row) = Row();
+        v[row + WalksSlot] += 1;
+        v[row + WalksNs] += _walkNs;
+        v[row + Estimated] += _walkNs;
+        _pieceNs += _walkNs;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    (double[] Block, int At) Row()
+    {
+        if (_row is null)
+        {
+            int i = Lookup(in _actor);
+            _row = _blocks[i >> BlockShift];
+            _rowAt = (i & ((1 << BlockShift) - 1)) * MetricNames.Length;
+        }
+        return (_row, _rowAt);
+    }
+
+    int Lookup(in Actor actor)
     {
         if (actor.Kind == ActorKind.Free)
         {
@@ -258,47 +258,5 @@ public sealed class Attribution
         _index[actor] = i;
         if ((i >> BlockShift) == _blocks.Count) _blocks.Add(new double[(1 << BlockShift) * MetricNames.Length]);
         return i;
-    }
-
-    long Sentinel()
-    {
-        var f = _flushes;
-        var c = _c;
-        return _ledger.Charges + _misses[0] + _misses[1] + f.LocalFullFlushes + f.Invlpg + f.IpisReceived + f.GlobalFlushes
-            + c.PageblockFlipsToNonsensitive + c.PageblockFlipsToSensitive;
-    }
-
-    /// <summary>Fills <paramref name="raw"/> and returns its sum.</summary>
-    long Read(long[] raw)
-    {
-        var c = _c;
-        var e = c.AsiExits;
-        raw[RawExits] = e[0]; raw[RawExits + 1] = e[1]; raw[RawExits + 2] = e[2]; raw[RawExits + 3] = e[3]; raw[RawExits + 4] = e[4];
-        raw[RawBytesZeroed] = c.BytesZeroed;
-        raw[RawFlips] = c.PageblockFlipsToNonsensitive + c.PageblockFlipsToSensitive;
-        var d = _m.CpaDirect;
-        var r = _m.CpaRestricted;
-        raw[RawSplits2M] = d.Splits2M;
-        raw[RawSplits1G] = d.Splits1G;
-        raw[RawRSplits2M] = r.Splits2M;
-        raw[RawTablePages] = d.TablePages + r.TablePages;
-        var f = _flushes;
-        var b = _flushBase;
-        raw[RawRangeFlushes] = f.KernelRangeFlushes - b.KernelRangeFlushes;
-        raw[RawGlobal] = f.GlobalFlushes - b.GlobalFlushes;
-        raw[RawIpisSent] = f.IpisSent - b.IpisSent;
-        raw[RawIpisReceived] = f.IpisReceived - b.IpisReceived;
-        raw[RawIpiRounds] = f.IpiRounds - b.IpiRounds;
-        raw[RawInvlpg] = f.Invlpg - b.Invlpg;
-        raw[RawLocalFull] = f.LocalFullFlushes - b.LocalFullFlushes;
-        raw[RawInvlpgb] = f.InvlpgbBroadcasts - b.InvlpgbBroadcasts;
-        raw[RawWalks] = _misses[0] + _misses[1];
-        raw[RawMermap] = c.MermapPages;
-        raw[RawCow] = c.CowCopies;
-        raw[RawFileCopyPages] = c.FileCopyPages;
-        raw[RawCharges] = _ledger.Charges;
-        long n = 0;
-        foreach (long v in raw) n += v;
-        return n;
     }
 }

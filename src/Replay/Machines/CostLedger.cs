@@ -39,22 +39,15 @@ public sealed class CostLedger(CostModel costs)
     readonly double[,] _count = new double[Causes, CostModel.ConstantCount];
     readonly double[] _ns = costs.NsVector();
 
-    readonly double[] _pendingNs = new double[Causes];
+    /// <summary>Who each charge goes to (null: nobody asks).</summary>
+    public Attribution? Attribution { get; set; }
 
     /// <summary>Adds <paramref name="count"/> of <paramref name="constant"/> to <paramref name="cause"/>.</summary>
     public void Charge(CostCause cause, CostConstant constant, double count)
     {
         _count[(int)cause, (int)constant] += count;
-        _pendingNs[(int)cause] += count * _ns[(int)constant];
-        Charges++;
+        Attribution?.AddNs(cause, count * _ns[(int)constant]);
     }
-
-    /// <summary>How many times <see cref="Charge"/> was called: <see cref="Attribution"/> skips its work while this stands still.</summary>
-    public long Charges { get; private set; }
-
-    /// <summary>The nanoseconds charged per cause since the caller last cleared the returned array (by
-    /// <see cref="CostCause"/>); the caller owns clearing it.</summary>
-    internal double[] TakePendingNs() => _pendingNs;
 
     /// <summary>Replaces a counter-derived cause's counts.</summary>
     public void Settle(CostCause cause, IEnumerable<(CostConstant Constant, double Count)> counts)

@@ -25,6 +25,14 @@ public sealed class CpaTotals
     public void Add(CpaResult r, int cpu)
     {
         TablePages += r.TablePages;
+        var a = _owner.Attribution;
+        a.AddTablePages(r.TablePages);
+        if (_map is not null && _map.Options.Restricted) a.AddCount(Attribution.RestrictedSplits2MSlot, r.Splits2M);
+        else
+        {
+            a.AddCount(Attribution.Splits2MSlot, r.Splits2M);
+            a.AddCount(Attribution.Splits1GSlot, r.Splits1G);
+        }
         for (int i = 0; i < r.SplitFlushes; i++) _owner.FlushAll(cpu);
     }
 }

@@ -39,11 +39,6 @@ public sealed class Machine : IRequestSink
     public double LastAllocCostNs { get; private set; }
     // The task and call site of the event being handled: frees and the event's own work are theirs.
     Actor _eventActor = Actor.Start;
-    // An allocation or free event's own work (pcp decay due at it) waits for its request's settle, which takes it too:
-    // one settle per event instead of two (the attribution's cost is mostly these reads). Set until that settle.
-    bool _eventWorkPending;
-    /// <summary>Keep each allocation's own cost apart from its event's (<c>replay --requests</c>).</summary>
-    public bool PerRequestCosts { get; init; }
     public string Name => Policy.Name;
     public bool IsAsi { get; }
     /// <summary>Which address space each CPU runs the kernel in; null without ASI.</summary>
@@ -80,6 +75,9 @@ public sealed class Machine : IRequestSink
     {
         Policy = policy; Spec = spec; Knobs = knobs; Allocator = allocator; Costs = costs; PfnLimit = pfnLimit;
         Ledger = new CostLedger(costs);
+        Attribution = new Attribution(costs);
+        Ledger.Attribution = Attribution;
+        Attribution.Begin(in Actor.Start);
         TracePlacement = tracePlacement;
         IsAsi = policy.IsAsi;
         _runtime = policy.Runtime;
@@ -103,8 +101,7 @@ public sealed class Machine : IRequestSink
         _cpaRestricted = new CpaTotals(this, Restricted);
         _flushBase = Tlb.Counters.Copy();
         if (spec.Mermap || policy.Layout == FreetypeLayout.Unmapped) _mermap = new Mermap(Math.Max(cpus, 1), knobs.MermapWindowPages);
-        Attribution = new Attribution(this);
-        Attribution.Settle(in Actor.Start);
+        Attribution.End();
     }
 
     /// <summary>Every page the allocator model does not have free (on a free list or a pcp list) is held.</summary>
@@ -141,10 +138,9 @@ public sealed class Machine : IRequestSink
 
     public long Alloc(in AllocRequest r)
     {
-        if (_eventWorkPending && PerRequestCosts) Attribution.Settle(in _eventActor);
-        _eventWorkPending = false;
+        Attribution.Begin(Actor.Of(in r));
         long placed = Place(in r);
-        LastAllocCostNs = Attribution.Settle(Actor.Of(in r));
+        LastAllocCostNs = Attribution.End();
         return placed;
     }
 
@@ -229,9 +225,9 @@ public sealed class Machine : IRequestSink
 
     public void Free(in FreeRequest r, long modelPfn)
     {
-        _eventWorkPending = false;
+        Attribution.Begin(_eventActor with { Kind = ActorKind.Free, Order = r.Order });
         Release(in r, modelPfn);
-        Attribution.Settle(_eventActor with { Kind = ActorKind.Free, Order = r.Order });
+        Attribution.End();
     }
 
     void Release(in FreeRequest r0, long modelPfn)
@@ -264,12 +260,10 @@ public sealed class Machine : IRequestSink
 
     public void Observe(in TraceEvent e)
     {
-        // An allocation or free event the reconstruction dropped (no request came): its own work is still its event's.
-        if (_eventWorkPending) Attribution.Settle(in _eventActor);
         _eventActor = Actor.Of(in e);
+        Attribution.Begin(in _eventActor);
         Handle(in e);
-        _eventWorkPending = e.Kind is EventKind.MmPageAlloc or EventKind.MmPageFree or EventKind.MmPageFreeBatched;
-        if (!_eventWorkPending) Attribution.Settle(in _eventActor);
+        Attribution.End();
     }
 
     void Handle(in TraceEvent e)
@@ -304,35 +298,30 @@ public sealed class Machine : IRequestSink
 
     public void PageCacheAccess(in TraceEvent e, long modelPfn, int pages)
     {
+        Attribution.Begin(in _eventActor);
         _lastPageCachePfn = new Pfn(modelPfn);
         Policy.OnPageCacheAccess(this, e.Cpu, _lastPageCachePfn, pages);
-        Attribution.Settle(in _eventActor);
+        Attribution.End();
     }
 
     public void FileCopy(in TraceEvent e, int pages)
     {
+        Attribution.Begin(in _eventActor);
         Ledger.Charge(CostCause.Copy, CostConstant.Copy4K, pages);
         Ledger.Charge(CostCause.Copy, CostConstant.FileIoBase, 1);
         Counters.FileCopies++;
         Counters.FileCopyPages += pages;
+        Attribution.AddCount(Attribution.FileCopyPagesSlot, pages);
         Policy.OnFileCopy(this, e.Cpu, pages);
-        Attribution.Settle(in _eventActor);
-    }
-
-    /// <summary>Attributes work still waiting for its request's settle to its event (before a window starts counting).</summary>
-    public void SettleEventWork()
-    {
-        if (_eventWorkPending) Attribution.Settle(in _eventActor);
-        _eventWorkPending = false;
+        Attribution.End();
     }
 
     /// <summary>Finishes queued work (the policies' deferred unmaps and flushes) at the end of the trace.</summary>
     public void Finish()
     {
-        if (_eventWorkPending) Attribution.Settle(in _eventActor);
-        _eventWorkPending = false;
+        Attribution.Begin(in Actor.End);
         Policy.Finish(this, _lastCpu);
-        Attribution.Settle(in Actor.End);
+        Attribution.End();
     }
 
     // ---- mechanisms the policies use ----
@@ -344,6 +333,7 @@ public sealed class Machine : IRequestSink
     public void ChargeZeroing(long pages)
     {
         Counters.BytesZeroed += pages * 4096;
+        Attribution.AddCount(Attribution.BytesZeroedSlot, pages * 4096);
         Ledger.Charge(CostCause.Zeroing, CostConstant.Zero4K, pages);
     }
 
@@ -357,6 +347,7 @@ public sealed class Machine : IRequestSink
     void CopyOnWrite(int cpu, Pfn pfn)
     {
         Counters.CowCopies++;
+        Attribution.AddCount(Attribution.CowSlot, 1);
         Ledger.Charge(CostCause.Copy, CostConstant.Copy4K, 1);
         Policy.OnCopyOnWrite(this, cpu, pfn);
     }
@@ -387,7 +378,11 @@ public sealed class Machine : IRequestSink
         var outcome = Tlb.TranslateKernel(cpu, va.Value, r, out _);
         int space = r ? 1 : 0;
         Accesses[space]++;
-        if (outcome is TlbOutcome.Walk or TlbOutcome.Fault) AccessMisses[space]++;
+        if (outcome is TlbOutcome.Walk or TlbOutcome.Fault)
+        {
+            AccessMisses[space]++;
+            Attribution.AddWalk();
+        }
     }
 
     /// <summary>Does the kernel on <paramref name="cpu"/> run in the restricted address space now?</summary>
@@ -405,6 +400,7 @@ public sealed class Machine : IRequestSink
     void AsiExit(int cpu, ExitCause cause)
     {
         Counters.AsiExits[(int)cause]++;
+        Attribution.AddCount(Attribution.ExitSlot(cause), 1);
         Counters.ExitsByEntry[(int)Entries.CurrentKind(cpu)]++;
         if (_runtime is { FlushOnTransition: true }) Tlb.Cpu(cpu % Tlb.CpuCount).FlushAllNonGlobal();
         foreach (var (k, n) in _transition) Ledger.Charge(CostCause.AsiTransitions, k, n);
@@ -430,6 +426,7 @@ public sealed class Machine : IRequestSink
         _mermap ??= new Mermap(Tlb.CpuCount, Knobs.MermapWindowPages);
         int flushes = _mermap.Get(cpu, pages);
         Counters.MermapPages += pages;
+        Attribution.AddCount(Attribution.MermapPagesSlot, pages);
         Counters.MermapLocalFlushes += flushes;
         Ledger.Charge(CostCause.Mermap, CostConstant.PageWalk, pages);
         Ledger.Charge(CostCause.Mermap, IsAsi ? CostConstant.LocalFullFlush : CostConstant.GlobalFlush, flushes);
@@ -451,7 +448,9 @@ public sealed class Machine : IRequestSink
     public void KernelFlush(int cpu, VirtAddr start, VirtAddr end)
     {
         cpu %= Tlb.CpuCount;
+        var before = Attribution.FlushMark.Of(Tlb.Counters);
         Tlb.FlushTlbKernelRange(cpu, start.Value, end.Value);
+        Attribution.AddFlushes(Tlb.Counters, in before);
         long pages = (long)((end.Value - start.Value + 4095) >> 12);
         ChargeIpiRound();
         if (pages > Tlb.Options.FlushCeiling) Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
@@ -465,7 +464,9 @@ public sealed class Machine : IRequestSink
     internal void FlushAll(int cpu)
     {
         cpu %= Tlb.CpuCount;
+        var before = Attribution.FlushMark.Of(Tlb.Counters);
         Tlb.FlushTlbAll(cpu);
+        Attribution.AddFlushes(Tlb.Counters, in before);
         ChargeIpiRound();
         Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
     }
@@ -478,6 +479,14 @@ public sealed class Machine : IRequestSink
         if (targets <= 0) return;
         Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.IpiInitiatorBase, 1);
         Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.IpiInitiatorPerTarget, targets);
+    }
+
+    /// <summary>Pageblocks whose sensitivity changed, counted and attributed.</summary>
+    public void CountFlips(long pageblocks, bool toNonsensitive)
+    {
+        if (toNonsensitive) Counters.PageblockFlipsToNonsensitive += pageblocks;
+        else Counters.PageblockFlipsToSensitive += pageblocks;
+        Attribution.AddCount(Attribution.FlipsSlot, pageblocks);
     }
 
     /// <summary>Makes [<paramref name="pfn"/>, +<paramref name="pages"/>) present or not in the unrestricted direct map

@@ -62,7 +62,7 @@ public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
         if (freetype.Flag == 0)
         {
             // Becoming nonsensitive: zero the block (it held sensitive data), then map it; Present 0 → 1 needs no flush.
-            m.Counters.PageblockFlipsToNonsensitive += pageblocks;
+            m.CountFlips(pageblocks, toNonsensitive: true);
             if (!knobs.SkipZeroOnFlip) { m.Zero(cpu, pfn, n, inRestricted: false); m.Counters.PagesZeroedForFlip += n; }
             m.SetRestrictedPresent(cpu, pfn, n, true);
         }
@@ -70,7 +70,7 @@ public sealed class AsiFreetypes(PolicyKnobs knobs) : IPolicy
         {
             // Becoming sensitive: unmap from the restricted map and shoot the translation down everywhere (or, with
             // SensitiveFlushBatch > 1, once per batch of flips).
-            m.Counters.PageblockFlipsToSensitive += pageblocks;
+            m.CountFlips(pageblocks, toNonsensitive: false);
             m.SetRestrictedPresent(cpu, pfn, n, false);
             _pendingFlips++;
             _pendingLo = Math.Min(_pendingLo, pfn.Value);
