@@ -32,17 +32,19 @@ public static class ReportWriter
         string summary = Path.Combine(outDir, "summary.md");
         File.WriteAllText(summary, Summary(r));
         written.Add(summary);
-        written.Add(Csv(Path.Combine(outDir, "totals.csv"), ["policy", "metric", "value"],
-            r.Totals.Select(t => new[] { t.Policy, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
-        written.Add(Csv(Path.Combine(outDir, "series.csv"), ["policy", "ts_ns", "metric", "value"],
-            r.Series.Select(t => new[] { t.Policy, t.TsNs.ToString(CultureInfo.InvariantCulture), t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
-        written.Add(Csv(Path.Combine(outDir, "attribution.csv"), ["policy", "by", "key", "metric", "value"],
-            r.Attribution.Select(t => new[] { t.Policy, t.By, t.Key, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture) })));
+        written.Add(Csv(Path.Combine(outDir, "totals.csv"), ["policy", "metric", "value", "count"],
+            r.Totals.Select(t => new[] { t.Policy, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture), Count(t.Count) })));
+        written.Add(Csv(Path.Combine(outDir, "series.csv"), ["policy", "ts_ns", "metric", "value", "count"],
+            r.Series.Select(t => new[] { t.Policy, t.TsNs.ToString(CultureInfo.InvariantCulture), t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture), Count(t.Count) })));
+        written.Add(Csv(Path.Combine(outDir, "attribution.csv"), ["policy", "by", "key", "metric", "value", "count"],
+            r.Attribution.Select(t => new[] { t.Policy, t.By, t.Key, t.Metric, t.Value.ToString("R", CultureInfo.InvariantCulture), Count(t.Count) })));
         string html = Path.Combine(outDir, "report.html");
         File.WriteAllText(html, Html(r, charts));
         written.Add(html);
         return written;
     }
+
+    static string Count(long? c) => c is { } n ? n.ToString(CultureInfo.InvariantCulture) : "";
 
     static string Csv(string path, string[] header, IEnumerable<string[]> rows)
     {

@@ -50,7 +50,7 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
 
         var set = ResultsSet.Load(sample.Results);
         var totals = File.ReadAllLines(Path.Combine(outDir, "totals.csv"));
-        Assert.Equal("policy,metric,value", totals[0]);
+        Assert.Equal("policy,metric,value,count", totals[0]);
         Assert.Equal(set.Totals.Count, totals.Length - 1);
         Assert.Equal(set.Series.Count + 1, File.ReadAllLines(Path.Combine(outDir, "series.csv")).Length);
 
@@ -78,7 +78,7 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
         Assert.True(code == 0, err);
         var set = ResultsSet.Load(sample.Results);
         var csv = File.ReadAllLines(Path.Combine(outDir, "attribution.csv"));
-        Assert.Equal("policy,by,key,metric,value", csv[0]);
+        Assert.Equal("policy,by,key,metric,value,count", csv[0]);
         Assert.Equal(set.Attribution.Count, csv.Length - 1);
         // The chart of the extra cost by task has a bar for the task that costs asi-rfc most (python3 on churn).
         Assert.True(new FileInfo(Path.Combine(outDir, "plots", "extra_cost_by_comm.svg")).Length > 1000);

@@ -16,6 +16,8 @@ public sealed class AttributionRow
     [ParquetRequired, JsonPropertyName("key")] public string Key { get; set; } = "";
     [ParquetRequired, JsonPropertyName("metric")] public string Metric { get; set; } = "";
     [JsonPropertyName("value")] public double Value { get; set; }
+    /// <summary>The value as an integer when the metric counts things; null for ns.</summary>
+    [JsonPropertyName("count")] public long? Count { get; set; }
 }
 
 /// <summary>How actors' ids become names: the reader's comm and call-site tables, and the trace's gfp flag table.</summary>
@@ -83,7 +85,8 @@ public static class AttributionTable
             }
             foreach (var (key, s) in sums.OrderBy(p => p.Key, StringComparer.Ordinal))
                 for (int k = 0; k < metrics; k++)
-                    if (s[k] != 0) rows.Add(new AttributionRow { Policy = policy, By = by, Key = key, Metric = Attribution.MetricNames[k], Value = s[k] });
+                    if (s[k] != 0) rows.Add(new AttributionRow { Policy = policy, By = by, Key = key, Metric = Attribution.MetricNames[k], Value = s[k],
+                            Count = Metrics.CountOf(Attribution.MetricNames[k], s[k]) });
         }
     }
 

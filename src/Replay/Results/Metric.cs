@@ -158,6 +158,15 @@ public static class Metrics
     /// rest at its start.</summary>
     public static bool IsState(string name) => _states.Contains(name) || IsPcpFamily(name);
 
+    /// <summary>Does <paramref name="name"/> count things (events, pages, exits, bytes, ...), as opposed to a time in ns or a
+    /// percentage? Counts are also written as integers (the results' <c>count</c> column).</summary>
+    public static bool IsCount(string name) =>
+        _byName.TryGetValue(name, out var m) ? m.Unit is not ("ns" or "%") : IsPcpFamily(name);
+
+    /// <summary>The integer a count metric holds (null for times, percentages, and a value that is not a whole number).</summary>
+    public static long? CountOf(string name, double value) =>
+        IsCount(name) && value == Math.Floor(value) && Math.Abs(value) < 9e18 ? (long)value : null;
+
     /// <summary>Is <paramref name="name"/> a metric a replay writes (a fixed one, or one of the pcp families)?</summary>
     public static bool IsKnown(string name) => _byName.ContainsKey(name) || IsPcpFamily(name)
         || name.StartsWith("overhead_swing_", StringComparison.Ordinal) && name.EndsWith("_pct", StringComparison.Ordinal);

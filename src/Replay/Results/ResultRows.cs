@@ -12,6 +12,9 @@ public sealed class TotalsRow
     public string Metric { get; set; } = "";
     [JsonPropertyName("value")]
     public double Value { get; set; }
+    /// <summary>The value as an integer when the metric counts things (<see cref="Metrics.IsCount"/>); null for ns and %.</summary>
+    [JsonPropertyName("count")]
+    public long? Count { get; set; }
 }
 
 /// <summary>A row of <c>fidelity.parquet</c>: one trace-vs-model figure of the <c>noasi</c> replay.</summary>
@@ -76,4 +79,7 @@ public sealed class SeriesRow
     public string Metric { get; set; } = "";
     [JsonPropertyName("value")]
     public double Value { get; set; }
+    /// <summary>The value as an integer when the metric counts things; null for ns and %.</summary>
+    [JsonPropertyName("count")]
+    public long? Count { get; set; }
 }

@@ -18,7 +18,7 @@ public static class ResultsWriter
         foreach (var (policy, metrics) in r.Metrics)
         {
             rows.Add(new TotalsRow { Policy = policy, Metric = Metrics.EstimatedNs.Name, Value = r.EstimatedNs.GetValueOrDefault(policy) });
-            foreach (var (k, v) in metrics) rows.Add(new TotalsRow { Policy = policy, Metric = k, Value = v });
+            foreach (var (k, v) in metrics) rows.Add(new TotalsRow { Policy = policy, Metric = k, Value = v, Count = Metrics.CountOf(k, v) });
         }
         return rows;
     }
@@ -41,7 +41,7 @@ public static class ResultsWriter
     public static async Task WriteFidelityAsync(ReplayResult r, Stream s) => await ParquetSerializer.SerializeAsync(Fidelity(r), s, Options);
 
     public static async Task WriteSeriesAsync(ReplayResult r, Stream s) =>
-        await ParquetSerializer.SerializeAsync(r.Series.Select(p => new SeriesRow { Policy = p.Policy, TsNs = p.TsNs, Metric = p.Metric, Value = p.Value }).ToList(), s, Options);
+        await ParquetSerializer.SerializeAsync(r.Series.Select(p => new SeriesRow { Policy = p.Policy, TsNs = p.TsNs, Metric = p.Metric, Value = p.Value, Count = Metrics.CountOf(p.Metric, p.Value) }).ToList(), s, Options);
 
     public static async Task WritePageblocksAsync(ReplayResult r, Stream s) =>
         await ParquetSerializer.SerializeAsync(r.Pageblocks.Select(p => new PageblockRow { Policy = p.Policy, TsNs = p.TsNs, Bucket = p.Bucket, Flagged = p.Flagged }).ToList(), s, Options);
