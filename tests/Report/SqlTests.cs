@@ -50,6 +50,12 @@ public class SqlTests
         var byPolicy = lines.Skip(1).ToDictionary(l => l[0], l => (A: double.Parse(l[1], System.Globalization.CultureInfo.InvariantCulture), B: double.Parse(l[2], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal(byPolicy["noasi"].A, byPolicy["noasi"].B);        // no exits under noasi: the exit cost does not matter
         Assert.True(byPolicy["asi-rfc"].B > byPolicy["asi-rfc"].A);    // a dearer asi_exit costs asi-rfc more
+        // A glob picks files by pattern: one run's totals only.
+        var (gcode, gout, gerr) = CliTests.Run("sql", "SELECT count(DISTINCT run) AS runs, count(*) AS n FROM totals", Path.Combine(root, "run=a", "*.parquet"), "--format", "csv");
+        Assert.True(gcode == 0, gerr);
+        var g = gout.Trim().Split('\n')[1].Trim().Split(',');
+        Assert.Equal("1", g[0]);
+        Assert.True(long.Parse(g[1], System.Globalization.CultureInfo.InvariantCulture) > 50);
         // The same query as a table on the terminal: aligned columns and a row count.
         var (tcode, table, _) = CliTests.Run("sql", join, root);
         Assert.Equal(0, tcode);
