@@ -1,10 +1,13 @@
+using System.Text.Json.Nodes;
 using AsiTrace.Replay.Results;
 using ScottPlot;
 
 namespace AsiTrace.Report;
 
 /// <summary>One chart written as PNG and SVG under plots/.</summary>
-public sealed record ChartFile(string Name, string Title, string Caption, string PngPath, string SvgPath, bool Heatmap);
+/// <param name="Hover">for a time chart, its lines' values and where its data area is (JSON), so the page can show the
+/// values under the pointer; null otherwise.</param>
+public sealed record ChartFile(string Name, string Title, string Caption, string PngPath, string SvgPath, bool Heatmap, string? Hover = null);
 
 /// <summary>
 /// The report's charts, drawn only from the results files (so any chart can be regenerated): cost per policy by cause,
@@ -65,12 +68,33 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
 
     public List<ChartFile> Written { get; } = new();
 
-    void Save(Plot p, string name, string title, string caption, bool heatmap = false)
+    void Save(Plot p, string name, string title, string caption, bool heatmap = false, List<(string Name, double[] X, double[] Y)>? hover = null)
     {
         string png = Path.Combine(plotsDir, name + ".png"), svg = Path.Combine(plotsDir, name + ".svg");
         p.SavePng(png, W, H);
         p.SaveSvg(svg, W, H);
-        Written.Add(new ChartFile(name, title, caption, png, svg, heatmap));
+        Written.Add(new ChartFile(name, title, caption, png, svg, heatmap, hover is null ? null : HoverJson(p, hover)));
+    }
+
+    /// <summary>The values behind a time chart's lines and the pixel span of its data area at W×H, for the page's
+    /// pointer readout (inline: the report needs no network). Long series keep every n-th point, at most 2,000.</summary>
+    static string HoverJson(Plot p, List<(string Name, double[] X, double[] Y)> lines)
+    {
+        var rect = p.RenderManager.LastRender.DataRect;
+        var limits = p.Axes.GetLimits();
+        static JsonArray Nums(IEnumerable<double> v) => new(v.Select(x => (JsonNode?)JsonValue.Create(Math.Round(x, 6))).ToArray());
+        var series = new JsonArray();
+        foreach (var (name, x, y) in lines)
+        {
+            int step = Math.Max(1, x.Length / 2000);
+            var idx = Enumerable.Range(0, x.Length).Where(i => i % step == 0 || i == x.Length - 1).ToArray();
+            series.Add(new JsonObject { ["name"] = name, ["x"] = Nums(idx.Select(i => x[i])), ["y"] = Nums(idx.Select(i => y[i])) });
+        }
+        return new JsonObject
+        {
+            ["w"] = W, ["left"] = rect.Left, ["right"] = rect.Right, ["xmin"] = limits.Left, ["xmax"] = limits.Right,
+            ["xlabel"] = "t (s)", ["series"] = series,
+        }.ToJsonString();
     }
 
     /// <summary>Cost per policy, stacked by cause; the asi transitions split by what caused the exits.</summary>
@@ -180,8 +204,10 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     {
         var p = new Plot();
         int drawn = 0;
+        var hover = new List<(string, double[], double[])>();
         foreach (var (names, x, y) in GroupIdentical(data))
         {
+            hover.Add((string.Join(" = ", names), x, y));
             var line = p.Add.ScatterLine(x, y, PolicyColor(names[0]));
             line.LegendText = string.Join(" = ", names);
             line.LineWidth = 2;
@@ -192,7 +218,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         p.XLabel("trace time (s)");
         p.YLabel(ylabel);
         p.ShowLegend(Edge.Right);
-        Save(p, name, title, caption);
+        Save(p, name, title, caption, hover: hover);
     }
 
     (double[] X, double[] Y)? SeriesOf(string policy, Metric metric, Func<double, double>? f = null)
@@ -219,6 +245,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
     {
         var p = new Plot();
         int drawn = 0;
+        var leafHover = new List<(string, double[], double[])>();
         double top = 0;
         foreach (var (label, metrics, pattern) in LeafCounts)
         {
@@ -234,6 +261,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
                 return sum is { } s && s.Y.Any(v => v > 0) ? s : null;
             }))
             {
+                leafHover.Add(($"{string.Join(" = ", names)}: {label}", x, y));
                 var logY = y.Select(v => Math.Log10(Math.Max(v, 1))).ToArray();
                 top = Math.Max(top, logY.Max());
                 var line = p.Add.ScatterLine(x, logY, PolicyColor(names[0]));
@@ -250,7 +278,7 @@ sealed class ChartWriter(ResultsSet r, string plotsDir)
         p.YLabel("leaves (log scale)");
         p.ShowLegend(Edge.Right);
         Save(p, "direct_map_leaves", "Direct map: split leaves",
-            "Leaves of the direct map plus ASI's restricted map: 4 KiB leaves solid, 2 MiB leaves dashed, on a log scale. Splits of 2 MiB and 1 GiB mappings (CPA) make them; policies with identical counts share a line.");
+            "Leaves of the direct map plus ASI's restricted map: 4 KiB leaves solid, 2 MiB leaves dashed, on a log scale. Splits of 2 MiB and 1 GiB mappings (CPA) make them; policies with identical counts share a line.", hover: leafHover);
     }
 
     /// <summary>A log₁₀ axis for data already in log₁₀ (plus <paramref name="shift"/>): ticks at the powers of ten up to

@@ -192,6 +192,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid
 td:first-child,th:first-child{text-align:left}.info{}.error{background:#fff3cd}.data_loss{background:#f8d7da;font-weight:bold}
 figure{margin:2em 0}figcaption{color:#555;font-size:90%}svg{max-width:100%;height:auto}
 img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;padding:0 3px}
+.hover{position:relative}.tip{position:absolute;top:4px;left:60px;background:#ffffffee;border:1px solid #999;padding:2px 6px;font-size:80%;pointer-events:none;white-space:pre}
 </style></head><body>
 <h1>asitrace report</h1>
 """);
@@ -219,6 +220,9 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
         {
             sb.Append("<figure id=\"chart-").Append(E(c.Name)).Append("\"><h3>").Append(E(c.Title)).Append("</h3>");
             if (c.Heatmap) sb.Append("<img class=\"heat\" alt=\"").Append(E(c.Title)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(File.ReadAllBytes(c.PngPath))).Append("\">");
+            else if (c.Hover is { } hover)
+                sb.Append("<div class=\"hover\" data-hover=\"").Append(E(hover)).Append("\">").Append(StripXmlHeader(File.ReadAllText(c.SvgPath)))
+                    .Append("<div class=\"tip\" hidden></div></div>");
             else sb.Append(StripXmlHeader(File.ReadAllText(c.SvgPath)));
             sb.Append("<figcaption>").Append(E(c.Caption)).Append("</figcaption></figure>");
         }
@@ -261,7 +265,28 @@ img.heat{image-rendering:pixelated;max-width:100%}code{background:#f4f4f4;paddin
             }
             if (root.TryGetProperty("options", out var opts)) sb.Append("<h3>Options</h3><pre>").Append(E(opts.ToString())).Append("</pre>");
         }
-        sb.Append("<script>window.addEventListener('load',function(){var n=0,ok=0;document.querySelectorAll('img').forEach(function(i){n++;if(i.complete&&i.naturalWidth>0)ok++;});document.title='asitrace report: '+ok+'/'+n+' images, '+document.querySelectorAll('svg').length+' svg';});</script>");
+        // Time charts show the values under the pointer: each line's nearest point to the pointer's time (data inline).
+        sb.Append("""
+<script>
+document.querySelectorAll('.hover').forEach(function (d) {
+  var h = JSON.parse(d.dataset.hover), svg = d.querySelector('svg'), tip = d.querySelector('.tip');
+  d.addEventListener('mousemove', function (ev) {
+    var r = svg.getBoundingClientRect(), px = (ev.clientX - r.left) * h.w / r.width;
+    if (px < h.left || px > h.right) { tip.hidden = true; return; }
+    var x = h.xmin + (px - h.left) / (h.right - h.left) * (h.xmax - h.xmin), lines = [h.xlabel + ' ' + x.toFixed(3)];
+    h.series.forEach(function (s) {
+      var best = 0;
+      for (var i = 1; i < s.x.length; i++) if (Math.abs(s.x[i] - x) < Math.abs(s.x[best] - x)) best = i;
+      lines.push(s.name + ': ' + s.y[best].toLocaleString('en'));
+    });
+    tip.textContent = lines.join('\n'); tip.hidden = false;
+  });
+  d.addEventListener('mouseleave', function () { tip.hidden = true; });
+  d.dataset.ready = '1';
+});
+</script>
+""");
+        sb.Append("<script>window.addEventListener('load',function(){var n=0,ok=0;document.querySelectorAll('img').forEach(function(i){n++;if(i.complete&&i.naturalWidth>0)ok++;});document.title='asitrace report: '+ok+'/'+n+' images, '+document.querySelectorAll('svg').length+' svg, '+document.querySelectorAll('.hover[data-ready]').length+' hover';});</script>");
         sb.Append("</body></html>\n");
         return sb.ToString();
     }

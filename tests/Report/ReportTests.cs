@@ -71,6 +71,31 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
     }
 
     [Fact]
+    public void time_charts_carry_their_values_for_the_pointer_readout()
+    {
+        string outDir = Path.Combine(TestPaths.TempDir(), "report");
+        Assert.Equal(0, CliTests.Run("report", sample.Results, "-o", outDir).Code);
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        var hovers = System.Text.RegularExpressions.Regex.Matches(html, "data-hover=\"([^\"]*)\"")
+            .Select(x => JsonDocument.Parse(System.Net.WebUtility.HtmlDecode(x.Groups[1].Value)).RootElement).ToList();
+        Assert.True(hovers.Count >= 3);
+        var set = ResultsSet.Load(sample.Results);
+        double t0 = set.TraceStartNs!.Value;
+        // The shootdown chart's asi-rfc line is the series file's ipis_sent, in trace seconds.
+        var line = hovers.SelectMany(h => h.GetProperty("series").EnumerateArray()).First(s => s.GetProperty("name").GetString()!.Split(" = ").Contains("asi-rfc"));
+        var want = set.Series.Where(s => s.Policy == "asi-rfc" && s.Metric == "ipis_sent").OrderBy(s => s.TsNs).ToList();
+        Assert.Equal(want.Select(s => s.Value), line.GetProperty("y").EnumerateArray().Select(v => v.GetDouble()));
+        Assert.Equal(want.Select(s => Math.Round((s.TsNs - t0) / 1e9, 6)), line.GetProperty("x").EnumerateArray().Select(v => v.GetDouble()));
+        foreach (var h in hovers)
+        {
+            // The data area lies inside the 960-pixel-wide chart, and the axis covers the trace.
+            Assert.InRange(h.GetProperty("left").GetDouble(), 1, h.GetProperty("right").GetDouble() - 100);
+            Assert.InRange(h.GetProperty("right").GetDouble(), 100, 960);
+            Assert.True(h.GetProperty("xmax").GetDouble() > h.GetProperty("xmin").GetDouble());
+        }
+    }
+
+    [Fact]
     public void report_shows_where_the_cost_comes_from()
     {
         string outDir = Path.Combine(TestPaths.TempDir(), "report");
@@ -149,10 +174,12 @@ public class ReportTests(ReplayedSample sample) : IClassFixture<ReplayedSample>
         }
         // The page's own load handler writes into its title how many images loaded.
         var (dom, log) = Chromium("--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", url);
-        var m = System.Text.RegularExpressions.Regex.Match(dom, @"asitrace report: (\d+)/(\d+) images, (\d+) svg");
+        var m = System.Text.RegularExpressions.Regex.Match(dom, @"asitrace report: (\d+)/(\d+) images, (\d+) svg, (\d+) hover");
         Assert.True(m.Success, "the load handler did not run: " + dom[..Math.Min(300, dom.Length)]);
         Assert.Equal(m.Groups[2].Value, m.Groups[1].Value);
         Assert.True(int.Parse(m.Groups[3].Value) >= 8);
+        // The time charts' pointer readout set itself up (shootdowns, direct-map leaves, fragmentation).
+        Assert.True(int.Parse(m.Groups[4].Value) >= 3, m.Value);
         Assert.DoesNotContain("Uncaught", log);
         Assert.DoesNotContain(":CONSOLE", log.Split('\n').Where(l => l.Contains("ERROR")).Aggregate("", (a, b) => a + b));
         string shot = Path.Combine(outDir, "shot.png");
