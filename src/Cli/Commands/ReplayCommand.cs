@@ -285,6 +285,6 @@ static class ReplayCommand
             foreach (var (k, v) in r.Anomalies.OrderBy(p => p.Key, StringComparer.Ordinal)) e.WriteLine($"  {k,-34} {v,16:N0}");
         }
         foreach (var a in r.Assumptions) e.WriteLine($"assumption: {a}");
-        e.WriteLine($"results in {outDir}/ (totals.parquet, series.parquet, fidelity.parquet, run.json)");
+        e.WriteLine($"results in {outDir}/ (totals.parquet, series.parquet, fidelity.parquet, attribution.parquet, run.json)");
     }
 }
