@@ -25,34 +25,21 @@ public sealed class EventsRowGroup
         public virtual ColumnStats? Stats() => null;
     }
 
-    static ColumnStats? Range(ReadOnlySpan<long> v)
+    /// <summary>Min and max in signed order and, for columns of an unsigned logical type, in unsigned order.</summary>
+    static ColumnStats? Range<T, TUnsigned>(ReadOnlySpan<T> v) where T : System.Numerics.IBinaryInteger<T> where TUnsigned : System.Numerics.IBinaryInteger<TUnsigned>
     {
         if (v.IsEmpty) return null;
-        long min = long.MaxValue, max = long.MinValue;
-        ulong umin = ulong.MaxValue, umax = 0;
-        foreach (long x in v)
+        T min = v[0], max = v[0];
+        TUnsigned umin = TUnsigned.CreateTruncating(v[0]), umax = umin;
+        foreach (T x in v)
         {
             if (x < min) min = x;
             if (x > max) max = x;
-            if ((ulong)x < umin) umin = (ulong)x;
-            if ((ulong)x > umax) umax = (ulong)x;
+            var u = TUnsigned.CreateTruncating(x);
+            if (u < umin) umin = u;
+            if (u > umax) umax = u;
         }
-        return new ColumnStats(min, max, (long)umin, (long)umax);
-    }
-
-    static ColumnStats? Range(ReadOnlySpan<int> v)
-    {
-        if (v.IsEmpty) return null;
-        int min = int.MaxValue, max = int.MinValue;
-        uint umin = uint.MaxValue, umax = 0;
-        foreach (int x in v)
-        {
-            if (x < min) min = x;
-            if (x > max) max = x;
-            if ((uint)x < umin) umin = (uint)x;
-            if ((uint)x > umax) umax = (uint)x;
-        }
-        return new ColumnStats(min, max, umin, umax);
+        return new ColumnStats(long.CreateTruncating(min), long.CreateTruncating(max), long.CreateTruncating(umin), long.CreateTruncating(umax));
     }
 
     sealed class Int64Column(int capacity, bool optional) : Column(capacity, optional)
@@ -60,7 +47,7 @@ public sealed class EventsRowGroup
         readonly long[] _v = new long[capacity];
         public void Add(int row, bool has, long value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
         public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 8, scratch);
-        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
+        public override ColumnStats? Stats() => Range<long, ulong>(_v.AsSpan(0, Count));
     }
 
     /// <summary>A required, mostly increasing int64 column (timestamps) written DELTA_BINARY_PACKED.</summary>
@@ -74,7 +61,7 @@ public sealed class EventsRowGroup
             ParquetFileWriter.DeltaBinaryPacked(_v.AsSpan(0, Count), scratch);
             return scratch.WrittenSpan;
         }
-        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
+        public override ColumnStats? Stats() => Range<long, ulong>(_v.AsSpan(0, Count));
     }
 
     sealed class Int32Column(int capacity, bool optional) : Column(capacity, optional)
@@ -82,7 +69,7 @@ public sealed class EventsRowGroup
         readonly int[] _v = new int[capacity];
         public void Add(int row, bool has, int value) { if (!has) return; if (Optional) Mark(row); _v[Count++] = value; }
         public override ReadOnlySpan<byte> Plain(ArrayBufferWriter<byte> scratch) => LittleEndian(MemoryMarshal.AsBytes(_v.AsSpan(0, Count)), 4, scratch);
-        public override ColumnStats? Stats() => Range(_v.AsSpan(0, Count));
+        public override ColumnStats? Stats() => Range<int, uint>(_v.AsSpan(0, Count));
     }
 
     /// <summary>PLAIN booleans are bit-packed, LSB first.</summary>
