@@ -199,15 +199,21 @@ public sealed class Machine : IRequestSink
         var pfn = new Pfn(placed);
         long n = 1L << r.Order;
         Access(r.Cpu, StructPage(pfn), RunsRestricted(r.Cpu));
-       
         _pageClass.AsSpan((int)Math.Min(placed, int.MaxValue), (int)n).Fill((byte)(r.Class + 1));
         bool zero = (r.Gfp & (ulong)Gfp.Zero) != 0;
         // A user page allocated without __GFP_ZERO and not for the page cache is filled by copying another page:
         // copy-on-write (wp_page_copy) is the common case (anonymous faults zero; swap-in and migration also copy).
-        if (r.Reason == ClassReason.Hardwall && !zero && r.Order == 0 && r.Migratetype == Migratetype.Movable) CopyOnWrite(r.Cpu, pfn);
+        if (r.Reason == ClassReason.Hardwall && !zero && r.Order == 0 && r.Migratetype == Migratetype.Movable && IsUserFaultGfp(r.Gfp)) CopyOnWrite(r.Cpu, pfn);
         Policy.OnAlloc(this, in r, pfn, n, zero);
         return placed;
     }
+
+    /// <summary>A fault's user page: <c>wp_page_copy()</c> and the other copying faults allocate with
+    /// <c>GFP_HIGHUSER_MOVABLE</c>, which has __GFP_IO and __GFP_FS and may retry. A readahead page
+    /// (<c>readahead_gfp_mask()</c>: __GFP_NORETRY|__GFP_NOWARN, and GFP_NOFS under a filesystem) is not one, even
+    /// when the trace never shows it entering the page cache.</summary>
+    static bool IsUserFaultGfp(ulong gfp) =>
+        (gfp & (ulong)(Gfp.Io | Gfp.Fs)) == (ulong)(Gfp.Io | Gfp.Fs) && (gfp & (ulong)Gfp.NoRetry) == 0;
 
     /// <summary><c>gfp_to_alloc_flags()</c>: __GFP_HIGH → ALLOC_MIN_RESERVE; without __GFP_DIRECT_RECLAIM (and without
     /// __GFP_NOMEMALLOC) → ALLOC_NON_BLOCK, plus ALLOC_HIGHATOMIC for order &gt; 0.</summary>
