@@ -480,7 +480,6 @@ public static partial class ReplayRunner
         var classifier = new SensitivityClassifier(options.Classify, commOf, scan.PageCacheAllocations > 0 ? scan.IsPageCache : null);
         Results.RequestLog.Staged? staging = null;
         var window = options.Window;
-        RequestReconstructor? reconRef = null;
         var counts = new RequestCounts(classifier);
         var recon = new RequestReconstructor([], scan.KeepAllocated, (in AllocRequest r, out ClassReason why) =>
         {
@@ -492,10 +491,9 @@ public static partial class ReplayRunner
             PfnLimit = runs.Length > 0 ? runs[0].Machine.PfnLimit : MachineLimits.MaxPfn,
             WindowFromNs = window?.FromNs ?? long.MinValue,
             WindowToNs = window?.ToNs ?? long.MaxValue,
-            AtWindowStart = window is null ? null : () => counts.Start = counts.Read(reconRef!),
-            AtWindowEnd = window is null ? null : () => counts.End = counts.Read(reconRef!),
+            AtWindowStart = window is null ? null : () => counts.Start = counts.Read(),
+            AtWindowEnd = window is null ? null : () => counts.End = counts.Read(),
         };
-        reconRef = recon;
         counts.Recon = recon;
         // With a request log, each chunk's rows wait for every policy's cost of each request; the last policy done
         // with a chunk appends them, and chunks complete in order (each policy plays them in order).

@@ -31,25 +31,29 @@ public sealed class RequestCounts(SensitivityClassifier classifier)
     public MetricValues? Start { get; set; }
     public MetricValues? End { get; set; }
 
-    public MetricValues Read(RequestReconstructor recon) => new()
+    public MetricValues Read()
     {
-        [Results.Metrics.Allocations] = recon.Allocations,
-        [Results.Metrics.Frees] = recon.Frees,
-        [Results.Metrics.FreesOfPreexistingAllocations] = recon.PreexistingFrees,
-        [Results.Metrics.BatchedFreeDuplicates] = recon.BatchedDuplicates,
-        [Results.Metrics.AllocationsNonsensitive] = classifier.Counts[(int)Sensitivity.Nonsensitive],
-        [Results.Metrics.AllocationsSensitive] = classifier.Counts[(int)Sensitivity.Sensitive],
-        [Results.Metrics.AllocationsUnmapped] = classifier.Counts[(int)Sensitivity.Unmapped],
-        [Results.Metrics.AllocationsClassifiedByRule] = classifier.CountsByReason[(int)ClassReason.Rule],
-        [Results.Metrics.AllocationsClassifiedHardwall] = classifier.CountsByReason[(int)ClassReason.Hardwall],
-        [Results.Metrics.AllocationsClassifiedPageCache] = classifier.CountsByReason[(int)ClassReason.PageCache],
-    };
+        var recon = Recon!;
+        return new()
+        {
+            [Results.Metrics.Allocations] = recon.Allocations,
+            [Results.Metrics.Frees] = recon.Frees,
+            [Results.Metrics.FreesOfPreexistingAllocations] = recon.PreexistingFrees,
+            [Results.Metrics.BatchedFreeDuplicates] = recon.BatchedDuplicates,
+            [Results.Metrics.AllocationsNonsensitive] = classifier.Counts[(int)Sensitivity.Nonsensitive],
+            [Results.Metrics.AllocationsSensitive] = classifier.Counts[(int)Sensitivity.Sensitive],
+            [Results.Metrics.AllocationsUnmapped] = classifier.Counts[(int)Sensitivity.Unmapped],
+            [Results.Metrics.AllocationsClassifiedByRule] = classifier.CountsByReason[(int)ClassReason.Rule],
+            [Results.Metrics.AllocationsClassifiedHardwall] = classifier.CountsByReason[(int)ClassReason.Hardwall],
+            [Results.Metrics.AllocationsClassifiedPageCache] = classifier.CountsByReason[(int)ClassReason.PageCache],
+        };
+    }
 
     /// <summary>The counts of the whole replay, or of the window (a fresh object each call: each policy owns its metrics).
     /// A window the trace never reached counts nothing.</summary>
     public MetricValues Counted(bool windowed)
     {
-        var end = End ?? Read(Recon!);
+        var end = End ?? Read();
         var m = new MetricValues();
         foreach (var (k, v) in end) m[k] = v;
         if ((Start ?? (windowed ? end : null)) is { } s) foreach (var (k, v) in s) m[k] -= v;

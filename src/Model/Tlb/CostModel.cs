@@ -76,7 +76,10 @@ public sealed record CostModel
     /// <summary>Time the flush work in <paramref name="c"/> costs, summed over all CPUs (ns): the initiators' waits
     /// (each IPI round's base and per-target share), every CPU's INVLPGs and full flushes, the targets' handling, and
     /// INVLPGB broadcasts.</summary>
-    public double FlushNs(FlushCounters c) =>
+    public double FlushNs(FlushCounters c) => FlushNs(c.Tally());
+
+    /// <inheritdoc cref="FlushNs(FlushCounters)"/>
+    public double FlushNs(in FlushTally c) =>
         c.Invlpg * InvlpgPerPage.Ns(CpuGhz)
         + c.LocalFullFlushes * LocalFullFlush.Ns(CpuGhz)
         + c.GlobalFlushes * GlobalFlush.Ns(CpuGhz)

@@ -30,6 +30,15 @@ public sealed class Mm(int id, PageTables tables)
 }
 
 /// <summary>Counters of everything the flush paths did (cumulative).</summary>
+/// <summary>The flush counts that cost time (<see cref="CostModel.FlushNs(in FlushTally)"/>), as a value.</summary>
+public readonly record struct FlushTally(long KernelRangeFlushes, long GlobalFlushes, long IpisSent, long IpisReceived, long IpiRounds, long Invlpg,
+    long LocalFullFlushes, long InvlpgbBroadcasts)
+{
+    public static FlushTally operator -(FlushTally a, FlushTally b) => new(a.KernelRangeFlushes - b.KernelRangeFlushes, a.GlobalFlushes - b.GlobalFlushes,
+        a.IpisSent - b.IpisSent, a.IpisReceived - b.IpisReceived, a.IpiRounds - b.IpiRounds, a.Invlpg - b.Invlpg,
+        a.LocalFullFlushes - b.LocalFullFlushes, a.InvlpgbBroadcasts - b.InvlpgbBroadcasts);
+}
+
 public sealed class FlushCounters
 {
     public long IpisSent, IpisReceived, Invlpg, LocalFullFlushes, GlobalFlushes, EntriesInvalidated, InvlpgbBroadcasts;
@@ -39,6 +48,9 @@ public sealed class FlushCounters
     public readonly long[] TraceEvents = new long[Enum.GetValues<TlbFlushReason>().Length];
     /// <summary>The tlb_flush events (reason, pages) in the order the kernel would emit them, if recording is on.</summary>
     public List<(int Cpu, TlbFlushReason Reason, long Pages)>? Trace;
+
+    /// <summary>The counts that cost time, as a value (no allocation): what a flush did is one tally minus another.</summary>
+    public FlushTally Tally() => new(KernelRangeFlushes, GlobalFlushes, IpisSent, IpisReceived, IpiRounds, Invlpg, LocalFullFlushes, InvlpgbBroadcasts);
 
     /// <summary>The counts as they are now (the trace-event log is not copied).</summary>
     public FlushCounters Copy() => new()

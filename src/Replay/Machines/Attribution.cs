@@ -97,7 +97,7 @@ public sealed class Attribution
         return s;
     }
 
-    readonly double[] _ns;
+    readonly CostModel _costs;
     readonly double _walkNs, _tablePageNs;
     readonly Dictionary<Actor, int> _index = new();
     readonly List<Actor> _actors = new();
@@ -115,9 +115,10 @@ public sealed class Attribution
 
     public Attribution(CostModel costs)
     {
-        _ns = costs.NsVector();
-        _walkNs = _ns[(int)CostConstant.PageWalk];
-        _tablePageNs = _ns[(int)CostConstant.TablePageAlloc];
+        _costs = costs;
+        var ns = costs.NsVector();
+        _walkNs = ns[(int)CostConstant.PageWalk];
+        _tablePageNs = ns[(int)CostConstant.TablePageAlloc];
     }
 
     public IReadOnlyList<Actor> Actors => _actors;
@@ -152,30 +153,17 @@ public sealed class Attribution
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double End() => _pieceNs;
 
-    /// <summary>The flush counters before a flush (<see cref="AddFlushes"/> takes their change).</summary>
-    public readonly record struct FlushMark(long Range, long Global, long IpisSent, long IpisReceived, long IpiRounds, long Invlpg, long LocalFull, long Invlpgb)
-    {
-        public static FlushMark Of(FlushCounters f) =>
-            new(f.KernelRangeFlushes, f.GlobalFlushes, f.IpisSent, f.IpisReceived, f.IpiRounds, f.Invlpg, f.LocalFullFlushes, f.InvlpgbBroadcasts);
-    }
-
-    /// <summary>What a model flush did since <paramref name="before"/>: its calls and IPIs, and its cost as the ledger
-    /// settles it (<see cref="CostModel.FlushCounts"/>).</summary>
-    public void AddFlushes(FlushCounters f, in FlushMark before)
+    /// <summary>What a model flush did (<paramref name="flush"/>: the flush counters' change across it): its calls
+    /// and IPIs, and its cost as the ledger settles it.</summary>
+    public void AddFlushes(in FlushTally flush)
     {
         if (!Counting) return;
         var (v, row) = Row();
-        v[row + RangeFlushes] += f.KernelRangeFlushes - before.Range;
-        v[row + FlushAll] += f.GlobalFlushes - before.Global;
-        v[row + IpisSent] += f.IpisSent - before.IpisSent;
-        v[row + IpisReceived] += f.IpisReceived - before.IpisReceived;
-        double ns = (f.Invlpg - before.Invlpg) * _ns[(int)CostConstant.InvlpgPerPage]
-            + (f.LocalFullFlushes - before.LocalFull) * _ns[(int)CostConstant.LocalFullFlush]
-            + (f.GlobalFlushes - before.Global) * _ns[(int)CostConstant.GlobalFlush]
-            + (f.IpisReceived - before.IpisReceived) * _ns[(int)CostConstant.IpiPerTarget]
-            + (f.IpiRounds - before.IpiRounds) * _ns[(int)CostConstant.IpiInitiatorBase]
-            + (f.IpisSent - before.IpisSent) * _ns[(int)CostConstant.IpiInitiatorPerTarget]
-            + (f.InvlpgbBroadcasts - before.Invlpgb) * _ns[(int)CostConstant.Invlpgb];
+        v[row + RangeFlushes] += flush.KernelRangeFlushes;
+        v[row + FlushAll] += flush.GlobalFlushes;
+        v[row + IpisSent] += flush.IpisSent;
+        v[row + IpisReceived] += flush.IpisReceived;
+        double ns = _costs.FlushNs(in flush);
         v[row + ModelFlushesNs] += ns;
         v[row + Estimated] += ns;
         _pieceNs += ns;

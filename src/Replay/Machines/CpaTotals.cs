@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using AsiTrace.Model.Paging;
 
 namespace AsiTrace.Replay.Machines;
@@ -18,8 +17,8 @@ public sealed class CpaTotals
     }
 
     public long TablePages { get; private set; }
-    public long Splits2M { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _map is null ? 0 : _map.Level2Splits - _l2Base; }
-    public long Splits1G { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => _map is null ? 0 : _map.Level3Splits - _l3Base; }
+    public long Splits2M => _map is null ? 0 : _map.Level2Splits - _l2Base;
+    public long Splits1G => _map is null ? 0 : _map.Level3Splits - _l3Base;
 
     /// <summary>A split flushes the whole TLB everywhere (<c>__split_large_page</c> → <c>flush_tlb_all()</c>).</summary>
     public void Add(CpaResult r, int cpu)

@@ -454,9 +454,9 @@ public sealed class Machine : IRequestSink
     public void KernelFlush(int cpu, VirtAddr start, VirtAddr end)
     {
         cpu %= Tlb.CpuCount;
-        var before = Attribution.FlushMark.Of(Tlb.Counters);
+        var before = Tlb.Counters.Tally();
         Tlb.FlushTlbKernelRange(cpu, start.Value, end.Value);
-        Attribution.AddFlushes(Tlb.Counters, in before);
+        Attribution.AddFlushes(Tlb.Counters.Tally() - before);
         long pages = (long)((end.Value - start.Value + 4095) >> 12);
         ChargeIpiRound();
         if (pages > Tlb.Options.FlushCeiling) Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
@@ -470,9 +470,9 @@ public sealed class Machine : IRequestSink
     internal void FlushAll(int cpu)
     {
         cpu %= Tlb.CpuCount;
-        var before = Attribution.FlushMark.Of(Tlb.Counters);
+        var before = Tlb.Counters.Tally();
         Tlb.FlushTlbAll(cpu);
-        Attribution.AddFlushes(Tlb.Counters, in before);
+        Attribution.AddFlushes(Tlb.Counters.Tally() - before);
         ChargeIpiRound();
         Ledger.Charge(CostCause.InitiatorFlushes, CostConstant.GlobalFlush, 1);
     }
