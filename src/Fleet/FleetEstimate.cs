@@ -15,8 +15,10 @@ public static class FleetEstimate
     /// <summary>Without a snapshot the zones are sized from the trace's pfns, up to <c>--max-ram</c> (64 GiB by default):
     /// the estimate takes the limit.</summary>
     const long DefaultRamWithoutSnapshot = 64L << 30;
-    /// <summary>Slowest input decoding measured (text traces, about 20 MB/s of text on the 2-vCPU VM, BENCHMARKS.md), halved.</summary>
-    const double InputBytesPerSecond = 10e6;
+    /// <summary>Input bytes replayed per second, an estimate with a wide margin (range 4–100 MB/s): this session measured
+    /// 4.3 MB/s of zstd-compressed text on churn (0.9 M events/s) and 148 MB of events Parquet read twice in 56 s (5.3 MB/s per
+    /// pass, six policies). Slurm kills a task past its time, so the estimate errs long; a lost task is retried.</summary>
+    const double InputBytesPerSecond = 2e6;
 
     /// <summary>Peak memory of one task, bytes, with a quarter of headroom.</summary>
     public static long MemoryBytes(FleetTrace t, int policies)
