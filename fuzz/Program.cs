@@ -17,7 +17,7 @@ public static class Program
     {
         if (args.Length < 1 || Format(args[0]) is not { } format)
         {
-            Console.Error.WriteLine("usage: asitrace-fuzz trace-dat|perf-data|text|csv|parquet [FILE]  (under afl-fuzz: no FILE)");
+            Console.Error.WriteLine("usage: asitrace-fuzz trace-dat|perf-data|text|csv|parquet [FILE...]  (under afl-fuzz: no FILE)");
             return 2;
         }
         var dir = Directory.CreateTempSubdirectory("asitrace-fuzz-");
@@ -39,7 +39,11 @@ public static class Program
                 throw;
             }
         }
-        if (args.Length > 1) { using var s = File.OpenRead(args[1]); One(s); return 0; }
+        if (args.Length > 1)
+        {
+            foreach (var file in args.Skip(1)) { using var s = File.OpenRead(file); One(s); }
+            return 0;
+        }
         Fuzzer.OutOfProcess.Run(One);
         return 0;
     }

@@ -1,4 +1,6 @@
+using AsiTrace.Ingest;
 using AsiTrace.Ingest.Canonical;
+using AsiTrace.Ingest.Input;
 using AsiTrace.Ingest.Csv;
 using AsiTrace.Ingest.Parquet;
 using AsiTrace.Ingest.Pipeline;
@@ -49,6 +51,29 @@ public class ParquetCsvRoundTripTests
         Assert.Equal(reader.Metadata.SourceFormat, back.Metadata.SourceFormat);
         Assert.Equal(reader.Stats.Get("events_decoded"), back.Stats.Get("events_decoded"));
         reader.Dispose();
+    }
+
+    static int OpenHandlesTo(string path) =>
+        Directory.GetFiles("/proc/self/fd").Count(fd => { try { return new FileInfo(fd).LinkTarget == path; } catch (IOException) { return false; } })
+        + File.ReadLines("/proc/self/maps").Count(l => l.EndsWith(path, StringComparison.Ordinal));
+
+    [Fact]
+    public void AnEventsFileOpenedByPathIsClosedByDispose()
+    {
+        // The opener maps the file before it knows the format; the Parquet reader must close that mapping too, else a
+        // fleet or a fuzz run that opens file after file keeps every one open (found by the afl++ harness).
+        var (events, reader) = ReadAll.Path(TestPaths.Sample("anon-shootdown/trace.txt.gz"));
+        string path = WriteParquet(events, reader.Comms, reader.Metadata, reader.Stats, rowGroup: 4096);
+        reader.Dispose();
+        using (var opened = TraceOpener.Open(path, new IngestOptions()))
+        {
+            Assert.True(OpenHandlesTo(path) > 0);
+            Assert.Equal(events.Count, ReadAll.Drain(opened).Count);
+        }
+        Assert.Equal(0, OpenHandlesTo(path));
+        using (var f = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) f.SetLength(f.Length - 1);
+        Assert.Throws<InvalidTraceException>(() => TraceOpener.Open(path, new IngestOptions { Format = InputFormat.EventsParquet }));
+        Assert.Equal(0, OpenHandlesTo(path));
     }
 
     [Fact]

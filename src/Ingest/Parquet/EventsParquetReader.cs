@@ -12,6 +12,9 @@ namespace AsiTrace.Ingest.Parquet;
 public sealed partial class EventsParquetReader : IOrderedEventReader
 {
     readonly Stream _stream;
+    // What else the stream came with (an opened input's mapping of the same file): closed with it, else the file stays
+    // open after Dispose.
+    readonly IDisposable? _owner;
     readonly ParquetReader _reader;
     readonly string _name;
     int _rowGroup = -1, _rows, _pos;
@@ -38,20 +41,24 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
 
     public EventsParquetReader(Stream stream, string name) : this(stream, name, allowOwnDecoder: true) { }
 
+    /// <summary>Reads an opened input's raw file and owns the input: Dispose closes both.</summary>
+    internal EventsParquetReader(Input.TraceInput input) : this(input.RawFile, input.Name, allowOwnDecoder: true, owner: input) { }
+
     /// <param name="allowOwnDecoder">false: always decode with Parquet.Net (tests compare the two).</param>
-    internal EventsParquetReader(Stream stream, string name, bool allowOwnDecoder)
+    internal EventsParquetReader(Stream stream, string name, bool allowOwnDecoder, IDisposable? owner = null)
     {
         _stream = stream;
+        _owner = owner;
         _name = name;
         try
         {
             CheckFooterLength(stream, name);
             _reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
         }
-        catch (InvalidTraceException) { stream.Dispose(); throw; }
+        catch (InvalidTraceException) { Close(); throw; }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            stream.Dispose();
+            Close();
             throw new InvalidTraceException(name, "footer", $"not a readable Parquet file: {e.Message}");
         }
         try
@@ -68,7 +75,7 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            stream.Dispose();
+            Close();
             if (e is InvalidTraceException) throw;
             throw new InvalidTraceException(name, e is MetadataCodec.InvalidMetadataException ? "key-value metadata" : "schema",
                 e is MetadataCodec.InvalidMetadataException ? e.Message : $"a schema this reader cannot use: {e.GetType().Name}: {e.Message}");
@@ -255,6 +262,12 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
     {
         ReturnRowGroups();
         _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Close();
+    }
+
+    void Close()
+    {
         _stream.Dispose();
+        _owner?.Dispose();
     }
 }

@@ -95,7 +95,7 @@ public static class TraceOpener
                 if (input.Compression is not null || !input.RawFile.CanSeek)
                     throw new InvalidTraceException(input.Name, "byte 0", "an events Parquet file must be a seekable, uncompressed file (not stdin)");
                 input.RawFile.Position = 0;
-                return new EventsParquetReader(input.RawFile, input.Name);
+                return new EventsParquetReader(input);
             case InputFormat.Csv:
                 return new CsvEventReader(input, GfpTableFor(meta, formatDir));
             default:
