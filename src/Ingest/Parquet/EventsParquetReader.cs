@@ -104,7 +104,8 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
     }
 
     /// <summary>The footer's length (the 4 bytes before the closing "PAR1") must fit in the file: Parquet.Net allocates
-    /// it before reading, so a hostile length would exhaust memory.</summary>
+    /// it before reading, so a hostile length would exhaust memory. The footer itself must be well-formed Thrift
+    /// (<see cref="ThriftCompactCheck"/>) before Parquet.Net decodes it.</summary>
     static void CheckFooterLength(Stream stream, string name)
     {
         if (!stream.CanSeek) return;
@@ -117,7 +118,23 @@ public sealed partial class EventsParquetReader : IOrderedEventReader
         uint footer = BinaryPrimitives.ReadUInt32LittleEndian(tail);
         if (!tail[4..].SequenceEqual("PAR1"u8)) throw new InvalidTraceException(name, $"byte {length - 4}", "no closing PAR1 magic: not a Parquet file, or truncated");
         if (footer > length - 12) throw new InvalidTraceException(name, $"byte {length - 8}", $"footer length {footer} exceeds the file ({length} bytes)");
+        if (footer > MaxFooterBytes) throw new InvalidTraceException(name, $"byte {length - 8}", $"footer length {footer} is over this reader's limit of {MaxFooterBytes >> 20} MiB");
+        long start = length - 8 - footer;
+        var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent((int)footer);
+        try
+        {
+            stream.Seek(start, SeekOrigin.Begin);
+            stream.ReadExactly(bytes, 0, (int)footer);
+            stream.Seek(0, SeekOrigin.Begin);
+            if (ThriftCompactCheck.Check(bytes.AsSpan(0, (int)footer)) is { } bad)
+                throw new InvalidTraceException(name, $"byte {start + bad.Offset}", $"malformed Parquet footer (Thrift): {bad.Problem}");
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(bytes); }
     }
+
+    /// <summary>A footer takes a few hundred bytes per column chunk: 256 MiB is about a million row groups of this
+    /// schema, far past any file the ingest writes (1 M-row groups).</summary>
+    const uint MaxFooterBytes = 256u << 20;
 
     public static EventsParquetReader Open(string path)
     {
