@@ -144,12 +144,14 @@ public static class CExpr
                 {
                     i += 2; int hs = i;
                     while (i < s.Length && Uri.IsHexDigit(s[i])) i++;
-                    v = ulong.Parse(s.AsSpan(hs, i - hs), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                    if (!ulong.TryParse(s.AsSpan(hs, i - hs), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out v))
+                        throw new FormatException($"'{s[start..i]}' is not a 64-bit constant");
                 }
                 else
                 {
                     while (i < s.Length && char.IsDigit(s[i])) i++;
-                    v = ulong.Parse(s.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (!ulong.TryParse(s.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture, out v))
+                        throw new FormatException($"'{s[start..i]}' is not a 64-bit constant");
                 }
                 while (i < s.Length && (s[i] is 'u' or 'U' or 'l' or 'L')) i++;
                 return v;
