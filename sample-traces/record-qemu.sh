@@ -15,10 +15,14 @@
 #   pressure    tmpfs filled to near the low watermark with 1 MiB and tiny files, every other large file removed,
 #               3,000 tiny files into the holes (migratetype fallbacks), anonymous buffers on top (kswapd,
 #               compaction), compact_memory, everything freed
-# Needs: qemu-system-x86, busybox-static, cpio; downloads the kernel package.
+#   kvm         nested KVM: kvm and kvm-amd loaded before tracing (TCG's `-cpu max` offers SVM with nested paging),
+#               then kvm/kvm-touch.c's 30 VMs, each faulting in 144 pages of guest memory through nested page faults;
+#               also records kvm:kvm_exit/kvm_entry, raw_syscalls and exceptions:page_fault_user (kernel entries)
+# Needs: qemu-system-x86, busybox-static, cpio (and gcc with a static libc for kvm); downloads the kernel package.
 set -euo pipefail
 out=${1:?usage: $0 OUTDIR [KERNEL_PACKAGE]}
 out=$(realpath -m "$out")
+here=$(dirname "$(realpath "$0")")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -29,10 +33,15 @@ kernel=$(ls kroot/boot/vmlinuz-*)
 cpus=${CPUS:-2}
 mem=${MEM:-1024}
 workload=${WORKLOAD:-mixed}
-case $workload in mixed|stream|anon-thp|forkexec|smallfiles|pressure|fragment) ;; *) echo "unknown WORKLOAD $workload" >&2; exit 2;; esac
+case $workload in mixed|stream|anon-thp|forkexec|smallfiles|pressure|fragment|kvm) ;; *) echo "unknown WORKLOAD $workload" >&2; exit 2;; esac
 
 mkdir -p initrd/bin initrd/proc initrd/sys initrd/dev initrd/tmp
 cp /bin/busybox initrd/bin/busybox
+if [ "$workload" = kvm ]; then
+  gcc -O2 -static -o initrd/bin/kvm-touch "$here/kvm/kvm-touch.c"
+  mkdir -p initrd/mod
+  for m in irqbypass ccp kvm kvm-amd; do cp "$(find kroot/lib/modules -name "$m.ko" | head -1)" initrd/mod/; done
+fi
 cat > initrd/init <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -47,6 +56,11 @@ EVENTS="kmem/mm_page_alloc kmem/mm_page_alloc_zone_locked kmem/mm_page_free kmem
  filemap/mm_filemap_delete_from_page_cache tlb/tlb_flush sched/sched_switch
  syscalls/sys_enter_read syscalls/sys_enter_write migrate/mm_migrate_pages
  vmscan/mm_vmscan_kswapd_wake vmscan/mm_vmscan_direct_reclaim_begin compaction/mm_compaction_begin"
+if [ "$WORKLOAD" = kvm ]; then
+  EVENTS="$EVENTS kvm/kvm_exit kvm/kvm_entry raw_syscalls/sys_enter raw_syscalls/sys_exit exceptions/page_fault_user"
+  # Loaded before tracing: module loading's own allocations are not the workload.
+  for m in irqbypass ccp kvm kvm-amd; do insmod /mod/$m.ko; done
+fi
 stty -F /dev/ttyS1 raw -echo 115200
 exec 3>/dev/ttyS1
 emit() { echo "=== FILE $1 ===" >&3; cat "$2" >&3; echo "=== END ===" >&3; }
@@ -137,6 +151,9 @@ workload_fragment() {
   i=0; while [ $i -lt 250000 ]; do : > /tmp/e/f$i || break; i=$((i+1)); done
   rm -f /tmp/e/f*[13579]
   rm -r /tmp/e
+}
+workload_kvm() {
+  /bin/kvm-touch 30 > /dev/null
 }
 workload_$(echo "$WORKLOAD" | tr - _)
 echo 0 > $T/tracing_on

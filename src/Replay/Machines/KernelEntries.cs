@@ -108,7 +108,8 @@ public sealed class KernelEntries
         _task[s] = pid;
         _inSyscall[s] = syscall;
         _entryKind[s] = syscall ? EntryKind.Syscall : guest ? EntryKind.GuestExit : EntryKind.Fault;
-        if ((uint)pid < PidLimit) _callState[pid] = syscall ? InCall : BackInUser;
+        // A guest exit happens inside the vCPU task's KVM_RUN ioctl, so it leaves the task's system call open.
+        if ((uint)pid < PidLimit && !guest) _callState[pid] = syscall ? InCall : BackInUser;
         _mm[s] = pid;
         Count++;
         return true;
@@ -134,6 +135,16 @@ public sealed class KernelEntries
         if (_syscallsTraced) _task[s] = -1;
     }
 
+    /// <summary>kvm:kvm_entry of <paramref name="pid"/> on <paramref name="cpu"/>: the host enters the guest again
+    /// (<c>asi_enter()</c> before VMRUN/VMLAUNCH), which ends the guest exit's time in the kernel but not the KVM_RUN
+    /// ioctl around it: that returns, to user space, only at its sys_exit.</summary>
+    public void GuestEntered(int cpu, int pid)
+    {
+        int s = Slot(cpu);
+        _entryKind[s] = EntryKind.None;
+        if (_syscallsTraced && _task[s] == pid) _task[s] = -1;
+    }
+
     /// <summary>Any other event of <paramref name="pid"/> on <paramref name="cpu"/>: when the trace does not show every
     /// system call, the first event of a task after another task ran there begins that task's time in the kernel.
     /// Returns null when nothing began, true for an entry of a user task, false when a kernel thread took over.</summary>
@@ -156,6 +167,9 @@ public sealed class KernelEntries
     {
         int s = Slot(cpu);
         if (_faultsTraced || InCallNow(s, pid) || !IsUserTask(pid)) return false;
+        // A page the vCPU task allocates while its guest exit is handled (a nested page fault backing guest memory)
+        // is that exit's work, not a fault of its own.
+        if (_entryKind[s] == EntryKind.GuestExit && _task[s] == pid) return false;
         _task[s] = pid;
         _entryKind[s] = EntryKind.Inferred;
         _mm[s] = pid;

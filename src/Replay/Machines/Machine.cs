@@ -292,7 +292,7 @@ public sealed class Machine : IRequestSink
             case EventKind.KvmExit:
                 if (Entries.EntryEvent(e.Cpu, e.Pid, syscall: false, guest: true)) Policy.OnKernelEntry(this, e.Cpu, userTask: true);
                 break;
-            case EventKind.KvmEntry: Entries.Returned(e.Cpu, e.Pid); break;
+            case EventKind.KvmEntry: Entries.GuestEntered(e.Cpu, e.Pid); break;
             case EventKind.SysExit: Entries.Returned(e.Cpu, e.Pid); break;
             default:
                 if (e.Has(EventFields.Pid) && Entries.OtherEvent(e.Cpu, e.Pid) is { } user) Policy.OnKernelEntry(this, e.Cpu, user);
