@@ -102,6 +102,9 @@ public sealed class ReplayResult
     /// <summary>Metric values per policy (names in <see cref="Results.Metrics"/>).</summary>
     public Dictionary<string, MetricValues> Metrics { get; } = new(StringComparer.Ordinal);
     public string? KernelRelease { get; set; }
+    /// <summary>How the kernel entries were counted: "traced" (every system call and user fault in the trace),
+    /// "partly inferred", or "inferred" (the trace shows none; <c>replay --json</c> then gives kernel_entries as null).</summary>
+    public string KernelEntriesBasis { get; set; } = "inferred";
     public FallbackRules FallbackRules { get; set; }
     public PcpRules PcpRules { get; set; }
     /// <summary>Cumulative metric values per policy every interval of trace time, and at the end.</summary>
@@ -182,6 +185,7 @@ public static partial class ReplayRunner
         else result.Workload = WorkloadTime.Measure(busy, options.StartSnapshot, options.EndSnapshot, result.Cpus, options.BaselineCpuNs);
         result.Assumptions.Add(result.Workload.Note);
         var entryFacts = options.Knobs.InferEntries ? TracedEntries.Ignore(traceCounts, result.Assumptions) : TracedEntries.Of(traceCounts, result.Assumptions);
+        result.KernelEntriesBasis = TracedEntries.Basis(entryFacts, traceCounts);
         result.Events = scan.Events;
         result.LostEvents = lost;
         if (scan.PfnsOutOfRange > 0) result.Anomalies["pfns_outside_the_snapshot_zones"] = scan.PfnsOutOfRange;

@@ -3,6 +3,7 @@ using AsiTrace.Ingest.Pipeline;
 using AsiTrace.Ingest.Snapshot;
 using AsiTrace.Replay;
 using AsiTrace.Replay.Policies;
+using AsiTrace.Replay.Results;
 using Xunit;
 using ZstdSharp;
 
@@ -72,6 +73,28 @@ public class KvmGuestExitTests
         Assert.True(m["asi_exits_in_syscalls"] <= LinesOf("sys_enter"));
         Assert.True(m["asi_exits_in_faults"] <= LinesOf("page_fault_user"));
         Assert.Equal(0, Result.Value.Metrics["noasi"]["asi_exits"]);
+    }
+
+    [Fact]
+    public void ReplayJsonGivesTracedEntriesAndNullWhereTheTraceHasNone()
+    {
+        var traced = ResultsWriter.ToJson(Result.Value)["policies"]!["asi-rfc"]!;
+        Assert.Equal("traced", (string?)traced["kernel_entries_basis"]);
+        Assert.Equal(LinesOf("sys_enter") + LinesOf("page_fault_user") + LinesOf("kvm_exit"), (long)traced["kernel_entries"]!);
+
+        // dd-cat was recorded without raw_syscalls, user faults or KVM events: its entries are all inferred.
+        string dir = TestPaths.Sample("dd-cat");
+        Assert.True(PolicySpec.TryParse("asi-rfc", out var rfc));
+        var none = ReplayRunner.Run(() => TraceOpener.Open(dir, new IngestOptions()), new ReplayOptions
+        {
+            StartSnapshot = MachineSnapshot.Load(Path.Combine(dir, "snapshot-start")),
+            EndSnapshot = MachineSnapshot.Load(Path.Combine(dir, "snapshot-end")),
+            Policies = [rfc],
+        });
+        var inferred = ResultsWriter.ToJson(none)["policies"]!["asi-rfc"]!;
+        Assert.Equal("inferred", (string?)inferred["kernel_entries_basis"]);
+        Assert.Null(inferred["kernel_entries"]);
+        Assert.True(none.Metrics["asi-rfc"]["kernel_entries"] > 0, "the inferred count stays in the metrics");
     }
 
     [Fact]

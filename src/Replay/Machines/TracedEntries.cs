@@ -25,6 +25,12 @@ internal static class TracedEntries
         return (syscalls, faults);
     }
 
+    /// <summary>How the entries were counted, for <see cref="ReplayResult.KernelEntriesBasis"/>.</summary>
+    public static string Basis((bool Syscalls, bool Faults) facts, long[] counts) =>
+        facts.Syscalls && facts.Faults ? "traced"
+        : facts.Syscalls || facts.Faults || counts[(int)EventKind.KvmExit] > 0 ? "partly inferred"
+        : "inferred";
+
     /// <summary><c>--knob InferEntries=true</c>: the trace's raw and other system-call entries, returns and user faults
     /// are ignored and the entries inferred, as for a recording with only the read/write entries.</summary>
     public static (bool Syscalls, bool Faults) Ignore(long[] counts, List<string> assumptions)

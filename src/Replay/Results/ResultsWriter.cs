@@ -70,7 +70,9 @@ public static class ResultsWriter
                     .OrderByDescending(kv => kv.Value).Take(3).Select(kv => (JsonNode?)kv.Key["overhead_swing_".Length..^"_pct".Length]).ToArray()),
                 [Metrics.WorkloadCpuNs.Name] = r.Workload is { } w ? JsonNumber(w.CpuNs) : null,
                 [Metrics.AsiExits.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.AsiExits.Name)),
-                [Metrics.KernelEntries.Name] = JsonNumber(metrics.GetValueOrDefault(Metrics.KernelEntries.Name)),
+                // The contract: null where the trace shows no entries (the inferred count stays in metrics).
+                [Metrics.KernelEntries.Name] = r.KernelEntriesBasis == "inferred" ? null : JsonNumber(metrics.GetValueOrDefault(Metrics.KernelEntries.Name)),
+                ["kernel_entries_basis"] = r.KernelEntriesBasis,
                 ["metrics"] = m,
             };
         }
